@@ -1,0 +1,41 @@
+# phaseout — developer entry points. `make run` and `make test` work on a fresh Debian machine
+# with Python 3.11 (python3-venv installed): both install into .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install run demo test lint typecheck bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+run: install
+	$(BIN)/phaseout demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+bench: install
+	$(BIN)/python bench/import_speed.py
+
+# Re-resolve the pinned, hashed lock files after changing dependencies in pyproject.toml.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --universal --python-version 3.11 -o requirements-dev.lock -q
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -o requirements.lock -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache phaseout-demo

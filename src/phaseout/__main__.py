@@ -1,0 +1,5 @@
+"""Allow ``python -m phaseout``."""
+
+from phaseout.cli import main
+
+main()

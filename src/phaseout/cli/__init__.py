@@ -1,0 +1,88 @@
+"""The ``phaseout`` command.  Commands are thin: parse options, call the library, render.
+
+Errors a user can act on (:class:`phaseout.errors.PhaseoutError`) print a message and a hint
+and exit with the documented code; only real bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from phaseout import __version__
+from phaseout.cli import common
+from phaseout.cli.db import db_app
+from phaseout.cli.demo import demo
+from phaseout.cli.devices import devices
+from phaseout.cli.imports import import_history, import_inventory, sites_app
+from phaseout.errors import PhaseoutError
+
+EPILOG = (
+    "Exit codes: 0 ok; 1 internal error (a bug, please report it); 2 usage error; "
+    "3 input file problem; 4 bad rows, nothing imported; 5 database problem; 130 interrupted."
+)
+
+app = typer.Typer(
+    name="phaseout",
+    help="Find, assess and replace Hikvision, Dahua and other covered surveillance equipment "
+    "across an estate, without leaving a site unprotected.\n\n"
+    "Start with `phaseout demo`, or: `phaseout sites import sites.xlsx`, then "
+    "`phaseout import cameras.csv`, then `phaseout devices`.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"phaseout {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        envvar="PHASEOUT_DB",
+        help="Database: an SQLite file path or postgresql://user@host/db. "
+        "Default: ~/.local/share/phaseout/phaseout.db.",
+        show_envvar=True,
+    ),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="Log progress to stderr (-vv: SQL too)."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    ctx.obj = common.Settings(db=db)
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+        if verbose < 2:
+            logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+            logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+app.command("import", epilog=EPILOG)(import_inventory)
+app.command("devices", epilog=EPILOG)(devices)
+app.command("imports", epilog=EPILOG)(import_history)
+app.command("demo", epilog=EPILOG)(demo)
+app.add_typer(sites_app, name="sites")
+app.add_typer(db_app, name="db")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point.  Typer handles usage errors (exit 2) and Ctrl-C (exit 130);
+    a :class:`PhaseoutError` becomes its message, its hint and its exit code."""
+    try:
+        app(args=argv, prog_name="phaseout")
+    except PhaseoutError as exc:
+        common.print_error(exc)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,38 @@
+"""``phaseout db``: where the database is, what it holds, migrations."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from phaseout.cli.common import console, open_store
+from phaseout.store import migrate
+
+db_app = typer.Typer(help="Database location, contents and schema migrations.", no_args_is_help=True)
+
+
+@db_app.command("info")
+def info(ctx: typer.Context) -> None:
+    """Show which database is in use, its schema revision and its row counts."""
+    store = open_store(ctx)
+    try:
+        table = Table(show_header=False, title="database", title_justify="left")
+        table.add_row("url", store.url_for_display)
+        table.add_row(
+            "schema", f"{migrate.current_revision(store.engine)} (newest {migrate.head_revision()})"
+        )
+        for name, count in store.counts().items():
+            table.add_row(name, f"{count:,}")
+        console.print(table)
+    finally:
+        store.close()
+
+
+@db_app.command("upgrade")
+def upgrade(ctx: typer.Context) -> None:
+    """Bring the schema up to date (every command also does this when it opens the database)."""
+    store = open_store(ctx)
+    try:
+        console.print(f"schema at revision {migrate.current_revision(store.engine)}")
+    finally:
+        store.close()

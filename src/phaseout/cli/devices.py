@@ -1,0 +1,115 @@
+"""``phaseout devices``: list, filter and export the device table."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from phaseout.cli.common import console, open_store
+from phaseout.errors import UsageError
+from phaseout.export.tables import write_csv, write_jsonl, write_xlsx
+from phaseout.store import DeviceFilter
+from phaseout.store.store import SORTABLE
+
+EXPORT_COLUMNS = (
+    "id",
+    "site",
+    "ip",
+    "mac",
+    "hostname",
+    "serial",
+    "manufacturer",
+    "brand",
+    "model",
+    "firmware",
+    "description",
+    "device_type",
+    "status",
+    "first_seen",
+    "last_seen",
+)
+TABLE_COLUMNS = ("id", "site", "ip", "mac", "manufacturer", "brand", "model", "device_type", "status")
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+    xlsx = "xlsx"
+
+
+def devices(
+    ctx: typer.Context,
+    site: str | None = typer.Option(None, "--site", help="Site code."),
+    maker: str | None = typer.Option(None, "--maker", help="Reported manufacturer, e.g. Hikvision."),
+    brand: str | None = typer.Option(None, "--brand", help="Brand on the label, e.g. HiLook."),
+    device_type: str | None = typer.Option(
+        None, "--type", help="camera, recorder, body-worn, intercom, access-control, thermal, other, unknown."
+    ),
+    status: str | None = typer.Option(None, "--status", help="active, replaced or retired."),
+    text: str | None = typer.Option(
+        None, "--search", "-s", help="Text in model, serial, MAC, IP, host name, description, maker or brand."
+    ),
+    sort: str = typer.Option("id", "--sort", help=f"One of: {', '.join(SORTABLE)}."),
+    descending: bool = typer.Option(False, "--desc", help="Sort descending."),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="At most this many rows (table format default: 50)."
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table on screen, or an export format."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the export here (xlsx needs it)."),
+) -> None:
+    """List and filter devices; export them as CSV, XLSX or JSON Lines.
+
+    Exports neutralise cells that a spreadsheet would run as a formula.
+
+    Examples:
+
+        phaseout devices --maker hikvision --type recorder
+
+        phaseout devices --site 0042 --format xlsx -o store-42.xlsx
+
+        phaseout devices -s DS-2CD --format jsonl > hik-cameras.jsonl
+    """
+    flt = DeviceFilter(site=site, maker=maker, brand=brand, device_type=device_type, status=status, text=text)
+    if fmt is Format.xlsx and output is None:
+        raise UsageError("--format xlsx needs --output FILE.xlsx")
+    store = open_store(ctx)
+    try:
+        if fmt is Format.table:
+            _table(store, flt, sort, descending, limit or 50)
+            return
+        rows = store.iter_devices(flt, sort=sort, descending=descending, limit=limit)
+        if fmt is Format.xlsx:
+            assert output is not None
+            count = write_xlsx(rows, EXPORT_COLUMNS, output)
+        elif output is not None:
+            with output.open("w", newline="", encoding="utf-8") as fh:
+                count = (write_csv if fmt is Format.csv else write_jsonl)(rows, EXPORT_COLUMNS, fh)
+        else:
+            count = (write_csv if fmt is Format.csv else write_jsonl)(rows, EXPORT_COLUMNS, sys.stdout)
+        if output is not None:
+            console.print(f"{count:,} devices written to {escape(str(output))}")
+    finally:
+        store.close()
+
+
+def _table(store: object, flt: DeviceFilter, sort: str, descending: bool, limit: int) -> None:
+    from phaseout.store import Store
+
+    assert isinstance(store, Store)
+    total = store.count_devices(flt)
+    table = Table(title=f"devices: {min(limit, total):,} of {total:,}", title_justify="left")
+    for col in TABLE_COLUMNS:
+        table.add_column(col.replace("_", " "), overflow="fold")
+    for row in store.iter_devices(flt, sort=sort, descending=descending, limit=limit):
+        table.add_row(*(escape("" if row[c] is None else str(row[c])) for c in TABLE_COLUMNS))
+    console.print(table)
+    if total > limit:
+        console.print(
+            f"[dim]{total - limit:,} more: use --limit, filters, or --format csv/xlsx/jsonl -o FILE[/]"
+        )

@@ -1,0 +1,199 @@
+"""``phaseout import`` (devices), ``phaseout sites import|list`` and ``phaseout imports``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from phaseout.cli import render
+from phaseout.cli.common import console, open_store, parse_map
+from phaseout.errors import DataError
+from phaseout.store.imports import ImportOptions, ImportResult, import_devices, import_sites
+
+FILE_ARG = typer.Argument(
+    ..., help="CSV (any of , ; tab |; UTF-8 or cp1252) or XLSX/XLS/ODS file.", show_default=False
+)
+SHEET = typer.Option(None, "--sheet", help="Sheet name in a workbook (default: the first sheet).")
+MAP = typer.Option(
+    None,
+    "--map",
+    metavar="COLUMN=FIELD",
+    help="Override the guessed mapping, e.g. --map 'Cam Make=manufacturer'; FIELD '-' ignores "
+    "the column. Repeatable.",
+)
+HEADER_ROW = typer.Option(None, "--header-row", min=1, help="Row number of the header (default: found).")
+DRY_RUN = typer.Option(
+    False, "--dry-run", help="Show the column mapping and the first rows as parsed; write nothing."
+)
+SKIP_BAD = typer.Option(
+    False,
+    "--skip-bad",
+    help="Import the good rows and report the bad ones (default: any bad row stops the whole import).",
+)
+ERRORS = typer.Option(
+    None, "--errors", help="Write every bad row (number, column, reason, values) to this CSV."
+)
+
+
+def _run(
+    kind: str, ctx: typer.Context, file: Path, options: ImportOptions, errors_file: Path | None
+) -> ImportResult:
+    store = open_store(ctx)
+    importer = import_devices if kind == "devices" else import_sites
+    try:
+        with render.progress_bar(f"importing {escape(file.name)}", total=0) as bar:
+            task = bar.tasks[0].id
+
+            def advance(n: int, total: int) -> None:
+                bar.update(task, advance=n, total=total)
+
+            result, mapped = importer(store, file, options, advance)
+    except DataError as exc:
+        if errors_file is not None:
+            render.write_errors(errors_file, exc.row_errors)
+        raise
+    finally:
+        store.close()
+    del mapped
+    render.show(result)
+    if errors_file is not None and result.errors:
+        render.write_errors(errors_file, result.errors)
+        console.print(f"bad rows written to {escape(str(errors_file))}")
+    return result
+
+
+def import_inventory(
+    ctx: typer.Context,
+    file: Path = FILE_ARG,
+    site: str | None = typer.Option(None, "--site", help="Every row belongs to this site (code or name)."),
+    sheet: str | None = SHEET,
+    map_: list[str] | None = MAP,
+    header_row: int | None = HEADER_ROW,
+    dry_run: bool = DRY_RUN,
+    skip_bad: bool = SKIP_BAD,
+    errors: Path | None = ERRORS,
+) -> None:
+    """Import a device inventory (cameras, recorders, body-worn cameras, intercoms, readers).
+
+    Columns are recognised from the names estates teams use (Make, Manufacturer, Model No,
+    MAC Address, IP, Serial, Store, Location, Firmware, Notes...) below any title rows.
+    Devices already known are merged by MAC, then serial, then site + IP; every row is kept
+    as evidence. The import is one transaction: all of it lands, or none.
+
+    Examples:
+
+        phaseout import cameras.xlsx --dry-run
+
+        phaseout import "Store 12 CCTV.csv" --site 12 --map "Cam Make=manufacturer"
+
+        phaseout import estate.csv --skip-bad --errors bad-rows.csv
+    """
+    options = ImportOptions(
+        site=site,
+        sheet=sheet,
+        overrides=parse_map(map_),
+        header_row=header_row,
+        skip_bad=skip_bad,
+        dry_run=dry_run,
+    )
+    _run("devices", ctx, file, options, errors)
+
+
+sites_app = typer.Typer(
+    help="Import and list sites (stores, distribution centres, offices).", no_args_is_help=True
+)
+
+
+@sites_app.command("import")
+def sites_import(
+    ctx: typer.Context,
+    file: Path = FILE_ARG,
+    sheet: str | None = SHEET,
+    map_: list[str] | None = MAP,
+    header_row: int | None = HEADER_ROW,
+    dry_run: bool = DRY_RUN,
+    skip_bad: bool = SKIP_BAD,
+    errors: Path | None = ERRORS,
+) -> None:
+    """Import sites: code, name, region, address, latitude, longitude, sensitivity
+    (sensitive|standard, or yes/no), next maintenance date (YYYY-MM-DD or DD/MM/YYYY),
+    maintenance cycle in months, format. Existing sites are updated by code.
+
+    Example:
+
+        phaseout sites import estate-sites.xlsx --dry-run
+    """
+    options = ImportOptions(
+        sheet=sheet, overrides=parse_map(map_), header_row=header_row, skip_bad=skip_bad, dry_run=dry_run
+    )
+    _run("sites", ctx, file, options, errors)
+
+
+@sites_app.command("list")
+def sites_list(ctx: typer.Context, region: str | None = typer.Option(None, help="Only this region.")) -> None:
+    """List sites with their device counts."""
+    store = open_store(ctx)
+    try:
+        rows = store.list_sites()
+    finally:
+        store.close()
+    table = Table(title=f"sites ({len(rows):,})", title_justify="left")
+    for col in ("code", "name", "region", "type", "sensitivity", "next maintenance", "devices"):
+        table.add_column(col, justify="right" if col == "devices" else "left")
+    for r in rows:
+        if region and (r["region"] or "").lower() != region.lower():
+            continue
+        table.add_row(
+            escape(r["code"]),
+            escape(r["name"]),
+            escape(r["region"]),
+            escape(r["site_type"]),
+            "[red]sensitive[/]" if r["sensitivity"] == "sensitive" else "standard",
+            str(r["next_maintenance"] or ""),
+            f"{r['devices']:,}",
+        )
+    console.print(table)
+
+
+def import_history(
+    ctx: typer.Context, limit: int = typer.Option(20, help="How many of the latest imports.")
+) -> None:
+    """Show the latest imports: file, checksum, status, row counts."""
+    store = open_store(ctx)
+    try:
+        rows = store.list_batches(limit)
+    finally:
+        store.close()
+    table = Table(title="imports", title_justify="left")
+    for col in (
+        "batch",
+        "kind",
+        "file",
+        "sha256",
+        "status",
+        "started",
+        "rows",
+        "imported",
+        "bad",
+        "new",
+        "updated",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            escape(r["file_name"]),
+            r["checksum"][:12],
+            r["status"],
+            r["started_at"].strftime("%Y-%m-%d %H:%M") if r["started_at"] else "",
+            f"{r['rows_total']:,}",
+            f"{r['rows_imported']:,}",
+            f"{r['rows_bad']:,}",
+            f"{r['created']:,}",
+            f"{r['updated']:,}",
+        )
+    console.print(table)

@@ -1,0 +1,46 @@
+"""Open a file, find its header row and map its columns: the shared first step of every
+import (devices or sites) and of ``--dry-run``."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from phaseout.errors import InputFileError
+from phaseout.ingest.columns import HEADER_SEARCH_ROWS, ColumnMapping, find_header, map_columns
+from phaseout.ingest.tables import Row, Table, open_table
+
+
+@dataclass(slots=True)
+class MappedTable:
+    table: Table
+    mapping: ColumnMapping
+    data_rows: Iterator[tuple[int, Row]]  # the rows below the header, read once
+
+
+def open_mapped(
+    path: Path | str,
+    kind: str,
+    *,
+    sheet: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    header_row: int | None = None,
+) -> MappedTable:
+    """``kind`` is ``devices`` or ``sites``.  ``header_row`` (1-based) skips detection."""
+    table = open_table(path, sheet)
+    head = list(itertools.islice(table.rows, max(HEADER_SEARCH_ROWS, header_row or 0)))
+    if not head:
+        raise InputFileError(f"{table.name} is empty", hint="export the sheet again; it has no rows")
+    if header_row is not None:
+        found = next((r for r in head if r[0] == header_row), None)
+        if found is None:
+            raise InputFileError(f"--header-row {header_row} is past the end of {table.name}")
+        number, cells = found[0], list(found[1])
+    else:
+        number, header_cells = find_header(head, kind)
+        cells = list(header_cells)
+    mapping = map_columns(cells, kind, overrides, header_row=number)
+    rest = (r for r in head if r[0] > number)
+    return MappedTable(table, mapping, itertools.chain(rest, table.rows))

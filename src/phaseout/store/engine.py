@@ -1,0 +1,103 @@
+"""Open a database: resolve the URL, configure SQLite for safe concurrent use, migrate.
+
+SQLite is the default (one file, no server) and runs in WAL mode so the dashboard can read
+while an import writes.  PostgreSQL is used when the URL says so (``--db`` or
+``PHASEOUT_DB``).  Both are brought to the newest schema by Alembic on open.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from phaseout.errors import StoreError
+
+ENV_VAR = "PHASEOUT_DB"
+
+
+def default_sqlite_path() -> Path:
+    """``$XDG_DATA_HOME/phaseout/phaseout.db``, i.e. ``~/.local/share/phaseout/phaseout.db``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "phaseout" / "phaseout.db"
+
+
+def resolve_url(db: str | None = None) -> URL:
+    """The database to use: ``db`` argument, else ``$PHASEOUT_DB``, else the default file.
+
+    A value without ``://`` is a path to an SQLite file.  ``postgresql://`` URLs are sent
+    through psycopg 3.
+    """
+    value = db or os.environ.get(ENV_VAR) or str(default_sqlite_path())
+    if "://" not in value:
+        return URL.create("sqlite+pysqlite", database=str(Path(value).expanduser()))
+    try:
+        url = make_url(value)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"not a database URL: {value!r}", hint="use a file path or postgresql://..."
+        ) from exc
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"unsupported database {url.get_backend_name()!r}",
+            hint="phaseout runs on SQLite (a file path) or PostgreSQL (postgresql://user@host/db)",
+        )
+    return url
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, and real transactions (pysqlite's implicit BEGIN is turned off so
+    SQLAlchemy's BEGIN is the only one; ``sqlite_begin="IMMEDIATE"`` takes the write lock up
+    front, which imports use to fail fast instead of deadlocking)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def create_store_engine(url: URL) -> Engine:
+    """An engine for ``url``; creates the SQLite file's folder if needed."""
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder for {url.database}: {exc.strerror}",
+                    hint="choose another path with --db or PHASEOUT_DB",
+                ) from exc
+        engine = create_engine(url)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def check_connection(engine: Engine) -> None:
+    """Fail early with advice when the database is unreachable."""
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        raise StoreError(
+            f"cannot open the database {engine.url.render_as_string(hide_password=True)}: {exc.orig}",
+            hint="check the path or URL given with --db / PHASEOUT_DB, and that the server is running",
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database error: {exc}") from exc

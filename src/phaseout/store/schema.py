@@ -1,0 +1,121 @@
+"""Table definitions (SQLAlchemy Core).
+
+Core tables rather than ORM classes: imports write a million rows at a time through
+``executemany`` and the web layer reads pages of plain rows, so there is nothing for an
+identity map to do.  Every change to these tables needs an Alembic revision in
+``migrations/versions`` (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("region", String(100), nullable=False, server_default=""),
+    Column("address", String(500), nullable=False, server_default=""),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("sensitivity", String(16), nullable=False, server_default="standard"),
+    Column("next_maintenance", Date),
+    Column("maintenance_cycle_months", Integer),
+    Column("site_type", String(64), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("sensitivity in ('sensitive', 'standard')", name="sensitivity"),
+)
+
+import_batches = Table(
+    "import_batches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # devices | sites
+    Column("file_name", String(500), nullable=False),
+    Column("checksum", String(64), nullable=False),  # sha256 of the file's bytes
+    Column("sheet", String(200)),
+    Column("status", String(16), nullable=False),  # ok | partial | failed
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("rows_total", Integer, nullable=False, server_default="0"),
+    Column("rows_imported", Integer, nullable=False, server_default="0"),
+    Column("rows_bad", Integer, nullable=False, server_default="0"),
+    Column("created", Integer, nullable=False, server_default="0"),
+    Column("updated", Integer, nullable=False, server_default="0"),
+    Column("sites_created", Integer, nullable=False, server_default="0"),
+    Column("mapping", Text, nullable=False, server_default="{}"),  # JSON: column header -> field
+    Column("errors", Text, nullable=False, server_default="[]"),  # JSON: first N row errors
+    Column("message", Text, nullable=False, server_default=""),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id")),
+    Column("ip", String(45)),
+    Column("mac", String(17)),
+    Column("hostname", String(255)),
+    Column("serial", String(128)),
+    Column("manufacturer", String(200)),
+    Column("brand", String(200)),
+    Column("model", String(200)),
+    Column("firmware", String(200)),
+    Column("description", String(500)),
+    Column("device_type", String(32), nullable=False, server_default="unknown"),
+    Column("parent_id", Integer, ForeignKey("devices.id")),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("batch_id", Integer, ForeignKey("import_batches.id")),  # batch that created it
+    CheckConstraint("status in ('active', 'replaced', 'retired')", name="status"),
+    Index(None, "mac"),
+    Index(None, "serial"),
+    Index(None, "site_id", "ip"),
+    Index(None, "manufacturer"),
+    Index(None, "brand"),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("device_id", Integer, ForeignKey("devices.id"), nullable=False),
+    Column("batch_id", Integer, ForeignKey("import_batches.id")),
+    Column("kind", String(32), nullable=False),  # inventory | mac | http | rtsp | onvif | ...
+    Column("source", String(600), nullable=False),  # e.g. "import:cameras.xlsx#row=12"
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON, the observation as `phaseout identify` reads it
+    Column("size_bytes", Integer, nullable=False),  # size before any truncation
+    Column("truncated", Boolean, nullable=False, server_default=false()),
+    Index(None, "device_id"),
+    Index(None, "batch_id"),
+)
