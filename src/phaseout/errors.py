@@ -63,9 +63,7 @@ class RowError:
 
     __slots__ = ("column", "reason", "row", "values")
 
-    def __init__(
-        self, row: int, reason: str, column: str | None = None, values: dict[str, str] | None = None
-    ):
+    def __init__(self, row: int, reason: str, column: str | None = None, values: dict[str, str] | None = None):
         self.row = row
         self.reason = reason
         self.column = column

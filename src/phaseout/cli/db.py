@@ -18,9 +18,7 @@ def info(ctx: typer.Context) -> None:
     try:
         table = Table(show_header=False, title="database", title_justify="left")
         table.add_row("url", store.url_for_display)
-        table.add_row(
-            "schema", f"{migrate.current_revision(store.engine)} (newest {migrate.head_revision()})"
-        )
+        table.add_row("schema", f"{migrate.current_revision(store.engine)} (newest {migrate.head_revision()})")
         for name, count in store.counts().items():
             table.add_row(name, f"{count:,}")
         console.print(table)

@@ -18,9 +18,7 @@ from phaseout.store.imports import Progress
 
 def demo(
     ctx: typer.Context,
-    sites: int = typer.Option(
-        300, "--sites", min=1, max=30000, help="Number of stores (plus 6 DCs/offices)."
-    ),
+    sites: int = typer.Option(300, "--sites", min=1, max=30000, help="Number of stores (plus 6 DCs/offices)."),
     seed: int = typer.Option(2026, "--seed", help="Random seed: the same seed gives the same estate."),
     workdir: Path = typer.Option(
         Path("phaseout-demo"), "--workdir", help="Where the spreadsheets and the demo database are written."

@@ -57,9 +57,7 @@ def devices(
     ),
     sort: str = typer.Option("id", "--sort", help=f"One of: {', '.join(SORTABLE)}."),
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
-    limit: int | None = typer.Option(
-        None, "--limit", min=1, help="At most this many rows (table format default: 50)."
-    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many rows (table format default: 50)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table on screen, or an export format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the export here (xlsx needs it)."),
 ) -> None:
@@ -110,6 +108,4 @@ def _table(store: object, flt: DeviceFilter, sort: str, descending: bool, limit:
         table.add_row(*(escape("" if row[c] is None else str(row[c])) for c in TABLE_COLUMNS))
     console.print(table)
     if total > limit:
-        console.print(
-            f"[dim]{total - limit:,} more: use --limit, filters, or --format csv/xlsx/jsonl -o FILE[/]"
-        )
+        console.print(f"[dim]{total - limit:,} more: use --limit, filters, or --format csv/xlsx/jsonl -o FILE[/]")

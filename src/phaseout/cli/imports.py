@@ -13,34 +13,25 @@ from phaseout.cli.common import console, open_store, parse_map
 from phaseout.errors import DataError
 from phaseout.store.imports import ImportOptions, ImportResult, import_devices, import_sites
 
-FILE_ARG = typer.Argument(
-    ..., help="CSV (any of , ; tab |; UTF-8 or cp1252) or XLSX/XLS/ODS file.", show_default=False
-)
+FILE_ARG = typer.Argument(..., help="CSV (any of , ; tab |; UTF-8 or cp1252) or XLSX/XLS/ODS file.", show_default=False)
 SHEET = typer.Option(None, "--sheet", help="Sheet name in a workbook (default: the first sheet).")
 MAP = typer.Option(
     None,
     "--map",
     metavar="COLUMN=FIELD",
-    help="Override the guessed mapping, e.g. --map 'Cam Make=manufacturer'; FIELD '-' ignores "
-    "the column. Repeatable.",
+    help="Override the guessed mapping, e.g. --map 'Cam Make=manufacturer'; FIELD '-' ignores the column. Repeatable.",
 )
 HEADER_ROW = typer.Option(None, "--header-row", min=1, help="Row number of the header (default: found).")
-DRY_RUN = typer.Option(
-    False, "--dry-run", help="Show the column mapping and the first rows as parsed; write nothing."
-)
+DRY_RUN = typer.Option(False, "--dry-run", help="Show the column mapping and the first rows as parsed; write nothing.")
 SKIP_BAD = typer.Option(
     False,
     "--skip-bad",
     help="Import the good rows and report the bad ones (default: any bad row stops the whole import).",
 )
-ERRORS = typer.Option(
-    None, "--errors", help="Write every bad row (number, column, reason, values) to this CSV."
-)
+ERRORS = typer.Option(None, "--errors", help="Write every bad row (number, column, reason, values) to this CSV.")
 
 
-def _run(
-    kind: str, ctx: typer.Context, file: Path, options: ImportOptions, errors_file: Path | None
-) -> ImportResult:
+def _run(kind: str, ctx: typer.Context, file: Path, options: ImportOptions, errors_file: Path | None) -> ImportResult:
     store = open_store(ctx)
     importer = import_devices if kind == "devices" else import_sites
     try:
@@ -102,9 +93,7 @@ def import_inventory(
     _run("devices", ctx, file, options, errors)
 
 
-sites_app = typer.Typer(
-    help="Import and list sites (stores, distribution centres, offices).", no_args_is_help=True
-)
+sites_app = typer.Typer(help="Import and list sites (stores, distribution centres, offices).", no_args_is_help=True)
 
 
 @sites_app.command("import")
@@ -158,9 +147,7 @@ def sites_list(ctx: typer.Context, region: str | None = typer.Option(None, help=
     console.print(table)
 
 
-def import_history(
-    ctx: typer.Context, limit: int = typer.Option(20, help="How many of the latest imports.")
-) -> None:
+def import_history(ctx: typer.Context, limit: int = typer.Option(20, help="How many of the latest imports.")) -> None:
     """Show the latest imports: file, checksum, status, row counts."""
     store = open_store(ctx)
     try:

@@ -85,9 +85,7 @@ def write_errors(path: Path, row_errors: list[RowError]) -> None:
         writer = csv.writer(fh)
         writer.writerow(["row", "column", "reason", "values"])
         for err in row_errors:
-            writer.writerow(
-                [err.row, err.column or "", err.reason, json.dumps(err.values, ensure_ascii=False)]
-            )
+            writer.writerow([err.row, err.column or "", err.reason, json.dumps(err.values, ensure_ascii=False)])
 
 
 @contextmanager

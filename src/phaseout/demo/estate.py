@@ -274,9 +274,7 @@ class _Builder:
         for dtype, n in counts.items():
             for i in range(n):
                 line = self.pick_line(primary, 0.5)
-                label = {"body-worn": "BWC", "intercom": "Door station", "access-control": "Door reader"}[
-                    dtype
-                ]
+                label = {"body-worn": "BWC", "intercom": "Door station", "access-control": "Door reader"}[dtype]
                 if self.device(site, line, dtype, host, f"{label} {i + 1}") is None:
                     fallback = next(
                         (ln for ln in self.lines if ln.get(dtype) and ln["vendor"] == primary["vendor"]), None
@@ -334,9 +332,7 @@ def build_estate(stores: int = 300, seed: int = 2026) -> Estate:
     for j, (site_type, suffix, cameras) in enumerate(SPECIAL_SITES):
         region = region_names[(j * 3) % len(region_names)]
         town = REGIONS[region][1][0]
-        code = (
-            f"{'DC' if site_type.startswith('dist') else 'HQ' if site_type == 'office' else 'DT'}{j + 1:02d}"
-        )
+        code = f"{'DC' if site_type.startswith('dist') else 'HQ' if site_type == 'office' else 'DT'}{j + 1:02d}"
         site = make_site(code, f"{town} {suffix}", region, site_type, True)
         b.populate(site, cameras, {"body-worn": 4, "intercom": 2, "access-control": 8}, 32)
     return Estate(sites=sites, devices=b.devices)

@@ -247,9 +247,7 @@ def write_inventories(estate: Estate, out: Path, seed: int, bad_rows: int = 3) -
         paths.append(path)
     with (out / "truth.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            ["file", "data_row", "site", "mac", "serial", "vendor", "brand", "model", "device_type", "quirk"]
-        )
+        w.writerow(["file", "data_row", "site", "mac", "serial", "vendor", "brand", "model", "device_type", "quirk"])
         w.writerows(truth)
     return paths
 

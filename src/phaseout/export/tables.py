@@ -51,9 +51,7 @@ def write_jsonl(rows: Iterable[dict[str, Any]], columns: Sequence[str], out: IO[
     return count
 
 
-def write_xlsx(
-    rows: Iterable[dict[str, Any]], columns: Sequence[str], path: Path, sheet: str = "devices"
-) -> int:
+def write_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[str], path: Path, sheet: str = "devices") -> int:
     """One sheet: bold header row, autofilter over the data, frozen header, sensible widths.
     Written in constant-memory mode, so a 150,000-row export stays small in RAM."""
     import xlsxwriter

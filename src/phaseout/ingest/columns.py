@@ -76,9 +76,7 @@ class ColumnMapping:
     def row_values(self, cells: Sequence[object]) -> dict[str, str]:
         """A row's non-empty cells by header, for error reports."""
         return {
-            h: str(cells[i])
-            for i, h in enumerate(self.headers)
-            if h and i < len(cells) and cells[i] not in ("", None)
+            h: str(cells[i]) for i, h in enumerate(self.headers) if h and i < len(cells) and cells[i] not in ("", None)
         }
 
     def as_json(self) -> dict[str, str]:

@@ -1,12 +1,15 @@
 """Spreadsheet rows -> :class:`InventoryRecord` or :class:`RowError` (pure, streaming).
 
-This runs once per row on million-row files, so it does the least work per cell: one
-``clean_text`` per mapped cell, then a normaliser only for the fields that have one.
+This runs once per row on million-row files, so it does the least work per cell.  Columns
+whose values repeat across an estate (site, make, brand, model, firmware, type) are cleaned
+once per distinct value through a bounded per-column cache; MACs and IPs, nearly all
+distinct, are normalised directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from phaseout.domain import DeviceType, InventoryRecord
 from phaseout.errors import RowError
@@ -17,17 +20,15 @@ from phaseout.normalize import clean_text, looks_like_hostname, normalize_ip, no
 
 #: Fields of which at least one must be present for a row to describe a device.
 IDENTIFYING = ("manufacturer", "brand", "model", "mac", "ip", "serial", "hostname", "description")
+#: Fields whose values repeat enough to be worth caching.
+REPEATING = frozenset({"site", "manufacturer", "brand", "model", "firmware", "device_type", "parent"})
+CACHE_LIMIT = 100_000
+_UNKNOWN = DeviceType.UNKNOWN.value
 
-_TYPE_CACHE: dict[str, str] = {}
 
-
-def _device_type(text: str) -> str:
-    cached = _TYPE_CACHE.get(text)
-    if cached is None:
-        cached = str(parse_device_type(text))
-        if len(_TYPE_CACHE) < 10000:
-            _TYPE_CACHE[text] = cached
-    return cached
+def _clean_type(raw: Any) -> tuple[str, str] | None:
+    text = clean_text(raw)
+    return None if text is None else (text, parse_device_type(text).value)
 
 
 def parse_inventory(
@@ -39,52 +40,74 @@ def parse_inventory(
     yields a record or an error that names the row, the column and the reason."""
     fields = list(mapping.fields.items())
     extras = list(mapping.extra.items())
-    headers = {i: h for h, i in (*((mapping.headers[i], i) for i in mapping.fields.values()), *extras)}
+    caches: dict[int, dict[Any, Any]] = {idx: {} for fld, idx in fields if fld in REPEATING}
+    has_hostname_column = "hostname" in mapping.fields
     for number, cells in rows:
-        if not any(c not in ("", None) for c in cells):
-            continue
+        if not any(cells):
+            continue  # blank row (all cells "" or None)
         width = len(cells)
         rec = InventoryRecord(row=number)
         error: RowError | None = None
         for fld, idx in fields:
-            if idx >= width:
+            if idx >= width or not (raw := cells[idx]):
                 continue
-            value = clean_text(cells[idx])
-            if value is None:
+            cache = caches.get(idx)
+            if cache is not None:
+                try:
+                    value = cache[raw]
+                except KeyError:
+                    value = _clean_type(raw) if fld == "device_type" else clean_text(raw)
+                    if len(cache) < CACHE_LIMIT:
+                        cache[raw] = value
+                except TypeError:  # unhashable cell value
+                    value = clean_text(raw)
+                if value is None:
+                    continue
+                if fld == "device_type":
+                    rec.extra["type_as_written"], value = value
+                setattr(rec, fld, value)
+                continue
+            text = clean_text(raw)
+            if text is None:
                 continue
             if fld == "mac":
                 try:
-                    value = normalize_mac(value)
+                    rec.mac = normalize_mac(text)
                 except ValueError as exc:
-                    error = RowError(number, str(exc), headers[idx])
+                    error = RowError(number, str(exc), mapping.headers[idx])
                     break
             elif fld == "ip":
                 try:
-                    value = normalize_ip(value)
+                    rec.ip = normalize_ip(text)
                 except ValueError as exc:
-                    if looks_like_hostname(value) and "hostname" not in mapping.fields:
-                        rec.hostname = value
+                    if looks_like_hostname(text) and not has_hostname_column:
+                        rec.hostname = text
                         continue
-                    error = RowError(number, str(exc), headers[idx])
+                    error = RowError(number, str(exc), mapping.headers[idx])
                     break
-            elif fld == "device_type":
-                rec.extra.setdefault("type_as_written", value)
-                value = _device_type(value)
-            setattr(rec, fld, value)
+            else:
+                setattr(rec, fld, text)
         if error is None:
             for header, idx in extras:
-                if idx < width:
-                    value = clean_text(cells[idx])
-                    if value is not None:
-                        rec.extra[header] = value
+                if idx < width and (raw := cells[idx]) and (text := clean_text(raw)) is not None:
+                    rec.extra[header] = text
             if default_site is not None:
                 rec.site = default_site
             if rec.site is None:
                 error = RowError(number, "no site: add a site/store column or give --site CODE", "site")
-            elif not any(getattr(rec, f) is not None for f in IDENTIFYING):
+            elif not (
+                rec.manufacturer
+                or rec.brand
+                or rec.model
+                or rec.mac
+                or rec.ip
+                or rec.serial
+                or rec.hostname
+                or rec.description
+            ):
                 error = RowError(number, "no device details (make, model, MAC, IP, serial or name)")
             elif rec.device_type is None:
-                rec.device_type = DeviceType.UNKNOWN.value
+                rec.device_type = _UNKNOWN
         if error is not None:
             error.values = mapping.row_values(cells)
             yield error

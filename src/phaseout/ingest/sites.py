@@ -47,5 +47,4 @@ def parse_sites(rows: Iterable[tuple[int, Row]], mapping: ColumnMapping) -> Iter
             error.values = mapping.row_values(cells)
             yield error
             continue
-        values.setdefault("name", values["code"])
         yield Site(**values)

@@ -136,9 +136,7 @@ def read_workbook(path: Path, data: bytes, sheet: str | None) -> Table:
     else:
         match = next((n for n in names if n.lower() == sheet.lower()), None)
         if match is None:
-            raise InputFileError(
-                f"no sheet named {sheet!r} in {path.name}", hint=f"sheets: {', '.join(names)}"
-            )
+            raise InputFileError(f"no sheet named {sheet!r} in {path.name}", hint=f"sheets: {', '.join(names)}")
         chosen = book.get_sheet_by_name(match)
     return Table(
         name=path.name,
@@ -161,16 +159,10 @@ def open_table(path: Path | str, sheet: str | None = None) -> Table:
     if path.is_dir():
         raise InputFileError(f"{path} is a folder, not a file")
     if size > MAX_FILE_BYTES:
-        raise InputFileError(
-            f"{path.name} is {size / 1024**3:.1f} GiB; the limit is 2 GiB", hint="split the file"
-        )
+        raise InputFileError(f"{path.name} is {size / 1024**3:.1f} GiB; the limit is 2 GiB", hint="split the file")
     data = path.read_bytes()
     suffix = path.suffix.lower()
-    if (
-        suffix in SPREADSHEET_SUFFIXES
-        or data[:4] == b"PK\x03\x04"
-        or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    ):
+    if suffix in SPREADSHEET_SUFFIXES or data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         return read_workbook(path, data, sheet)
     if sheet is not None:
         raise InputFileError("--sheet applies to spreadsheet files, not CSV", hint="drop --sheet")

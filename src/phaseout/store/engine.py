@@ -38,9 +38,7 @@ def resolve_url(db: str | None = None) -> URL:
     try:
         url = make_url(value)
     except ArgumentError as exc:
-        raise StoreError(
-            f"not a database URL: {value!r}", hint="use a file path or postgresql://..."
-        ) from exc
+        raise StoreError(f"not a database URL: {value!r}", hint="use a file path or postgresql://...") from exc
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() not in ("sqlite", "postgresql"):
@@ -64,6 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index updates on big imports stay in memory
         cur.close()
 
     @event.listens_for(engine, "begin")

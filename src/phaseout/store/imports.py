@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, select
 
-from phaseout.domain import OBSERVATION_MAX_BYTES, InventoryRecord, Site
+from phaseout.domain import InventoryRecord, Site
 from phaseout.errors import DataError, RowError, UsageError
 from phaseout.ingest.columns import ColumnMapping
 from phaseout.ingest.inventory import parse_inventory
 from phaseout.ingest.prepare import MappedTable, open_mapped
 from phaseout.ingest.sites import parse_sites
 from phaseout.normalize import site_key
-from phaseout.store.ids import IdAllocator, lock_for_import
+from phaseout.store.device_writer import DeviceWriter, SiteResolver
+from phaseout.store.ids import lock_for_import
 from phaseout.store.schema import devices, import_batches, observations, sites
 from phaseout.store.store import Store
 
@@ -35,19 +36,6 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 20_000
 #: Row errors kept in the batch record and shown; all are counted, and ``--errors`` gets all.
 MAX_ERRORS_STORED = 1000
-_DEVICE_TEXT = (
-    "ip",
-    "mac",
-    "hostname",
-    "serial",
-    "manufacturer",
-    "brand",
-    "model",
-    "firmware",
-    "description",
-)
-_LIMITS = {name: devices.c[name].type.length for name in _DEVICE_TEXT}  # type: ignore[attr-defined]
-
 #: Called as ``progress(rows_just_done, rows_in_file_estimate)``.
 Progress = Callable[[int, int], None]
 _Tick = Callable[[int], None]
@@ -92,218 +80,6 @@ class _Abort(Exception):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _cap(value: str | None, name: str) -> str | None:
-    limit = _LIMITS[name]
-    return value if value is None or len(value) <= limit else value[:limit]
-
-
-def _payload(rec: InventoryRecord) -> tuple[str, int, bool]:
-    """The observation body as JSON, its full size, and whether it had to be cut.
-
-    A body over ``OBSERVATION_MAX_BYTES`` keeps every key with its value cut to 256
-    characters, and if that is still too big, only the device fields: always valid JSON."""
-    fields = rec.observation_fields()
-    text = json.dumps({"kind": "inventory", "fields": fields}, ensure_ascii=False, separators=(",", ":"))
-    size = len(text) if text.isascii() else len(text.encode("utf-8"))
-    if size <= OBSERVATION_MAX_BYTES:
-        return text, size, False
-    cut = {k: (v[:256] if isinstance(v, str) else v) for k, v in fields.items()}
-    text = json.dumps({"kind": "inventory", "fields": cut}, ensure_ascii=False, separators=(",", ":"))
-    if len(text.encode("utf-8")) > OBSERVATION_MAX_BYTES:
-        core = {k: v for k, v in cut.items() if k not in rec.extra}
-        text = json.dumps({"kind": "inventory", "fields": core}, ensure_ascii=False, separators=(",", ":"))
-    return text, size, True
-
-
-class _SiteResolver:
-    """Site references in rows -> site ids, creating sites that do not exist yet."""
-
-    def __init__(self, conn: Connection, now: dt.datetime) -> None:
-        self.conn = conn
-        self.now = now
-        self.by_key: dict[str, int] = {}
-        self.ambiguous: set[str] = set()
-        self.created: list[str] = []
-        rows = conn.execute(select(sites.c.id, sites.c.code, sites.c.name)).all()
-        for sid, _code, name in rows:  # names first, so codes win on a clash
-            if name:
-                key = site_key(name)
-                if key in self.by_key and self.by_key[key] != sid:
-                    self.ambiguous.add(key)
-                self.by_key.setdefault(key, sid)
-        for sid, code, _name in rows:
-            self.by_key[site_key(code)] = sid
-            self.ambiguous.discard(site_key(code))
-        self.cache: dict[str, int] = {}
-
-    def resolve(self, ref: str) -> int:
-        """The site's id; raises ``ValueError`` when ``ref`` is a name shared by several sites."""
-        sid = self.cache.get(ref)
-        if sid is not None:
-            return sid
-        key = site_key(ref)
-        if key in self.ambiguous:
-            raise ValueError(f"site {ref!r} matches several sites by name; use the site code")
-        sid = self.by_key.get(key)
-        if sid is None:
-            sid = self.conn.execute(
-                sites.insert()
-                .values(code=ref[:64], name=ref[:200], created_at=self.now, updated_at=self.now)
-                .returning(sites.c.id)
-            ).scalar_one()
-            self.by_key[key] = sid
-            self.created.append(ref)
-        self.cache[ref] = sid
-        return sid
-
-
-class _DeviceIndex:
-    """The merge keys of every device already stored: MAC, then serial, then (site, IP)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.by_mac: dict[str, int] = {}
-        self.by_serial: dict[str, int] = {}
-        self.by_site_ip: dict[tuple[int, str], int] = {}
-        query = select(devices.c.id, devices.c.mac, devices.c.serial, devices.c.site_id, devices.c.ip)
-        for did, mac, serial, site_id, ip in conn.execution_options(yield_per=50_000).execute(query):
-            self.add(did, mac, serial, site_id, ip)
-
-    def add(self, did: int, mac: str | None, serial: str | None, site_id: int | None, ip: str | None) -> None:
-        if mac:
-            self.by_mac.setdefault(mac, did)
-        if serial:
-            self.by_serial.setdefault(serial.upper(), did)
-        if ip and site_id is not None:
-            self.by_site_ip.setdefault((site_id, ip), did)
-
-    def find(self, mac: str | None, serial: str | None, site_id: int, ip: str | None) -> int | None:
-        if mac and (did := self.by_mac.get(mac)) is not None:
-            return did
-        if serial and (did := self.by_serial.get(serial.upper())) is not None:
-            return did
-        if ip:
-            return self.by_site_ip.get((site_id, ip))
-        return None
-
-
-_UPDATE_DEVICE = (
-    devices.update()
-    .where(devices.c.id == bindparam("_id"))
-    .values(
-        {name: func.coalesce(bindparam(f"_{name}"), devices.c[name]) for name in _DEVICE_TEXT}
-        | {
-            "site_id": bindparam("_site_id"),
-            "device_type": func.coalesce(bindparam("_device_type"), devices.c.device_type),
-            "last_seen": bindparam("_last_seen"),
-        }
-    )
-)
-
-
-class _DeviceWriter:
-    """Buffers one chunk of new and changed devices plus their observations, then writes each
-    list with a single ``executemany``."""
-
-    def __init__(self, conn: Connection, batch_id: int, source: str, now: dt.datetime) -> None:
-        self.conn = conn
-        self.batch_id = batch_id
-        self.source = source
-        self.now = now
-        self.index = _DeviceIndex(conn)
-        self.device_ids = IdAllocator(conn, devices)
-        self.observation_ids = IdAllocator(conn, observations)
-        self.inserts: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-        self.observations: list[dict[str, Any]] = []
-        self.created = 0
-        self.updated = 0
-        self.parent_refs: list[tuple[int, int, str]] = []
-        self.site_lookup: dict[tuple[int, str], int] = {}
-
-    def add(self, rec: InventoryRecord, site_id: int) -> None:
-        existing = self.index.find(rec.mac, rec.serial, site_id, rec.ip)
-        values = {name: _cap(getattr(rec, name), name) for name in _DEVICE_TEXT}
-        if existing is None:
-            did = self.device_ids.take()
-            self.inserts.append(
-                values
-                | {
-                    "id": did,
-                    "site_id": site_id,
-                    "device_type": rec.device_type,
-                    "status": "active",
-                    "first_seen": self.now,
-                    "last_seen": self.now,
-                    "batch_id": self.batch_id,
-                }
-            )
-            self.created += 1
-        else:
-            did = existing
-            params: dict[str, Any] = {f"_{k}": v for k, v in values.items()}
-            params |= {
-                "_id": did,
-                "_site_id": site_id,
-                "_device_type": None if rec.device_type == "unknown" else rec.device_type,
-                "_last_seen": self.now,
-            }
-            self.updates.append(params)
-            self.updated += 1
-        self.index.add(did, rec.mac, rec.serial, site_id, rec.ip)
-        for ref in (rec.ip, rec.hostname, rec.serial, rec.description, rec.mac):
-            if ref:
-                self.site_lookup.setdefault((site_id, ref.lower()), did)
-        if rec.parent:
-            self.parent_refs.append((did, site_id, rec.parent))
-        payload, size, truncated = _payload(rec)
-        self.observations.append(
-            {
-                "id": self.observation_ids.take(),
-                "device_id": did,
-                "batch_id": self.batch_id,
-                "kind": "inventory",
-                "source": f"{self.source}#row={rec.row}",
-                "observed_at": self.now,
-                "payload": payload,
-                "size_bytes": size,
-                "truncated": truncated,
-            }
-        )
-
-    def flush(self) -> None:
-        if self.inserts:
-            self.conn.execute(devices.insert(), self.inserts)
-        if self.updates:
-            self.conn.execute(_UPDATE_DEVICE, self.updates)
-        if self.observations:
-            self.conn.execute(observations.insert(), self.observations)
-        self.inserts, self.updates, self.observations = [], [], []
-
-    def link_parents(self) -> int:
-        """Point devices at their recorder when the row named one (by IP, name, serial or MAC
-        within the same site).  Returns how many references found no device."""
-        links = []
-        missing = 0
-        for did, site_id, ref in self.parent_refs:
-            parent = self.site_lookup.get((site_id, ref.lower()))
-            if parent is None or parent == did:
-                missing += 1
-            else:
-                links.append({"_id": did, "_parent": parent})
-        if links:
-            stmt = (
-                devices.update()
-                .where(devices.c.id == bindparam("_id"))
-                .values(parent_id=bindparam("_parent"))
-            )
-            self.conn.execute(stmt, links)
-        return missing
-
-    def finish(self) -> None:
-        self.device_ids.finish()
-        self.observation_ids.finish()
 
 
 def _start_batch(conn: Connection, kind: str, table_name: str, checksum: str, sheet: str | None) -> int:
@@ -397,8 +173,14 @@ def import_devices(
             result.batch_id = _start_batch(
                 conn, "devices", mapped.table.name, mapped.table.checksum, mapped.table.sheet
             )
-            resolver = _SiteResolver(conn, now)
-            writer = _DeviceWriter(conn, result.batch_id, f"import:{mapped.table.name}", now)
+            resolver = SiteResolver(conn, now)
+            writer = DeviceWriter(
+                conn,
+                result.batch_id,
+                f"import:{mapped.table.name}",
+                now,
+                track_parents="parent" in mapped.mapping.fields,
+            )
             _write_devices(
                 result,
                 records,
@@ -422,8 +204,8 @@ def import_devices(
 def _write_devices(
     result: ImportResult,
     records: Iterable[InventoryRecord | RowError],
-    resolver: _SiteResolver,
-    writer: _DeviceWriter,
+    resolver: SiteResolver,
+    writer: DeviceWriter,
     progress: _Tick | None,
     skip_bad: bool,
 ) -> None:
@@ -505,13 +287,9 @@ def import_sites(
 ) -> tuple[ImportResult, MappedTable]:
     """Create or update sites by code (``Store 012`` and ``12`` are the same site)."""
     options = options or ImportOptions()
-    mapped = open_mapped(
-        path, "sites", sheet=options.sheet, overrides=options.overrides, header_row=options.header_row
-    )
+    mapped = open_mapped(path, "sites", sheet=options.sheet, overrides=options.overrides, header_row=options.header_row)
     if "code" not in mapped.mapping.fields:
-        raise UsageError(
-            f"{mapped.table.name} has no site code column", hint="name it with --map COLUMN=code"
-        )
+        raise UsageError(f"{mapped.table.name} has no site code column", hint="name it with --map COLUMN=code")
     result = ImportResult("sites", mapped.table.name, mapped.table.checksum, mapped.mapping)
     parsed = parse_sites(mapped.data_rows, mapped.mapping)
     if options.dry_run:
@@ -530,9 +308,7 @@ def import_sites(
     now = _now()
     with store.engine.connect() as conn, conn.execution_options(sqlite_begin="IMMEDIATE").begin():
         lock_for_import(conn, sites)
-        result.batch_id = _start_batch(
-            conn, "sites", mapped.table.name, mapped.table.checksum, mapped.table.sheet
-        )
+        result.batch_id = _start_batch(conn, "sites", mapped.table.name, mapped.table.checksum, mapped.table.sheet)
         existing = {site_key(code): sid for sid, code in conn.execute(select(sites.c.id, sites.c.code))}
         pending: dict[str, dict[str, Any]] = {}  # new sites by key; a later row for the same code adds to it
         for site in good:
@@ -547,7 +323,8 @@ def import_sites(
             elif key in pending:
                 pending[key].update(values)
             else:
-                pending[key] = {"code": site.code[:64], "created_at": now, "updated_at": now} | values
+                new = {"code": site.code, "name": site.code, "created_at": now, "updated_at": now}
+                pending[key] = new | values
                 result.created += 1
         inserts = list(pending.values())
         for chunk_start in range(0, len(inserts), CHUNK_ROWS):

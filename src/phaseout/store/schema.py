@@ -1,5 +1,9 @@
 """Table definitions (SQLAlchemy Core).
 
+Free-text columns have no length limit: every cell is already capped when a file is read
+(``ingest.tables.MAX_CELL_CHARS``), and PostgreSQL would otherwise refuse a long value that
+SQLite accepts.
+
 Core tables rather than ORM classes: imports write a million rows at a time through
 ``executemany`` and the web layer reads pages of plain rows, so there is nothing for an
 identity map to do.  Every change to these tables needs an Alembic revision in
@@ -39,16 +43,16 @@ sites = Table(
     "sites",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("code", String(64), nullable=False, unique=True),
-    Column("name", String(200), nullable=False, server_default=""),
-    Column("region", String(100), nullable=False, server_default=""),
-    Column("address", String(500), nullable=False, server_default=""),
+    Column("code", String, nullable=False, unique=True),
+    Column("name", String, nullable=False, server_default=""),
+    Column("region", String, nullable=False, server_default=""),
+    Column("address", String, nullable=False, server_default=""),
     Column("latitude", Float),
     Column("longitude", Float),
     Column("sensitivity", String(16), nullable=False, server_default="standard"),
     Column("next_maintenance", Date),
     Column("maintenance_cycle_months", Integer),
-    Column("site_type", String(64), nullable=False, server_default=""),
+    Column("site_type", String, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint("sensitivity in ('sensitive', 'standard')", name="sensitivity"),
@@ -59,9 +63,9 @@ import_batches = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("kind", String(16), nullable=False),  # devices | sites
-    Column("file_name", String(500), nullable=False),
+    Column("file_name", String, nullable=False),
     Column("checksum", String(64), nullable=False),  # sha256 of the file's bytes
-    Column("sheet", String(200)),
+    Column("sheet", String),
     Column("status", String(16), nullable=False),  # ok | partial | failed
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
@@ -81,15 +85,15 @@ devices = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("site_id", Integer, ForeignKey("sites.id")),
-    Column("ip", String(45)),
-    Column("mac", String(17)),
-    Column("hostname", String(255)),
-    Column("serial", String(128)),
-    Column("manufacturer", String(200)),
-    Column("brand", String(200)),
-    Column("model", String(200)),
-    Column("firmware", String(200)),
-    Column("description", String(500)),
+    Column("ip", String),
+    Column("mac", String),
+    Column("hostname", String),
+    Column("serial", String),
+    Column("manufacturer", String),
+    Column("brand", String),
+    Column("model", String),
+    Column("firmware", String),
+    Column("description", String),
     Column("device_type", String(32), nullable=False, server_default="unknown"),
     Column("parent_id", Integer, ForeignKey("devices.id")),
     Column("status", String(16), nullable=False, server_default="active"),
@@ -100,8 +104,6 @@ devices = Table(
     Index(None, "mac"),
     Index(None, "serial"),
     Index(None, "site_id", "ip"),
-    Index(None, "manufacturer"),
-    Index(None, "brand"),
 )
 
 observations = Table(
@@ -111,11 +113,10 @@ observations = Table(
     Column("device_id", Integer, ForeignKey("devices.id"), nullable=False),
     Column("batch_id", Integer, ForeignKey("import_batches.id")),
     Column("kind", String(32), nullable=False),  # inventory | mac | http | rtsp | onvif | ...
-    Column("source", String(600), nullable=False),  # e.g. "import:cameras.xlsx#row=12"
+    Column("source", String, nullable=False),  # e.g. "import:cameras.xlsx#row=12"
     Column("observed_at", DateTime(timezone=True), nullable=False),
     Column("payload", Text, nullable=False),  # JSON, the observation as `phaseout identify` reads it
     Column("size_bytes", Integer, nullable=False),  # size before any truncation
     Column("truncated", Boolean, nullable=False, server_default=false()),
     Index(None, "device_id"),
-    Index(None, "batch_id"),
 )

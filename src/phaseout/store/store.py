@@ -183,7 +183,7 @@ class Store:
         if offset:
             query = query.offset(offset)
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=5000).execute(query)
+            result = conn.execute(query.execution_options(yield_per=5000))
             for row in result.mappings():
                 yield dict(row)
 

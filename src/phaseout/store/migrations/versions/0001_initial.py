@@ -1,8 +1,8 @@
-"""initial schema: sites, devices, observations, import batches
+"""initial schema
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-29 09:31:45.182773
+Create Date: 2026-11-29 09:43:39.715295
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ def upgrade() -> None:
         "import_batches",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("file_name", sa.String(length=500), nullable=False),
+        sa.Column("file_name", sa.String(), nullable=False),
         sa.Column("checksum", sa.String(length=64), nullable=False),
-        sa.Column("sheet", sa.String(length=200), nullable=True),
+        sa.Column("sheet", sa.String(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
@@ -42,16 +42,16 @@ def upgrade() -> None:
     op.create_table(
         "sites",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("code", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), server_default="", nullable=False),
-        sa.Column("region", sa.String(length=100), server_default="", nullable=False),
-        sa.Column("address", sa.String(length=500), server_default="", nullable=False),
+        sa.Column("code", sa.String(), nullable=False),
+        sa.Column("name", sa.String(), server_default="", nullable=False),
+        sa.Column("region", sa.String(), server_default="", nullable=False),
+        sa.Column("address", sa.String(), server_default="", nullable=False),
         sa.Column("latitude", sa.Float(), nullable=True),
         sa.Column("longitude", sa.Float(), nullable=True),
         sa.Column("sensitivity", sa.String(length=16), server_default="standard", nullable=False),
         sa.Column("next_maintenance", sa.Date(), nullable=True),
         sa.Column("maintenance_cycle_months", sa.Integer(), nullable=True),
-        sa.Column("site_type", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("site_type", sa.String(), server_default="", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("sensitivity in ('sensitive', 'standard')", name=op.f("ck_sites_sensitivity")),
@@ -62,15 +62,15 @@ def upgrade() -> None:
         "devices",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=True),
-        sa.Column("ip", sa.String(length=45), nullable=True),
-        sa.Column("mac", sa.String(length=17), nullable=True),
-        sa.Column("hostname", sa.String(length=255), nullable=True),
-        sa.Column("serial", sa.String(length=128), nullable=True),
-        sa.Column("manufacturer", sa.String(length=200), nullable=True),
-        sa.Column("brand", sa.String(length=200), nullable=True),
-        sa.Column("model", sa.String(length=200), nullable=True),
-        sa.Column("firmware", sa.String(length=200), nullable=True),
-        sa.Column("description", sa.String(length=500), nullable=True),
+        sa.Column("ip", sa.String(), nullable=True),
+        sa.Column("mac", sa.String(), nullable=True),
+        sa.Column("hostname", sa.String(), nullable=True),
+        sa.Column("serial", sa.String(), nullable=True),
+        sa.Column("manufacturer", sa.String(), nullable=True),
+        sa.Column("brand", sa.String(), nullable=True),
+        sa.Column("model", sa.String(), nullable=True),
+        sa.Column("firmware", sa.String(), nullable=True),
+        sa.Column("description", sa.String(), nullable=True),
         sa.Column("device_type", sa.String(length=32), server_default="unknown", nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), server_default="active", nullable=False),
@@ -78,17 +78,13 @@ def upgrade() -> None:
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=True),
         sa.CheckConstraint("status in ('active', 'replaced', 'retired')", name=op.f("ck_devices_status")),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["import_batches.id"], name=op.f("fk_devices_batch_id_import_batches")
-        ),
+        sa.ForeignKeyConstraint(["batch_id"], ["import_batches.id"], name=op.f("fk_devices_batch_id_import_batches")),
         sa.ForeignKeyConstraint(["parent_id"], ["devices.id"], name=op.f("fk_devices_parent_id_devices")),
         sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_devices_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
     )
     with op.batch_alter_table("devices", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_devices_brand"), ["brand"], unique=False)
         batch_op.create_index(batch_op.f("ix_devices_mac"), ["mac"], unique=False)
-        batch_op.create_index(batch_op.f("ix_devices_manufacturer"), ["manufacturer"], unique=False)
         batch_op.create_index(batch_op.f("ix_devices_serial"), ["serial"], unique=False)
         batch_op.create_index(batch_op.f("ix_devices_site_id_ip"), ["site_id", "ip"], unique=False)
 
@@ -98,7 +94,7 @@ def upgrade() -> None:
         sa.Column("device_id", sa.Integer(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=True),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("source", sa.String(length=600), nullable=False),
+        sa.Column("source", sa.String(), nullable=False),
         sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
@@ -106,13 +102,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["batch_id"], ["import_batches.id"], name=op.f("fk_observations_batch_id_import_batches")
         ),
-        sa.ForeignKeyConstraint(
-            ["device_id"], ["devices.id"], name=op.f("fk_observations_device_id_devices")
-        ),
+        sa.ForeignKeyConstraint(["device_id"], ["devices.id"], name=op.f("fk_observations_device_id_devices")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_observations")),
     )
     with op.batch_alter_table("observations", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_observations_batch_id"), ["batch_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_observations_device_id"), ["device_id"], unique=False)
 
     # ### end Alembic commands ###
@@ -122,15 +115,12 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table("observations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_observations_device_id"))
-        batch_op.drop_index(batch_op.f("ix_observations_batch_id"))
 
     op.drop_table("observations")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_devices_site_id_ip"))
         batch_op.drop_index(batch_op.f("ix_devices_serial"))
-        batch_op.drop_index(batch_op.f("ix_devices_manufacturer"))
         batch_op.drop_index(batch_op.f("ix_devices_mac"))
-        batch_op.drop_index(batch_op.f("ix_devices_brand"))
 
     op.drop_table("devices")
     op.drop_table("sites")

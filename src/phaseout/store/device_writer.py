@@ -1,0 +1,262 @@
+"""Write inventory records into the store, merging with the devices it already holds.
+
+The hot path of every import (a million rows must land in under 30 s), so rows become
+tuples and go to the driver through ``exec_driver_sql`` in one ``executemany`` per chunk,
+skipping SQLAlchemy's per-row parameter processing; values that need converting (the
+timestamp) are converted once per import by the column type's own bind processor.
+
+Merging (issue 2): a row is the same device as a stored one when their MACs agree; else
+when their serials agree and the MACs do not contradict; else when they sit at the same
+(site, IP) and neither MAC nor serial contradicts.  An IP reused by a new camera with a
+different MAC is therefore a new device, not an overwrite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from phaseout.domain import OBSERVATION_MAX_BYTES, InventoryRecord
+from phaseout.normalize import site_key
+from phaseout.store.ids import IdAllocator
+from phaseout.store.schema import devices, observations, sites
+
+TEXT_FIELDS = ("ip", "mac", "hostname", "serial", "manufacturer", "brand", "model", "firmware", "description")
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    return orjson.dumps(body)
+
+
+def observation_payload(rec: InventoryRecord) -> tuple[str, int, bool]:
+    """The observation body as JSON, its full size, and whether it had to be cut.
+
+    A body over ``OBSERVATION_MAX_BYTES`` keeps every key with its value cut to 256
+    characters, and if that is still too big, only the device fields: always valid JSON."""
+    fields = rec.observation_fields()
+    data = _encode({"kind": "inventory", "fields": fields})
+    size = len(data)
+    if size <= OBSERVATION_MAX_BYTES:
+        return data.decode(), size, False
+    cut = {k: (v[:256] if isinstance(v, str) else v) for k, v in fields.items()}
+    data = _encode({"kind": "inventory", "fields": cut})
+    if len(data) > OBSERVATION_MAX_BYTES:
+        data = _encode({"kind": "inventory", "fields": {k: v for k, v in cut.items() if k not in rec.extra}})
+    return data.decode(), size, True
+
+
+class SiteResolver:
+    """Site references in rows (code, ``Store 012``, or name) -> site ids; creates sites that
+    do not exist yet and refuses names shared by several sites."""
+
+    def __init__(self, conn: Connection, now: dt.datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.by_key: dict[str, int] = {}
+        self.ambiguous: set[str] = set()
+        self.created: list[str] = []
+        self.cache: dict[str, int] = {}
+        rows = conn.execute(select(sites.c.id, sites.c.code, sites.c.name)).all()
+        for sid, _code, name in rows:  # names first, so codes win on a clash
+            if name:
+                key = site_key(name)
+                if key in self.by_key and self.by_key[key] != sid:
+                    self.ambiguous.add(key)
+                self.by_key.setdefault(key, sid)
+        for sid, code, _name in rows:
+            self.by_key[site_key(code)] = sid
+            self.ambiguous.discard(site_key(code))
+
+    def resolve(self, ref: str) -> int:
+        """The site's id; raises ``ValueError`` when ``ref`` is a name shared by several sites."""
+        sid = self.cache.get(ref)
+        if sid is not None:
+            return sid
+        key = site_key(ref)
+        if key in self.ambiguous:
+            raise ValueError(f"site {ref!r} matches several sites by name; use the site code")
+        sid = self.by_key.get(key)
+        if sid is None:
+            sid = self.conn.execute(
+                sites.insert()
+                .values(code=ref, name=ref, created_at=self.now, updated_at=self.now)
+                .returning(sites.c.id)
+            ).scalar_one()
+            self.by_key[key] = sid
+            self.created.append(ref)
+        self.cache[ref] = sid
+        return sid
+
+
+class DeviceIndex:
+    """Merge keys of every stored device, plus each device's MAC and serial so a match on a
+    weaker key can be checked against the stronger ones."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.by_mac: dict[str, int] = {}
+        self.by_serial: dict[str, int] = {}
+        self.by_site_ip: dict[tuple[int, str], int] = {}
+        self.known: dict[int, tuple[str | None, str | None]] = {}  # id -> (mac, SERIAL)
+        query = select(devices.c.id, devices.c.mac, devices.c.serial, devices.c.site_id, devices.c.ip)
+        for did, mac, serial, site_id, ip in conn.execute(query.execution_options(yield_per=50_000)):
+            self.add(did, mac, serial, site_id, ip)
+
+    def add(self, did: int, mac: str | None, serial: str | None, site_id: int | None, ip: str | None) -> None:
+        old_mac, old_serial = self.known.get(did, (None, None))
+        serial_key = serial.upper() if serial else None
+        if mac and not old_mac:
+            self.by_mac.setdefault(mac, did)
+        if serial_key and not old_serial:
+            self.by_serial.setdefault(serial_key, did)
+        if ip and site_id is not None:
+            self.by_site_ip[(site_id, ip)] = did  # the newest holder of an address wins
+        self.known[did] = (old_mac or mac, old_serial or serial_key)
+
+    def _compatible(self, did: int, mac: str | None, serial_key: str | None) -> bool:
+        known_mac, known_serial = self.known.get(did, (None, None))
+        if mac and known_mac and mac != known_mac:
+            return False
+        return not (serial_key and known_serial and serial_key != known_serial)
+
+    def find(self, mac: str | None, serial: str | None, site_id: int, ip: str | None) -> int | None:
+        if mac and (did := self.by_mac.get(mac)) is not None:
+            return did
+        serial_key = serial.upper() if serial else None
+        if serial_key and (did := self.by_serial.get(serial_key)) is not None and self._compatible(did, mac, None):
+            return did
+        if ip and (did := self.by_site_ip.get((site_id, ip))) is not None and self._compatible(did, mac, serial_key):
+            return did
+        return None
+
+
+def _placeholders(conn: Connection, n: int) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * n)
+
+
+class DeviceWriter:
+    """Buffers one chunk of new and changed devices and their observations, then writes each
+    list with a single ``executemany``."""
+
+    def __init__(
+        self, conn: Connection, batch_id: int, source: str, now: dt.datetime, *, track_parents: bool = False
+    ) -> None:
+        """``track_parents``: the file names each device's recorder, so remember every row's
+        IP, name, serial and MAC to resolve those references at the end."""
+        self.conn = conn
+        self.batch_id = batch_id
+        self.source = source
+        self.track_parents = track_parents
+        dialect = conn.dialect
+        stamp = devices.c.first_seen.type.dialect_impl(dialect).bind_processor(dialect)
+        self.now = stamp(now) if stamp else now
+        flag = observations.c.truncated.type.dialect_impl(dialect).bind_processor(dialect)
+        self.true: Any = flag(True) if flag else True
+        self.false: Any = flag(False) if flag else False
+        self.index = DeviceIndex(conn)
+        self.device_ids = IdAllocator(conn, devices)
+        self.observation_ids = IdAllocator(conn, observations)
+        self.inserts: list[tuple[Any, ...]] = []
+        self.updates: list[tuple[Any, ...]] = []
+        self.observations: list[tuple[Any, ...]] = []
+        self.created = 0
+        self.updated = 0
+        self.parent_refs: list[tuple[int, int, str]] = []
+        self.site_lookup: dict[tuple[int, str], int] = {}
+        mark = _placeholders(conn, 1)
+        cols = ", ".join(TEXT_FIELDS)
+        self.insert_sql = (
+            f"INSERT INTO devices (id, site_id, {cols}, device_type, status, first_seen, last_seen, batch_id) "
+            f"VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 7)})"
+        )
+        sets = ", ".join(f"{c} = COALESCE({mark}, {c})" for c in TEXT_FIELDS)
+        self.update_sql = (
+            f"UPDATE devices SET {sets}, site_id = {mark}, device_type = COALESCE({mark}, device_type), "
+            f"last_seen = {mark} WHERE id = {mark}"
+        )
+        self.observation_sql = (
+            "INSERT INTO observations (id, device_id, batch_id, kind, source, observed_at, payload, size_bytes, "
+            f"truncated) VALUES ({_placeholders(conn, 9)})"
+        )
+
+    def add(self, rec: InventoryRecord, site_id: int) -> None:
+        values = (
+            rec.ip,
+            rec.mac,
+            rec.hostname,
+            rec.serial,
+            rec.manufacturer,
+            rec.brand,
+            rec.model,
+            rec.firmware,
+            rec.description,
+        )
+        did = self.index.find(rec.mac, rec.serial, site_id, rec.ip)
+        if did is None:
+            did = self.device_ids.take()
+            self.inserts.append((did, site_id, *values, rec.device_type, "active", self.now, self.now, self.batch_id))
+            self.created += 1
+        else:
+            dtype = None if rec.device_type == "unknown" else rec.device_type
+            self.updates.append((*values, site_id, dtype, self.now, did))
+            self.updated += 1
+        self.index.add(did, rec.mac, rec.serial, site_id, rec.ip)
+        if self.track_parents:
+            self._remember_for_parents(rec, did, site_id)
+        payload, size, truncated = observation_payload(rec)
+        self.observations.append(
+            (
+                self.observation_ids.take(),
+                did,
+                self.batch_id,
+                "inventory",
+                f"{self.source}#row={rec.row}",
+                self.now,
+                payload,
+                size,
+                self.true if truncated else self.false,
+            )
+        )
+
+    def _remember_for_parents(self, rec: InventoryRecord, did: int, site_id: int) -> None:
+        for ref in (rec.ip, rec.hostname, rec.serial, rec.description, rec.mac):
+            if ref:
+                self.site_lookup.setdefault((site_id, ref.lower()), did)
+        if rec.parent:
+            self.parent_refs.append((did, site_id, rec.parent))
+
+    def flush(self) -> None:
+        driver = self.conn.exec_driver_sql
+        if self.inserts:
+            driver(self.insert_sql, self.inserts)
+        if self.updates:
+            driver(self.update_sql, self.updates)
+        if self.observations:
+            driver(self.observation_sql, self.observations)
+        self.inserts, self.updates, self.observations = [], [], []
+
+    def link_parents(self) -> int:
+        """Point devices at their recorder when the row named one (by IP, name, serial or MAC
+        within the same site).  Returns how many references found no device."""
+        links: list[tuple[int, int]] = []
+        missing = 0
+        for did, site_id, ref in self.parent_refs:
+            parent = self.site_lookup.get((site_id, ref.lower()))
+            if parent is None or parent == did:
+                missing += 1
+            else:
+                links.append((parent, did))
+        if links:
+            mark = _placeholders(self.conn, 1)
+            self.conn.exec_driver_sql(
+                f"UPDATE devices SET parent_id = {mark} WHERE id = {mark}",
+                links,
+            )
+        return missing
+
+    def finish(self) -> None:
+        self.device_ids.finish()
+        self.observation_ids.finish()

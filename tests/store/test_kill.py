@@ -1,0 +1,66 @@
+"""An import killed with SIGKILL half-way leaves the database exactly as before.
+
+The import runs in a real subprocess (``phaseout -v import``) on a file large enough to take
+several chunks; once it logs that a chunk is written (inside the still-open transaction),
+the test sends SIGKILL and compares every table with the snapshot taken before.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from phaseout.store import Store
+from phaseout.store.imports import CHUNK_ROWS, import_devices, import_sites
+
+ROWS = CHUNK_ROWS * 12
+
+
+def _big_inventory(path: Path, rows: int) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("Store,Make,Model,MAC,IP\n")
+        for i in range(rows):
+            fh.write(f"{i % 50 + 1},Hikvision,DS-2CD2143G2-I,{0x2857BE000000 + i:012X},127.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n")
+    return path
+
+
+@pytest.mark.slow
+def test_kill_9_mid_import_changes_nothing(db_url: str, tmp_path: Path) -> None:
+    with Store.open(db_url) as store:
+        sites = tmp_path / "sites.csv"
+        sites.write_text("Code,Name\n" + "".join(f"{i},Store {i}\n" for i in range(1, 51)), encoding="utf-8")
+        import_sites(store, sites)
+        small = tmp_path / "first.csv"
+        small.write_text("Store,Make,Model,MAC\n1,Axis,P3245-LVE,00:40:8C:00:00:01\n", encoding="utf-8")
+        import_devices(store, small)
+        before = store.table_rows()
+    big = _big_inventory(tmp_path / "big.csv", ROWS)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phaseout", "-v", "--db", db_url, "import", str(big)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "chunk written" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+        assert time.monotonic() < deadline, "import never reported a written chunk"
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, f"import was not killed mid-way: {''.join(seen)[-2000:]}"
+    with Store.open(db_url) as store:
+        assert store.table_rows() == before
+        # and the database still works: the same import now lands whole
+        result, _ = import_devices(store, big)
+        assert result.created == ROWS
