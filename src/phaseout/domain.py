@@ -83,12 +83,9 @@ class InventoryRecord:
 
     def observation_fields(self) -> dict[str, Any]:
         """The ``inventory`` observation body, in the shape ``phaseout identify`` reads."""
-        out: dict[str, Any] = {}
-        for name in DEVICE_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        out.update(self.extra)
+        out = {name: value for name in DEVICE_FIELDS if (value := getattr(self, name)) is not None}
+        if self.extra:
+            out.update(self.extra)
         return out
 
 

@@ -24,6 +24,7 @@ IDENTIFYING = ("manufacturer", "brand", "model", "mac", "ip", "serial", "hostnam
 REPEATING = frozenset({"site", "manufacturer", "brand", "model", "firmware", "device_type", "parent"})
 CACHE_LIMIT = 100_000
 _UNKNOWN = DeviceType.UNKNOWN.value
+_TEXT, _MAC, _IP, _TYPE = range(4)
 
 
 def _clean_type(raw: Any) -> tuple[str, str] | None:
@@ -38,9 +39,12 @@ def parse_inventory(
 ) -> Iterator[InventoryRecord | RowError]:
     """Parse the rows after the header.  Blank rows are skipped silently; every other row
     yields a record or an error that names the row, the column and the reason."""
-    fields = list(mapping.fields.items())
+    # One step per mapped column: (how to read it, field, column index, cache or None).
+    plan: list[tuple[int, str, int, dict[Any, Any] | None]] = []
+    for fld, idx in mapping.fields.items():
+        how = _MAC if fld == "mac" else _IP if fld == "ip" else _TYPE if fld == "device_type" else _TEXT
+        plan.append((how, fld, idx, {} if fld in REPEATING else None))
     extras = list(mapping.extra.items())
-    caches: dict[int, dict[Any, Any]] = {idx: {} for fld, idx in fields if fld in REPEATING}
     has_hostname_column = "hostname" in mapping.fields
     for number, cells in rows:
         if not any(cells):
@@ -48,35 +52,36 @@ def parse_inventory(
         width = len(cells)
         rec = InventoryRecord(row=number)
         error: RowError | None = None
-        for fld, idx in fields:
+        for how, fld, idx, cache in plan:
             if idx >= width or not (raw := cells[idx]):
                 continue
-            cache = caches.get(idx)
             if cache is not None:
                 try:
                     value = cache[raw]
                 except KeyError:
-                    value = _clean_type(raw) if fld == "device_type" else clean_text(raw)
+                    value = _clean_type(raw) if how == _TYPE else clean_text(raw)
                     if len(cache) < CACHE_LIMIT:
                         cache[raw] = value
                 except TypeError:  # unhashable cell value
-                    value = clean_text(raw)
+                    value = _clean_type(raw) if how == _TYPE else clean_text(raw)
                 if value is None:
                     continue
-                if fld == "device_type":
+                if how == _TYPE:
                     rec.extra["type_as_written"], value = value
                 setattr(rec, fld, value)
                 continue
             text = clean_text(raw)
             if text is None:
                 continue
-            if fld == "mac":
+            if how == _TEXT:
+                setattr(rec, fld, text)
+            elif how == _MAC:
                 try:
                     rec.mac = normalize_mac(text)
                 except ValueError as exc:
                     error = RowError(number, str(exc), mapping.headers[idx])
                     break
-            elif fld == "ip":
+            else:
                 try:
                     rec.ip = normalize_ip(text)
                 except ValueError as exc:
@@ -85,8 +90,6 @@ def parse_inventory(
                         continue
                     error = RowError(number, str(exc), mapping.headers[idx])
                     break
-            else:
-                setattr(rec, fld, text)
         if error is None:
             for header, idx in extras:
                 if idx < width and (raw := cells[idx]) and (text := clean_text(raw)) is not None:

@@ -84,7 +84,9 @@ def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, Row]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         for number, row in enumerate(reader, start=1):
-            yield number, [c if len(c) <= MAX_CELL_CHARS else c[:MAX_CELL_CHARS] for c in row]
+            if row and max(map(len, row)) > MAX_CELL_CHARS:
+                row = [c[:MAX_CELL_CHARS] for c in row]
+            yield number, row
     except csv.Error as exc:
         raise InputFileError(
             f"CSV parse error near line {reader.line_num}: {exc}",

@@ -115,6 +115,17 @@ class DeviceIndex:
             self.by_site_ip[(site_id, ip)] = did  # the newest holder of an address wins
         self.known[did] = (old_mac or mac, old_serial or serial_key)
 
+    def add_new(self, did: int, mac: str | None, serial: str | None, site_id: int, ip: str | None) -> None:
+        """Index a device created by this import (nothing known about it yet: no lookups)."""
+        serial_key = serial.upper() if serial else None
+        if mac:
+            self.by_mac.setdefault(mac, did)
+        if serial_key:
+            self.by_serial.setdefault(serial_key, did)
+        if ip:
+            self.by_site_ip[(site_id, ip)] = did
+        self.known[did] = (mac, serial_key)
+
     def _compatible(self, did: int, mac: str | None, serial_key: str | None) -> bool:
         known_mac, known_serial = self.known.get(did, (None, None))
         if mac and known_mac and mac != known_mac:
@@ -196,20 +207,24 @@ class DeviceWriter:
         )
         did = self.index.find(rec.mac, rec.serial, site_id, rec.ip)
         if did is None:
-            did = self.device_ids.take()
+            did = self.device_ids.next_id
+            self.device_ids.next_id += 1
             self.inserts.append((did, site_id, *values, rec.device_type, "active", self.now, self.now, self.batch_id))
             self.created += 1
+            self.index.add_new(did, rec.mac, rec.serial, site_id, rec.ip)
         else:
             dtype = None if rec.device_type == "unknown" else rec.device_type
             self.updates.append((*values, site_id, dtype, self.now, did))
             self.updated += 1
-        self.index.add(did, rec.mac, rec.serial, site_id, rec.ip)
+            self.index.add(did, rec.mac, rec.serial, site_id, rec.ip)
         if self.track_parents:
             self._remember_for_parents(rec, did, site_id)
         payload, size, truncated = observation_payload(rec)
+        obs_id = self.observation_ids.next_id
+        self.observation_ids.next_id += 1
         self.observations.append(
             (
-                self.observation_ids.take(),
+                obs_id,
                 did,
                 self.batch_id,
                 "inventory",
