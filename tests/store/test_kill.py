@@ -19,7 +19,7 @@ import pytest
 from phaseout.store import Store
 from phaseout.store.imports import CHUNK_ROWS, import_devices, import_sites
 
-ROWS = CHUNK_ROWS * 12
+ROWS = CHUNK_ROWS * 6
 
 
 def _big_inventory(path: Path, rows: int) -> Path:

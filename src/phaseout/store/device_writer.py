@@ -178,10 +178,12 @@ class DeviceWriter:
         self.parent_refs: list[tuple[int, int, str]] = []
         self.site_lookup: dict[tuple[int, str], int] = {}
         mark = _placeholders(conn, 1)
-        cols = ", ".join(TEXT_FIELDS)
+        self.insert_columns = (
+            f"id, site_id, {', '.join(TEXT_FIELDS)}, device_type, status, first_seen, last_seen, batch_id"
+        )
+        self.observation_columns = "id, device_id, batch_id, kind, source, observed_at, payload, size_bytes, truncated"
         self.insert_sql = (
-            f"INSERT INTO devices (id, site_id, {cols}, device_type, status, first_seen, last_seen, batch_id) "
-            f"VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 7)})"
+            f"INSERT INTO devices ({self.insert_columns}) VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 7)})"
         )
         sets = ", ".join(f"{c} = COALESCE({mark}, {c})" for c in TEXT_FIELDS)
         self.update_sql = (
@@ -189,8 +191,7 @@ class DeviceWriter:
             f"last_seen = {mark} WHERE id = {mark}"
         )
         self.observation_sql = (
-            "INSERT INTO observations (id, device_id, batch_id, kind, source, observed_at, payload, size_bytes, "
-            f"truncated) VALUES ({_placeholders(conn, 9)})"
+            f"INSERT INTO observations ({self.observation_columns}) VALUES ({_placeholders(conn, 9)})"
         )
 
     def add(self, rec: InventoryRecord, site_id: int) -> None:
@@ -245,13 +246,28 @@ class DeviceWriter:
 
     def flush(self) -> None:
         driver = self.conn.exec_driver_sql
+        copy = self.conn.dialect.name == "postgresql"
         if self.inserts:
-            driver(self.insert_sql, self.inserts)
+            if copy:
+                self._copy("devices", self.insert_columns, self.inserts)
+            else:
+                driver(self.insert_sql, self.inserts)
         if self.updates:
             driver(self.update_sql, self.updates)
         if self.observations:
-            driver(self.observation_sql, self.observations)
+            if copy:
+                self._copy("observations", self.observation_columns, self.observations)
+            else:
+                driver(self.observation_sql, self.observations)
         self.inserts, self.updates, self.observations = [], [], []
+
+    def _copy(self, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: ``COPY FROM STDIN`` on the import's own connection and transaction,
+        several times faster than ``executemany`` for bulk inserts."""
+        raw: Any = self.conn.connection.dbapi_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as out:
+            for row in rows:
+                out.write_row(row)
 
     def link_parents(self) -> int:
         """Point devices at their recorder when the row named one (by IP, name, serial or MAC

@@ -1,0 +1,43 @@
+"""Alembic migrations and the table definitions must agree, on both databases."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from phaseout.store import Store, migrate
+from phaseout.store.schema import metadata
+
+
+def test_migrations_match_the_schema(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        assert migrate.current_revision(store.engine) == migrate.head_revision()
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == [], f"schema.py and the migrations differ; add a revision: {diff}"
+
+
+def test_downgrade_and_upgrade_again(db_url: str) -> None:
+    with Store.open(db_url) as store:
+        migrate.downgrade(store.engine, "base")
+        assert not {"devices", "sites"} & set(inspect(store.engine).get_table_names())
+        migrate.upgrade(store.engine)
+        assert {"devices", "sites", "observations", "import_batches"} <= set(inspect(store.engine).get_table_names())
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
+    with Store.open(sqlite_url) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_default_path_and_env(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from phaseout.store.engine import resolve_url
+
+    monkeypatch.delenv("PHASEOUT_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert resolve_url().database == str(tmp_path / "phaseout" / "phaseout.db")
+    monkeypatch.setenv("PHASEOUT_DB", "postgresql://u@h/db")
+    assert resolve_url().drivername == "postgresql+psycopg"
+    assert resolve_url("/x/y.db").database == "/x/y.db"
