@@ -22,9 +22,15 @@ from pathlib import Path
 from phaseout.store import Store
 from phaseout.store.imports import import_devices, import_sites
 
-MAKES = [("Hikvision", "DS-2CD2143G2-I", "28:57:BE"), ("Dahua", "IPC-HDW2431T-AS-S2", "3C:EF:8C"),
-         ("Axis", "P3245-LVE", "00:40:8C"), ("HiLook", "IPC-B140H-M", "BC:AD:28"), ("Hanwha", "XNV-8080R", "00:09:18"),
-         ("Lorex", "E891AB", "00:1F:54"), ("Bosch", "NDE-5503-AL", "00:04:63")]
+MAKES = [
+    ("Hikvision", "DS-2CD2143G2-I", "28:57:BE"),
+    ("Dahua", "IPC-HDW2431T-AS-S2", "3C:EF:8C"),
+    ("Axis", "P3245-LVE", "00:40:8C"),
+    ("HiLook", "IPC-B140H-M", "BC:AD:28"),
+    ("Hanwha", "XNV-8080R", "00:09:18"),
+    ("Lorex", "E891AB", "00:1F:54"),
+    ("Bosch", "NDE-5503-AL", "00:04:63"),
+]
 
 
 def write_inventory(path: Path, rows: int, sites: int, seed: int = 1) -> None:
@@ -32,13 +38,25 @@ def write_inventory(path: Path, rows: int, sites: int, seed: int = 1) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["Inventory export"])
-        w.writerow(["Store No", "Make", "Model No", "MAC Address", "IP Address", "Serial No", "Firmware", "Camera Name"])
+        w.writerow(
+            ["Store No", "Make", "Model No", "MAC Address", "IP Address", "Serial No", "Firmware", "Camera Name"]
+        )
         for i in range(rows):
             make, model, prefix = MAKES[rng.randrange(len(MAKES))]
             mac = f"{prefix}:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"
             site = i % sites + 1
-            w.writerow([f"{site:04d}", make, model, mac, f"127.{100 + site // 256}.{site % 256}.{i % 250 + 1}",
-                        f"SN{i:09d}", "V5.5.0 build 170725", f"Camera {i % 120 + 1}"])
+            w.writerow(
+                [
+                    f"{site:04d}",
+                    make,
+                    model,
+                    mac,
+                    f"127.{100 + site // 256}.{site % 256}.{i % 250 + 1}",
+                    f"SN{i:09d}",
+                    "V5.5.0 build 170725",
+                    f"Camera {i % 120 + 1}",
+                ]
+            )
 
 
 def baseline(path: Path, db: Path) -> float:
@@ -80,12 +98,18 @@ def main() -> int:
             merge = time.perf_counter() - t
         print(f"{'run':<44}{'seconds':>9}{'rows/s':>12}")
         print(f"{'baseline: csv.reader + bare executemany':<44}{base:>9.1f}{args.rows / base:>12,.0f}")
-        print(f"{'phaseout import, empty database':<44}{fresh:>9.1f}{args.rows / fresh:>12,.0f}"
-              f"   created {first.created:,}")
-        print(f"{'phaseout re-import, merging every row':<44}{merge:>9.1f}{args.rows / merge:>12,.0f}"
-              f"   updated {again.updated:,}")
-        print(f"target: 1,000,000 rows in <= 30 s -> {'met' if args.rows / fresh >= 1e6 / 30 else 'NOT met'} "
-              f"(fresh import {fresh / args.rows * 1e6:.1f} s per million rows)")
+        print(
+            f"{'phaseout import, empty database':<44}{fresh:>9.1f}{args.rows / fresh:>12,.0f}"
+            f"   created {first.created:,}"
+        )
+        print(
+            f"{'phaseout re-import, merging every row':<44}{merge:>9.1f}{args.rows / merge:>12,.0f}"
+            f"   updated {again.updated:,}"
+        )
+        print(
+            f"target: 1,000,000 rows in <= 30 s -> {'met' if args.rows / fresh >= 1e6 / 30 else 'NOT met'} "
+            f"(fresh import {fresh / args.rows * 1e6:.1f} s per million rows)"
+        )
     return 0
 
 

@@ -70,8 +70,9 @@ def test_import_and_list(capsys: pytest.CaptureFixture[str], db: str, files: tup
     assert code == 0 and "devices.csv" in out
 
 
-def test_dry_run_shows_mapping_and_writes_nothing(capsys: pytest.CaptureFixture[str], db: str,
-                                                  files: tuple[Path, Path]) -> None:
+def test_dry_run_shows_mapping_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], db: str, files: tuple[Path, Path]
+) -> None:
     _, devices = files
     code, out, _ = run(capsys, "import", str(devices), "--dry-run")
     assert code == 0
@@ -80,9 +81,10 @@ def test_dry_run_shows_mapping_and_writes_nothing(capsys: pytest.CaptureFixture[
     assert "devices" in out and "│ 0" in out.split("devices")[1][:40]
 
 
-def test_bad_rows_exit_4_and_errors_file(capsys: pytest.CaptureFixture[str], db: str, files: tuple[Path, Path],
-                                         tmp_path: Path) -> None:
-    _, devices = files
+def test_bad_rows_exit_4_and_errors_file(
+    capsys: pytest.CaptureFixture[str], db: str, files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, _devices = files
     bad = tmp_path / "bad.csv"
     bad.write_text(DEVICES + "1,Dahua,X,2.85712E+11,\n", encoding="utf-8")
     errors = tmp_path / "errors.csv"
@@ -108,8 +110,9 @@ def test_bad_rows_exit_4_and_errors_file(capsys: pytest.CaptureFixture[str], db:
         (["devices", "--sort", "colour"], 2, "cannot sort"),
     ],
 )
-def test_user_errors_have_codes_and_hints(capsys: pytest.CaptureFixture[str], db: str, files: tuple[Path, Path],
-                                          args: list[str], code: int, message: str) -> None:
+def test_user_errors_have_codes_and_hints(
+    capsys: pytest.CaptureFixture[str], db: str, files: tuple[Path, Path], args: list[str], code: int, message: str
+) -> None:
     args = [a.replace("{devices}", str(files[1])) for a in args]
     got, _, err = run(capsys, *args)
     assert got == code
@@ -133,7 +136,11 @@ def test_exports(capsys: pytest.CaptureFixture[str], db: str, files: tuple[Path,
 
 def test_console_script_runs(tmp_path: Path) -> None:
     """The installed entry point (not just the function) works and exits non-zero on errors."""
-    proc = subprocess.run([sys.executable, "-m", "phaseout", "--db", str(tmp_path / "x.db"), "import",
-                           str(tmp_path / "nope.xlsx")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "phaseout", "--db", str(tmp_path / "x.db"), "import", str(tmp_path / "nope.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 3
     assert "no such file" in proc.stderr

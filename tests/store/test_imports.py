@@ -197,4 +197,23 @@ def test_device_filters(store: Store, tmp_path: Path) -> None:
     assert store.count_devices(DeviceFilter(device_type="unknown")) == 4
     assert store.count_devices(DeviceFilter(text="ds-2cd")) == 1
     assert store.count_devices(DeviceFilter(text="%")) == 0  # LIKE wildcards are literal
-    assert [r["site"] for r in store.iter_devices(sort="site", descending=True)][0] == "0002"
+    assert next(r["site"] for r in store.iter_devices(sort="site", descending=True)) == "0002"
+
+
+def test_same_file_twice_is_noted(store: Store, tmp_path: Path) -> None:
+    _seed_sites(store, tmp_path)
+    path = _write(tmp_path, "cams.csv", DEVICES_CSV)
+    first, _ = import_devices(store, path)
+    again, _ = import_devices(store, path)
+    assert first.same_file_as is None and again.same_file_as == first.batch_id
+
+
+def test_hostile_cell_values_are_stored_as_text(store: Store, tmp_path: Path) -> None:
+    _seed_sites(store, tmp_path)
+    long_note = "x" * 100_000
+    text = f'Site,Make,Model,Notes\n1,"<script>alert(1)</script>","=HYPERLINK(""http://evil"")","{long_note}"\n'
+    import_devices(store, _write(tmp_path, "evil.csv", text))
+    row = next(store.iter_devices())
+    assert row["manufacturer"] == "<script>alert(1)</script>"
+    assert row["model"] == '=HYPERLINK("http://evil")'
+    assert len(row["description"]) == 2000  # cells are capped on read

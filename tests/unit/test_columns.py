@@ -11,16 +11,38 @@ from phaseout.ingest.columns import find_header, map_columns
 @pytest.mark.parametrize(
     ("header", "field"),
     [
-        ("Make", "manufacturer"), ("Manufacturer", "manufacturer"), ("Vendor", "manufacturer"),
+        ("Make", "manufacturer"),
+        ("Manufacturer", "manufacturer"),
+        ("Vendor", "manufacturer"),
         ("Brand", "brand"),
-        ("Model", "model"), ("Model No.", "model"), ("Part Number", "model"), ("Camera Model", "model"),
-        ("MAC", "mac"), ("MAC Address", "mac"), ("Physical Address", "mac"), ("Camera MAC address", "mac"),
-        ("IP", "ip"), ("IP Address", "ip"), ("Host", "ip"),
-        ("Serial", "serial"), ("S/N", "serial"), ("Serial No", "serial"), ("Serial Number", "serial"),
-        ("Site", "site"), ("Store", "site"), ("Store No", "site"), ("Location", "site"), ("Building", "site"),
-        ("Firmware", "firmware"), ("Version", "firmware"), ("FW", "firmware"),
-        ("Description", "description"), ("Notes", "description"), ("Camera Name", "description"),
-        ("Device Type", "device_type"), ("Recorder", "parent"),
+        ("Model", "model"),
+        ("Model No.", "model"),
+        ("Part Number", "model"),
+        ("Camera Model", "model"),
+        ("MAC", "mac"),
+        ("MAC Address", "mac"),
+        ("Physical Address", "mac"),
+        ("Camera MAC address", "mac"),
+        ("IP", "ip"),
+        ("IP Address", "ip"),
+        ("Host", "ip"),
+        ("Serial", "serial"),
+        ("S/N", "serial"),
+        ("Serial No", "serial"),
+        ("Serial Number", "serial"),
+        ("Site", "site"),
+        ("Store", "site"),
+        ("Store No", "site"),
+        ("Location", "site"),
+        ("Building", "site"),
+        ("Firmware", "firmware"),
+        ("Version", "firmware"),
+        ("FW", "firmware"),
+        ("Description", "description"),
+        ("Notes", "description"),
+        ("Camera Name", "description"),
+        ("Device Type", "device_type"),
+        ("Recorder", "parent"),
     ],
 )
 def test_single_header(header: str, field: str) -> None:
@@ -42,8 +64,9 @@ def test_overrides_and_ignore() -> None:
     assert "Model" not in mapping.extra
 
 
-@pytest.mark.parametrize(("override", "message"), [({"Nope": "model"}, "not in the header"),
-                                                   ({"Ref": "colour"}, "unknown field")])
+@pytest.mark.parametrize(
+    ("override", "message"), [({"Nope": "model"}, "not in the header"), ({"Ref": "colour"}, "unknown field")]
+)
 def test_bad_overrides(override: dict[str, str], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         map_columns(["Make", "Ref"], "devices", override)
@@ -55,7 +78,28 @@ def test_header_found_below_title_and_needs_two_fields() -> None:
 
 
 def test_site_sheet_mapping() -> None:
-    mapping = map_columns(["Store No", "Store Name", "Region", "Lat", "Long", "Sensitive?", "Next Maintenance",
-                           "Maintenance Cycle (months)", "Format"], "sites")
-    assert mapping.fields == {"code": 0, "name": 1, "region": 2, "latitude": 3, "longitude": 4, "sensitivity": 5,
-                              "next_maintenance": 6, "maintenance_cycle_months": 7, "site_type": 8}
+    mapping = map_columns(
+        [
+            "Store No",
+            "Store Name",
+            "Region",
+            "Lat",
+            "Long",
+            "Sensitive?",
+            "Next Maintenance",
+            "Maintenance Cycle (months)",
+            "Format",
+        ],
+        "sites",
+    )
+    assert mapping.fields == {
+        "code": 0,
+        "name": 1,
+        "region": 2,
+        "latitude": 3,
+        "longitude": 4,
+        "sensitivity": 5,
+        "next_maintenance": 6,
+        "maintenance_cycle_months": 7,
+        "site_type": 8,
+    }

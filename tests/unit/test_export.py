@@ -12,7 +12,7 @@ import openpyxl
 from phaseout.export.tables import neutralise, write_csv, write_jsonl, write_xlsx
 
 ROWS = [
-    {"id": 1, "model": "=HYPERLINK(\"http://x\",\"y\")", "brand": "+cmd", "site": "-1", "mac": "@SUM(A1)"},
+    {"id": 1, "model": '=HYPERLINK("http://x","y")', "brand": "+cmd", "site": "-1", "mac": "@SUM(A1)"},
     {"id": 2, "model": "DS-2CD2143G2-I", "brand": None, "site": "0001", "mac": "\tTAB"},
 ]
 COLUMNS = ("id", "site", "mac", "brand", "model")
@@ -29,7 +29,7 @@ def test_csv_neutralises_formulas() -> None:
     assert write_csv(ROWS, COLUMNS, buf) == 2
     rows = list(csv.reader(io.StringIO(buf.getvalue())))
     assert rows[0] == list(COLUMNS)
-    assert rows[1] == ["1", "'-1", "'@SUM(A1)", "'+cmd", "'=HYPERLINK(\"http://x\",\"y\")"]
+    assert rows[1] == ["1", "'-1", "'@SUM(A1)", "'+cmd", '\'=HYPERLINK("http://x","y")']
     assert rows[2][3] == ""
 
 
@@ -49,5 +49,5 @@ def test_xlsx_has_header_filter_frozen_panes_and_no_formulas(tmp_path: Path) -> 
     assert ws.auto_filter.ref == "A1:E3"
     cells = [c for row in ws.iter_rows(min_row=2) for c in row if c.value is not None]
     assert all(c.data_type != "f" for c in cells)
-    assert ws["E2"].value == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert ws["E2"].value == '\'=HYPERLINK("http://x","y")'
     assert ws["A2"].value == 1

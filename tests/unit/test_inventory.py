@@ -19,7 +19,12 @@ def test_normalises_and_keeps_extra_columns() -> None:
     (rec,) = _parse([["12", " Hikvision ", "DS-2CD2143G2-I", "2857.be12.3456", "127.000.0.9", "Dome", "Till 3"]])
     assert isinstance(rec, InventoryRecord)
     assert (rec.site, rec.manufacturer, rec.mac, rec.ip, rec.device_type) == (
-        "12", "Hikvision", "28:57:BE:12:34:56", "127.0.0.9", "camera")
+        "12",
+        "Hikvision",
+        "28:57:BE:12:34:56",
+        "127.0.0.9",
+        "camera",
+    )
     assert rec.extra == {"type_as_written": "Dome", "Asset Tag": "Till 3"}
     assert rec.observation_fields()["Asset Tag"] == "Till 3"
 
@@ -33,8 +38,14 @@ def test_blank_rows_skipped_and_placeholders_dropped() -> None:
 
 
 def test_row_errors_name_row_column_and_reason() -> None:
-    out = _parse([["12", "Hik", "X", "28:57:BE:12:34", "", "", ""], ["13", "Hik", "X", "", "999.1.1.1", "", ""],
-                  ["", "Hik", "X", "", "", "", ""], ["14", "", "", "", "", "", "just a note"]])
+    out = _parse(
+        [
+            ["12", "Hik", "X", "28:57:BE:12:34", "", "", ""],
+            ["13", "Hik", "X", "", "999.1.1.1", "", ""],
+            ["", "Hik", "X", "", "", "", ""],
+            ["14", "", "", "", "", "", "just a note"],
+        ]
+    )
     errors = [e for e in out if isinstance(e, RowError)]
     assert [(e.row, e.column) for e in errors] == [(2, "MAC"), (3, "IP"), (4, "site"), (5, None)]
     assert "not a MAC" in errors[0].reason

@@ -92,8 +92,13 @@ def test_clean_text(value: object, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("Store 0123", "123"), ("store #123", "0123"), ("No. 42", "42"), ("Leeds  Hyper", "leeds hyper"),
-     ("DC-North", "dc north")],
+    [
+        ("Store 0123", "123"),
+        ("store #123", "0123"),
+        ("No. 42", "42"),
+        ("Leeds  Hyper", "leeds hyper"),
+        ("DC-North", "dc north"),
+    ],
 )
 def test_site_keys_agree(a: str, b: str) -> None:
     assert site_key(a) == site_key(b)

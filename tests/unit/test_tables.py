@@ -12,8 +12,11 @@ from phaseout.errors import InputFileError
 from phaseout.ingest.prepare import open_mapped
 from phaseout.ingest.tables import open_table, sniff_delimiter
 
-ROWS = [["Site", "Make", "Model", "MAC"], ["0001", "Hikvision", "DS-2CD2143G2-I", "28:57:BE:00:00:01"],
-        ["0002", "Bosch", "NDE-5503-AL", "00:04:63:00:00:02"]]
+ROWS = [
+    ["Site", "Make", "Model", "MAC"],
+    ["0001", "Hikvision", "DS-2CD2143G2-I", "28:57:BE:00:00:01"],
+    ["0002", "Bosch", "NDE-5503-AL", "00:04:63:00:00:02"],
+]
 
 
 def _csv(rows: list[list[str]], delim: str) -> str:

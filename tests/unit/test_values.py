@@ -10,17 +10,36 @@ from phaseout.ingest.values import parse_date, parse_device_type, parse_months, 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("Camera", "camera"), ("IP Camera", "camera"), ("Dome", "camera"), ("NVR 16ch", "recorder"),
-     ("DVR", "recorder"), ("Body-Worn Cam", "body-worn"), ("BWC", "body-worn"), ("Door Reader", "access-control"),
-     ("Access Control", "access-control"), ("Door Station", "intercom"), ("Intercom", "intercom"),
-     ("Thermal", "thermal"), ("Fridge", "other")],
+    [
+        ("Camera", "camera"),
+        ("IP Camera", "camera"),
+        ("Dome", "camera"),
+        ("NVR 16ch", "recorder"),
+        ("DVR", "recorder"),
+        ("Body-Worn Cam", "body-worn"),
+        ("BWC", "body-worn"),
+        ("Door Reader", "access-control"),
+        ("Access Control", "access-control"),
+        ("Door Station", "intercom"),
+        ("Intercom", "intercom"),
+        ("Thermal", "thermal"),
+        ("Fridge", "other"),
+    ],
 )
 def test_device_types(text: str, expected: str) -> None:
     assert parse_device_type(text) == DeviceType(expected)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("Yes", "sensitive"), ("sensitive", "sensitive"), ("No", "standard"),
-                                                ("standard", "standard"), ("TRUE", "sensitive")])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes", "sensitive"),
+        ("sensitive", "sensitive"),
+        ("No", "standard"),
+        ("standard", "standard"),
+        ("TRUE", "sensitive"),
+    ],
+)
 def test_sensitivity(text: str, expected: str) -> None:
     assert parse_sensitivity(text) == Sensitivity(expected)
 
@@ -32,9 +51,15 @@ def test_sensitivity_rejects_other_words() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2027-03-04", dt.date(2027, 3, 4)), ("04/03/2027", dt.date(2027, 3, 4)), ("4 Mar 2027", dt.date(2027, 3, 4)),
-     ("2027-03-04T10:00:00", dt.date(2027, 3, 4)), (dt.datetime(2027, 3, 4, 9), dt.date(2027, 3, 4)),
-     (dt.date(2027, 3, 4), dt.date(2027, 3, 4)), ("Mar 2027", dt.date(2027, 3, 1))],
+    [
+        ("2027-03-04", dt.date(2027, 3, 4)),
+        ("04/03/2027", dt.date(2027, 3, 4)),
+        ("4 Mar 2027", dt.date(2027, 3, 4)),
+        ("2027-03-04T10:00:00", dt.date(2027, 3, 4)),
+        (dt.datetime(2027, 3, 4, 9), dt.date(2027, 3, 4)),
+        (dt.date(2027, 3, 4), dt.date(2027, 3, 4)),
+        ("Mar 2027", dt.date(2027, 3, 1)),
+    ],
 )
 def test_dates_day_first(value: object, expected: dt.date) -> None:
     assert parse_date(value) == expected

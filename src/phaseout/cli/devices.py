@@ -103,7 +103,7 @@ def _table(store: object, flt: DeviceFilter, sort: str, descending: bool, limit:
     total = store.count_devices(flt)
     table = Table(title=f"devices: {min(limit, total):,} of {total:,}", title_justify="left")
     for col in TABLE_COLUMNS:
-        table.add_column(col.replace("_", " "), overflow="fold")
+        table.add_column(col.replace("_", " "), overflow="fold", no_wrap=col in ("id", "site", "ip", "mac"))
     for row in store.iter_devices(flt, sort=sort, descending=descending, limit=limit):
         table.add_row(*(escape("" if row[c] is None else str(row[c])) for c in TABLE_COLUMNS))
     console.print(table)

@@ -41,6 +41,8 @@ def summary(result: ImportResult) -> Table:
         shown = ", ".join(escape(s) for s in result.sites_created[:8])
         more = f" (+{len(result.sites_created) - 8} more)" if len(result.sites_created) > 8 else ""
         table.add_row("new sites", f"{len(result.sites_created)}: {shown}{more}")
+    if result.same_file_as is not None:
+        table.add_row("note", f"same file as batch {result.same_file_as}: merged, no duplicates")
     if result.parents_unresolved:
         table.add_row("recorder not found", f"{result.parents_unresolved:,} rows")
     return table

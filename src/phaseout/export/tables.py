@@ -27,7 +27,8 @@ def neutralise(value: Any) -> Any:
 
 def _cell(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="seconds")
+        # the store keeps UTC; SQLite hands it back without a zone, so say which zone it is
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat(timespec="seconds")
     if isinstance(value, dt.date):
         return value.isoformat()
     return value

@@ -70,6 +70,7 @@ class ImportResult:
     updated: int = 0
     sites_created: list[str] = field(default_factory=list)
     parents_unresolved: int = 0
+    same_file_as: int | None = None  # an earlier batch that imported a file with the same checksum
     errors: list[RowError] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
 
@@ -128,6 +129,23 @@ def _record_failure(store: Store, result: ImportResult, kind: str, sheet: str | 
     result.batch_id = None
 
 
+def _earlier_batch(conn: Connection, kind: str, checksum: str) -> int | None:
+    """The last successful import of the same bytes, if any (a re-import merges; the user
+    may still want to know they sent the same file twice)."""
+    query = (
+        select(import_batches.c.id)
+        .where(
+            import_batches.c.kind == kind,
+            import_batches.c.checksum == checksum,
+            import_batches.c.status.in_(("ok", "partial")),
+        )
+        .order_by(import_batches.c.id.desc())
+        .limit(1)
+    )
+    found = conn.execute(query).scalar()
+    return int(found) if found is not None else None
+
+
 def _collect_error(result: ImportResult, err: RowError) -> None:
     result.rows_bad += 1
     if len(result.errors) < 100_000:
@@ -170,6 +188,7 @@ def import_devices(
     try:
         with store.engine.connect() as conn, conn.execution_options(sqlite_begin="IMMEDIATE").begin():
             lock_for_import(conn, devices, observations)
+            result.same_file_as = _earlier_batch(conn, "devices", mapped.table.checksum)
             result.batch_id = _start_batch(
                 conn, "devices", mapped.table.name, mapped.table.checksum, mapped.table.sheet
             )
@@ -308,6 +327,7 @@ def import_sites(
     now = _now()
     with store.engine.connect() as conn, conn.execution_options(sqlite_begin="IMMEDIATE").begin():
         lock_for_import(conn, sites)
+        result.same_file_as = _earlier_batch(conn, "sites", mapped.table.checksum)
         result.batch_id = _start_batch(conn, "sites", mapped.table.name, mapped.table.checksum, mapped.table.sheet)
         existing = {site_key(code): sid for sid, code in conn.execute(select(sites.c.id, sites.c.code))}
         pending: dict[str, dict[str, Any]] = {}  # new sites by key; a later row for the same code adds to it

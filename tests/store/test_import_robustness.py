@@ -1,0 +1,62 @@
+"""Whatever bytes a spreadsheet holds, an import lands whole, or refuses with a clear error
+and changes nothing.  Never a crash, never half an import."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phaseout.errors import PhaseoutError
+from phaseout.store import Store
+from phaseout.store.imports import ImportOptions, import_devices
+
+HEADERS = ["Store", "Make", "Model", "MAC", "IP", "Serial", "Notes"]
+cell = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            "N/A",
+            "28:57:BE:00:00:01",
+            "2857.be00.0002",
+            "127.0.0.1",
+            "999.1.1.1",
+            "=1+1",
+            "<script>alert(1)</script>",
+            "Hikvision",
+            "DS-2CD2143G2-I",
+            "\u00a0",
+            "0001",
+            "Store 1",
+        ]
+    ),
+)
+row = st.lists(cell, min_size=0, max_size=len(HEADERS) + 2)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(row, max_size=12), skip_bad=st.booleans())
+def test_any_rows_import_whole_or_not_at_all(tmp_path_factory, rows: list[list[str]], skip_bad: bool) -> None:  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("fuzz")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(HEADERS)
+    writer.writerows(rows)
+    path = Path(tmp) / "fuzz.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    with Store.open(str(Path(tmp) / "fuzz.db")) as store:
+        before = store.table_rows(["sites", "devices", "observations"])
+        try:
+            result, _ = import_devices(store, path, ImportOptions(skip_bad=skip_bad))
+        except PhaseoutError as exc:
+            assert exc.message
+            assert store.table_rows(["sites", "devices", "observations"]) == before
+            return
+        counts = store.counts()
+        assert counts["observations"] == result.rows_imported
+        assert counts["devices"] == result.created
+        assert result.rows_imported + result.rows_bad == result.rows_total
