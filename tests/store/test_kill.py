@@ -26,9 +26,8 @@ def _big_inventory(path: Path, rows: int) -> Path:
     with path.open("w", encoding="utf-8") as fh:
         fh.write("Store,Make,Model,MAC,IP\n")
         for i in range(rows):
-            fh.write(
-                f"{i % 50 + 1},Hikvision,DS-2CD2143G2-I,{0x2857BE000000 + i:012X},127.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n"
-            )
+            mac = f"{0x2857BE000000 + i:012X}"
+            fh.write(f"{i % 50 + 1},Hikvision,DS-2CD2143G2-I,{mac},127.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}\n")
     return path
 
 
