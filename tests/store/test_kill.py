@@ -15,11 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
 from phaseout.store import Store
 from phaseout.store.imports import CHUNK_ROWS, import_devices, import_sites
 
-ROWS = CHUNK_ROWS * 6
+ROWS = CHUNK_ROWS * 6  # above ids.BULK_ROWS, so the import also suspends indexes
+
+
+def _indexes(store: Store) -> dict[str, list[str]]:
+    inspector = inspect(store.engine)
+    return {t: sorted(str(ix["name"]) for ix in inspector.get_indexes(t)) for t in ("devices", "observations")}
 
 
 def _big_inventory(path: Path, rows: int) -> Path:
@@ -41,6 +47,7 @@ def test_kill_9_mid_import_changes_nothing(db_url: str, tmp_path: Path) -> None:
         small.write_text("Store,Make,Model,MAC\n1,Axis,P3245-LVE,00:40:8C:00:00:01\n", encoding="utf-8")
         import_devices(store, small)
         before = store.table_rows()
+        indexes_before = _indexes(store)
     big = _big_inventory(tmp_path / "big.csv", ROWS)
     proc = subprocess.Popen(
         [sys.executable, "-m", "phaseout", "-v", "--db", db_url, "import", str(big)],
@@ -62,6 +69,8 @@ def test_kill_9_mid_import_changes_nothing(db_url: str, tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL, f"import was not killed mid-way: {''.join(seen)[-2000:]}"
     with Store.open(db_url) as store:
         assert store.table_rows() == before
+        assert _indexes(store) == indexes_before  # indexes dropped for the bulk load came back
         # and the database still works: the same import now lands whole
         result, _ = import_devices(store, big)
         assert result.created == ROWS
+        assert _indexes(store) == indexes_before

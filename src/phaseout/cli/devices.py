@@ -11,28 +11,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from phaseout.cli.common import console, open_store
+from phaseout.domain import DEVICE_FIELDS
 from phaseout.errors import UsageError
 from phaseout.export.tables import write_csv, write_jsonl, write_xlsx
 from phaseout.store import DeviceFilter
 from phaseout.store.store import SORTABLE
 
-EXPORT_COLUMNS = (
-    "id",
-    "site",
-    "ip",
-    "mac",
-    "hostname",
-    "serial",
-    "manufacturer",
-    "brand",
-    "model",
-    "firmware",
-    "description",
-    "device_type",
-    "status",
-    "first_seen",
-    "last_seen",
-)
+EXPORT_COLUMNS = ("id", *(f for f in DEVICE_FIELDS if f != "parent"), "status", "first_seen", "last_seen")
 TABLE_COLUMNS = ("id", "site", "ip", "mac", "manufacturer", "brand", "model", "device_type", "status")
 
 

@@ -38,3 +38,40 @@ def lock_for_import(conn: Connection, *tables: Table) -> None:
     if conn.dialect.name == "postgresql":
         names = ", ".join(t.name for t in tables)
         conn.execute(text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+#: Below this many incoming rows, keeping indexes up to date row by row is cheaper.
+BULK_ROWS = 100_000
+
+
+class SuspendedIndexes:
+    """Drop a table's secondary indexes for a bulk load and build them again before commit.
+
+    Building an index once over a million sorted keys is much faster than inserting a million
+    random keys one by one.  Worth it only when the load is large compared with what the
+    table holds already (``worth_it``).  DDL is transactional on SQLite and PostgreSQL: an
+    import that fails or is killed rolls the drop back with everything else.
+    """
+
+    def __init__(self, conn: Connection, *tables: Table) -> None:
+        self.conn = conn
+        self.indexes = [ix for t in tables for ix in sorted(t.indexes, key=lambda i: str(i.name)) if not ix.unique]
+        self.dropped = False
+
+    @staticmethod
+    def worth_it(conn: Connection, table: Table, incoming_rows: int) -> bool:
+        if incoming_rows < BULK_ROWS:
+            return False
+        existing = conn.execute(select(func.count()).select_from(table)).scalar_one()
+        return bool(existing < incoming_rows)
+
+    def drop(self) -> None:
+        for ix in self.indexes:
+            ix.drop(self.conn)
+        self.dropped = True
+
+    def restore(self) -> None:
+        if self.dropped:
+            for ix in self.indexes:
+                ix.create(self.conn)
+            self.dropped = False

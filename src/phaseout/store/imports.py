@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from phaseout.domain import InventoryRecord, Site
+from phaseout.domain import SITE_FIELDS, InventoryRecord, Site
 from phaseout.errors import DataError, RowError, UsageError
 from phaseout.ingest.columns import ColumnMapping
 from phaseout.ingest.inventory import parse_inventory
@@ -27,7 +27,7 @@ from phaseout.ingest.prepare import MappedTable, open_mapped
 from phaseout.ingest.sites import parse_sites
 from phaseout.normalize import site_key
 from phaseout.store.device_writer import DeviceWriter, SiteResolver
-from phaseout.store.ids import lock_for_import
+from phaseout.store.ids import SuspendedIndexes, lock_for_import
 from phaseout.store.schema import devices, import_batches, observations, sites
 from phaseout.store.store import Store
 
@@ -192,6 +192,9 @@ def import_devices(
             result.batch_id = _start_batch(
                 conn, "devices", mapped.table.name, mapped.table.checksum, mapped.table.sheet
             )
+            indexes = SuspendedIndexes(conn, devices, observations)
+            if SuspendedIndexes.worth_it(conn, devices, mapped.table.total_rows):
+                indexes.drop()
             resolver = SiteResolver(conn, now)
             writer = DeviceWriter(
                 conn,
@@ -208,6 +211,7 @@ def import_devices(
                 _ticker(progress, mapped.table.total_rows),
                 options.skip_bad,
             )
+            indexes.restore()
             result.parents_unresolved = writer.link_parents()
             writer.finish()
             result.created, result.updated = writer.created, writer.updated
@@ -288,17 +292,7 @@ def _require_site(store: Store, code: str) -> None:
     )
 
 
-_SITE_FIELDS = (
-    "name",
-    "region",
-    "address",
-    "latitude",
-    "longitude",
-    "sensitivity",
-    "next_maintenance",
-    "maintenance_cycle_months",
-    "site_type",
-)
+_SITE_FIELDS = tuple(f for f in SITE_FIELDS if f != "code")  # matched on code; the rest is updated
 
 
 def import_sites(
