@@ -10,6 +10,7 @@ Exit codes (also listed in ``phaseout --help`` and the README):
     3  input file problem (missing, unreadable, unknown format, no header row)
     4  data problem (bad rows; nothing was imported)
     5  database problem (cannot open, migrate or reach the database)
+    6  knowledge files invalid (a rule that does not compile, an example that fails...)
     130 interrupted (Ctrl-C); nothing half-written is kept
 """
 
@@ -56,6 +57,16 @@ class StoreError(PhaseoutError):
     """The database cannot be opened, migrated or reached."""
 
     exit_code = 5
+
+
+class KnowledgeError(PhaseoutError):
+    """A knowledge file cannot be loaded, or its rules fail their own examples."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, hint: str | None = None, problems: list[str] | None = None):
+        super().__init__(message, hint)
+        self.problems: list[str] = problems or []
 
 
 class RowError:

@@ -16,12 +16,14 @@ from phaseout.cli import common
 from phaseout.cli.db import db_app
 from phaseout.cli.demo import demo
 from phaseout.cli.devices import devices
+from phaseout.cli.identify import identify, knowledge_app
 from phaseout.cli.imports import import_history, import_inventory, sites_app
 from phaseout.errors import PhaseoutError
 
 EPILOG = (
     "Exit codes: 0 ok; 1 internal error (a bug, please report it); 2 usage error; "
-    "3 input file problem; 4 bad rows, nothing imported; 5 database problem; 130 interrupted."
+    "3 input file problem; 4 bad rows, nothing imported; 5 database problem; 6 knowledge files invalid; "
+    "130 interrupted."
 )
 
 app = typer.Typer(
@@ -70,6 +72,8 @@ app.command("import", epilog=EPILOG)(import_inventory)
 app.command("devices", epilog=EPILOG)(devices)
 app.command("imports", epilog=EPILOG)(import_history)
 app.command("demo", epilog=EPILOG)(demo)
+app.command("identify", epilog=EPILOG)(identify)
+app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
 

@@ -1,0 +1,319 @@
+"""The identification engine: facts -> evidence -> one :class:`Identification`.
+
+How signals combine (explainable on purpose): each piece of evidence names a maker and a weight
+in (0, 1].  Per maker, the strongest evidence of each rule counts once, and rules combine as
+independent witnesses (noisy-or: 1 - product of (1 - weight)).  The best-scoring maker wins; a
+second maker with support lowers the confidence (confidence = best x (1 - second / 2)) and is
+listed as a conflict.  Below ``MIN_SCORE`` the vendor is ``unknown``: a device nobody can place
+is never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from phaseout.identify.facts import Facts, gather, mac_hex
+from phaseout.identify.models import Decoded, match_model, match_serial, normalize_model
+from phaseout.identify.result import Evidence, Identification
+from phaseout.ingest.values import parse_device_type
+from phaseout.knowledge import Knowledge, load_knowledge
+from phaseout.knowledge.model import CONFIDENCE_WEIGHT
+from phaseout.knowledge.oui import is_locally_administered
+
+MIN_SCORE = 0.35
+#: Weight of a maker named in a field, by where the name came from and how well it matched.
+NAME_WEIGHT = {("device", True): 0.85, ("device", False): 0.7, ("inventory", True): 0.8, ("inventory", False): 0.65}
+OUI_WEIGHT = {
+    ("own", "confirmed"): 0.8,
+    ("formerly-owned", "reported"): 0.45,
+    ("oem", "reported"): 0.35,
+    ("oem", "suspected"): 0.15,
+}
+REGISTRY_WEIGHT = 0.6
+SERIAL_WEIGHT = 0.6
+#: Device type words that devices and discovery protocols report.
+_TYPE_WORDS = {
+    "ipcamera": "camera",
+    "ipdome": "camera",
+    "ipc": "camera",
+    "ip camera": "camera",
+    "camera": "camera",
+    "nvr": "recorder",
+    "dvr": "recorder",
+    "hcvr": "recorder",
+    "xvr": "recorder",
+    "nvs": "recorder",
+    "acs": "access-control",
+    "vto": "intercom",
+    "vth": "intercom",
+    "thermal": "thermal",
+}
+CACHE_LIMIT = 200_000
+
+
+def _type_from_hint(text: str) -> str | None:
+    key = " ".join(text.lower().split())
+    if key in _TYPE_WORDS:
+        return _TYPE_WORDS[key]
+    value = parse_device_type(text).value
+    return value if value not in ("other", "unknown") else None
+
+
+class Identifier:
+    """Identifies devices from their observations with one set of knowledge.  Pure: the same
+    observations and knowledge always give the same identification."""
+
+    def __init__(self, knowledge: Knowledge | None = None) -> None:
+        self.k = knowledge or load_knowledge()
+        self._inventory_cache: dict[tuple[Any, ...], Identification] = {}
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def identify(self, observations: list[Any]) -> Identification:
+        """Raises :class:`phaseout.identify.facts.ObservationError` for malformed input."""
+        if len(observations) == 1 and isinstance(observations[0], dict) and observations[0].get("kind") == "inventory":
+            fields = observations[0].get("fields")
+            if isinstance(fields, dict):
+                return self.identify_inventory(fields)
+        return self.identify_facts(gather(observations))
+
+    def identify_inventory(self, fields: Mapping[str, Any]) -> Identification:
+        """A spreadsheet row.  Rows that agree on make, brand, model, firmware, type and MAC
+        prefix get the same answer, so it is computed once and shared (estates repeat the same
+        few hundred models across hundred of thousands of rows)."""
+        get = fields.get
+        mac = get("mac")
+        oui_key = None
+        if mac:
+            hx = mac.replace(":", "").upper() if len(mac) == 17 and mac[2] == ":" else mac_hex(str(mac))
+            oui_key = self.k.oui.key(hx) if hx else None
+        model = get("model")
+        key: tuple[Any, ...] = (
+            get("manufacturer"),
+            get("brand"),
+            model,
+            get("firmware"),
+            get("device_type"),
+            oui_key,
+            None if model else get("serial"),
+        )
+        try:
+            cached = self._inventory_cache.get(key)
+        except TypeError:  # unhashable values: compute without the cache
+            cached = None
+            key = ()
+        if cached is not None:
+            return cached
+        result = self.identify_facts(gather([{"kind": "inventory", "fields": dict(fields)}]))
+        if key and len(self._inventory_cache) < CACHE_LIMIT:
+            self._inventory_cache[key] = result
+        return result
+
+    # -- evidence ----------------------------------------------------------------------------
+
+    def _signals(self, facts: Facts, evidence: list[Evidence]) -> None:
+        for fld, items in facts.texts.items():
+            for rule in self.k.signals_by_field.get(fld, ()):
+                for kind, text in items:
+                    m = rule.pattern.search(text)
+                    if not m:
+                        continue
+                    evidence.append(Evidence(kind, rule.id, m.group(0)[:120], rule.maker, rule.weight, rule.brand))
+                    groups = m.groupdict()
+                    if groups.get("model"):
+                        facts.models.append((2, kind, rule.id, groups["model"][:256]))
+                    if groups.get("firmware"):
+                        facts.firmware.append((kind, groups["firmware"][:256]))
+                    if groups.get("serial"):
+                        facts.serials.append((kind, groups["serial"][:256]))
+
+    def _name(self, kind: str, source: str, text: str, evidence: list[Evidence]) -> None:
+        hit = self.k.match_name(text)
+        if hit is None:
+            evidence.append(Evidence(kind, "name:unrecognised", text, note=f"{source} names no maker we know"))
+            return
+        weight = NAME_WEIGHT[("inventory" if kind == "inventory" else "device", hit.exact)]
+        if hit.brand:
+            brand = self.k.brands[hit.brand]
+            if brand.relation != "own":
+                weight = min(weight, CONFIDENCE_WEIGHT.get(brand.confidence, 0.25))
+        rule = f"name:{hit.brand or hit.maker}"
+        evidence.append(Evidence(kind, rule, text, hit.maker, weight, hit.brand, "" if hit.exact else "near match"))
+
+    def _macs(self, facts: Facts, evidence: list[Evidence]) -> None:
+        seen: set[str] = set()
+        for kind, hx in facts.macs:
+            if len(hx) != 12 or hx in seen:
+                continue
+            seen.add(hx)
+            if is_locally_administered(hx):
+                evidence.append(
+                    Evidence(
+                        kind,
+                        "oui:local",
+                        _pretty(hx[:6]),
+                        note="locally administered MAC: says nothing about the maker",
+                    )
+                )
+                continue
+            found = self.k.oui.lookup(hx)
+            if found is None:
+                evidence.append(Evidence(kind, "oui:unregistered", _pretty(hx[:6]), note="prefix not in any registry"))
+            elif found.curated is not None:
+                entry = found.curated
+                weight = OUI_WEIGHT.get((entry.relation, entry.confidence), 0.0) if entry.maker else 0.0
+                brand_key = self._brand_key(entry.brand)
+                note = f"{entry.registrant}" + (f" ({entry.relation})" if entry.relation != "own" else "")
+                evidence.append(
+                    Evidence(kind, f"oui:{entry.prefix}", _pretty(found.prefix), entry.maker, weight, brand_key, note)
+                )
+            else:
+                maker = self.k.maker_of_registrant(found.registrant)
+                covered = maker and self.k.makers[maker].covered
+                weight = 0.8 if covered else REGISTRY_WEIGHT if maker else 0.0
+                evidence.append(
+                    Evidence(kind, "oui:registry", _pretty(found.prefix), maker, weight, note=found.registrant)
+                )
+
+    def _brand_key(self, name: str) -> str:
+        if not name:
+            return ""
+        hit = self.k.match_name(name)
+        return hit.brand if hit and hit.brand else ""
+
+    def _models(self, facts: Facts, evidence: list[Evidence]) -> tuple[str | None, Decoded | None]:
+        """Evidence from every model string; returns the model to show and the best decode."""
+        shown: str | None = None
+        best: Decoded | None = None
+        seen: set[str] = set()
+        for _prio, kind, source, text in sorted(facts.models, key=lambda m: m[0]):
+            norm = normalize_model(text)
+            if not norm or norm in seen:
+                continue
+            seen.add(norm)
+            decoded = match_model(self.k.grammar, norm)
+            if shown is None and source != "updateSerial":
+                shown = norm
+            if decoded is None:
+                continue
+            evidence.append(
+                Evidence(kind, decoded.rule.id, norm, decoded.rule.maker, decoded.rule.weight, decoded.rule.brand)
+            )
+            if best is None:
+                best = decoded
+        if best is None:
+            for kind, serial in facts.serials:
+                decoded = match_serial(self.k.grammar, serial)
+                if decoded is not None:
+                    evidence.append(
+                        Evidence(
+                            kind,
+                            f"serial:{decoded.rule.id}",
+                            serial[:40],
+                            decoded.rule.maker,
+                            SERIAL_WEIGHT,
+                            note="serial number begins with the model",
+                        )
+                    )
+                    best = decoded
+                    break
+        return shown or (best.model if best else None), best
+
+    # -- combination ---------------------------------------------------------------------------
+
+    def identify_facts(self, facts: Facts) -> Identification:
+        evidence: list[Evidence] = []
+        self._signals(facts, evidence)
+        for kind, source, text in facts.makers:
+            self._name(kind, source, text, evidence)
+        for kind, text in facts.brands:
+            self._name(kind, "brand", text, evidence)
+        model, decoded = self._models(facts, evidence)
+        if facts.firmware:
+            for rule in self.k.signals_by_field.get("firmware", ()):
+                for kind, text in facts.firmware:
+                    if m := rule.pattern.search(text):
+                        evidence.append(Evidence(kind, rule.id, m.group(0)[:120], rule.maker, rule.weight, rule.brand))
+        self._macs(facts, evidence)
+        for kind, note in facts.notes:
+            evidence.append(Evidence(kind, "note", "", note=note))
+        return self._combine(facts, evidence, model, decoded)
+
+    def _combine(
+        self, facts: Facts, evidence: list[Evidence], model: str | None, decoded: Decoded | None
+    ) -> Identification:
+        strongest: dict[tuple[str, str], float] = {}
+        for e in evidence:
+            if e.maker and e.weight > 0:
+                key = (e.maker, e.rule)
+                strongest[key] = max(strongest.get(key, 0.0), e.weight)
+        scores: dict[str, float] = {}
+        for (maker, _rule), weight in strongest.items():
+            scores[maker] = 1 - (1 - scores.get(maker, 0.0)) * (1 - weight)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        vendor, confidence, conflicts = "unknown", 0.0, tuple[str, ...]()
+        if ranked and ranked[0][1] >= MIN_SCORE:
+            vendor, top = ranked[0]
+            second = ranked[1][1] if len(ranked) > 1 else 0.0
+            confidence = round(top * (1 - second / 2), 2)
+            conflicts = tuple(m for m, s in ranked[1:] if s >= MIN_SCORE)
+        brand, relation = self._label(facts, evidence, vendor)
+        device_type = decoded.device_type if decoded else None
+        if not device_type or device_type == "unknown":
+            device_type = next((t for _k, hint in facts.type_hints if (t := _type_from_hint(hint))), None)
+        firmware = next((fw for kind, fw in facts.firmware if kind != "inventory"), None) or next(
+            (fw for _k, fw in facts.firmware), None
+        )
+        return Identification(
+            vendor=vendor,
+            brand=brand,
+            relation=relation,
+            model=model,
+            firmware=firmware,
+            device_type=device_type or "unknown",
+            form_factor=decoded.form_factor if decoded else None,
+            megapixels=decoded.megapixels if decoded else None,
+            confidence=confidence,
+            evidence=tuple(evidence),
+            conflicts=conflicts,
+        )
+
+    def _label(self, facts: Facts, evidence: list[Evidence], vendor: str) -> tuple[str | None, str | None]:
+        """The label on the box and its relation to the vendor.  What people wrote in the brand
+        column comes first, then names the device reports, then what rules imply."""
+        candidates: list[tuple[str, str]] = []  # (brand key or "", display text)
+        for _kind, text in facts.brands:
+            hit = self.k.match_name(text)
+            candidates.append(((hit.brand or hit.maker) if hit else "", text if not hit else ""))
+        for e in evidence:
+            if e.rule == "name:unrecognised" and e.kind == "inventory":
+                candidates.append(("", e.matched))
+            elif e.rule.startswith("name:") and e.brand:
+                candidates.append((e.brand, ""))
+        for e in evidence:
+            if e.brand and e.weight > 0 and not e.rule.startswith("name:"):
+                candidates.append((e.brand, ""))
+        for e in evidence:
+            if e.rule.startswith("name:") and e.maker and not e.brand:
+                candidates.append((e.maker, ""))
+        if vendor != "unknown":
+            candidates.append((vendor, ""))
+        for key, text in candidates:
+            if not key:
+                return text, "unknown"
+            if key in self.k.brands:
+                b = self.k.brands[key]
+                if vendor == "unknown":
+                    return b.name, None
+                return b.name, b.relation if b.maker == vendor else "unknown"
+            if key in self.k.makers:
+                maker = self.k.makers[key]
+                if vendor == "unknown":
+                    return maker.name, None
+                return maker.name, "own" if key == vendor else "unknown"
+        return None, None
+
+
+def _pretty(hx: str) -> str:
+    return ":".join(hx[i : i + 2] for i in range(0, len(hx), 2)) if len(hx) % 2 == 0 else hx

@@ -1,0 +1,75 @@
+"""Model numbers -> maker, device type, form factor, megapixels, through the grammar rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from phaseout.knowledge.model import GrammarRule
+
+_VENDOR_WORDS = re.compile(r"^(?:HIKVISION|HIK|DAHUA|HILOOK|HIWATCH|EZVIZ|IMOU|AMCREST|LOREX)\s+")
+_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "_": "-"})
+
+
+def normalize_model(text: str) -> str:
+    """``" hikvision ds-2cd2143g2-i "`` -> ``"DS-2CD2143G2-I"``: upper case, squeezed, en and em
+    dashes and underscores made hyphens, a leading maker word dropped."""
+    model = " ".join(text.upper().translate(_DASHES).split())
+    return _VENDOR_WORDS.sub("", model, count=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    rule: GrammarRule
+    model: str  # normalised
+    device_type: str
+    form_factor: str | None
+    megapixels: int | None
+    channels: int | None
+
+
+def _group(m: re.Match[str], name: str) -> str | None:
+    """The first non-empty group called ``name``, ``name2``, ``name3``... (alternatives)."""
+    for key, value in m.groupdict().items():
+        if value and (key == name or (key.startswith(name) and key[len(name) :].isdigit())):
+            return value
+    return None
+
+
+def decode(rule: GrammarRule, m: re.Match[str], model: str) -> Decoded:
+    device_type = rule.device_type
+    if rule.device_type_map is not None:
+        group, mapping = rule.device_type_map
+        device_type = mapping.get(_group(m, group) or "", device_type or "unknown")
+    form = rule.form_factor or None
+    if rule.form_map and (code := _group(m, "form")):
+        form = rule.form_map.get(code, form)
+    mp = _group(m, "mp")
+    megapixels = int(mp) if mp and mp.isdigit() and int(mp) > 0 else None
+    ch = _group(m, "channels")
+    return Decoded(rule, model, device_type or "unknown", form, megapixels, int(ch) if ch and ch.isdigit() else None)
+
+
+def match_model(grammar: list[GrammarRule], text: str) -> Decoded | None:
+    """The first grammar rule that fully matches the normalised model."""
+    model = normalize_model(text)
+    if not model:
+        return None
+    for rule in grammar:
+        m = rule.pattern.fullmatch(model)
+        if m:
+            return decode(rule, m, model)
+    return None
+
+
+def match_serial(grammar: list[GrammarRule], serial: str) -> Decoded | None:
+    """Hikvision serial numbers begin with the model (``DS-2CD2386G2-IU20200101AAWR...``):
+    try the longest leading part that a grammar rule accepts."""
+    text = normalize_model(serial)
+    if not text.startswith(("DS-", "IDS-")):
+        return None
+    for end in range(min(len(text), 40), 8, -1):
+        found = match_model(grammar, text[:end])
+        if found is not None and found.rule.maker == "hikvision":
+            return found
+    return None
