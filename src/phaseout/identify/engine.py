@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from phaseout.identify.facts import Facts, gather, mac_hex
-from phaseout.identify.models import Decoded, match_model, match_serial, normalize_model
+from phaseout.identify.models import Decoded, Grammar, match_serial, normalize_model
 from phaseout.identify.result import Evidence, Identification
 from phaseout.ingest.values import parse_device_type
 from phaseout.knowledge import Knowledge, load_knowledge
@@ -66,7 +66,11 @@ class Identifier:
 
     def __init__(self, knowledge: Knowledge | None = None) -> None:
         self.k = knowledge or load_knowledge()
+        self.grammar = Grammar(self.k.grammar)
         self._inventory_cache: dict[tuple[Any, ...], Identification] = {}
+        self._model_cache: dict[str, Decoded | None] = {}
+        # MA-L blocks that hold longer (MA-M / MA-S) registrations, as "AA:BB:CC"
+        self._long_prefix_parents = {f"{p[0:2]}:{p[2:4]}:{p[4:6]}" for p in self.k.oui.long_prefix_parents}
 
     # -- entry points ------------------------------------------------------------------------
 
@@ -86,8 +90,11 @@ class Identifier:
         mac = get("mac")
         oui_key = None
         if mac:
-            hx = mac.replace(":", "").upper() if len(mac) == 17 and mac[2] == ":" else mac_hex(str(mac))
-            oui_key = self.k.oui.key(hx) if hx else None
+            if isinstance(mac, str) and len(mac) == 17 and mac[2] == ":":  # canonical, as imports store it
+                oui_key = mac[:11] if mac[:8] in self._long_prefix_parents else mac[:8]
+            else:
+                hx = mac_hex(str(mac))
+                oui_key = self.k.oui.key(hx) if hx else None
         model = get("model")
         key: tuple[Any, ...] = (
             get("manufacturer"),
@@ -182,6 +189,15 @@ class Identifier:
         hit = self.k.match_name(name)
         return hit.brand if hit and hit.brand else ""
 
+    def _decode(self, model: str) -> Decoded | None:
+        try:
+            return self._model_cache[model]
+        except KeyError:
+            decoded = self.grammar.match(model)
+            if len(self._model_cache) < CACHE_LIMIT:
+                self._model_cache[model] = decoded
+            return decoded
+
     def _models(self, facts: Facts, evidence: list[Evidence]) -> tuple[str | None, Decoded | None]:
         """Evidence from every model string; returns the model to show and the best decode."""
         shown: str | None = None
@@ -192,7 +208,7 @@ class Identifier:
             if not norm or norm in seen:
                 continue
             seen.add(norm)
-            decoded = match_model(self.k.grammar, norm)
+            decoded = self._decode(norm)
             if shown is None and source != "updateSerial":
                 shown = norm
             if decoded is None:
@@ -204,7 +220,7 @@ class Identifier:
                 best = decoded
         if best is None:
             for kind, serial in facts.serials:
-                decoded = match_serial(self.k.grammar, serial)
+                decoded = match_serial(self.grammar, serial)
                 if decoded is not None:
                     evidence.append(
                         Evidence(

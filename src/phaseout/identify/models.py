@@ -50,11 +50,36 @@ def decode(rule: GrammarRule, m: re.Match[str], model: str) -> Decoded:
     return Decoded(rule, model, device_type or "unknown", form, megapixels, int(ch) if ch and ch.isdigit() else None)
 
 
-def match_model(grammar: list[GrammarRule], text: str) -> Decoded | None:
+class Grammar:
+    """All grammar rules compiled into one alternation, so a model is tried against every rule
+    in one pass of the regex engine instead of one Python call per rule.  The semantics are the
+    rules' own: alternatives are tried in file order and the first full match wins."""
+
+    def __init__(self, rules: list[GrammarRule]) -> None:
+        self.rules = rules
+        parts = []
+        for i, rule in enumerate(rules):
+            body = re.sub(r"\(\?P<(\w+)>", lambda m, i=i: f"(?P<g{i}_{m.group(1)}>", rule.pattern.pattern)
+            parts.append(f"(?P<R{i}>{body})")
+        self.combined = re.compile("|".join(parts)) if parts else re.compile(r"(?!)")
+
+    def match(self, model: str) -> Decoded | None:
+        m = self.combined.fullmatch(model)
+        if m is None or m.lastgroup is None:
+            return None
+        index = int(m.lastgroup[1:])
+        rule = self.rules[index]
+        own = rule.pattern.fullmatch(model)  # re-run the rule alone for its own group names
+        return decode(rule, own, model) if own else None
+
+
+def match_model(grammar: Grammar | list[GrammarRule], text: str) -> Decoded | None:
     """The first grammar rule that fully matches the normalised model."""
     model = normalize_model(text)
     if not model:
         return None
+    if isinstance(grammar, Grammar):
+        return grammar.match(model)
     for rule in grammar:
         m = rule.pattern.fullmatch(model)
         if m:
@@ -62,7 +87,7 @@ def match_model(grammar: list[GrammarRule], text: str) -> Decoded | None:
     return None
 
 
-def match_serial(grammar: list[GrammarRule], serial: str) -> Decoded | None:
+def match_serial(grammar: Grammar | list[GrammarRule], serial: str) -> Decoded | None:
     """Hikvision serial numbers begin with the model (``DS-2CD2386G2-IU20200101AAWR...``):
     try the longest leading part that a grammar rule accepts."""
     text = normalize_model(serial)

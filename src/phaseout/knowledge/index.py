@@ -51,8 +51,9 @@ class Knowledge:
                 if brand.relation == "own" and key in self.aliases:
                     continue
                 self.aliases[key] = NameMatch(brand.maker, brand.key, True)
-        # Aliases of 4+ characters may also be found inside longer names ("Hikvision USA Inc").
-        self.contained = sorted((a for a in self.aliases if len(a) >= 4), key=len, reverse=True)
+        # Aliases of 4+ characters may also be found, as whole words, inside longer names
+        # ("Hikvision USA Inc"): looked up as word n-grams of the name, longest match wins.
+        self.max_alias_words = max((len(a.split()) for a in self.aliases), default=1)
         self.registrants = [(name_key(p), m.key) for m in self.makers.values() for p in m.registrant]
 
     @lru_cache(maxsize=65536)  # noqa: B019 - one Knowledge per process; the cache lives as long
@@ -64,11 +65,16 @@ class Knowledge:
         found = self.aliases.get(key)
         if found is not None:
             return found
-        padded = f" {key} "
-        for alias in self.contained:
-            if f" {alias} " in padded:
-                hit = self.aliases[alias]
-                return NameMatch(hit.maker, hit.brand, False)
+        words = key.split()
+        best = ""
+        for size in range(min(len(words), self.max_alias_words), 0, -1):
+            for start in range(len(words) - size + 1):
+                gram = " ".join(words[start : start + size])
+                if len(gram) > len(best) and len(gram) >= 4 and gram in self.aliases:
+                    best = gram
+        if best:
+            hit = self.aliases[best]
+            return NameMatch(hit.maker, hit.brand, False)
         return _near_miss(key, self.aliases)
 
     @lru_cache(maxsize=65536)  # noqa: B019

@@ -71,16 +71,22 @@ class OuiResolver:
                 if org:
                     return OuiMatch(mac_hex[:size], org, None)
             return None
-        org = _netaddr_org(mac_hex[:6])
+        org = netaddr_registry().get(mac_hex[:6], "")
         return OuiMatch(mac_hex[:6], org, None) if org else None
 
 
-@lru_cache(maxsize=65536)
-def _netaddr_org(prefix6: str) -> str:
-    from netaddr import OUI, NotRegisteredError
+@lru_cache(maxsize=1)
+def netaddr_registry() -> dict[str, str]:
+    """The IEEE MA-L registry shipped in netaddr (``netaddr/eui/oui.txt``) as a dict, read once:
+    netaddr's own lookup re-reads the file per prefix, far too slow for a million devices."""
+    from importlib import resources
 
-    try:
-        oui = OUI(int(prefix6, 16))
-        return str(oui.registration(0).org)
-    except (NotRegisteredError, IndexError, ValueError):
-        return ""
+    out: dict[str, str] = {}
+    text = resources.files("netaddr.eui").joinpath("oui.txt").read_text("utf-8", errors="replace")
+    for line in text.splitlines():
+        if "(hex)" in line:
+            prefix, _, org = line.partition("(hex)")
+            key = prefix.strip().replace("-", "").upper()
+            if len(key) == 6:
+                out.setdefault(key, org.strip())
+    return out
