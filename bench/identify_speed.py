@@ -53,12 +53,14 @@ def repeated(n: int, rng: random.Random) -> list[dict[str, Any]]:
 
 
 def distinct(n: int, rng: random.Random) -> list[dict[str, Any]]:
-    """Every record has its own make spelling, model and MAC prefix combination."""
+    """No two records share a model, a firmware or a MAC: the record-level cache never hits.
+    Makes come from the spellings above and MACs from real registered prefixes, as in any
+    estate (a maker's name and its MAC blocks are few; models and devices are many)."""
     out = []
     for i in range(n):
         make, model, prefix = MODELS[i % len(MODELS)]
-        mac = f"{rng.randrange(256):02X}:{rng.randrange(256):02X}:{rng.randrange(256):02X}:00:00:01"
-        out.append({"manufacturer": f"{make} #{i}", "model": f"{model}-{i:07d}", "firmware": f"V5.{i}", "mac": mac})
+        mac = f"{prefix or '00:40:8C'}:{i >> 16 & 255:02X}:{i >> 8 & 255:02X}:{i & 255:02X}"
+        out.append({"manufacturer": make, "model": f"{model}{i:07d}", "firmware": f"V5.{i}", "mac": mac})
     return out
 
 

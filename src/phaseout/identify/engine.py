@@ -69,6 +69,8 @@ class Identifier:
         self.grammar = Grammar(self.k.grammar)
         self._inventory_cache: dict[tuple[Any, ...], Identification] = {}
         self._model_cache: dict[str, Decoded | None] = {}
+        self._name_cache: dict[tuple[str, str, str], Evidence] = {}
+        self._oui_cache: dict[tuple[str, str], Evidence] = {}
         # MA-L blocks that hold longer (MA-M / MA-S) registrations, as "AA:BB:CC"
         self._long_prefix_parents = {f"{p[0:2]}:{p[2:4]}:{p[4:6]}" for p in self.k.oui.long_prefix_parents}
 
@@ -136,17 +138,25 @@ class Identifier:
                         facts.serials.append((kind, groups["serial"][:256]))
 
     def _name(self, kind: str, source: str, text: str, evidence: list[Evidence]) -> None:
+        key = (kind, source, text)
+        cached = self._name_cache.get(key)
+        if cached is None:
+            cached = self._name_evidence(kind, source, text)
+            if len(self._name_cache) < CACHE_LIMIT:
+                self._name_cache[key] = cached
+        evidence.append(cached)
+
+    def _name_evidence(self, kind: str, source: str, text: str) -> Evidence:
         hit = self.k.match_name(text)
         if hit is None:
-            evidence.append(Evidence(kind, "name:unrecognised", text, note=f"{source} names no maker we know"))
-            return
+            return Evidence(kind, "name:unrecognised", text, note=f"{source} names no maker we know")
         weight = NAME_WEIGHT[("inventory" if kind == "inventory" else "device", hit.exact)]
         if hit.brand:
             brand = self.k.brands[hit.brand]
             if brand.relation != "own":
                 weight = min(weight, CONFIDENCE_WEIGHT.get(brand.confidence, 0.25))
         rule = f"name:{hit.brand or hit.maker}"
-        evidence.append(Evidence(kind, rule, text, hit.maker, weight, hit.brand, "" if hit.exact else "near match"))
+        return Evidence(kind, rule, text, hit.maker, weight, hit.brand, "" if hit.exact else "near match")
 
     def _macs(self, facts: Facts, evidence: list[Evidence]) -> None:
         seen: set[str] = set()
@@ -154,34 +164,40 @@ class Identifier:
             if len(hx) != 12 or hx in seen:
                 continue
             seen.add(hx)
-            if is_locally_administered(hx):
-                evidence.append(
-                    Evidence(
-                        kind,
-                        "oui:local",
-                        _pretty(hx[:6]),
-                        note="locally administered MAC: says nothing about the maker",
-                    )
-                )
-                continue
-            found = self.k.oui.lookup(hx)
-            if found is None:
-                evidence.append(Evidence(kind, "oui:unregistered", _pretty(hx[:6]), note="prefix not in any registry"))
-            elif found.curated is not None:
-                entry = found.curated
-                weight = OUI_WEIGHT.get((entry.relation, entry.confidence), 0.0) if entry.maker else 0.0
-                brand_key = self._brand_key(entry.brand)
-                note = f"{entry.registrant}" + (f" ({entry.relation})" if entry.relation != "own" else "")
-                evidence.append(
-                    Evidence(kind, f"oui:{entry.prefix}", _pretty(found.prefix), entry.maker, weight, brand_key, note)
-                )
-            else:
-                maker = self.k.maker_of_registrant(found.registrant)
-                covered = maker and self.k.makers[maker].covered
-                weight = 0.8 if covered else REGISTRY_WEIGHT if maker else 0.0
-                evidence.append(
-                    Evidence(kind, "oui:registry", _pretty(found.prefix), maker, weight, note=found.registrant)
-                )
+            key = (kind, self.k.oui.key(hx))
+            cached = self._oui_cache.get(key)
+            if cached is None:
+                cached = self._mac_evidence(kind, hx)
+                if len(self._oui_cache) < CACHE_LIMIT:
+                    self._oui_cache[key] = cached
+            evidence.append(cached)
+
+    def _mac_evidence(self, kind: str, hx: str) -> Evidence:
+        """Evidence from a MAC's prefix: the same for every MAC of the block (hence cached)."""
+        if is_locally_administered(hx):
+            return Evidence(
+                kind, "oui:local", _pretty(hx[:6]), note="locally administered MAC: says nothing about the maker"
+            )
+        found = self.k.oui.lookup(hx)
+        if found is None:
+            return Evidence(kind, "oui:unregistered", _pretty(hx[:6]), note="prefix not in any registry")
+        if found.curated is not None:
+            entry = found.curated
+            weight = OUI_WEIGHT.get((entry.relation, entry.confidence), 0.0) if entry.maker else 0.0
+            note = f"{entry.registrant}" + (f" ({entry.relation})" if entry.relation != "own" else "")
+            return Evidence(
+                kind,
+                f"oui:{entry.prefix}",
+                _pretty(found.prefix),
+                entry.maker,
+                weight,
+                self._brand_key(entry.brand),
+                note,
+            )
+        maker = self.k.maker_of_registrant(found.registrant)
+        covered = maker and self.k.makers[maker].covered
+        weight = 0.8 if covered else REGISTRY_WEIGHT if maker else 0.0
+        return Evidence(kind, "oui:registry", _pretty(found.prefix), maker, weight, note=found.registrant)
 
     def _brand_key(self, name: str) -> str:
         if not name:
@@ -313,7 +329,8 @@ class Identifier:
         for e in evidence:
             if e.rule.startswith("name:") and e.maker and not e.brand:
                 candidates.append((e.maker, ""))
-        if vendor != "unknown":
+        generic = any("generic OEM firmware" in note for _k, note in facts.notes)
+        if vendor != "unknown" and not generic:
             candidates.append((vendor, ""))
         for key, text in candidates:
             if not key:
@@ -328,6 +345,8 @@ class Identifier:
                 if vendor == "unknown":
                     return maker.name, None
                 return maker.name, "own" if key == vendor else "unknown"
+        if generic and vendor != "unknown":
+            return None, "oem"  # the device's own firmware says it is sold under someone else's name
         return None, None
 
 

@@ -367,7 +367,11 @@ def _inventory(facts: Facts, obs: dict[str, Any]) -> None:
     fields = obs.get("fields")
     if not isinstance(fields, dict):
         raise ObservationError("inventory observation needs a fields object")
-    get = {k.lower(): v for k, v in fields.items() if isinstance(k, str)}
+    get = (
+        fields
+        if all(isinstance(k, str) and k.islower() for k in fields)
+        else {k.lower(): v for k, v in fields.items() if isinstance(k, str)}
+    )
     if maker := _value(get.get("manufacturer")):
         facts.makers.append(("inventory", "manufacturer", maker))
     if brand := _value(get.get("brand")):

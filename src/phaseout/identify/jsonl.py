@@ -47,7 +47,12 @@ def identify_line(identifier: Identifier, number: int, line: bytes | None) -> di
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        return _error(None, number, f"not valid JSON ({str(exc).split(':')[0]})")
+        if "UTF-8" not in str(exc):
+            return _error(None, number, f"not valid JSON ({str(exc).split(':')[0]})")
+        try:  # invalid UTF-8 inside otherwise good JSON: read it with replacement characters
+            record = orjson.loads(line.decode("utf-8", errors="replace"))
+        except orjson.JSONDecodeError as again:
+            return _error(None, number, f"not valid JSON ({str(again).split(':')[0]})")
     if not isinstance(record, dict):
         return _error(None, number, "a record must be a JSON object with id and observations")
     record_id = record.get("id")

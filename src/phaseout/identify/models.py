@@ -28,25 +28,30 @@ class Decoded:
     channels: int | None
 
 
-def _group(m: re.Match[str], name: str) -> str | None:
+def _lookup(groups: dict[str, str | None], name: str) -> str | None:
     """The first non-empty group called ``name``, ``name2``, ``name3``... (alternatives)."""
-    for key, value in m.groupdict().items():
-        if value and (key == name or (key.startswith(name) and key[len(name) :].isdigit())):
+    value = groups.get(name)
+    if value:
+        return value
+    for suffix in range(2, 6):
+        value = groups.get(f"{name}{suffix}")
+        if value:
             return value
     return None
 
 
-def decode(rule: GrammarRule, m: re.Match[str], model: str) -> Decoded:
+def decode(rule: GrammarRule, groups: dict[str, str | None], model: str) -> Decoded:
+    """Turn a rule's named groups into the decoded fields."""
     device_type = rule.device_type
     if rule.device_type_map is not None:
         group, mapping = rule.device_type_map
-        device_type = mapping.get(_group(m, group) or "", device_type or "unknown")
+        device_type = mapping.get(_lookup(groups, group) or "", device_type or "unknown")
     form = rule.form_factor or None
-    if rule.form_map and (code := _group(m, "form")):
+    if rule.form_map and (code := _lookup(groups, "form")):
         form = rule.form_map.get(code, form)
-    mp = _group(m, "mp")
+    mp = groups.get("mp")
     megapixels = int(mp) if mp and mp.isdigit() and int(mp) > 0 else None
-    ch = _group(m, "channels")
+    ch = groups.get("channels")
     return Decoded(rule, model, device_type or "unknown", form, megapixels, int(ch) if ch and ch.isdigit() else None)
 
 
@@ -58,9 +63,12 @@ class Grammar:
     def __init__(self, rules: list[GrammarRule]) -> None:
         self.rules = rules
         parts = []
+        #: per rule: (its own group name, the group's name in the combined pattern)
+        self.groups: list[list[tuple[str, str]]] = []
         for i, rule in enumerate(rules):
-            body = re.sub(r"\(\?P<(\w+)>", lambda m, i=i: f"(?P<g{i}_{m.group(1)}>", rule.pattern.pattern)
+            body = re.sub(r"\(\?P<(\w+)>", rf"(?P<g{i}_\1>", rule.pattern.pattern)
             parts.append(f"(?P<R{i}>{body})")
+            self.groups.append([(name, f"g{i}_{name}") for name in rule.pattern.groupindex])
         self.combined = re.compile("|".join(parts)) if parts else re.compile(r"(?!)")
 
     def match(self, model: str) -> Decoded | None:
@@ -68,9 +76,8 @@ class Grammar:
         if m is None or m.lastgroup is None:
             return None
         index = int(m.lastgroup[1:])
-        rule = self.rules[index]
-        own = rule.pattern.fullmatch(model)  # re-run the rule alone for its own group names
-        return decode(rule, own, model) if own else None
+        groups = {own: m.group(combined) for own, combined in self.groups[index]}
+        return decode(self.rules[index], groups, model)
 
 
 def match_model(grammar: Grammar | list[GrammarRule], text: str) -> Decoded | None:
@@ -83,7 +90,7 @@ def match_model(grammar: Grammar | list[GrammarRule], text: str) -> Decoded | No
     for rule in grammar:
         m = rule.pattern.fullmatch(model)
         if m:
-            return decode(rule, m, model)
+            return decode(rule, m.groupdict(), model)
     return None
 
 

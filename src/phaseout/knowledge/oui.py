@@ -82,7 +82,7 @@ def netaddr_registry() -> dict[str, str]:
     from importlib import resources
 
     out: dict[str, str] = {}
-    text = resources.files("netaddr.eui").joinpath("oui.txt").read_text("utf-8", errors="replace")
+    text = resources.files("netaddr.eui").joinpath("oui.txt").read_bytes().decode("utf-8", errors="replace")
     for line in text.splitlines():
         if "(hex)" in line:
             prefix, _, org = line.partition("(hex)")
