@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+# Rich reads the terminal width once, when a console is created: give the CLI's consoles a wide
+# one before any test imports them, so tables are not wrapped in captured output.
+os.environ.setdefault("COLUMNS", "200")
+
 PG_URL = os.environ.get("PHASEOUT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SHARED = Path(__file__).resolve().parents[2] / "shared"

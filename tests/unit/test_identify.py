@@ -225,7 +225,8 @@ def test_inventory_fast_path_equals_the_general_path() -> None:
         }
         fast = fresh.identify_inventory(fields)
         slow = fresh.identify_facts(gather(inv(**fields)))
-        assert fast == slow
+        row = fresh.identify_row(dev.written_make, dev.brand, dev.model, dev.firmware, dev.mac, dev.serial, None)
+        assert fast == slow == row
 
 
 def test_demo_estate_is_identified_correctly() -> None:

@@ -34,3 +34,20 @@ def upgrade(ctx: typer.Context) -> None:
         console.print(f"schema at revision {migrate.current_revision(store.engine)}")
     finally:
         store.close()
+
+
+@db_app.command("reidentify")
+def reidentify_cmd(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", help="Every device, not only those identified by other knowledge."),
+) -> None:
+    """Identify stored devices again with the current knowledge (after editing the knowledge
+    files or loading a newer MAC registry). Imports already do this for what is stale."""
+    from phaseout.store.identification import reidentify
+
+    store = open_store(ctx)
+    try:
+        count = reidentify(store.engine, only_stale=not all_)
+    finally:
+        store.close()
+    console.print(f"{count:,} devices identified")

@@ -17,8 +17,22 @@ from phaseout.export.tables import write_csv, write_jsonl, write_xlsx
 from phaseout.store import DeviceFilter
 from phaseout.store.store import SORTABLE
 
-EXPORT_COLUMNS = ("id", *(f for f in DEVICE_FIELDS if f != "parent"), "status", "first_seen", "last_seen")
-TABLE_COLUMNS = ("id", "site", "ip", "mac", "manufacturer", "brand", "model", "device_type", "status")
+EXPORT_COLUMNS = (
+    "id",
+    *(f for f in DEVICE_FIELDS if f != "parent"),
+    "status",
+    "first_seen",
+    "last_seen",
+    "vendor",
+    "label",
+    "relation",
+    "id_model",
+    "id_type",
+    "form_factor",
+    "megapixels",
+    "confidence",
+)
+TABLE_COLUMNS = ("id", "site", "ip", "mac", "manufacturer", "model", "vendor", "label", "relation", "confidence")
 
 
 class Format(StrEnum):
@@ -31,7 +45,12 @@ class Format(StrEnum):
 def devices(
     ctx: typer.Context,
     site: str | None = typer.Option(None, "--site", help="Site code."),
-    maker: str | None = typer.Option(None, "--maker", help="Reported manufacturer, e.g. Hikvision."),
+    vendor: str | None = typer.Option(
+        None,
+        "--vendor",
+        help="Identified maker: hikvision, dahua, axis... or unknown. Catches OEM labels (a Lorex unit is dahua).",
+    ),
+    maker: str | None = typer.Option(None, "--maker", help="Manufacturer as the spreadsheet wrote it."),
     brand: str | None = typer.Option(None, "--brand", help="Brand on the label, e.g. HiLook."),
     device_type: str | None = typer.Option(
         None, "--type", help="camera, recorder, body-worn, intercom, access-control, thermal, other, unknown."
@@ -52,13 +71,15 @@ def devices(
 
     Examples:
 
-        phaseout devices --maker hikvision --type recorder
+        phaseout devices --vendor hikvision --type recorder
 
         phaseout devices --site 0042 --format xlsx -o store-42.xlsx
 
         phaseout devices -s DS-2CD --format jsonl > hik-cameras.jsonl
     """
-    flt = DeviceFilter(site=site, maker=maker, brand=brand, device_type=device_type, status=status, text=text)
+    flt = DeviceFilter(
+        site=site, maker=maker, brand=brand, device_type=device_type, status=status, text=text, vendor=vendor
+    )
     if fmt is Format.xlsx and output is None:
         raise UsageError("--format xlsx needs --output FILE.xlsx")
     store = open_store(ctx)
@@ -88,7 +109,11 @@ def _table(store: object, flt: DeviceFilter, sort: str, descending: bool, limit:
     total = store.count_devices(flt)
     table = Table(title=f"devices: {min(limit, total):,} of {total:,}", title_justify="left")
     for col in TABLE_COLUMNS:
-        table.add_column(col.replace("_", " "), overflow="fold", no_wrap=col in ("id", "site", "ip", "mac"))
+        table.add_column(
+            {"manufacturer": "maker as written", "label": "brand"}.get(col, col.replace("_", " ")),
+            overflow="fold",
+            no_wrap=col in ("id", "site", "ip", "mac"),
+        )
     for row in store.iter_devices(flt, sort=sort, descending=descending, limit=limit):
         table.add_row(*(escape("" if row[c] is None else str(row[c])) for c in TABLE_COLUMNS))
     console.print(table)

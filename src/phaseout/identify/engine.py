@@ -84,6 +84,39 @@ class Identifier:
                 return self.identify_inventory(fields)
         return self.identify_facts(gather(observations))
 
+    def identify_row(
+        self,
+        manufacturer: str | None,
+        brand: str | None,
+        model: str | None,
+        firmware: str | None,
+        mac: str | None,
+        serial: str | None,
+        device_type: str | None,
+    ) -> Identification:
+        """:meth:`identify_inventory` for the import's hot path: the fields as arguments, and a
+        canonical ``AA:BB:CC:DD:EE:FF`` MAC (or ``None``)."""
+        oui_key = None
+        if mac:
+            oui_key = mac[:11] if mac[:8] in self._long_prefix_parents else mac[:8]
+        key = (manufacturer, brand, model, firmware, device_type, oui_key, None if model else serial)
+        cached = self._inventory_cache.get(key)
+        if cached is not None:
+            return cached
+        fields = {
+            "manufacturer": manufacturer,
+            "brand": brand,
+            "model": model,
+            "firmware": firmware,
+            "mac": mac,
+            "serial": serial,
+            "device_type": device_type,
+        }
+        result = self.identify_facts(gather([{"kind": "inventory", "fields": fields}]))
+        if len(self._inventory_cache) < CACHE_LIMIT:
+            self._inventory_cache[key] = result
+        return result
+
     def identify_inventory(self, fields: Mapping[str, Any]) -> Identification:
         """A spreadsheet row.  Rows that agree on make, brand, model, firmware, type and MAC
         prefix get the same answer, so it is computed once and shared (estates repeat the same

@@ -20,7 +20,10 @@ import orjson
 from sqlalchemy import Connection, select
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, InventoryRecord
+from phaseout.identify import Identifier
 from phaseout.normalize import site_key
+from phaseout.store.identification import COLUMNS as ID_COLUMNS
+from phaseout.store.identification import IdentificationCodec, identify_rows
 from phaseout.store.ids import IdAllocator
 from phaseout.store.schema import devices, observations, sites
 
@@ -178,12 +181,17 @@ class DeviceWriter:
         self.parent_refs: list[tuple[int, int, str]] = []
         self.site_lookup: dict[tuple[int, str], int] = {}
         mark = _placeholders(conn, 1)
+        self.identifier = Identifier()
+        self.codec = IdentificationCodec(conn, self.identifier.k.version)
+        self.updated_ids: list[int] = []
         self.insert_columns = (
-            f"id, site_id, {', '.join(TEXT_FIELDS)}, device_type, status, first_seen, last_seen, batch_id"
+            f"id, site_id, {', '.join(TEXT_FIELDS)}, device_type, status, first_seen, last_seen, batch_id, "
+            f"{', '.join(ID_COLUMNS)}"
         )
         self.observation_columns = "id, device_id, batch_id, kind, source, observed_at, payload, size_bytes, truncated"
         self.insert_sql = (
-            f"INSERT INTO devices ({self.insert_columns}) VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 7)})"
+            f"INSERT INTO devices ({self.insert_columns}) "
+            f"VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 7 + len(ID_COLUMNS))})"
         )
         sets = ", ".join(f"{c} = COALESCE({mark}, {c})" for c in TEXT_FIELDS)
         self.update_sql = (
@@ -210,12 +218,28 @@ class DeviceWriter:
         if did is None:
             did = self.device_ids.next_id
             self.device_ids.next_id += 1
-            self.inserts.append((did, site_id, *values, rec.device_type, "active", self.now, self.now, self.batch_id))
+            ident = self.identifier.identify_row(
+                rec.manufacturer, rec.brand, rec.model, rec.firmware, rec.mac, rec.serial, rec.device_type
+            )
+            self.inserts.append(
+                (
+                    did,
+                    site_id,
+                    *values,
+                    rec.device_type,
+                    "active",
+                    self.now,
+                    self.now,
+                    self.batch_id,
+                    *self.codec.values(ident),
+                )
+            )
             self.created += 1
             self.index.add_new(did, rec.mac, rec.serial, site_id, rec.ip)
         else:
             dtype = None if rec.device_type == "unknown" else rec.device_type
             self.updates.append((*values, site_id, dtype, self.now, did))
+            self.updated_ids.append(did)
             self.updated += 1
             self.index.add(did, rec.mac, rec.serial, site_id, rec.ip)
         if self.track_parents:
@@ -287,6 +311,11 @@ class DeviceWriter:
                 links,
             )
         return missing
+
+    def identify_updated(self) -> None:
+        """Devices merged with an earlier import: identify them from their merged fields."""
+        if self.updated_ids:
+            identify_rows(self.conn, self.identifier, sorted(set(self.updated_ids)))
 
     def finish(self) -> None:
         self.device_ids.finish()

@@ -27,6 +27,7 @@ from phaseout.ingest.prepare import MappedTable, open_mapped
 from phaseout.ingest.sites import parse_sites
 from phaseout.normalize import site_key
 from phaseout.store.device_writer import DeviceWriter, SiteResolver
+from phaseout.store.identification import reidentify
 from phaseout.store.ids import SuspendedIndexes, lock_for_import
 from phaseout.store.schema import devices, import_batches, observations, sites
 from phaseout.store.store import Store
@@ -212,6 +213,7 @@ def import_devices(
                 options.skip_bad,
             )
             indexes.restore()
+            writer.identify_updated()
             result.parents_unresolved = writer.link_parents()
             writer.finish()
             result.created, result.updated = writer.created, writer.updated
@@ -221,6 +223,7 @@ def import_devices(
     except _Abort:
         _record_failure(store, result, "devices", mapped.table.sheet)
         raise _refuse(result) from None
+    reidentify(store.engine, writer.identifier)  # devices identified by older knowledge, if any
     return result, mapped
 
 

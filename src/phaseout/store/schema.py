@@ -100,10 +100,30 @@ devices = Table(
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("batch_id", Integer, ForeignKey("import_batches.id")),  # batch that created it
+    # identification (phaseout.identify), recomputed whenever the knowledge changes
+    Column("vendor", String(32)),  # maker of hardware and firmware, or "unknown"
+    Column("label", String),  # brand on the box
+    Column("relation", String(16)),  # own | sub-brand | oem | formerly-owned | unknown
+    Column("id_model", String),
+    Column("id_type", String(32)),
+    Column("form_factor", String(32)),
+    Column("megapixels", Integer),
+    Column("confidence", Float),
+    Column("evidence_key", String(16)),  # -> evidence.key: the rules that fired (shared by identical results)
+    Column("knowledge", String(16)),  # version of the knowledge that made the identification
     CheckConstraint("status in ('active', 'replaced', 'retired')", name="status"),
     Index(None, "mac"),
     Index(None, "serial"),
     Index(None, "site_id", "ip"),
+    Index(None, "vendor"),
+    Index(None, "knowledge"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("key", String(16), primary_key=True),  # sha256 of the body, first 16 hex digits
+    Column("body", Text, nullable=False),  # JSON list of evidence objects
 )
 
 observations = Table(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from phaseout.errors import StoreError, UsageError
 from phaseout.store import migrate
 from phaseout.store.engine import check_connection, create_store_engine, resolve_url
-from phaseout.store.schema import devices, import_batches, observations, sites
+from phaseout.store.schema import devices, evidence, import_batches, observations, sites
 
 
 @dataclass(slots=True)
@@ -30,6 +30,7 @@ class DeviceFilter:
     device_type: str | None = None
     status: str | None = None
     text: str | None = None
+    vendor: str | None = None  # identified maker (hikvision, dahua, axis..., unknown)
 
 
 #: Columns ``phaseout devices --sort`` accepts, mapped to SQL expressions.
@@ -44,6 +45,8 @@ SORTABLE = {
     "type": devices.c.device_type,
     "status": devices.c.status,
     "last_seen": devices.c.last_seen,
+    "vendor": devices.c.vendor,
+    "confidence": devices.c.confidence,
 }
 
 DEVICE_COLUMNS = (
@@ -62,6 +65,14 @@ DEVICE_COLUMNS = (
     devices.c.status,
     devices.c.first_seen,
     devices.c.last_seen,
+    devices.c.vendor,
+    devices.c.label,
+    devices.c.relation,
+    devices.c.id_model,
+    devices.c.id_type,
+    devices.c.form_factor,
+    devices.c.megapixels,
+    devices.c.confidence,
 )
 
 
@@ -117,7 +128,7 @@ class Store:
         with self.engine.connect() as conn:
             return {
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in (sites, devices, observations, import_batches)
+                for t in (sites, devices, observations, import_batches, evidence)
             }
 
     def _device_conditions(self, flt: DeviceFilter) -> list[ColumnElement[bool]]:
@@ -132,6 +143,8 @@ class Store:
             conds.append(devices.c.device_type == flt.device_type.lower())
         if flt.status:
             conds.append(devices.c.status == flt.status.lower())
+        if flt.vendor:
+            conds.append(devices.c.vendor == flt.vendor.lower())
         if flt.text:
             pattern = f"%{_escape_like(flt.text.lower())}%"
             searchable = (
@@ -187,6 +200,20 @@ class Store:
             for row in result.mappings():
                 yield dict(row)
 
+    def vendor_counts(self) -> dict[str, int]:
+        """Devices per identified vendor (``None`` = not identified yet)."""
+        query = select(devices.c.vendor, func.count()).group_by(devices.c.vendor)
+        with self.engine.connect() as conn:
+            return {v or "(not identified)": int(n) for v, n in conn.execute(query)}
+
+    def device_evidence(self, device_id: int) -> list[dict[str, Any]]:
+        """The evidence behind a device's identification."""
+        from phaseout.store.identification import evidence_of
+
+        with self.engine.connect() as conn:
+            key = conn.execute(select(devices.c.evidence_key).where(devices.c.id == device_id)).scalar()
+            return evidence_of(conn, key)
+
     def device_observations(self, device_id: int) -> list[dict[str, Any]]:
         query = select(observations).where(observations.c.device_id == device_id).order_by(observations.c.id)
         with self.engine.connect() as conn:
@@ -211,10 +238,10 @@ class Store:
     def table_rows(self, names: Sequence[str] | None = None) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the named tables, ordered by id: lets tests prove that a failed or
         killed import changed nothing at all."""
-        tables = {t.name: t for t in (sites, devices, observations, import_batches)}
+        tables = {t.name: t for t in (sites, devices, observations, import_batches, evidence)}
         with self.engine.connect() as conn:
             return {
-                name: [tuple(r) for r in conn.execute(select(tables[name]).order_by(tables[name].c.id))]
+                name: [tuple(r) for r in conn.execute(select(tables[name]).order_by(*tables[name].primary_key))]
                 for name in (names or tables)
             }
 

@@ -1,0 +1,140 @@
+"""Store identifications on devices, and recompute them when the knowledge changes.
+
+The identification columns of ``devices`` hold the result for the device's reported fields
+(its merged inventory view).  The evidence is JSON in the ``evidence`` table, keyed by its
+digest: a million cameras of a few hundred models share a few hundred evidence rows instead of
+carrying 300 bytes each.  ``knowledge`` records which version of the knowledge files made the
+identification, so ``reidentify`` can find what is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, or_, select
+
+from phaseout.identify import Identification, Identifier
+from phaseout.store.schema import devices, evidence
+
+COLUMNS = (
+    "vendor",
+    "label",
+    "relation",
+    "id_model",
+    "id_type",
+    "form_factor",
+    "megapixels",
+    "confidence",
+    "evidence_key",
+    "knowledge",
+)
+BATCH = 20_000
+
+
+class IdentificationCodec:
+    """Identification -> column values, writing each distinct evidence list once.  Identical
+    identifications (the engine shares one object for rows that agree on make, model, firmware
+    and MAC block) are encoded once."""
+
+    def __init__(self, conn: Connection, knowledge_version: str) -> None:
+        self.conn = conn
+        self.version = knowledge_version
+        self._encoded: dict[int, tuple[Identification, tuple[Any, ...]]] = {}
+        self._stored: set[str] = set()
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self._insert = f"INSERT INTO evidence (key, body) VALUES ({mark}, {mark}) ON CONFLICT (key) DO NOTHING"
+
+    def values(self, ident: Identification) -> tuple[Any, ...]:
+        hit = self._encoded.get(id(ident))
+        if hit is not None and hit[0] is ident:
+            return hit[1]
+        body = orjson.dumps([e.as_dict() for e in ident.evidence])
+        key = hashlib.sha256(body).hexdigest()[:16]
+        if key not in self._stored:
+            self.conn.exec_driver_sql(self._insert, (key, body.decode()))
+            self._stored.add(key)
+        row = (
+            ident.vendor,
+            ident.brand,
+            ident.relation,
+            ident.model,
+            ident.device_type,
+            ident.form_factor,
+            ident.megapixels,
+            ident.confidence,
+            key,
+            self.version,
+        )
+        if len(self._encoded) < 100_000:
+            self._encoded[id(ident)] = (ident, row)  # holding ident keeps its id() unique while cached
+        return row
+
+
+def evidence_of(conn: Connection, key: str | None) -> list[dict[str, Any]]:
+    if not key:
+        return []
+    body = conn.execute(select(evidence.c.body).where(evidence.c.key == key)).scalar()
+    return list(orjson.loads(body)) if body else []
+
+
+def fields_of(row: Any) -> dict[str, Any]:
+    """A stored device's reported fields, as an inventory observation's fields."""
+    return {
+        "manufacturer": row.manufacturer,
+        "brand": row.brand,
+        "model": row.model,
+        "firmware": row.firmware,
+        "mac": row.mac,
+        "serial": row.serial,
+        "device_type": row.device_type,
+    }
+
+
+def update_sql(conn: Connection) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return f"UPDATE devices SET {', '.join(f'{c} = {mark}' for c in COLUMNS)} WHERE id = {mark}"
+
+
+def identify_rows(
+    conn: Connection, identifier: Identifier, ids: list[int] | None = None, *, only_stale: bool = False
+) -> int:
+    """(Re)identify devices from their stored fields: the given ids, or every device whose
+    identification is missing or was made by other knowledge.  Returns how many changed."""
+    codec = IdentificationCodec(conn, identifier.k.version)
+    query = select(
+        devices.c.id,
+        devices.c.manufacturer,
+        devices.c.brand,
+        devices.c.model,
+        devices.c.firmware,
+        devices.c.mac,
+        devices.c.serial,
+        devices.c.device_type,
+    )
+    if only_stale:
+        # written as two ranges so the index on `knowledge` serves it
+        query = query.where(
+            or_(devices.c.knowledge.is_(None), devices.c.knowledge < codec.version, devices.c.knowledge > codec.version)
+        )
+    chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] if ids is not None else [None]
+    sql = update_sql(conn)
+    done = 0
+    for chunk in chunks:
+        q = query if chunk is None else query.where(devices.c.id.in_(chunk))
+        rows = conn.execute(q.order_by(devices.c.id)).all()
+        for start in range(0, len(rows), BATCH):
+            params = [
+                (*codec.values(identifier.identify_inventory(fields_of(r))), r.id) for r in rows[start : start + BATCH]
+            ]
+            conn.exec_driver_sql(sql, params)
+            done += len(params)
+    return done
+
+
+def reidentify(engine: Engine, identifier: Identifier | None = None, *, only_stale: bool = True) -> int:
+    """Bring every stored identification up to date with the knowledge, in one transaction."""
+    identifier = identifier or Identifier()
+    with engine.begin() as conn:
+        return identify_rows(conn, identifier, only_stale=only_stale)
