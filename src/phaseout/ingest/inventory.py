@@ -70,12 +70,13 @@ def parse_inventory(
                     rec.extra["type_as_written"], value = value
                 setattr(rec, fld, value)
                 continue
+            text: str | None
             if type(raw) is str and len(raw) > 7 and raw.isascii() and raw.isprintable() and " " not in raw:
                 text = raw  # already clean: one word of printable ASCII (MACs, IPs, serials)
             else:
                 text = clean_text(raw)
-                if text is None:
-                    continue
+            if text is None:
+                continue
             if how == _TEXT:
                 setattr(rec, fld, text)
             elif how == _MAC:
