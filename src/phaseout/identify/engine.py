@@ -10,10 +10,10 @@ is never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from phaseout.identify.facts import Facts, gather, mac_hex
+from phaseout.identify.facts import Facts, _value, gather, mac_hex
 from phaseout.identify.models import Decoded, Grammar, match_serial, normalize_model
 from phaseout.identify.result import Evidence, Identification
 from phaseout.ingest.values import parse_device_type
@@ -103,19 +103,63 @@ class Identifier:
         cached = self._inventory_cache.get(key)
         if cached is not None:
             return cached
-        fields = {
-            "manufacturer": manufacturer,
-            "brand": brand,
-            "model": model,
-            "firmware": firmware,
-            "mac": mac,
-            "serial": serial,
-            "device_type": device_type,
-        }
-        result = self.identify_facts(gather([{"kind": "inventory", "fields": fields}]))
+        result = self._compute_row(manufacturer, brand, model, firmware, mac, serial, device_type)
         if len(self._inventory_cache) < CACHE_LIMIT:
             self._inventory_cache[key] = result
         return result
+
+    def _compute_row(
+        self, manufacturer: Any, brand: Any, model: Any, firmware: Any, mac: Any, serial: Any, device_type: Any
+    ) -> Identification:
+        """What ``identify_facts(gather([inventory]))`` computes, without building facts: the
+        same steps in the same order (a test checks both agree on every demo device)."""
+        evidence: list[Evidence] = []
+        brands: list[tuple[str, str]] = []
+        firmwares: list[tuple[str, str]] = []
+        hints: list[tuple[str, str]] = []
+        if manufacturer := _value(manufacturer):
+            self._name("inventory", "manufacturer", manufacturer, evidence)
+        if brand := _value(brand):
+            brands.append(("inventory", brand))
+            self._name("inventory", "brand", brand, evidence)
+        shown: str | None = None
+        decoded: Decoded | None = None
+        if model := _value(model):
+            norm = normalize_model(model)
+            if norm:
+                shown = norm
+                decoded = self._decode(norm)
+                if decoded is not None:
+                    rule = decoded.rule
+                    evidence.append(Evidence("inventory", rule.id, norm, rule.maker, rule.weight, rule.brand))
+        serial = _value(serial)
+        if decoded is None and serial:
+            found = match_serial(self.grammar, serial)
+            if found is not None:
+                evidence.append(
+                    Evidence(
+                        "inventory",
+                        f"serial:{found.rule.id}",
+                        serial[:40],
+                        found.rule.maker,
+                        SERIAL_WEIGHT,
+                        note="serial number begins with the model",
+                    )
+                )
+                decoded = found
+                shown = shown or found.model
+        if firmware := _value(firmware):
+            firmwares.append(("inventory", firmware))
+            for frule in self.k.signals_by_field.get("firmware", ()):
+                if m := frule.pattern.search(firmware):
+                    evidence.append(
+                        Evidence("inventory", frule.id, m.group(0)[:120], frule.maker, frule.weight, frule.brand)
+                    )
+        if mac and (hx := mac_hex(str(mac))):
+            self._macs_of([("inventory", hx)], evidence)
+        if device_type := _value(device_type):
+            hints.append(("inventory", device_type))
+        return self._combine(evidence, shown, decoded, brands, hints, firmwares, [])
 
     def identify_inventory(self, fields: Mapping[str, Any]) -> Identification:
         """A spreadsheet row.  Rows that agree on make, brand, model, firmware, type and MAC
@@ -143,12 +187,24 @@ class Identifier:
         try:
             cached = self._inventory_cache.get(key)
         except TypeError:  # unhashable values: compute without the cache
-            cached = None
-            key = ()
+            return self.identify_facts(gather([{"kind": "inventory", "fields": dict(fields)}]))
         if cached is not None:
             return cached
-        result = self.identify_facts(gather([{"kind": "inventory", "fields": dict(fields)}]))
-        if key and len(self._inventory_cache) < CACHE_LIMIT:
+        lower = (
+            fields
+            if all(isinstance(k, str) and k.islower() for k in fields)
+            else {str(k).lower(): v for k, v in fields.items()}
+        )
+        result = self._compute_row(
+            lower.get("manufacturer"),
+            lower.get("brand"),
+            model,
+            lower.get("firmware"),
+            mac,
+            lower.get("serial"),
+            lower.get("device_type"),
+        )
+        if len(self._inventory_cache) < CACHE_LIMIT:
             self._inventory_cache[key] = result
         return result
 
@@ -192,8 +248,11 @@ class Identifier:
         return Evidence(kind, rule, text, hit.maker, weight, hit.brand, "" if hit.exact else "near match")
 
     def _macs(self, facts: Facts, evidence: list[Evidence]) -> None:
+        self._macs_of(facts.macs, evidence)
+
+    def _macs_of(self, macs: list[tuple[str, str]], evidence: list[Evidence]) -> None:
         seen: set[str] = set()
-        for kind, hx in facts.macs:
+        for kind, hx in macs:
             if len(hx) != 12 or hx in seen:
                 continue
             seen.add(hx)
@@ -303,10 +362,17 @@ class Identifier:
         self._macs(facts, evidence)
         for kind, note in facts.notes:
             evidence.append(Evidence(kind, "note", "", note=note))
-        return self._combine(facts, evidence, model, decoded)
+        return self._combine(evidence, model, decoded, facts.brands, facts.type_hints, facts.firmware, facts.notes)
 
     def _combine(
-        self, facts: Facts, evidence: list[Evidence], model: str | None, decoded: Decoded | None
+        self,
+        evidence: list[Evidence],
+        model: str | None,
+        decoded: Decoded | None,
+        brands: list[tuple[str, str]],
+        type_hints: list[tuple[str, str]],
+        firmwares: list[tuple[str, str]],
+        notes: list[tuple[str, str]],
     ) -> Identification:
         strongest: dict[tuple[str, str], float] = {}
         for e in evidence:
@@ -323,12 +389,12 @@ class Identifier:
             second = ranked[1][1] if len(ranked) > 1 else 0.0
             confidence = round(top * (1 - second / 2), 2)
             conflicts = tuple(m for m, s in ranked[1:] if s >= MIN_SCORE)
-        brand, relation = self._label(facts, evidence, vendor)
+        brand, relation = self._label(brands, notes, evidence, vendor)
         device_type = decoded.device_type if decoded else None
         if not device_type or device_type == "unknown":
-            device_type = next((t for _k, hint in facts.type_hints if (t := _type_from_hint(hint))), None)
-        firmware = next((fw for kind, fw in facts.firmware if kind != "inventory"), None) or next(
-            (fw for _k, fw in facts.firmware), None
+            device_type = next((t for _k, hint in type_hints if (t := _type_from_hint(hint))), None)
+        firmware = next((fw for kind, fw in firmwares if kind != "inventory"), None) or next(
+            (fw for _k, fw in firmwares), None
         )
         return Identification(
             vendor=vendor,
@@ -344,28 +410,13 @@ class Identifier:
             conflicts=conflicts,
         )
 
-    def _label(self, facts: Facts, evidence: list[Evidence], vendor: str) -> tuple[str | None, str | None]:
+    def _label(
+        self, brands: list[tuple[str, str]], notes: list[tuple[str, str]], evidence: list[Evidence], vendor: str
+    ) -> tuple[str | None, str | None]:
         """The label on the box and its relation to the vendor.  What people wrote in the brand
         column comes first, then names the device reports, then what rules imply."""
-        candidates: list[tuple[str, str]] = []  # (brand key or "", display text)
-        for _kind, text in facts.brands:
-            hit = self.k.match_name(text)
-            candidates.append(((hit.brand or hit.maker) if hit else "", text if not hit else ""))
-        for e in evidence:
-            if e.rule == "name:unrecognised" and e.kind == "inventory":
-                candidates.append(("", e.matched))
-            elif e.rule.startswith("name:") and e.brand:
-                candidates.append((e.brand, ""))
-        for e in evidence:
-            if e.brand and e.weight > 0 and not e.rule.startswith("name:"):
-                candidates.append((e.brand, ""))
-        for e in evidence:
-            if e.rule.startswith("name:") and e.maker and not e.brand:
-                candidates.append((e.maker, ""))
-        generic = any("generic OEM firmware" in note for _k, note in facts.notes)
-        if vendor != "unknown" and not generic:
-            candidates.append((vendor, ""))
-        for key, text in candidates:
+        generic = any("generic OEM firmware" in note for _k, note in notes)
+        for key, text in self._label_candidates(brands, evidence, vendor, generic):
             if not key:
                 return text, "unknown"
             if key in self.k.brands:
@@ -381,6 +432,27 @@ class Identifier:
         if generic and vendor != "unknown":
             return None, "oem"  # the device's own firmware says it is sold under someone else's name
         return None, None
+
+    def _label_candidates(
+        self, brands: list[tuple[str, str]], evidence: list[Evidence], vendor: str, generic: bool
+    ) -> Iterator[tuple[str, str]]:
+        """(brand or maker key, or "" with the text as written), best first; lazily."""
+        for _kind, text in brands:
+            hit = self.k.match_name(text)
+            yield ((hit.brand or hit.maker) if hit else "", text if not hit else "")
+        for e in evidence:
+            if e.rule == "name:unrecognised" and e.kind == "inventory":
+                yield "", e.matched
+            elif e.brand and e.rule.startswith("name:"):
+                yield e.brand, ""
+        for e in evidence:
+            if e.brand and e.weight > 0 and not e.rule.startswith("name:"):
+                yield e.brand, ""
+        for e in evidence:
+            if e.maker and not e.brand and e.rule.startswith("name:"):
+                yield e.maker, ""
+        if vendor != "unknown" and not generic:
+            yield vendor, ""
 
 
 def _pretty(hx: str) -> str:

@@ -63,12 +63,21 @@ class Grammar:
     def __init__(self, rules: list[GrammarRule]) -> None:
         self.rules = rules
         parts = []
-        #: per rule: (its own group name, the group's name in the combined pattern)
+        #: per rule: the groups decoding reads, as (own name, name in the combined pattern)
         self.groups: list[list[tuple[str, str]]] = []
         for i, rule in enumerate(rules):
             body = re.sub(r"\(\?P<(\w+)>", rf"(?P<g{i}_\1>", rule.pattern.pattern)
             parts.append(f"(?P<R{i}>{body})")
-            self.groups.append([(name, f"g{i}_{name}") for name in rule.pattern.groupindex])
+            wanted = {"mp", "form", "channels"}
+            if rule.device_type_map is not None:
+                wanted.add(rule.device_type_map[0])
+            self.groups.append(
+                [
+                    (name, f"g{i}_{name}")
+                    for name in rule.pattern.groupindex
+                    if name in wanted or name.rstrip("0123456789") in wanted
+                ]
+            )
         self.combined = re.compile("|".join(parts)) if parts else re.compile(r"(?!)")
 
     def match(self, model: str) -> Decoded | None:

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Evidence:
     """One thing that points at (or away from) a maker.  ``rule`` names the knowledge entry that
-    fired; ``weight`` is how much it counts (0 = recorded, counts for nothing)."""
+    fired; ``weight`` is how much it counts (0 = recorded, counts for nothing).  Treated as
+    immutable, but not frozen: frozen dataclasses are several times slower to create."""
 
     kind: str  # which observation kind it came from: inventory, mac, http, rtsp, onvif, ...
     rule: str
@@ -31,8 +32,10 @@ class Evidence:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Identification:
+    """The answer for one device; shared between devices with the same inputs, so never modify one."""
+
     vendor: str  # maker of hardware and firmware, or "unknown"
     brand: str | None  # label on the box
     relation: str | None  # own | sub-brand | oem | formerly-owned | unknown
