@@ -227,6 +227,20 @@ def test_inventory_fast_path_equals_the_general_path() -> None:
         slow = fresh.identify_facts(gather(inv(**fields)))
         row = fresh.identify_row(dev.written_make, dev.brand, dev.model, dev.firmware, dev.mac, dev.serial, None)
         assert fast == slow == row
+        # the same family with a distinct model and firmware: shares a cached verdict, must still agree
+        variant = fields | {
+            "model": f"{dev.model}X{len(dev.serial)}",
+            "firmware": f"{dev.firmware}.{dev.mac[-2:]}",
+            "mac": dev.mac[:-2] + "7F",
+        }
+        assert fresh.identify_inventory(variant) == fresh.identify_facts(gather(inv(**variant)))
+    for fields in (
+        {"model": "", "serial": "DS-2CD2386G2-IU20200101AAWR1", "mac": "28-57-be-00-00-01"},
+        {"model": "", "serial": "DS-2CD2386G2-IU20200101AAWR2", "mac": "28:57:BE:00:00:02"},
+        {"manufacturer": "Acme", "device_type": "Dome"},
+        {"manufacturer": "Acme", "device_type": "NVR"},
+    ):
+        assert fresh.identify_inventory(fields) == fresh.identify_facts(gather(inv(**fields)))
 
 
 def test_demo_estate_is_identified_correctly() -> None:

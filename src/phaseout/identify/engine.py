@@ -50,6 +50,8 @@ _TYPE_WORDS = {
     "thermal": "thermal",
 }
 CACHE_LIMIT = 200_000
+_HEX = frozenset("0123456789ABCDEF")
+_ROW_FIELD_SET = frozenset(("manufacturer", "brand", "model", "firmware", "mac", "serial", "device_type"))
 
 
 def _type_from_hint(text: str) -> str | None:
@@ -71,6 +73,8 @@ class Identifier:
         self._model_cache: dict[str, Decoded | None] = {}
         self._name_cache: dict[tuple[str, str, str], Evidence] = {}
         self._oui_cache: dict[tuple[str, str], Evidence] = {}
+        self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._firmware_rules = tuple(self.k.signals_by_field.get("firmware", ()))
         # MA-L blocks that hold longer (MA-M / MA-S) registrations, as "AA:BB:CC"
         self._long_prefix_parents = {f"{p[0:2]}:{p[2:4]}:{p[4:6]}" for p in self.k.oui.long_prefix_parents}
 
@@ -81,24 +85,33 @@ class Identifier:
         if len(observations) == 1 and isinstance(observations[0], dict) and observations[0].get("kind") == "inventory":
             fields = observations[0].get("fields")
             if isinstance(fields, dict):
+                if not fields.keys() <= _ROW_FIELD_SET and any(
+                    not (isinstance(k, str) and k.islower()) for k in fields
+                ):
+                    fields = {str(k).lower(): v for k, v in fields.items()}
                 return self.identify_inventory(fields)
         return self.identify_facts(gather(observations))
 
     def identify_row(
         self,
-        manufacturer: str | None,
-        brand: str | None,
-        model: str | None,
-        firmware: str | None,
-        mac: str | None,
-        serial: str | None,
-        device_type: str | None,
+        manufacturer: Any,
+        brand: Any,
+        model: Any,
+        firmware: Any,
+        mac: Any,
+        serial: Any,
+        device_type: Any,
     ) -> Identification:
-        """:meth:`identify_inventory` for the import's hot path: the fields as arguments, and a
-        canonical ``AA:BB:CC:DD:EE:FF`` MAC (or ``None``)."""
-        oui_key = None
+        """One inventory row, fields as arguments: the hot path of imports and of
+        :meth:`identify_inventory`.  Raises ``TypeError`` for an unhashable value."""
         if mac:
-            oui_key = mac[:11] if mac[:8] in self._long_prefix_parents else mac[:8]
+            if type(mac) is str and len(mac) == 17 and mac[2] == ":" and mac[5] == ":":
+                block = mac[:8].upper()
+                oui_key: str | None = mac[:13].upper() if block in self._long_prefix_parents else block
+            else:
+                oui_key = self._oui_key(mac)
+        else:
+            oui_key = None
         key = (manufacturer, brand, model, firmware, device_type, oui_key, None if model else serial)
         cached = self._inventory_cache.get(key)
         if cached is not None:
@@ -108,19 +121,20 @@ class Identifier:
             self._inventory_cache[key] = result
         return result
 
+    def _oui_key(self, mac: Any) -> str | None:
+        """A cache key that determines the MAC's registry block (and nothing finer)."""
+        hx = mac_hex(str(mac))
+        return self.k.oui.key(hx) if hx else None
+
     def _compute_row(
         self, manufacturer: Any, brand: Any, model: Any, firmware: Any, mac: Any, serial: Any, device_type: Any
     ) -> Identification:
         """What ``identify_facts(gather([inventory]))`` computes, without building facts: the
         same steps in the same order (a test checks both agree on every demo device)."""
         evidence: list[Evidence] = []
-        brands: list[tuple[str, str]] = []
-        firmwares: list[tuple[str, str]] = []
-        hints: list[tuple[str, str]] = []
         if manufacturer := _value(manufacturer):
             self._name("inventory", "manufacturer", manufacturer, evidence)
         if brand := _value(brand):
-            brands.append(("inventory", brand))
             self._name("inventory", "brand", brand, evidence)
         shown: str | None = None
         decoded: Decoded | None = None
@@ -132,8 +146,8 @@ class Identifier:
                 if decoded is not None:
                     rule = decoded.rule
                     evidence.append(Evidence("inventory", rule.id, norm, rule.maker, rule.weight, rule.brand))
-        serial = _value(serial)
-        if decoded is None and serial:
+        via_serial = False
+        if decoded is None and (serial := _value(serial)):
             found = match_serial(self.grammar, serial)
             if found is not None:
                 evidence.append(
@@ -147,35 +161,90 @@ class Identifier:
                     )
                 )
                 decoded = found
+                via_serial = True
                 shown = shown or found.model
+        fired: tuple[str, ...] = ()
         if firmware := _value(firmware):
-            firmwares.append(("inventory", firmware))
-            for frule in self.k.signals_by_field.get("firmware", ()):
+            for frule in self._firmware_rules:
                 if m := frule.pattern.search(firmware):
+                    fired += (frule.id,)
                     evidence.append(
                         Evidence("inventory", frule.id, m.group(0)[:120], frule.maker, frule.weight, frule.brand)
                     )
-        if mac and (hx := mac_hex(str(mac))):
-            self._macs_of([("inventory", hx)], evidence)
-        if device_type := _value(device_type):
-            hints.append(("inventory", device_type))
-        return self._combine(evidence, shown, decoded, brands, hints, firmwares, [])
-
-    def identify_inventory(self, fields: Mapping[str, Any]) -> Identification:
-        """A spreadsheet row.  Rows that agree on make, brand, model, firmware, type and MAC
-        prefix get the same answer, so it is computed once and shared (estates repeat the same
-        few hundred models across hundred of thousands of rows)."""
-        get = fields.get
-        mac = get("mac")
         oui_key = None
         if mac:
-            if isinstance(mac, str) and len(mac) == 17 and mac[2] == ":":  # canonical, as imports store it
-                oui_key = mac[:11] if mac[:8] in self._long_prefix_parents else mac[:8]
-            else:
+            hx = mac.replace(":", "").upper() if type(mac) is str and len(mac) == 17 and mac[2] == ":" else None
+            if hx is None or not _HEX.issuperset(hx):
                 hx = mac_hex(str(mac))
-                oui_key = self.k.oui.key(hx) if hx else None
+            if hx and len(hx) == 12:
+                oui_key = self.k.oui.key(hx)
+                mac_evidence = self._oui_cache.get(("inventory", oui_key))
+                if mac_evidence is None:
+                    mac_evidence = self._mac_evidence("inventory", hx)
+                    if len(self._oui_cache) < CACHE_LIMIT:
+                        self._oui_cache[("inventory", oui_key)] = mac_evidence
+                evidence.append(mac_evidence)
+        device_type = _value(device_type)
+        # The verdict (vendor, confidence, label...) depends only on which rules fired, not on the
+        # matched text: rows of the same make, brand, MAC block and model family share it.
+        verdict_key = (
+            manufacturer,
+            brand,
+            device_type,
+            oui_key,
+            fired,
+            decoded and (decoded.rule.id, decoded.device_type, via_serial),
+        )
+        verdict = self._verdicts.get(verdict_key)
+        if verdict is None:
+            result = self._combine(
+                evidence,
+                shown,
+                decoded,
+                [("inventory", brand)] if brand else [],
+                [("inventory", device_type)] if device_type else [],
+                [("inventory", firmware)] if firmware else [],
+                [],
+            )
+            if len(self._verdicts) < CACHE_LIMIT:
+                self._verdicts[verdict_key] = (
+                    result.vendor,
+                    result.confidence,
+                    result.conflicts,
+                    result.brand,
+                    result.relation,
+                    result.device_type,
+                )
+            return result
+        vendor, confidence, conflicts, label, relation, dtype = verdict
+        return Identification(
+            vendor,
+            label,
+            relation,
+            shown,
+            firmware or None,
+            dtype,
+            decoded.form_factor if decoded else None,
+            decoded.megapixels if decoded else None,
+            confidence,
+            tuple(evidence),
+            conflicts,
+        )
+
+    def identify_inventory(self, fields: Mapping[str, Any]) -> Identification:
+        """A spreadsheet row (lower-case field names, as in the inventory observation).  Rows that
+        agree on make, brand, model, firmware, type and MAC block get the same answer, so it is
+        computed once and shared (estates repeat a few hundred models over many thousand rows)."""
+        get = fields.get
+        mac = get("mac")
         model = get("model")
-        key: tuple[Any, ...] = (
+        # the cache key of identify_row, inlined: this is the loop of million-row identifications
+        if mac and type(mac) is str and len(mac) == 17 and mac[2] == ":" and mac[5] == ":":
+            block = mac[:8].upper()
+            oui_key: str | None = mac[:13].upper() if block in self._long_prefix_parents else block
+        else:
+            oui_key = self._oui_key(mac) if mac else None
+        key = (
             get("manufacturer"),
             get("brand"),
             model,
@@ -186,29 +255,13 @@ class Identifier:
         )
         try:
             cached = self._inventory_cache.get(key)
-        except TypeError:  # unhashable values: compute without the cache
+        except TypeError:  # an unhashable value (a list where a string belongs): no cache
             return self.identify_facts(gather([{"kind": "inventory", "fields": dict(fields)}]))
         if cached is not None:
             return cached
-        lower = (
-            fields
-            if all(isinstance(k, str) and k.islower() for k in fields)
-            else {str(k).lower(): v for k, v in fields.items()}
+        return self.identify_row(
+            get("manufacturer"), get("brand"), model, get("firmware"), mac, get("serial"), get("device_type")
         )
-        result = self._compute_row(
-            lower.get("manufacturer"),
-            lower.get("brand"),
-            model,
-            lower.get("firmware"),
-            mac,
-            lower.get("serial"),
-            lower.get("device_type"),
-        )
-        if len(self._inventory_cache) < CACHE_LIMIT:
-            self._inventory_cache[key] = result
-        return result
-
-    # -- evidence ----------------------------------------------------------------------------
 
     def _signals(self, facts: Facts, evidence: list[Evidence]) -> None:
         for fld, items in facts.texts.items():

@@ -49,8 +49,11 @@ class Facts:
 
 
 def _value(v: Any) -> str:
+    """A field value as one line of at most ``MAX_VALUE_CHARS``, whitespace squeezed."""
     if v is None:
         return ""
+    if type(v) is str and len(v) <= MAX_VALUE_CHARS and v.isprintable() and "  " not in v and v.strip() == v:
+        return v  # already clean (the common case): skip the split and join
     text = " ".join(str(v).split())
     return text[:MAX_VALUE_CHARS]
 

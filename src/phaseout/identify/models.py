@@ -15,11 +15,13 @@ def normalize_model(text: str) -> str:
     """``" hikvision ds-2cd2143g2-i "`` -> ``"DS-2CD2143G2-I"``: upper case, squeezed, en and em
     dashes and underscores made hyphens, a leading maker word dropped."""
     model = " ".join(text.upper().translate(_DASHES).split())
-    return _VENDOR_WORDS.sub("", model, count=1)
+    return _VENDOR_WORDS.sub("", model, count=1) if " " in model else model
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decoded:
+    """A model decoded by a grammar rule (treated as immutable; cached and shared)."""
+
     rule: GrammarRule
     model: str  # normalised
     device_type: str
