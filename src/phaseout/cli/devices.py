@@ -15,6 +15,7 @@ from phaseout.domain import DEVICE_FIELDS
 from phaseout.errors import UsageError
 from phaseout.export.tables import write_csv, write_jsonl, write_xlsx
 from phaseout.store import DeviceFilter
+from phaseout.store.identification import COLUMNS as IDENTIFICATION_COLUMNS
 from phaseout.store.store import SORTABLE
 
 EXPORT_COLUMNS = (
@@ -23,14 +24,7 @@ EXPORT_COLUMNS = (
     "status",
     "first_seen",
     "last_seen",
-    "vendor",
-    "label",
-    "relation",
-    "id_model",
-    "id_type",
-    "form_factor",
-    "megapixels",
-    "confidence",
+    *(c for c in IDENTIFICATION_COLUMNS if c not in ("evidence_key", "knowledge")),
 )
 TABLE_COLUMNS = ("id", "site", "ip", "mac", "manufacturer", "model", "vendor", "label", "relation", "confidence")
 

@@ -150,16 +150,7 @@ class Identifier:
         if decoded is None and (serial := _value(serial)):
             found = match_serial(self.grammar, serial)
             if found is not None:
-                evidence.append(
-                    Evidence(
-                        "inventory",
-                        f"serial:{found.rule.id}",
-                        serial[:40],
-                        found.rule.maker,
-                        SERIAL_WEIGHT,
-                        note="serial number begins with the model",
-                    )
-                )
+                evidence.append(_serial_evidence("inventory", serial, found))
                 decoded = found
                 via_serial = True
                 shown = shown or found.model
@@ -383,16 +374,7 @@ class Identifier:
             for kind, serial in facts.serials:
                 decoded = match_serial(self.grammar, serial)
                 if decoded is not None:
-                    evidence.append(
-                        Evidence(
-                            kind,
-                            f"serial:{decoded.rule.id}",
-                            serial[:40],
-                            decoded.rule.maker,
-                            SERIAL_WEIGHT,
-                            note="serial number begins with the model",
-                        )
-                    )
+                    evidence.append(_serial_evidence(kind, serial, decoded))
                     best = decoded
                     break
         return shown or (best.model if best else None), best
@@ -506,6 +488,17 @@ class Identifier:
                 yield e.maker, ""
         if vendor != "unknown" and not generic:
             yield vendor, ""
+
+
+def _serial_evidence(kind: str, serial: str, decoded: Decoded) -> Evidence:
+    return Evidence(
+        kind,
+        f"serial:{decoded.rule.id}",
+        serial[:40],
+        decoded.rule.maker,
+        SERIAL_WEIGHT,
+        note="serial number begins with the model",
+    )
 
 
 def _pretty(hx: str) -> str:

@@ -13,6 +13,7 @@ import io
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -191,16 +192,24 @@ def _rule_common(
         problems.append(f"{where}: has no counter-examples")
 
 
-def _grammar(text: bytes, makers: dict[str, Maker], brands: dict[str, Brand], problems: list[str]) -> list[GrammarRule]:
-    out = []
+def _rules(
+    text: bytes, file: str, makers: dict[str, Maker], brands: dict[str, Brand], problems: list[str]
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(id, where, rule) for each ``[[rule]]`` of a rules file, after the checks all rules share."""
     seen: set[str] = set()
     for i, r in enumerate(tomllib.loads(text.decode("utf-8")).get("rule", [])):
         rid = r.get("id", f"#{i + 1}")
-        where = f"models.toml rule {rid}"
+        where = f"{file} rule {rid}"
         if rid in seen:
             problems.append(f"{where}: duplicate id")
         seen.add(rid)
         _rule_common(r, where, makers, brands, problems)
+        yield rid, where, r
+
+
+def _grammar(text: bytes, makers: dict[str, Maker], brands: dict[str, Brand], problems: list[str]) -> list[GrammarRule]:
+    out = []
+    for rid, where, r in _rules(text, "models.toml", makers, brands, problems):
         dtype = r.get("device_type", "")
         dmap = r.get("device_type_map")
         if not dtype and not dmap:
@@ -229,14 +238,7 @@ def _grammar(text: bytes, makers: dict[str, Maker], brands: dict[str, Brand], pr
 
 def _signals(text: bytes, makers: dict[str, Maker], brands: dict[str, Brand], problems: list[str]) -> list[SignalRule]:
     out = []
-    seen: set[str] = set()
-    for i, r in enumerate(tomllib.loads(text.decode("utf-8")).get("rule", [])):
-        rid = r.get("id", f"#{i + 1}")
-        where = f"signals.toml rule {rid}"
-        if rid in seen:
-            problems.append(f"{where}: duplicate id")
-        seen.add(rid)
-        _rule_common(r, where, makers, brands, problems)
+    for rid, where, r in _rules(text, "signals.toml", makers, brands, problems):
         if r.get("field") not in SIGNAL_FIELDS:
             problems.append(f"{where}: field must be one of {', '.join(SIGNAL_FIELDS)}")
         flags = re.IGNORECASE if r.get("ignore_case") else 0
