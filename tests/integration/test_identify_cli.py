@@ -149,3 +149,54 @@ def test_knowledge_commands() -> None:
     assert "Hangzhou Hikvision" in cli("show", "28:57:BE").stdout
     missing = cli("show", "Nonexistent Corp")
     assert missing.returncode == 6 and "nothing known" in missing.stderr
+
+
+def test_knowledge_update_loads_a_downloaded_registry(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A newer IEEE registry the user downloaded: its prefixes are known afterwards, merged
+    over loads, and a garbage file is refused."""
+    env = {"XDG_DATA_HOME": str(tmp_path), "COLUMNS": "200", "PATH": ""}
+    registry = tmp_path / "oui.csv"
+    registry.write_text(
+        "Registry,Assignment,Organization Name,Organization Address\n"
+        'MA-L,FCFCFC,"Axis Communications AB",Lund SE\n'
+        "MA-L,FDFDFD,Hangzhou Hikvision Digital Technology Co.,Ltd.,Hangzhou CN\n",
+        encoding="utf-8",
+    )
+
+    def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "phaseout", *args], input=stdin, capture_output=True, timeout=60, env=env
+        )
+
+    done = cli("knowledge", "update", "--oui", str(registry))
+    assert done.returncode == 0 and b"2 prefixes loaded" in done.stdout
+    out = cli(
+        "identify",
+        stdin=line({"id": 1, "observations": [{"kind": "mac", "value": "FC:FC:FC:00:00:01"}]})
+        + line({"id": 2, "observations": [{"kind": "mac", "value": "FD:FD:FD:00:00:01"}]}),
+    )
+    results = [json.loads(x) for x in out.stdout.splitlines()]
+    assert [r["vendor"] for r in results] == ["axis", "hikvision"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nothing,useful\n1,2\n", encoding="utf-8")
+    refused = cli("knowledge", "update", "--oui", str(bad))
+    assert refused.returncode == 3 and b"no registry rows" in refused.stderr
+
+
+def test_upnp_device_description() -> None:
+    description = (
+        '<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device>'
+        "<deviceType>urn:schemas-upnp-org:device:Basic:1</deviceType><manufacturer>Dahua</manufacturer>"
+        "<modelName>DHI-NVR4216-16P-4KS2</modelName><serialNumber>6J0E00000000000</serialNumber>"
+        "</device></root>"
+    )
+    out, _, _ = run(line({"id": "u", "observations": [{"kind": "upnp", "raw": description}]}))
+    assert (out[0]["vendor"], out[0]["model"], out[0]["device_type"]) == ("dahua", "DHI-NVR4216-16P-4KS2", "recorder")
+
+
+def test_registry_update_keeps_netaddr_for_the_rest(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from phaseout.knowledge.oui import OuiResolver
+
+    resolver = OuiResolver({}, {"FCFCFC": "Somebody"})
+    assert resolver.lookup("FCFCFC000001").registrant == "Somebody"  # type: ignore[union-attr]
+    assert resolver.lookup("00408C000001").registrant == "Axis Communications AB"  # type: ignore[union-attr]

@@ -65,12 +65,11 @@ class OuiResolver:
             entry = self.curated.get(mac_hex[:size])
             if entry is not None:
                 return OuiMatch(entry.prefix, entry.registrant, entry)
-        if self.registry is not None:
+        if self.registry is not None:  # the user's newer copy first, netaddr's for anything it lacks
             for size in (9, 7, 6):
                 org = self.registry.get(mac_hex[:size])
                 if org:
                     return OuiMatch(mac_hex[:size], org, None)
-            return None
         org = netaddr_registry().get(mac_hex[:6], "")
         return OuiMatch(mac_hex[:6], org, None) if org else None
 
