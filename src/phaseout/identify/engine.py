@@ -49,7 +49,9 @@ _TYPE_WORDS = {
     "vth": "intercom",
     "thermal": "thermal",
 }
-CACHE_LIMIT = 200_000
+#: Entries per cache.  Real estates repeat a few thousand (make, model, firmware, MAC block)
+#: combinations; beyond that a workload is all-distinct and more entries only cost memory.
+CACHE_LIMIT = 50_000
 _HEX = frozenset("0123456789ABCDEF")
 _ROW_FIELD_SET = frozenset(("manufacturer", "brand", "model", "firmware", "mac", "serial", "device_type"))
 
@@ -70,7 +72,6 @@ class Identifier:
         self.k = knowledge or load_knowledge()
         self.grammar = Grammar(self.k.grammar)
         self._inventory_cache: dict[tuple[Any, ...], Identification] = {}
-        self._model_cache: dict[str, Decoded | None] = {}
         self._name_cache: dict[tuple[str, str, str], Evidence] = {}
         self._oui_cache: dict[tuple[str, str], Evidence] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -151,9 +152,8 @@ class Identifier:
             found = match_serial(self.grammar, serial)
             if found is not None:
                 evidence.append(_serial_evidence("inventory", serial, found))
-                decoded = found
+                decoded = found  # the maker is known; the model is not (a serial is not a model)
                 via_serial = True
-                shown = shown or found.model
         fired: tuple[str, ...] = ()
         if firmware := _value(firmware):
             for frule in self._firmware_rules:
@@ -250,9 +250,10 @@ class Identifier:
             return self.identify_facts(gather([{"kind": "inventory", "fields": dict(fields)}]))
         if cached is not None:
             return cached
-        return self.identify_row(
-            get("manufacturer"), get("brand"), model, get("firmware"), mac, get("serial"), get("device_type")
-        )
+        result = self._compute_row(key[0], key[1], model, key[3], mac, get("serial"), key[4])
+        if len(self._inventory_cache) < CACHE_LIMIT:
+            self._inventory_cache[key] = result
+        return result
 
     def _signals(self, facts: Facts, evidence: list[Evidence]) -> None:
         for fld, items in facts.texts.items():
@@ -342,13 +343,7 @@ class Identifier:
         return hit.brand if hit and hit.brand else ""
 
     def _decode(self, model: str) -> Decoded | None:
-        try:
-            return self._model_cache[model]
-        except KeyError:
-            decoded = self.grammar.match(model)
-            if len(self._model_cache) < CACHE_LIMIT:
-                self._model_cache[model] = decoded
-            return decoded
+        return self.grammar.match(model)  # the grammar shares decodes itself; no per-model cache
 
     def _models(self, facts: Facts, evidence: list[Evidence]) -> tuple[str | None, Decoded | None]:
         """Evidence from every model string; returns the model to show and the best decode."""
@@ -377,7 +372,7 @@ class Identifier:
                     evidence.append(_serial_evidence(kind, serial, decoded))
                     best = decoded
                     break
-        return shown or (best.model if best else None), best
+        return shown, best
 
     # -- combination ---------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ class Decoded:
     """A model decoded by a grammar rule (treated as immutable; cached and shared)."""
 
     rule: GrammarRule
-    model: str  # normalised
     device_type: str
     form_factor: str | None
     megapixels: int | None
@@ -42,7 +41,7 @@ def _lookup(groups: dict[str, str | None], name: str) -> str | None:
     return None
 
 
-def decode(rule: GrammarRule, groups: dict[str, str | None], model: str) -> Decoded:
+def decode(rule: GrammarRule, groups: dict[str, str | None]) -> Decoded:
     """Turn a rule's named groups into the decoded fields."""
     device_type = rule.device_type
     if rule.device_type_map is not None:
@@ -54,7 +53,7 @@ def decode(rule: GrammarRule, groups: dict[str, str | None], model: str) -> Deco
     mp = groups.get("mp")
     megapixels = int(mp) if mp and mp.isdigit() and int(mp) > 0 else None
     ch = groups.get("channels")
-    return Decoded(rule, model, device_type or "unknown", form, megapixels, int(ch) if ch and ch.isdigit() else None)
+    return Decoded(rule, device_type or "unknown", form, megapixels, int(ch) if ch and ch.isdigit() else None)
 
 
 class Grammar:
@@ -81,14 +80,21 @@ class Grammar:
                 ]
             )
         self.combined = re.compile("|".join(parts)) if parts else re.compile(r"(?!)")
+        self._decoded: dict[tuple[str | int | None, ...], Decoded] = {}
 
     def match(self, model: str) -> Decoded | None:
         m = self.combined.fullmatch(model)
         if m is None or m.lastgroup is None:
             return None
         index = int(m.lastgroup[1:])
-        groups = {own: m.group(combined) for own, combined in self.groups[index]}
-        return decode(self.rules[index], groups, model)
+        wanted = self.groups[index]
+        key = (index, *(m.group(combined) for _own, combined in wanted))
+        decoded = self._decoded.get(key)
+        if decoded is None:  # decodes repeat (same rule, same digits): share them
+            decoded = decode(self.rules[index], {own: m.group(combined) for own, combined in wanted})
+            if len(self._decoded) < 50_000:
+                self._decoded[key] = decoded
+        return decoded
 
 
 def match_model(grammar: Grammar | list[GrammarRule], text: str) -> Decoded | None:
@@ -101,7 +107,7 @@ def match_model(grammar: Grammar | list[GrammarRule], text: str) -> Decoded | No
     for rule in grammar:
         m = rule.pattern.fullmatch(model)
         if m:
-            return decode(rule, m.groupdict(), model)
+            return decode(rule, m.groupdict())
     return None
 
 
