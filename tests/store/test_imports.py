@@ -252,8 +252,11 @@ def test_stale_identifications_are_redone(store: Store, tmp_path: Path) -> None:
 
     _seed_sites(store, tmp_path)
     import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV))
-    with store.engine.begin() as conn:
+    from phaseout.store.identification import record_version
+
+    with store.engine.begin() as conn:  # as if identified by an older version of the knowledge
         conn.execute(devices.update().values(knowledge="old", vendor=None))
+        record_version(conn, "old")
     assert reidentify(store.engine) == 4
     assert reidentify(store.engine) == 0
     assert store.count_devices(DeviceFilter(vendor="hikvision")) == 3

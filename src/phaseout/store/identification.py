@@ -4,7 +4,8 @@ The identification columns of ``devices`` hold the result for the device's repor
 (its merged inventory view).  The evidence is JSON in the ``evidence`` table, keyed by its
 digest: a million cameras of a few hundred models share a few hundred evidence rows instead of
 carrying 300 bytes each.  ``knowledge`` records which version of the knowledge files made the
-identification, so ``reidentify`` can find what is stale.
+identification, and the ``meta`` row ``knowledge`` the version every device was last brought
+up to, so ``reidentify`` knows without a table scan when nothing can be stale.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 from sqlalchemy import Connection, Engine, or_, select
 
 from phaseout.identify import Identification, Identifier
-from phaseout.store.schema import devices, evidence
+from phaseout.store.schema import devices, evidence, meta
 
 COLUMNS = (
     "vendor",
@@ -114,10 +115,7 @@ def identify_rows(
         devices.c.device_type,
     )
     if only_stale:
-        # written as two ranges so the index on `knowledge` serves it
-        query = query.where(
-            or_(devices.c.knowledge.is_(None), devices.c.knowledge < codec.version, devices.c.knowledge > codec.version)
-        )
+        query = query.where(or_(devices.c.knowledge.is_(None), devices.c.knowledge != codec.version))
     chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] if ids is not None else [None]
     sql = update_sql(conn)
     done = 0
@@ -133,8 +131,27 @@ def identify_rows(
     return done
 
 
+def store_version(conn: Connection) -> str | None:
+    """The knowledge version every device was last brought up to, if recorded."""
+    return conn.execute(select(meta.c.value).where(meta.c.key == "knowledge")).scalar()
+
+
+def record_version(conn: Connection, version: str) -> None:
+    if conn.execute(select(meta.c.key).where(meta.c.key == "knowledge")).first() is None:
+        conn.execute(meta.insert().values(key="knowledge", value=version))
+    else:
+        conn.execute(meta.update().where(meta.c.key == "knowledge").values(value=version))
+
+
 def reidentify(engine: Engine, identifier: Identifier | None = None, *, only_stale: bool = True) -> int:
-    """Bring every stored identification up to date with the knowledge, in one transaction."""
+    """Bring every stored identification up to date with the knowledge, in one transaction.
+    With ``only_stale``, nothing is read when the store was already brought up to this version
+    (every write path identifies with the current knowledge)."""
     identifier = identifier or Identifier()
+    version = identifier.k.version
     with engine.begin() as conn:
-        return identify_rows(conn, identifier, only_stale=only_stale)
+        if only_stale and store_version(conn) == version:
+            return 0
+        done = identify_rows(conn, identifier, only_stale=only_stale)
+        record_version(conn, version)
+        return done

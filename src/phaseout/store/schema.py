@@ -113,10 +113,8 @@ devices = Table(
     Column("knowledge", String(16)),  # version of the knowledge that made the identification
     CheckConstraint("status in ('active', 'replaced', 'retired')", name="status"),
     Index(None, "mac"),
-    Index(None, "serial"),
     Index(None, "site_id", "ip"),
     Index(None, "vendor"),
-    Index(None, "knowledge"),
 )
 
 evidence = Table(
@@ -139,4 +137,11 @@ observations = Table(
     Column("size_bytes", Integer, nullable=False),  # size before any truncation
     Column("truncated", Boolean, nullable=False, server_default=false()),
     Index(None, "device_id"),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -85,7 +85,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_devices_mac"), ["mac"], unique=False)
-        batch_op.create_index(batch_op.f("ix_devices_serial"), ["serial"], unique=False)
         batch_op.create_index(batch_op.f("ix_devices_site_id_ip"), ["site_id", "ip"], unique=False)
 
     op.create_table(
@@ -119,7 +118,6 @@ def downgrade() -> None:
     op.drop_table("observations")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_devices_site_id_ip"))
-        batch_op.drop_index(batch_op.f("ix_devices_serial"))
         batch_op.drop_index(batch_op.f("ix_devices_mac"))
 
     op.drop_table("devices")
