@@ -18,6 +18,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from phaseout.errors import StoreError
 
 ENV_VAR = "PHASEOUT_DB"
+#: SQLite page cache per connection (negative = KiB): 64 MiB.
+CACHE_KIB = -65536
 
 
 def default_sqlite_path() -> Path:
@@ -62,8 +64,13 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: index updates on big imports stay in memory
+        cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
         cur.close()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        if record.info.pop("cache_raised", False):  # an import raised the page cache: put it back
+            dbapi_conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -35,6 +35,8 @@ from phaseout.store.store import Store
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
+#: SQLite page cache for an import (negative = KiB): 256 MiB.
+IMPORT_CACHE_KIB = -262144
 #: Row errors kept in the batch record and shown; all are counted, and ``--errors`` gets all.
 MAX_ERRORS_STORED = 1000
 #: Called as ``progress(rows_just_done, rows_in_file_estimate)``.
@@ -189,6 +191,9 @@ def import_devices(
     try:
         with store.engine.connect() as conn, conn.execution_options(sqlite_begin="IMMEDIATE").begin():
             lock_for_import(conn, devices, observations)
+            if conn.dialect.name == "sqlite":  # room for the batch's index pages: fewer spills to the WAL
+                conn.exec_driver_sql(f"PRAGMA cache_size={IMPORT_CACHE_KIB}")
+                conn.info["cache_raised"] = True  # the engine puts it back when the connection is returned
             result.same_file_as = _earlier_batch(conn, "devices", mapped.table.checksum)
             result.batch_id = _start_batch(
                 conn, "devices", mapped.table.name, mapped.table.checksum, mapped.table.sheet
