@@ -80,9 +80,13 @@ class InventoryRecord:
     device_type: str | None = None
     parent: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: The observation fields, when the parser built them while reading (faster than rebuilding).
+    fields: dict[str, Any] | None = None
 
     def observation_fields(self) -> dict[str, Any]:
         """The ``inventory`` observation body, in the shape ``phaseout identify`` reads."""
+        if self.fields is not None:
+            return self.fields
         out = {name: value for name in DEVICE_FIELDS if (value := getattr(self, name)) is not None}
         if self.extra:
             out.update(self.extra)

@@ -62,3 +62,20 @@ def test_host_column_holding_a_name_becomes_hostname() -> None:
 def test_default_site_overrides() -> None:
     (rec,) = _parse([["", "Axis", "P3245-LVE", "", "", "", ""]], site="0042")
     assert isinstance(rec, InventoryRecord) and rec.site == "0042"
+
+
+def test_fields_built_while_parsing_equal_the_record() -> None:
+    """The parser keeps the observation fields as it reads; they must equal what the record holds."""
+    rows = [["12", " Hikvision ", "DS-2CD2143G2-I", "2857.be12.3456", "cam-1.example", "Dome", "Till 3"],
+            ["13", "Axis", "", "", "127.0.0.5", "", ""], ["", "Bosch", "NDE", "", "", "", ""]]
+    mapping = map_columns(HEADERS, "devices")
+    for rec in parse_inventory(enumerate(rows, start=2), mapping, None):
+        if isinstance(rec, InventoryRecord):
+            built = rec.observation_fields()
+            rec.fields = None
+            assert built == rec.observation_fields()
+    for rec in parse_inventory(enumerate(rows, start=2), mapping, "0042"):
+        assert isinstance(rec, InventoryRecord)
+        built = rec.observation_fields()
+        rec.fields = None
+        assert built == rec.observation_fields()

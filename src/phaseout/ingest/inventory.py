@@ -51,6 +51,7 @@ def parse_inventory(
             continue  # blank row (all cells "" or None)
         width = len(cells)
         rec = InventoryRecord(row=number)
+        vals: dict[str, Any] = {}  # the observation's fields, built as we go (see observation_fields)
         error: RowError | None = None
         for how, fld, idx, cache in plan:
             if idx >= width or not (raw := cells[idx]):
@@ -69,6 +70,7 @@ def parse_inventory(
                 if how == _TYPE:
                     rec.extra["type_as_written"], value = value
                 setattr(rec, fld, value)
+                vals[fld] = value
                 continue
             text: str | None
             if type(raw) is str and len(raw) > 7 and raw.isascii() and raw.isprintable() and " " not in raw:
@@ -79,18 +81,19 @@ def parse_inventory(
                 continue
             if how == _TEXT:
                 setattr(rec, fld, text)
+                vals[fld] = text
             elif how == _MAC:
                 try:
-                    rec.mac = normalize_mac(text)
+                    rec.mac = vals["mac"] = normalize_mac(text)
                 except ValueError as exc:
                     error = RowError(number, str(exc), mapping.headers[idx])
                     break
             else:
                 try:
-                    rec.ip = normalize_ip(text)
+                    rec.ip = vals["ip"] = normalize_ip(text)
                 except ValueError as exc:
                     if looks_like_hostname(text) and not has_hostname_column:
-                        rec.hostname = text
+                        rec.hostname = vals["hostname"] = text
                         continue
                     error = RowError(number, str(exc), mapping.headers[idx])
                     break
@@ -99,7 +102,7 @@ def parse_inventory(
                 if idx < width and (raw := cells[idx]) and (text := clean_text(raw)) is not None:
                     rec.extra[header] = text
             if default_site is not None:
-                rec.site = default_site
+                rec.site = vals["site"] = default_site
             if rec.site is None:
                 error = RowError(number, "no site: add a site/store column or give --site CODE", "site")
             elif not (
@@ -113,8 +116,12 @@ def parse_inventory(
                 or rec.description
             ):
                 error = RowError(number, "no device details (make, model, MAC, IP, serial or name)")
-            elif rec.device_type is None:
-                rec.device_type = _UNKNOWN
+            else:
+                if rec.device_type is None:
+                    rec.device_type = vals["device_type"] = _UNKNOWN
+                if rec.extra:
+                    vals.update(rec.extra)
+                rec.fields = vals
         if error is not None:
             error.values = mapping.row_values(cells)
             yield error
