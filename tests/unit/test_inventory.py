@@ -66,8 +66,11 @@ def test_default_site_overrides() -> None:
 
 def test_fields_built_while_parsing_equal_the_record() -> None:
     """The parser keeps the observation fields as it reads; they must equal what the record holds."""
-    rows = [["12", " Hikvision ", "DS-2CD2143G2-I", "2857.be12.3456", "cam-1.example", "Dome", "Till 3"],
-            ["13", "Axis", "", "", "127.0.0.5", "", ""], ["", "Bosch", "NDE", "", "", "", ""]]
+    rows = [
+        ["12", " Hikvision ", "DS-2CD2143G2-I", "2857.be12.3456", "cam-1.example", "Dome", "Till 3"],
+        ["13", "Axis", "", "", "127.0.0.5", "", ""],
+        ["", "Bosch", "NDE", "", "", "", ""],
+    ]
     mapping = map_columns(HEADERS, "devices")
     for rec in parse_inventory(enumerate(rows, start=2), mapping, None):
         if isinstance(rec, InventoryRecord):

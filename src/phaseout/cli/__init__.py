@@ -18,6 +18,7 @@ from phaseout.cli.demo import demo
 from phaseout.cli.devices import devices
 from phaseout.cli.identify import identify, knowledge_app
 from phaseout.cli.imports import import_history, import_inventory, sites_app
+from phaseout.cli.policy import policy_app
 from phaseout.errors import PhaseoutError
 
 EPILOG = (
@@ -74,6 +75,7 @@ app.command("imports", epilog=EPILOG)(import_history)
 app.command("demo", epilog=EPILOG)(demo)
 app.command("identify", epilog=EPILOG)(identify)
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(policy_app, name="policy")
 app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
 

@@ -1,0 +1,36 @@
+"""The packs in use are kept in the store (shared by a team on PostgreSQL) and drive findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from phaseout.policy.packs import available_packs
+from phaseout.store import Store
+from phaseout.store.imports import import_devices, import_sites
+from phaseout.store.policies import packs_in_use, set_packs_in_use, summary
+
+
+def test_packs_in_use_and_summary(db_url: str, tmp_path: Path) -> None:
+    sites = tmp_path / "s.csv"
+    sites.write_text("Code,Name,Sensitive\nA,Depot,yes\nB,Shop,no\n", encoding="utf-8")
+    cams = tmp_path / "c.csv"
+    cams.write_text(
+        "Site,Make,Model,MAC\nA,Lorex,LNB8005-C,00:1F:54:00:00:01\nB,Hikvision,DS-2CD2143G2-I,\n"
+        "B,Axis,P3245-LVE,00:40:8C:00:00:02\n",
+        encoding="utf-8",
+    )
+    with Store.open(db_url) as store:
+        import_sites(store, sites)
+        import_devices(store, cams)
+        with store.engine.connect() as conn:
+            assert packs_in_use(conn) == []
+        set_packs_in_use(store.engine, ["org-template"])
+        set_packs_in_use(store.engine, ["org-template", "uk-cabinet-office-2022"])
+        with store.engine.connect() as conn:
+            assert packs_in_use(conn) == ["org-template", "uk-cabinet-office-2022"]
+        packs = available_packs()
+        counts = summary(store.engine, [packs["org-template"]], dt.date(2026, 11, 29))
+    assert counts[("ORG estate", "due", "sensitive")] == 1  # the Lorex unit: made by Dahua
+    assert counts[("ORG estate", "due", "standard")] == 1  # the Hikvision camera; the Axis is not covered
+    assert counts[("ORG sensitive sites", "breach", "sensitive")] == 1
