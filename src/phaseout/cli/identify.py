@@ -211,10 +211,35 @@ def knowledge_update(
         help="An IEEE registry CSV you downloaded (MA-L, MA-M or MA-S: "
         "Registry,Assignment,Organization Name,Organization Address).",
     ),
+    kev: Path | None = typer.Option(
+        None, "--kev", help="The CISA KEV catalogue, JSON (known_exploited_vulnerabilities.json)."
+    ),
+    cve: Path | None = typer.Option(
+        None, "--cve", help="A folder of CVE JSON 5.x records (CVE-*.json, searched recursively, as in the CVE List)."
+    ),
 ) -> None:
-    """Load newer facts from files you downloaded (no network needed)."""
-    if oui is None:
-        raise KnowledgeError("nothing to update", hint="give --oui FILE")
+    """Load newer facts from files you downloaded (no network needed). Every file is checked
+    before anything is written; a bad one changes nothing."""
+    if oui is None and kev is None and cve is None:
+        raise KnowledgeError("nothing to update", hint="give --oui FILE, --kev FILE and/or --cve DIR")
+    from phaseout.assess.feeds import read_cve_dir, read_kev
+    from phaseout.assess.store_feeds import save_cves, save_kev
+
+    catalog = read_kev(kev) if kev is not None else None
+    records = read_cve_dir(cve) if cve is not None else None
+    if oui is not None:
+        _update_oui(oui)
+    if catalog is not None:
+        path = save_kev(catalog)
+        console.print(
+            f"KEV catalogue {escape(catalog.version)}: {len(catalog.entries):,} entries -> {escape(str(path))}"
+        )
+    if records is not None:
+        path, total = save_cves(records)
+        console.print(f"{len(records):,} CVE records loaded; {total:,} in {escape(str(path))}")
+
+
+def _update_oui(oui: Path) -> None:
     try:
         entries = load_registry_csv(oui)
     except OSError as exc:

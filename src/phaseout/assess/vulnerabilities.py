@@ -1,0 +1,181 @@
+"""Known vulnerabilities of the covered makers -> findings for one device (pure).
+
+The curated table (``data/vulnerabilities.toml``) gives, per CVE, the models it affects and the
+firmware range or build-date cutoff.  Matching follows the identification: the device's vendor is
+the maker of its hardware and firmware, so an Amcrest or Lorex unit on Dahua firmware is checked
+against Dahua's entries, and the evidence says so.  The status of a finding:
+
+- ``affected``: the model is in a listed family and the firmware is inside the affected range
+  (or built before the cutoff);
+- ``fixed``: the model is listed and the firmware is past the range;
+- ``unknown``: the model is listed but the firmware (or its build date) is not known, or the
+  advisory gives no usable range (the reason says which).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from phaseout.assess.firmware import Firmware, compare, parse_firmware
+from phaseout.errors import KnowledgeError
+from phaseout.identify.models import normalize_model
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedRange:
+    models: re.Pattern[str]
+    first: Firmware | None = None
+    last: Firmware | None = None
+    built_before: dt.date | None = None
+    unknown: str = ""
+    examples: tuple[str, ...] = ()
+    counter: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Vulnerability:
+    cve: str
+    maker: str
+    summary: str
+    sources: tuple[str, ...]
+    ranges: tuple[AffectedRange, ...]
+    cvss: float | None = None
+    cvss_source: str = ""
+    kev_added: dt.date | None = None
+    kev_due: dt.date | None = None
+    decide: tuple[dict[str, Any], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class VulnerabilityFinding:
+    kind: str
+    ref: str
+    severity: str
+    status: str  # affected | fixed | unknown
+    detail: str
+    evidence: tuple[str, ...]
+    kev: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "ref": self.ref,
+            "severity": self.severity,
+            "status": self.status,
+            "detail": self.detail,
+            "evidence": list(self.evidence),
+            "kev": self.kev,
+        }
+
+
+def severity_of(cvss: float | None, kev: bool) -> str:
+    """CVSS bands, raised to critical when the flaw is known to be exploited."""
+    if kev:
+        return "critical"
+    if cvss is None:
+        return "medium"
+    return "critical" if cvss >= 9 else "high" if cvss >= 7 else "medium" if cvss >= 4 else "low"
+
+
+def _firmware(text: str, where: str) -> Firmware:
+    fw = parse_firmware(text)
+    if fw is None:
+        raise KnowledgeError(f"{where}: {text!r} is not a firmware version")
+    return fw
+
+
+@cache
+def load_vulnerabilities() -> tuple[Vulnerability, ...]:
+    text = resources.files("phaseout.assess").joinpath("data/vulnerabilities.toml").read_text("utf-8")
+    out = []
+    for v in tomllib.loads(text)["vulnerability"]:
+        where = f"vulnerabilities.toml {v['cve']}"
+        ranges = []
+        for r in v["ranges"]:
+            ranges.append(
+                AffectedRange(
+                    models=re.compile(r["models"]),
+                    first=_firmware(r["from"], where) if "from" in r else None,
+                    last=_firmware(r["to"], where) if "to" in r else None,
+                    built_before=r.get("built_before"),
+                    unknown=r.get("unknown", ""),
+                    examples=tuple(r.get("examples", ())),
+                    counter=tuple(r.get("counter", ())),
+                )
+            )
+        out.append(
+            Vulnerability(
+                cve=v["cve"],
+                maker=v["maker"],
+                summary=v["summary"],
+                sources=tuple(v["sources"]),
+                ranges=tuple(ranges),
+                cvss=v.get("cvss"),
+                cvss_source=v.get("cvss_source", ""),
+                kev_added=v.get("kev_added"),
+                kev_due=v.get("kev_due"),
+                decide=tuple(v.get("decide", ())),
+            )
+        )
+    return tuple(out)
+
+
+def check(
+    vuln: Vulnerability, vendor: str, model: str | None, firmware: str | None, label: str | None = None
+) -> VulnerabilityFinding | None:
+    """The finding for one device and one vulnerability, or ``None`` when it does not apply."""
+    if vendor != vuln.maker or not model:
+        return None
+    norm = normalize_model(model)
+    rng = next((r for r in vuln.ranges if r.models.fullmatch(norm)), None)
+    if rng is None:
+        return None
+    kev = vuln.kev_added is not None
+    evidence = [
+        f"made by {vendor}"
+        + (f", sold as {label}" if label and label.lower() != vendor else "")
+        + f"; model {norm} is in the families the advisory lists"
+    ]
+    if kev:
+        evidence.append(
+            f"CISA KEV: known exploited, added {vuln.kev_added}" + (f", due {vuln.kev_due}" if vuln.kev_due else "")
+        )
+    evidence.append("; ".join(vuln.sources))
+    severity = severity_of(vuln.cvss, kev)
+
+    def finding(status: str, reason: str) -> VulnerabilityFinding:
+        return VulnerabilityFinding(
+            "vulnerability", vuln.cve, severity, status, f"{vuln.summary} {reason}", (*evidence,), kev
+        )
+
+    if rng.unknown:
+        return finding("unknown", f"Cannot decide: {rng.unknown}.")
+    fw = parse_firmware(firmware)
+    if fw is None:
+        return finding("unknown", "The firmware version is not known: collect it (scan or inventory).")
+    if rng.built_before is not None:
+        if fw.build is None:
+            return finding(
+                "unknown", f"Affected if built before {rng.built_before}; firmware {fw.raw!r} carries no build date."
+            )
+        if fw.build < rng.built_before:
+            return finding("affected", f"Firmware built {fw.build}, before the fix ({rng.built_before}).")
+        return finding("fixed", f"Firmware built {fw.build}, on or after the fix ({rng.built_before}).")
+    if rng.first is not None and compare(fw, rng.first) < 0:
+        return None  # older than the first affected release: this flaw does not apply
+    if rng.last is not None and compare(fw, rng.last) > 0:
+        return finding("fixed", f"Firmware {fw} is past the affected range (up to {rng.last}).")
+    return finding("affected", f"Firmware {fw} is inside the affected range ({rng.first} to {rng.last}).")
+
+
+def findings_for(
+    vendor: str, model: str | None, firmware: str | None, label: str | None = None
+) -> list[VulnerabilityFinding]:
+    """Every curated vulnerability that concerns a device."""
+    return [f for v in load_vulnerabilities() if (f := check(v, vendor, model, firmware, label))]
