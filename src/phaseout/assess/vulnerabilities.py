@@ -61,6 +61,7 @@ class VulnerabilityFinding:
     detail: str
     evidence: tuple[str, ...]
     kev: bool
+    cvss: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class VulnerabilityFinding:
             "detail": self.detail,
             "evidence": list(self.evidence),
             "kev": self.kev,
+            "cvss": self.cvss,
         }
 
 
@@ -151,7 +153,7 @@ def check(
 
     def finding(status: str, reason: str) -> VulnerabilityFinding:
         return VulnerabilityFinding(
-            "vulnerability", vuln.cve, severity, status, f"{vuln.summary} {reason}", (*evidence,), kev
+            "vulnerability", vuln.cve, severity, status, f"{vuln.summary} {reason}", (*evidence,), kev, vuln.cvss
         )
 
     if rng.unknown:

@@ -13,6 +13,7 @@ import typer
 
 from phaseout import __version__
 from phaseout.cli import common
+from phaseout.cli.assess import assess
 from phaseout.cli.db import db_app
 from phaseout.cli.demo import demo
 from phaseout.cli.devices import devices
@@ -74,6 +75,7 @@ app.command("devices", epilog=EPILOG)(devices)
 app.command("imports", epilog=EPILOG)(import_history)
 app.command("demo", epilog=EPILOG)(demo)
 app.command("identify", epilog=EPILOG)(identify)
+app.command("assess", epilog=EPILOG)(assess)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(policy_app, name="policy")
 app.add_typer(sites_app, name="sites")

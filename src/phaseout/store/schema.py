@@ -145,3 +145,16 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("device_id", Integer, ForeignKey("devices.id"), primary_key=True),
+    Column("risk", Float, nullable=False),
+    Column("findings", Text, nullable=False),  # JSON list: policy, vulnerability and exposure findings
+    Column("risk_parts", Text, nullable=False),  # JSON list: the points and where each comes from
+    Column("mitigations", Text, nullable=False),  # JSON list: what to do until replaced, how to verify
+    Column("packs", Text, nullable=False),  # JSON list: the policy packs applied
+    Column("assessed_at", DateTime(timezone=True), nullable=False),
+    Index(None, "risk"),
+)

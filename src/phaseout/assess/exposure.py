@@ -1,0 +1,100 @@
+"""Exposure findings from what is known about a device (pure).
+
+Today that is its inventory view (address, firmware) and any stored observations (HTTP, SADP,
+UPnP answers); network discovery will add reachability.  Each finding says what was seen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from phaseout.assess.firmware import parse_firmware
+
+#: Firmware built longer ago than this is flagged as old.
+OLD_FIRMWARE_DAYS = 3 * 365
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureFinding:
+    kind: str
+    ref: str
+    severity: str
+    status: str
+    detail: str
+    evidence: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "ref": self.ref,
+            "severity": self.severity,
+            "status": self.status,
+            "detail": self.detail,
+            "evidence": list(self.evidence),
+        }
+
+
+def _finding(ref: str, severity: str, detail: str, *evidence: str) -> ExposureFinding:
+    return ExposureFinding("exposure", ref, severity, "exposed", detail, evidence)
+
+
+def exposure_findings(
+    ip: str | None, firmware: str | None, observations: list[dict[str, Any]], today: dt.date
+) -> list[ExposureFinding]:
+    out: list[ExposureFinding] = []
+    if ip:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            addr = None
+        if addr is not None and addr.is_global:
+            out.append(
+                _finding(
+                    "public-address",
+                    "critical",
+                    "The device has a public IP address: it may be reachable from the internet.",
+                    f"address {ip}",
+                )
+            )
+    fw = parse_firmware(firmware)
+    if fw is not None and fw.build is not None and (today - fw.build).days > OLD_FIRMWARE_DAYS:
+        years = (today - fw.build).days / 365
+        out.append(
+            _finding(
+                "old-firmware", "medium", f"Firmware built {fw.build}, {years:.1f} years ago.", f"firmware {fw.raw}"
+            )
+        )
+    plain_http = any(o.get("kind") == "http" and o.get("tls") is False for o in observations)
+    any_tls = any(o.get("kind") == "tls" or (o.get("kind") == "http" and o.get("tls")) for o in observations)
+    if plain_http and not any_tls:
+        out.append(
+            _finding(
+                "http-without-tls",
+                "medium",
+                "The web interface answers over plain HTTP only: passwords cross the network readable.",
+                "HTTP answer without TLS",
+            )
+        )
+    for o in observations:
+        value = o.get("raw")
+        raw = value if isinstance(value, str) else ""
+        if o.get("kind") == "sadp" and re.search(r"<HCPlatformEnable>\s*true", raw, re.IGNORECASE):
+            out.append(
+                _finding(
+                    "p2p-cloud",
+                    "high",
+                    "Hik-Connect (P2P cloud) is enabled: the device keeps a connection to the maker's cloud.",
+                    "SADP HCPlatformEnable=true",
+                )
+            )
+            break
+    if any(o.get("kind") == "upnp" for o in observations):
+        out.append(
+            _finding(
+                "upnp", "medium", "The device answers UPnP: it may open ports on the router by itself.", "UPnP answer"
+            )
+        )
+    return out

@@ -1,0 +1,139 @@
+"""Assess every stored device: policy findings for the packs in use, known vulnerabilities,
+exposure, an explainable risk score and interim mitigations; stored in ``assessments`` (one row
+per device, replaced whole in one transaction on each run)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, select
+
+from phaseout.assess.exposure import exposure_findings
+from phaseout.assess.risk import device_risk, mitigations_for
+from phaseout.assess.vulnerabilities import findings_for
+from phaseout.policy.evaluate import DeviceFacts, SiteFacts, evaluate
+from phaseout.policy.packs import PolicyPack
+from phaseout.store.schema import assessments, devices, observations, sites
+
+BATCH = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAssessment:
+    device_id: int
+    site: str
+    vendor: str
+    brand: str | None
+    model: str | None
+    risk: float
+    findings: list[dict[str, Any]]
+    risk_parts: list[dict[str, Any]]
+    mitigations: list[dict[str, str]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``phaseout assess --format jsonl`` line."""
+        return {
+            "device": self.device_id,
+            "site": self.site,
+            "vendor": self.vendor,
+            "brand": self.brand,
+            "model": self.model,
+            "risk": self.risk,
+            "findings": self.findings,
+            "risk_parts": self.risk_parts,
+            "mitigations": self.mitigations,
+        }
+
+
+def _scan_observations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
+    """Non-inventory observations (scan answers) by device: what exposure is judged from."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    query = select(observations.c.device_id, observations.c.payload).where(observations.c.kind != "inventory")
+    for device_id, payload in conn.execute(query):
+        try:
+            out.setdefault(device_id, []).append(json.loads(payload))
+        except ValueError:
+            continue
+    return out
+
+
+def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Iterator[DeviceAssessment]:
+    cameras: dict[Any, Any] = dict(
+        conn.execute(
+            select(devices.c.parent_id, func.count())
+            .where(devices.c.parent_id.is_not(None))
+            .group_by(devices.c.parent_id)
+        ).all()
+    )
+    scans = _scan_observations(conn)
+    query = (
+        select(
+            devices.c.id,
+            devices.c.ip,
+            devices.c.firmware,
+            devices.c.vendor,
+            devices.c.label,
+            devices.c.relation,
+            devices.c.id_model,
+            devices.c.id_type,
+            devices.c.confidence,
+            sites.c.code,
+            sites.c.sensitivity,
+            sites.c.next_maintenance,
+        )
+        .select_from(devices.join(sites, devices.c.site_id == sites.c.id))
+        .where(devices.c.status == "active")
+        .order_by(devices.c.id)
+    )
+    site_facts: dict[tuple[str, Any], SiteFacts] = {}
+    for row in conn.execute(query.execution_options(yield_per=BATCH)):
+        vendor = row.vendor or "unknown"
+        site = site_facts.setdefault(
+            (row.sensitivity, row.next_maintenance), SiteFacts(row.sensitivity, row.next_maintenance)
+        )
+        device = DeviceFacts(vendor, row.label, row.relation, row.id_type or "unknown", None, row.confidence or 0.0)
+        found: list[dict[str, Any]] = [f.as_dict() for f in evaluate(device, site, packs, today)]
+        found += [f.as_dict() for f in findings_for(vendor, row.id_model, row.firmware, row.label)]
+        found += [f.as_dict() for f in exposure_findings(row.ip, row.firmware, scans.get(row.id, []), today)]
+        risk, parts = device_risk(
+            found, device.device_type, int(cameras.get(row.id, 0)), row.sensitivity == "sensitive"
+        )
+        yield DeviceAssessment(
+            row.id,
+            row.code,
+            vendor,
+            row.label,
+            row.id_model,
+            risk,
+            found,
+            [p.as_dict() for p in parts],
+            mitigations_for(found, vendor),
+        )
+
+
+def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> list[DeviceAssessment]:
+    """Assess every active device and replace the stored assessments in one transaction."""
+    now = dt.datetime.now(dt.UTC)
+    pack_ids = json.dumps([p.id for p in packs])
+    with engine.begin() as conn:
+        results = list(assess_devices(conn, packs, today))
+        conn.execute(delete(assessments))
+        rows = [
+            {
+                "device_id": a.device_id,
+                "risk": a.risk,
+                "findings": json.dumps(a.findings),
+                "risk_parts": json.dumps(a.risk_parts),
+                "mitigations": json.dumps(a.mitigations),
+                "packs": pack_ids,
+                "assessed_at": now,
+            }
+            for a in results
+        ]
+        for start in range(0, len(rows), BATCH):
+            conn.execute(assessments.insert(), rows[start : start + BATCH])
+    return results
