@@ -52,3 +52,33 @@ def test_severity_bands() -> None:
         "low",
         "medium",
     ]
+
+
+def test_kev_entries_without_a_curated_range_follow_the_oem_chain() -> None:
+    from pathlib import Path
+
+    from phaseout.assess.feeds import read_kev
+
+    from ..conftest import SHARED
+
+    sample = SHARED / "research" / "knowledge" / "cve_samples" / "kev_excerpt.json"
+    if not sample.exists():
+        pytest.skip("feed samples not found")
+    kev = {
+        e.cve: {
+            "cve": e.cve,
+            "vendor": e.vendor,
+            "product": e.product,
+            "name": e.name,
+            "date_added": str(e.date_added),
+            "due_date": str(e.due_date),
+            "required_action": e.required_action,
+        }
+        for e in read_kev(Path(sample)).entries.values()
+    }
+    amcrest = {f.ref: f for f in findings_for("dahua", "IP4M-1041B", None, "Amcrest", kev)}
+    assert "CVE-2020-5735" in amcrest and amcrest["CVE-2020-5735"].status == "unknown"
+    assert "this device's label" in amcrest["CVE-2020-5735"].evidence[0]
+    plain_dahua = {f.ref for f in findings_for("dahua", "IP4M-1041B", None, "Dahua", kev)}
+    assert "CVE-2020-5735" not in plain_dahua  # an Amcrest entry does not reach every Dahua device
+    assert not {f.ref for f in findings_for("axis", "P3245-LVE", None, "Axis", kev)} & {"CVE-2020-5735"}

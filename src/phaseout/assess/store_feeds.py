@@ -49,3 +49,15 @@ def save_cves(records: list[CveRecord]) -> tuple[Path, int]:
         existing[record.cve] = asdict(record)
     _write_atomic(path, {"records": sorted(existing.values(), key=lambda r: r["cve"])})
     return path, len(existing)
+
+
+def load_saved_kev() -> dict[str, dict[str, Any]]:
+    """The KEV catalogue loaded with ``knowledge update --kev``, by CVE id (empty if none)."""
+    path = feeds_dir() / "kev.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {e["cve"]: e for e in data.get("entries", [])}
+    except (ValueError, KeyError, TypeError):
+        return {}

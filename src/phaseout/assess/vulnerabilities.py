@@ -177,7 +177,49 @@ def check(
 
 
 def findings_for(
-    vendor: str, model: str | None, firmware: str | None, label: str | None = None
+    vendor: str,
+    model: str | None,
+    firmware: str | None,
+    label: str | None = None,
+    kev: dict[str, dict[str, Any]] | None = None,
 ) -> list[VulnerabilityFinding]:
-    """Every curated vulnerability that concerns a device."""
-    return [f for v in load_vulnerabilities() if (f := check(v, vendor, model, firmware, label))]
+    """Every curated vulnerability that concerns a device, then the KEV entries (from a catalogue
+    the user loaded) that name its maker or its label but have no curated range: those are
+    ``unknown`` until the advisory's models and firmware are added to the table."""
+    found = [f for v in load_vulnerabilities() if (f := check(v, vendor, model, firmware, label))]
+    if kev:
+        curated = {v.cve for v in load_vulnerabilities()}
+        for entry in kev.values():
+            if entry["cve"] not in curated and (finding := kev_only(entry, vendor, label)) is not None:
+                found.append(finding)
+    return found
+
+
+def kev_only(entry: dict[str, Any], vendor: str, label: str | None) -> VulnerabilityFinding | None:
+    """A KEV entry without a curated range.  It concerns a device when its vendor field names the
+    device's maker (an entry for "Dahua" reaches Lorex and Amcrest units too: the OEM chain) or
+    names the device's label (an entry for "Amcrest" reaches Amcrest units, not all of Dahua's)."""
+    from phaseout.knowledge import load_knowledge
+
+    k = load_knowledge()
+    hit = k.match_name(str(entry.get("vendor", "")))
+    if hit is None or hit.maker != vendor:
+        return None
+    if hit.brand and k.brands[hit.brand].relation != "own":
+        if not label or k.match_name(label) != hit:
+            return None
+        chain = f"the entry names {entry['vendor']}, this device's label, made by {vendor}"
+    else:
+        sold_as = f" (sold as {label})" if label and label.lower() != vendor else ""
+        chain = f"the entry names {entry['vendor']}, the maker of this device{sold_as}"
+    due = entry.get("due_date")
+    evidence = (
+        chain,
+        f"CISA KEV: {entry.get('name', '')}, added {entry.get('date_added')}" + (f", due {due}" if due else ""),
+        f"required action: {entry.get('required_action', '')}",
+    )
+    detail = (
+        f"Known exploited flaw in {entry.get('vendor')} {entry.get('product')}; phaseout has no model and "
+        "firmware range for it yet: check the advisory."
+    )
+    return VulnerabilityFinding("vulnerability", entry["cve"], "critical", "unknown", detail, evidence, True)

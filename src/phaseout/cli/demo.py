@@ -72,12 +72,14 @@ def demo(
     console.print(files)
     with Store.open(result.db) as store:
         _overview(store, workdir / "truth.csv")
+        _assessment(store)
     console.print(
         f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)\n"
         f"database: {escape(result.db_url)}\n"
         f"next: phaseout --db {escape(result.db_url)} devices --vendor dahua --brand lorex\n"
         f"      phaseout --db {escape(result.db_url)} devices --brand hilook --format xlsx -o hilook.xlsx\n"
-        f"      phaseout --db {escape(result.db_url)} imports"
+        f"      phaseout --db {escape(result.db_url)} assess -f jsonl | head\n"
+        f"      phaseout --db {escape(result.db_url)} policy use"
     )
 
 
@@ -115,3 +117,36 @@ def _overview(store: Store, truth_file: Path) -> None:
         "LTS, Annke, Lorex, Amcrest, Imou...), typos and blank makes, caught by brand, model number and "
         "MAC prefix."
     )
+
+
+DEMO_PACKS = ("org-template", "uk-cabinet-office-2022")
+
+
+def _assessment(store: Store) -> None:
+    """The demo applies the organisation template and the UK statement, then assesses."""
+    import datetime as dt
+
+    from phaseout.policy.packs import available_packs
+    from phaseout.store.assessment import run_assessment
+    from phaseout.store.policies import set_packs_in_use
+
+    packs = available_packs()
+    set_packs_in_use(store.engine, list(DEMO_PACKS))
+    results = run_assessment(store.engine, [packs[p] for p in DEMO_PACKS], dt.date.today())
+    status: Counter[str] = Counter()
+    for a in results:
+        for f in a.findings:
+            if f["status"] in ("breach", "due", "affected", "unknown", "exposed"):
+                status[f"{f['kind']} {f['status']}"] += 1
+    table = Table(title=f"assessment with packs {', '.join(DEMO_PACKS)}", title_justify="left")
+    table.add_column("finding")
+    table.add_column("count", justify="right")
+    for name, n in sorted(status.items()):
+        table.add_row(name, f"{n:,}")
+    console.print(table)
+    worst = max(results, key=lambda a: a.risk, default=None)
+    if worst is not None:
+        console.print(
+            f"riskiest device: #{worst.device_id} at site {escape(worst.site)} "
+            f"({escape(str(worst.model))}, {worst.vendor}), risk {worst.risk:,.0f}"
+        )

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 
 from phaseout.assess.exposure import exposure_findings
 from phaseout.assess.risk import device_risk, mitigations_for
+from phaseout.assess.store_feeds import load_saved_kev
 from phaseout.assess.vulnerabilities import findings_for
 from phaseout.policy.evaluate import DeviceFacts, SiteFacts, evaluate
 from phaseout.policy.packs import PolicyPack
@@ -70,6 +71,7 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
         ).all()
     )
     scans = _scan_observations(conn)
+    kev = load_saved_kev()
     query = (
         select(
             devices.c.id,
@@ -97,7 +99,7 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
         )
         device = DeviceFacts(vendor, row.label, row.relation, row.id_type or "unknown", None, row.confidence or 0.0)
         found: list[dict[str, Any]] = [f.as_dict() for f in evaluate(device, site, packs, today)]
-        found += [f.as_dict() for f in findings_for(vendor, row.id_model, row.firmware, row.label)]
+        found += [f.as_dict() for f in findings_for(vendor, row.id_model, row.firmware, row.label, kev)]
         found += [f.as_dict() for f in exposure_findings(row.ip, row.firmware, scans.get(row.id, []), today)]
         risk, parts = device_risk(
             found, device.device_type, int(cameras.get(row.id, 0)), row.sensitivity == "sensitive"
