@@ -17,7 +17,7 @@ def test_entry_is_sourced_and_its_ranges_match_their_examples(cve: str) -> None:
     assert vuln.sources and vuln.summary and vuln.maker in ("hikvision", "dahua")
     for rng in vuln.ranges:
         assert rng.examples and rng.counter
-        assert rng.first is not None or rng.built_before is not None or rng.unknown
+        assert rng.first is not None or rng.before is not None or rng.built_before is not None or rng.unknown
         for model in rng.examples:
             assert rng.models.fullmatch(normalize_model(model)), (cve, model)
         for model in rng.counter:
@@ -27,7 +27,8 @@ def test_entry_is_sourced_and_its_ranges_match_their_examples(cve: str) -> None:
 @pytest.mark.parametrize(("cve", "case"), [(cve, case) for cve, v in sorted(VULNS.items()) for case in v.decide])
 def test_version_decisions(cve: str, case: dict[str, str]) -> None:
     assert VULNS[cve].decide, f"{cve} has no decision examples"
-    found = check(VULNS[cve], VULNS[cve].maker, case["model"], case["firmware"] or None)
+    label = VULNS[cve].labels[0] if VULNS[cve].labels else None
+    found = check(VULNS[cve], VULNS[cve].maker, case["model"], case["firmware"] or None, label)
     assert (found.status if found else "none") == case["status"]
 
 
@@ -61,24 +62,44 @@ def test_kev_entries_without_a_curated_range_follow_the_oem_chain() -> None:
 
     from ..conftest import SHARED
 
-    sample = SHARED / "research" / "knowledge" / "cve_samples" / "kev_excerpt.json"
-    if not sample.exists():
-        pytest.skip("feed samples not found")
-    kev = {
-        e.cve: {
-            "cve": e.cve,
-            "vendor": e.vendor,
-            "product": e.product,
-            "name": e.name,
-            "date_added": str(e.date_added),
-            "due_date": str(e.due_date),
-            "required_action": e.required_action,
+    def entry(cve: str, vendor: str) -> dict[str, str]:
+        return {
+            "cve": cve,
+            "vendor": vendor,
+            "product": "Cameras",
+            "name": f"{vendor} flaw",
+            "date_added": "2026-01-01",
+            "due_date": "2026-01-22",
+            "required_action": "Apply updates.",
         }
-        for e in read_kev(Path(sample)).entries.values()
-    }
+
+    kev = {"CVE-2099-0001": entry("CVE-2099-0001", "Amcrest"), "CVE-2099-0002": entry("CVE-2099-0002", "Dahua")}
     amcrest = {f.ref: f for f in findings_for("dahua", "IP4M-1041B", None, "Amcrest", kev)}
-    assert "CVE-2020-5735" in amcrest and amcrest["CVE-2020-5735"].status == "unknown"
-    assert "this device's label" in amcrest["CVE-2020-5735"].evidence[0]
-    plain_dahua = {f.ref for f in findings_for("dahua", "IP4M-1041B", None, "Dahua", kev)}
-    assert "CVE-2020-5735" not in plain_dahua  # an Amcrest entry does not reach every Dahua device
-    assert not {f.ref for f in findings_for("axis", "P3245-LVE", None, "Axis", kev)} & {"CVE-2020-5735"}
+    assert amcrest["CVE-2099-0001"].status == "unknown" and amcrest["CVE-2099-0001"].kev
+    assert "this device's label" in amcrest["CVE-2099-0001"].evidence[0]
+    assert "the maker of this device (sold as Amcrest)" in amcrest["CVE-2099-0002"].evidence[0]
+    lorex = {f.ref for f in findings_for("dahua", "LNB8005-C", None, "Lorex", kev)}
+    assert "CVE-2099-0002" in lorex and "CVE-2099-0001" not in lorex  # Dahua's flaw reaches Lorex; Amcrest's does not
+    assert findings_for("axis", "P3245-LVE", None, "Axis", kev) == []
+    sample = SHARED / "research" / "knowledge" / "cve_samples" / "kev_excerpt.json"
+    if sample.exists():  # the real catalogue: curated CVEs are not reported twice
+        real = {
+            e.cve: {
+                "cve": e.cve,
+                "vendor": e.vendor,
+                "product": e.product,
+                "name": e.name,
+                "date_added": str(e.date_added),
+                "due_date": str(e.due_date),
+                "required_action": e.required_action,
+            }
+            for e in read_kev(Path(sample)).entries.values()
+        }
+        refs = [f.ref for f in findings_for("dahua", "IPC-HDW5831R-ZE", None, "Amcrest", real)]
+        assert len(refs) == len(set(refs))
+
+
+def test_an_oem_flaw_reaches_only_that_label() -> None:
+    amcrest = check(VULNS["CVE-2020-5735"], "dahua", "IP4M-1041B", None, "Amcrest")
+    assert amcrest is not None and amcrest.status == "unknown" and amcrest.severity == "critical"
+    assert check(VULNS["CVE-2020-5735"], "dahua", "IPC-HDW5831R-ZE", None, "Dahua") is None

@@ -32,6 +32,7 @@ class AffectedRange:
     models: re.Pattern[str]
     first: Firmware | None = None
     last: Firmware | None = None
+    before: Firmware | None = None  # exclusive upper bound ("lessThan" in CVE records)
     built_before: dt.date | None = None
     unknown: str = ""
     examples: tuple[str, ...] = ()
@@ -49,6 +50,7 @@ class Vulnerability:
     cvss_source: str = ""
     kev_added: dt.date | None = None
     kev_due: dt.date | None = None
+    labels: tuple[str, ...] = ()  # when set: only devices sold under these labels (an OEM's own flaw)
     decide: tuple[dict[str, Any], ...] = field(default=())
 
 
@@ -105,6 +107,7 @@ def load_vulnerabilities() -> tuple[Vulnerability, ...]:
                     models=re.compile(r["models"]),
                     first=_firmware(r["from"], where) if "from" in r else None,
                     last=_firmware(r["to"], where) if "to" in r else None,
+                    before=_firmware(r["before"], where) if "before" in r else None,
                     built_before=r.get("built_before"),
                     unknown=r.get("unknown", ""),
                     examples=tuple(r.get("examples", ())),
@@ -122,6 +125,7 @@ def load_vulnerabilities() -> tuple[Vulnerability, ...]:
                 cvss_source=v.get("cvss_source", ""),
                 kev_added=v.get("kev_added"),
                 kev_due=v.get("kev_due"),
+                labels=tuple(x.lower() for x in v.get("labels", ())),
                 decide=tuple(v.get("decide", ())),
             )
         )
@@ -133,6 +137,8 @@ def check(
 ) -> VulnerabilityFinding | None:
     """The finding for one device and one vulnerability, or ``None`` when it does not apply."""
     if vendor != vuln.maker or not model:
+        return None
+    if vuln.labels and (label or "").lower() not in vuln.labels:
         return None
     norm = normalize_model(model)
     rng = next((r for r in vuln.ranges if r.models.fullmatch(norm)), None)
@@ -169,6 +175,10 @@ def check(
         if fw.build < rng.built_before:
             return finding("affected", f"Firmware built {fw.build}, before the fix ({rng.built_before}).")
         return finding("fixed", f"Firmware built {fw.build}, on or after the fix ({rng.built_before}).")
+    if rng.before is not None:
+        if compare(fw, rng.before) < 0:
+            return finding("affected", f"Firmware {fw} is older than the fix ({rng.before}).")
+        return finding("fixed", f"Firmware {fw} has the fix ({rng.before} or later).")
     if rng.first is not None and compare(fw, rng.first) < 0:
         return None  # older than the first affected release: this flaw does not apply
     if rng.last is not None and compare(fw, rng.last) > 0:
