@@ -127,6 +127,11 @@ def policy_use(
             if unknown:
                 raise UsageError(f"no policy pack {', '.join(unknown)}", hint=f"packs: {', '.join(packs)}")
             set_packs_in_use(store.engine, list(dict.fromkeys(pack_ids)))
+            if store.counts()["assessments"]:  # stored findings follow the packs in use
+                from phaseout.store.assessment import run_assessment
+
+                run_assessment(store.engine, [packs[p] for p in dict.fromkeys(pack_ids)], dt.date.today())
+                console.print("[dim]stored assessment recomputed for the new packs[/]")
         with store.engine.connect() as conn:
             chosen = packs_in_use(conn)
         missing = [p for p in chosen if p not in packs]

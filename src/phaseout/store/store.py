@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from phaseout.errors import StoreError, UsageError
 from phaseout.store import migrate
 from phaseout.store.engine import check_connection, create_store_engine, resolve_url
-from phaseout.store.schema import devices, evidence, import_batches, observations, sites
+from phaseout.store.schema import assessments, devices, evidence, import_batches, observations, sites
 
 
 @dataclass(slots=True)
@@ -128,7 +128,7 @@ class Store:
         with self.engine.connect() as conn:
             return {
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in (sites, devices, observations, import_batches, evidence)
+                for t in (sites, devices, observations, import_batches, evidence, assessments)
             }
 
     def _device_conditions(self, flt: DeviceFilter) -> list[ColumnElement[bool]]:
