@@ -31,6 +31,8 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/import_speed.py
+	$(BIN)/python bench/identify_speed.py
+	$(BIN)/python bench/identify_accuracy.py
 
 # Re-resolve the pinned, hashed lock files after changing dependencies in pyproject.toml.
 lock: install
