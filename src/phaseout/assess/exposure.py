@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from phaseout.assess.findings import finding_dict
 from phaseout.assess.firmware import parse_firmware
 
 #: Firmware built longer ago than this is flagged as old.
@@ -27,14 +28,7 @@ class ExposureFinding:
     evidence: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "ref": self.ref,
-            "severity": self.severity,
-            "status": self.status,
-            "detail": self.detail,
-            "evidence": list(self.evidence),
-        }
+        return finding_dict(self)
 
 
 def _finding(ref: str, severity: str, detail: str, *evidence: str) -> ExposureFinding:

@@ -22,6 +22,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from phaseout.assess.findings import finding_dict
 from phaseout.assess.firmware import Firmware, compare, parse_firmware
 from phaseout.errors import KnowledgeError
 from phaseout.identify.models import normalize_model
@@ -66,16 +67,7 @@ class VulnerabilityFinding:
     cvss: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "ref": self.ref,
-            "severity": self.severity,
-            "status": self.status,
-            "detail": self.detail,
-            "evidence": list(self.evidence),
-            "kev": self.kev,
-            "cvss": self.cvss,
-        }
+        return finding_dict(self)
 
 
 def severity_of(cvss: float | None, kev: bool) -> str:

@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from phaseout.assess.findings import finding_dict
 from phaseout.policy.packs import NEXT_MAINTENANCE, PolicyPack, PolicyRule
 
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
@@ -52,17 +53,7 @@ class PolicyFinding:
     evidence: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "ref": self.ref,
-            "pack": self.pack,
-            "severity": self.severity,
-            "status": self.status,
-            "action": self.action,
-            "deadline": self.deadline.isoformat() if self.deadline else None,
-            "detail": self.detail,
-            "evidence": list(self.evidence),
-        }
+        return finding_dict(self)
 
 
 def _covered_by(device: DeviceFacts) -> str:
