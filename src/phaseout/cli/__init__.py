@@ -17,6 +17,7 @@ from phaseout.cli.assess import assess
 from phaseout.cli.db import db_app
 from phaseout.cli.demo import demo
 from phaseout.cli.devices import devices
+from phaseout.cli.discover import emulate, scan_cmd
 from phaseout.cli.identify import identify, knowledge_app
 from phaseout.cli.imports import import_history, import_inventory, sites_app
 from phaseout.cli.policy import policy_app
@@ -76,6 +77,8 @@ app.command("imports", epilog=EPILOG)(import_history)
 app.command("demo", epilog=EPILOG)(demo)
 app.command("identify", epilog=EPILOG)(identify)
 app.command("assess", epilog=EPILOG)(assess)
+app.command("scan", epilog=EPILOG)(scan_cmd)
+app.command("emulate", epilog=EPILOG)(emulate)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(policy_app, name="policy")
 app.add_typer(sites_app, name="sites")

@@ -282,17 +282,20 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
         facts.text("url", "http", location[0])
     if body:
         facts.text("http.body", "http", body)
-        path = obs.get("path") or obs.get("request")
-        ok = not status or " 2" in status[:13]
-        if isinstance(path, str) and ok and body.strip():
-            facts.text("http.path", "http", path[:2048])
         stripped = body.lstrip("\ufeff \r\n\t")
+        answered = False
         if stripped.startswith("<"):
             _xml_facts(facts, "http", stripped)
         elif stripped.startswith("{"):
             _json_facts(facts, "http", stripped)
         else:
-            _key_value_facts(facts, "http", stripped)
+            answered = _key_value_facts(facts, "http", stripped)
+        # The request path says something only when the answer is what that endpoint gives
+        # (key=value lines for Dahua CGI): a device that answers 200 to every path proves nothing.
+        path = obs.get("path") or obs.get("request")
+        ok = not status or " 2" in status[:13]
+        if isinstance(path, str) and ok and answered:
+            facts.text("http.path", "http", path[:2048])
 
 
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:

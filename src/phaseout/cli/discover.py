@@ -1,0 +1,120 @@
+"""``phaseout emulate`` (devices on loopback) and ``phaseout scan`` (probe them, or your network)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from enum import StrEnum
+from typing import Any
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from phaseout.cli.common import console, err_console
+from phaseout.discover.scanner import PORTS, ScanSettings, scan
+from phaseout.discover.scope import in_scope
+from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
+from phaseout.identify import Identifier
+
+
+def emulate(
+    profiles: str = typer.Option(
+        "hikvision-ipc,dahua-ipc,lorex-nvr,axis-ipc", "--profiles", help="Comma-separated profiles (see --list)."
+    ),
+    count: int = typer.Option(4, "--count", min=1, max=65536, help="How many devices."),
+    base: str = typer.Option("127.20.0.1", "--base", help="First loopback address; each device takes the next."),
+    list_: bool = typer.Option(False, "--list", help="List the profiles and exit."),
+) -> None:
+    """Run emulated devices on loopback addresses and their real ports until Ctrl-C, for trying
+    `phaseout scan` safely.
+
+    Example:
+
+        phaseout emulate --profiles hikvision-ipc,dahua-ipc --count 10 --base 127.20.0.1
+    """
+    if list_:
+        for name, p in sorted(load_profiles().items()):
+            console.print(f"{escape(name):18} {escape(p.maker):10} {escape(p.model)}  ports {list(p.ports)}")
+        return
+    devices = plan_devices([p.strip() for p in profiles.split(",") if p.strip()], count, base)
+
+    async def run() -> None:
+        async with Emulator(devices):
+            console.print(f"{len(devices)} emulated devices on {devices[0].ip} .. {devices[-1].ip}; Ctrl-C stops")
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        err_console.print("emulated devices stopped")
+
+
+class ScanFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+def scan_cmd(
+    targets: list[str] = typer.Argument(..., help="Addresses, networks (127.20.0.0/24) or ranges (127.20.0.1-50)."),
+    scope: list[str] = typer.Option(
+        None,
+        "--scope",
+        help="Networks you may scan (CIDR). Required; repeatable. Nothing outside them is ever contacted.",
+    ),
+    allow_public: bool = typer.Option(False, "--allow-public", help="Allow public addresses (your own, knowingly)."),
+    fmt: ScanFormat = typer.Option(ScanFormat.table, "--format", "-f", help="table, or jsonl (one line per host)."),
+    concurrency: int = typer.Option(512, "--concurrency", min=1, max=4096, help="Hosts probed at once."),
+    deadline: float = typer.Option(8.0, "--host-deadline", min=0.5, help="Seconds per host, at most."),
+    ports: str = typer.Option(",".join(map(str, PORTS)), "--ports", help="TCP ports to try."),
+) -> None:
+    """Probe hosts for cameras and recorders (HTTP, ISAPI and Dahua CGI information endpoints,
+    RTSP) and identify them. Unauthenticated, never guesses passwords; every answer is capped in
+    size and time and every host has a deadline.
+
+    Example:
+
+        phaseout scan 127.20.0.0/24 --scope 127.20.0.0/16 --format jsonl
+    """
+    hosts = in_scope(targets, scope or [], allow_public)
+    settings = ScanSettings(
+        concurrency=concurrency, host_deadline=deadline, ports=tuple(int(p) for p in ports.split(",") if p.strip())
+    )
+    identifier = Identifier()
+    bar = Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+    with bar:
+        task = bar.add_task("scan", total=len(hosts))
+        try:
+            results = asyncio.run(scan(hosts, settings, lambda _r: bar.advance(task)))
+        except KeyboardInterrupt:
+            err_console.print("[yellow]scan interrupted[/]")
+            raise
+    rows = [r.as_dict(identifier) for r in results]
+    if fmt is ScanFormat.jsonl:
+        for row in rows:
+            sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
+        sys.stdout.flush()
+        return
+    _table(rows, len(hosts))
+
+
+def _table(rows: list[dict[str, Any]], total: int) -> None:
+    table = Table(title=f"{len(rows)} of {total} hosts answered", title_justify="left")
+    for col in ("ip", "ports", "vendor", "brand", "model", "confidence", "errors"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        cells = [
+            escape("" if row.get(c) is None else str(row.get(c)))
+            for c in ("ip", "ports", "vendor", "brand", "model", "confidence")
+        ]
+        table.add_row(*cells, escape("; ".join(str(e) for e in row.get("errors") or [])[:120]))
+    console.print(table)

@@ -1,0 +1,178 @@
+"""The active scanner: asyncio probes with caps and deadlines, results as observations.
+
+Per host: TCP connect on the camera ports; HTTP ``GET /`` (one same-host redirect followed), the
+Hikvision ISAPI and Dahua CGI information endpoints; RTSP ``OPTIONS`` and ``DESCRIBE``.  Every
+answer is kept as an observation in the shape ``phaseout identify`` reads, then the host is
+identified.  Each read is capped in size and time and each host has a deadline, so a device that
+drips, floods or never answers costs one host's deadline and an error line, not the scan.
+Credentials are never guessed: unauthenticated requests only (the answers' realms and headers
+are what identify a device).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from phaseout.identify import Identifier
+
+PORTS = (80, 443, 554, 8000, 8080, 37777)
+MAX_RESPONSE = 64 * 1024
+HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo")
+
+
+@dataclass(slots=True)
+class ScanSettings:
+    connect_timeout: float = 1.0
+    read_timeout: float = 2.0
+    host_deadline: float = 8.0
+    concurrency: int = 512
+    ports: tuple[int, ...] = PORTS
+
+
+@dataclass(slots=True)
+class HostResult:
+    ip: str
+    ports: list[int] = field(default_factory=list)
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def as_dict(self, identifier: Identifier) -> dict[str, Any]:
+        ident = identifier.identify(self.observations).as_dict() if self.observations else {"vendor": "unknown"}
+        return {"ip": self.ip, "ports": self.ports, **ident, "errors": self.errors}
+
+
+async def _open(ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    try:
+        return await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=timeout)
+    except (TimeoutError, OSError):
+        return None
+
+
+async def _exchange(ip: str, port: int, request: bytes, settings: ScanSettings) -> tuple[str, str | None]:
+    """Send one request, read the answer until close, the size cap or the read deadline.
+    Returns (text, error)."""
+    conn = await _open(ip, port, settings.connect_timeout)
+    if conn is None:
+        return "", f"port {port}: no connection"
+    reader, writer = conn
+    data = b""
+    error = None
+    try:
+        writer.write(request)
+        await writer.drain()
+        deadline = time.monotonic() + settings.read_timeout
+        while len(data) < MAX_RESPONSE:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                error = f"port {port}: answer not finished within {settings.read_timeout:.0f} s (kept what came)"
+                break
+            chunk = await asyncio.wait_for(reader.read(8192), timeout=left)
+            if not chunk:
+                break
+            data += chunk
+        else:
+            error = f"port {port}: answer cut at {MAX_RESPONSE // 1024} KiB"
+    except TimeoutError:
+        error = (
+            f"port {port}: no answer within {settings.read_timeout:.0f} s"
+            if not data
+            else (f"port {port}: answer not finished within {settings.read_timeout:.0f} s (kept what came)")
+        )
+    except OSError as exc:
+        error = f"port {port}: connection failed ({exc.__class__.__name__})"
+    finally:
+        writer.close()
+    return data[:MAX_RESPONSE].decode("utf-8", errors="replace"), error
+
+
+def _http_request(ip: str, path: str) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {ip}\r\nUser-Agent: phaseout-scan\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+def _rtsp_request(ip: str, method: str, cseq: int) -> bytes:
+    return (
+        f"{method} rtsp://{ip}:554/ RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: phaseout-scan\r\n"
+        + ("Accept: application/sdp\r\n" if method == "DESCRIBE" else "")
+        + "\r\n"
+    ).encode()
+
+
+_LOCATION = re.compile(r"^Location:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None = None) -> HostResult:
+    """Probe one host, filling ``result`` as answers come (so a deadline keeps what was found)."""
+    result = result if result is not None else HostResult(ip)
+    opened = await asyncio.gather(*(_open(ip, p, settings.connect_timeout) for p in settings.ports))
+    for port, conn in zip(settings.ports, opened, strict=True):
+        if conn is not None:
+            result.ports.append(port)
+            conn[1].close()
+
+    async def http(path: str) -> None:
+        text, error = await _exchange(ip, 80, _http_request(ip, path), settings)
+        if error:
+            result.errors.append(error)
+        if text:
+            result.observations.append({"kind": "http", "port": 80, "tls": False, "path": path, "raw": text})
+        if path == "/" and (m := _LOCATION.search(text.split("\r\n\r\n", 1)[0])):
+            target = m.group(1)
+            if target.startswith("/") or target.startswith(f"http://{ip}/"):
+                local = target.split(ip, 1)[1] if target.startswith("http") else target
+                text2, error2 = await _exchange(ip, 80, _http_request(ip, local), settings)
+                if error2:
+                    result.errors.append(error2)
+                if text2:
+                    result.observations.append({"kind": "http", "port": 80, "tls": False, "path": local, "raw": text2})
+
+    async def rtsp() -> None:
+        for cseq, method in enumerate(("OPTIONS", "DESCRIBE"), start=1):
+            text, error = await _exchange(ip, 554, _rtsp_request(ip, method, cseq), settings)
+            if error:
+                result.errors.append(error)
+            if text:
+                result.observations.append({"kind": "rtsp", "port": 554, "raw": text})
+
+    jobs = []
+    if 80 in result.ports:
+        jobs += [http("/"), *(http(p) for p in HTTP_PATHS)]
+    if 554 in result.ports:
+        jobs.append(rtsp())
+    if jobs:
+        await asyncio.gather(*jobs)
+    return result
+
+
+async def scan(
+    hosts: list[str], settings: ScanSettings | None = None, progress: Callable[[HostResult], None] | None = None
+) -> list[HostResult]:
+    """Probe every host (already checked against the scope), ``settings.concurrency`` at a time,
+    each within ``settings.host_deadline``.  Hosts that answer nothing are left out."""
+    settings = settings or ScanSettings()
+    gate = asyncio.Semaphore(settings.concurrency)
+    results: list[HostResult] = []
+
+    async def one(ip: str) -> None:
+        async with gate:
+            start = time.monotonic()
+            try:
+                result = await asyncio.wait_for(probe_host(ip, settings), timeout=settings.host_deadline)
+            except TimeoutError:
+                result = HostResult(ip, errors=[f"host deadline of {settings.host_deadline:.0f} s reached"])
+            result.elapsed = time.monotonic() - start
+            if result.ports or result.observations or result.errors[1:]:
+                results.append(result)
+            if progress:
+                progress(result)
+
+    await asyncio.gather(*(one(ip) for ip in hosts))
+    results.sort(key=lambda r: tuple(int(x) for x in r.ip.split(".")) if "." in r.ip else (0,))
+    return results

@@ -1,0 +1,73 @@
+"""Which addresses a scan may touch.  Nothing outside the declared scope is ever contacted, and
+public addresses need an explicit ``allow_public``: a typo in a target must not become a scan
+of somebody else's network."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+from phaseout.errors import UsageError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_HOSTS = 65_536
+
+
+def parse_scope(cidrs: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    if not cidrs:
+        raise UsageError("a scan needs --scope", hint="declare the networks you may scan, e.g. --scope 127.20.0.0/16")
+    out = []
+    for text in cidrs:
+        try:
+            out.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise UsageError(
+                f"--scope {text!r} is not a network", hint="use CIDR notation, e.g. 10.20.0.0/16"
+            ) from None
+    return out
+
+
+def expand_targets(targets: list[str]) -> Iterator[IPAddress]:
+    """Addresses from ``127.20.0.5``, ``127.20.0.0/24`` or ``127.20.0.1-50`` forms."""
+    for target in targets:
+        text = target.strip()
+        try:
+            if "/" in text:
+                net = ipaddress.ip_network(text, strict=False)
+                for addr in net.hosts() if net.num_addresses > 2 else net:
+                    yield ipaddress.ip_address(str(addr))
+            elif "-" in text:
+                first, last = text.rsplit("-", 1)
+                start = ipaddress.ip_address(first)
+                end = (
+                    ipaddress.ip_address(last)
+                    if "." in last or ":" in last
+                    else ipaddress.ip_address(first.rsplit(".", 1)[0] + "." + last)
+                )
+                for value in range(int(start), int(end) + 1):
+                    yield ipaddress.ip_address(value)
+            else:
+                yield ipaddress.ip_address(text)
+        except ValueError:
+            raise UsageError(
+                f"target {target!r} is not an address, a network or a range",
+                hint="e.g. 127.20.0.5, 127.20.0.0/24 or 127.20.0.1-50",
+            ) from None
+
+
+def in_scope(targets: list[str], scope: list[str], allow_public: bool = False, max_hosts: int = MAX_HOSTS) -> list[str]:
+    """The target addresses, every one inside the scope; refuses the whole scan otherwise."""
+    networks = parse_scope(scope)
+    hosts: list[str] = []
+    for addr in expand_targets(targets):
+        if not any(addr in net for net in networks):
+            raise UsageError(
+                f"{addr} is outside the declared scope ({', '.join(scope)})",
+                hint="nothing was sent; fix the target or widen --scope deliberately",
+            )
+        if addr.is_global and not allow_public:
+            raise UsageError(f"{addr} is a public address", hint="scanning public addresses needs --allow-public")
+        hosts.append(str(addr))
+        if len(hosts) > max_hosts:
+            raise UsageError(f"more than {max_hosts:,} hosts", hint="split the scan or raise --max-hosts")
+    return list(dict.fromkeys(hosts))

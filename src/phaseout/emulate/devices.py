@@ -1,0 +1,230 @@
+"""Emulated devices: profiles (data files in ``profiles/``) served on loopback addresses.
+
+Each device gets its own 127.x.y.z address and listens on its profile's real ports (80, 554,
+8000, 37777...): HTTP answers with the profile's headers, login page and information endpoints
+(digest-protected ones answer 401 with the realm, as real firmware does), RTSP answers OPTIONS
+and DESCRIBE, other ports accept and stay silent.  Hostile behaviours (``silent``, ``drip``) test
+the scanner's deadlines.  Only loopback addresses are accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import random
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from phaseout.errors import UsageError
+
+MAX_REQUEST = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    maker: str
+    model: str
+    firmware: str
+    build: str
+    mac_prefix: str
+    ports: tuple[int, ...]
+    http: dict[str, Any] = field(default_factory=dict)
+    rtsp: dict[str, Any] = field(default_factory=dict)
+    behaviour: str = ""
+
+
+@cache
+def load_profiles() -> dict[str, Profile]:
+    out = {}
+    for item in resources.files("phaseout.emulate").joinpath("profiles").iterdir():
+        if item.name.endswith(".toml"):
+            data = tomllib.loads(item.read_text("utf-8"))
+            out[data["name"]] = Profile(
+                name=data["name"],
+                maker=data["maker"],
+                model=data["model"],
+                firmware=data["firmware"],
+                build=data["build"],
+                mac_prefix=data["mac_prefix"],
+                ports=tuple(data["ports"]),
+                http=data.get("http", {}),
+                rtsp=data.get("rtsp", {}),
+                behaviour=data.get("behaviour", ""),
+            )
+    return out
+
+
+@dataclass(slots=True)
+class Device:
+    profile: Profile
+    ip: str
+    serial: str
+    mac: str
+
+    def fill(self, template: str) -> str:
+        return template.format(
+            model=self.profile.model,
+            firmware=self.profile.firmware,
+            build=self.profile.build,
+            serial=self.serial,
+            serial_tail=self.serial[-4:],
+            mac=self.mac,
+            mac_lower=self.mac.lower(),
+            name=f"{self.profile.name} {self.ip}",
+        )
+
+
+def plan_devices(profiles: list[str], count: int, base: str, seed: int = 1) -> list[Device]:
+    """``count`` devices cycling through ``profiles`` on consecutive loopback addresses."""
+    known = load_profiles()
+    unknown = [p for p in profiles if p not in known]
+    if unknown:
+        raise UsageError(f"unknown profile(s): {', '.join(unknown)}", hint=f"profiles: {', '.join(sorted(known))}")
+    start = ipaddress.ip_address(base)
+    rng = random.Random(seed)
+    devices = []
+    for i in range(count):
+        ip = start + i
+        if not ip.is_loopback:
+            raise UsageError(f"{ip} is not a loopback address", hint="emulated devices live in 127.0.0.0/8 only")
+        profile = known[profiles[i % len(profiles)]]
+        serial = "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(12))
+        mac = profile.mac_prefix + "".join(f":{rng.randrange(256):02X}" for _ in range(3))
+        devices.append(Device(profile, str(ip), serial, mac))
+    return devices
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data and len(data) < MAX_REQUEST:
+        chunk = await asyncio.wait_for(reader.read(4096), timeout=10)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _response(status: str, headers: dict[str, str], body: str = "", proto: str = "HTTP/1.1") -> bytes:
+    payload = body.encode("utf-8")
+    lines = [f"{proto} {status}"] + [f"{k}: {v}" for k, v in headers.items() if v]
+    if proto.startswith("HTTP"):
+        lines.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+def _http_answer(device: Device, request: bytes) -> bytes:
+    line = request.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = line.split(" ")
+    path = parts[1] if len(parts) > 1 else "/"
+    http = device.profile.http
+    base = {"Server": http.get("server", ""), "Connection": "close"}
+    if path == "/" and http.get("redirect_root"):
+        return _response("302 Found", base | {"Location": http.get("login_path", "/")})
+    if path == http.get("login_path", "/"):
+        return _response("200 OK", base | {"Content-Type": "text/html"}, device.fill(http.get("login_body", "")))
+    if path in http.get("open_paths", {}):
+        return _response("200 OK", base | {"Content-Type": "text/plain"}, device.fill(http["open_paths"][path]))
+    if path in http.get("auth_paths", {}) or (http.get("realm") and path.startswith(("/ISAPI", "/cgi-bin"))):
+        realm = device.fill(http.get("realm", "device"))
+        nonce = f"{random.getrandbits(128):032x}"
+        return _response(
+            "401 Unauthorized",
+            base | {"WWW-Authenticate": f'Digest qop="auth", realm="{realm}", nonce="{nonce}", stale="FALSE"'},
+        )
+    return _response("404 Not Found", base)
+
+
+def _rtsp_answer(device: Device, request: bytes) -> bytes:
+    text = request.decode("latin-1")
+    method = text.split(" ", 1)[0]
+    cseq = next((ln.split(":", 1)[1].strip() for ln in text.split("\r\n") if ln.lower().startswith("cseq:")), "1")
+    rtsp = device.profile.rtsp
+    headers = {"CSeq": cseq, "Server": rtsp.get("server", "")}
+    if method == "OPTIONS":
+        return _response(
+            "200 OK", headers | {"Public": "OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY, PAUSE"}, proto="RTSP/1.0"
+        )
+    realm = device.fill(rtsp.get("realm", "device"))
+    return _response(
+        "401 Unauthorized",
+        headers
+        | {"WWW-Authenticate": f'Digest realm="{realm}", nonce="{random.getrandbits(128):032x}", stale="FALSE"'},
+        proto="RTSP/1.0",
+    )
+
+
+class Emulator:
+    """Serves a set of devices until :meth:`stop`; usable as ``async with``."""
+
+    def __init__(self, devices: list[Device]) -> None:
+        self.devices = devices
+        self.servers: list[asyncio.Server] = []
+        self.connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> Emulator:
+        for device in self.devices:
+            for port in device.profile.ports:
+                handler = self._handler(device, port)
+                self.servers.append(await asyncio.start_server(handler, device.ip, port, reuse_address=True))
+        return self
+
+    def _handler(self, device: Device, port: int) -> Any:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self.connections.add(task)
+            try:
+                await self._serve(device, port, reader, writer)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                if task is not None:
+                    self.connections.discard(task)
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+
+        return handle
+
+    async def _serve(
+        self, device: Device, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        behaviour = device.profile.behaviour
+        if behaviour == "silent" or port not in (80, 554):
+            await reader.read()  # accept, say nothing, wait for the client to go
+            return
+        request = await _read_request(reader)
+        if behaviour == "drip":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><title>"
+                + device.profile.model.encode()
+                + b"</title>"
+            )
+            while True:
+                writer.write(b"A")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        answer = _rtsp_answer(device, request) if port == 554 else _http_answer(device, request)
+        writer.write(answer)
+        await writer.drain()
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
+        for task in list(self.connections):
+            task.cancel()
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self.servers = []
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()

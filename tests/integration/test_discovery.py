@@ -1,0 +1,145 @@
+"""Discovery against emulated devices on loopback: identification from real-shaped answers,
+the scope guard, and hostile devices that cost one host's deadline, never the scan."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from phaseout.discover.scanner import ScanSettings, scan
+from phaseout.discover.scope import in_scope
+from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
+from phaseout.errors import UsageError
+from phaseout.identify import Identifier
+
+
+def _can_bind_low_ports() -> bool:
+    s = socket.socket()
+    try:
+        s.bind(("127.99.99.99", 80))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+needs_ports = pytest.mark.skipif(not _can_bind_low_ports(), reason="binding port 80 on loopback needs root here")
+
+
+def test_scope_guard() -> None:
+    assert in_scope(["127.20.0.1-3", "127.20.1.0/30"], ["127.20.0.0/16"]) == [
+        "127.20.0.1",
+        "127.20.0.2",
+        "127.20.0.3",
+        "127.20.1.1",
+        "127.20.1.2",
+    ]
+    with pytest.raises(UsageError, match="outside the declared scope"):
+        in_scope(["127.21.0.1"], ["127.20.0.0/16"])
+    with pytest.raises(UsageError, match="public address"):
+        in_scope(["8.8.8.8"], ["8.8.8.0/24"])
+    with pytest.raises(UsageError, match="needs --scope"):
+        in_scope(["127.20.0.1"], [])
+    with pytest.raises(UsageError, match="not an address"):
+        in_scope(["cameras.example"], ["127.0.0.0/8"])
+    with pytest.raises(UsageError, match="more than"):
+        in_scope(["127.20.0.0/16"], ["127.0.0.0/8"], max_hosts=100)
+
+
+def test_emulator_refuses_non_loopback_addresses() -> None:
+    with pytest.raises(UsageError, match="not a loopback"):
+        plan_devices(["axis-ipc"], 1, "10.0.0.1")
+    with pytest.raises(UsageError, match="unknown profile"):
+        plan_devices(["nope"], 1, "127.0.0.1")
+
+
+@needs_ports
+def test_scan_identifies_emulated_devices_and_survives_hostile_ones() -> None:
+    names = ["hikvision-ipc", "dahua-ipc", "lorex-nvr", "axis-ipc", "hostile-silent", "hostile-drip"]
+    devices = plan_devices(names, len(names), "127.23.0.1")
+    settings = ScanSettings(host_deadline=4.0, read_timeout=1.0, ports=(80, 554, 8000, 37777))
+
+    async def run() -> tuple[list, float]:  # type: ignore[type-arg]
+        async with Emulator(devices):
+            start = time.monotonic()
+            hosts = [d.ip for d in devices] + ["127.23.0.200"]  # one address where nothing listens
+            return await scan(hosts, settings), time.monotonic() - start
+
+    results, elapsed = asyncio.run(run())
+    identifier = Identifier()
+    by_ip = {r.ip: r.as_dict(identifier) for r in results}
+    assert elapsed < settings.host_deadline + 2  # hosts run concurrently; each within its deadline
+    assert "127.23.0.200" not in by_ip
+    assert by_ip["127.23.0.1"]["vendor"] == "hikvision" and 8000 in by_ip["127.23.0.1"]["ports"]
+    assert (by_ip["127.23.0.2"]["vendor"], by_ip["127.23.0.2"]["model"]) == ("dahua", "IPC-HDW2431T-AS-S2")
+    assert by_ip["127.23.0.3"]["vendor"] == "dahua"  # Lorex NVR on Dahua firmware
+    assert by_ip["127.23.0.4"]["vendor"] == "unknown"  # Axis: no covered-maker signal, never guessed
+    assert by_ip["127.23.0.5"]["errors"] and by_ip["127.23.0.5"]["vendor"] == "unknown"  # silent
+    drip = by_ip["127.23.0.6"]
+    assert drip["vendor"] == "unknown" and any("not finished" in e for e in drip["errors"])
+    assert len(json.dumps(drip)) < 200_000  # the endless body was cut
+
+
+@needs_ports
+def test_scan_command_against_emulate_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "COLUMNS": "200"}
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "phaseout",
+            "emulate",
+            "--profiles",
+            "hikvision-ipc,dahua-ipc",
+            "--count",
+            "4",
+            "--base",
+            "127.24.0.1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert emulator.stdout is not None
+        assert "emulated devices" in emulator.stdout.readline()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "phaseout",
+                "scan",
+                "127.24.0.0/29",
+                "--scope",
+                "127.24.0.0/16",
+                "--format",
+                "jsonl",
+                "--host-deadline",
+                "4",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        rows = [json.loads(x) for x in proc.stdout.splitlines()]
+        assert [r["ip"] for r in rows] == ["127.24.0.1", "127.24.0.2", "127.24.0.3", "127.24.0.4"]
+        assert [r["vendor"] for r in rows] == ["hikvision", "dahua", "hikvision", "dahua"]
+        assert all({"ports", "brand", "model", "confidence", "evidence"} <= set(r) for r in rows)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+def test_profiles_load() -> None:
+    profiles = load_profiles()
+    assert {"hikvision-ipc", "dahua-ipc", "lorex-nvr", "axis-ipc", "hostile-silent", "hostile-drip"} <= set(profiles)
