@@ -143,3 +143,33 @@ def test_scan_command_against_emulate_command(tmp_path) -> None:  # type: ignore
 def test_profiles_load() -> None:
     profiles = load_profiles()
     assert {"hikvision-ipc", "dahua-ipc", "lorex-nvr", "axis-ipc", "hostile-silent", "hostile-drip"} <= set(profiles)
+    assert {p.behaviour for p in profiles.values()} == {"", "silent", "drip", "bomb", "reset", "garbage"}
+
+
+@needs_ports
+def test_every_profile_is_identified_as_its_maker_and_hostile_ones_cost_nothing() -> None:
+    """Each bundled profile, scanned together: covered makers (and their OEM labels) identified
+    as their maker, other makers left unknown, hostile devices answered with errors only."""
+    profiles = load_profiles()
+    names = sorted(profiles)
+    devices = plan_devices(names, len(names), "127.25.0.1")
+    settings = ScanSettings(host_deadline=4.0, read_timeout=1.0, ports=(80, 554, 8000, 37777))
+
+    async def run() -> list:  # type: ignore[type-arg]
+        async with Emulator(devices):
+            return await scan([d.ip for d in devices], settings)
+
+    identifier = Identifier()
+    by_ip = {r.ip: r.as_dict(identifier) for r in asyncio.run(run())}
+    for device in devices:
+        found = by_ip.get(device.ip, {"vendor": "unknown", "errors": []})
+        maker = device.profile.maker
+        expected = maker if maker in ("hikvision", "dahua") else "unknown"
+        assert found["vendor"] == expected, (device.profile.name, found)
+        if device.profile.behaviour:
+            assert found.get("model") in (None, ""), (device.profile.name, found)
+    bomb = next(by_ip[d.ip] for d in devices if d.profile.behaviour == "bomb")
+    assert "lol" not in json.dumps(bomb.get("model") or "")  # the bomb was never expanded
+    assert any("XML refused" in (e.get("note") or "") for e in bomb["evidence"])
+    reset = next(by_ip[d.ip] for d in devices if d.profile.behaviour == "reset")
+    assert any("ConnectionResetError" in e for e in reset["errors"])

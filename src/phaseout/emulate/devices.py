@@ -3,8 +3,10 @@
 Each device gets its own 127.x.y.z address and listens on its profile's real ports (80, 554,
 8000, 37777...): HTTP answers with the profile's headers, login page and information endpoints
 (digest-protected ones answer 401 with the realm, as real firmware does), RTSP answers OPTIONS
-and DESCRIBE, other ports accept and stay silent.  Hostile behaviours (``silent``, ``drip``) test
-the scanner's deadlines.  Only loopback addresses are accepted.
+and DESCRIBE, other ports accept and stay silent.  Hostile behaviours test the scanner's caps
+and deadlines: ``silent`` never answers, ``drip`` sends an endless body a byte at a time, ``bomb``
+answers every request with an XML entity-expansion bomb, ``reset`` aborts the connection as soon
+as a request arrives, ``garbage`` sends malformed headers, NUL bytes and markup.  Only loopback addresses are accepted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import asyncio
 import contextlib
 import ipaddress
 import random
+import socket
+import struct
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,6 +26,7 @@ from typing import Any
 from phaseout.errors import UsageError
 
 MAX_REQUEST = 16 * 1024
+BEHAVIOURS = ("", "silent", "drip", "bomb", "reset", "garbage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,8 @@ def load_profiles() -> dict[str, Profile]:
     for item in resources.files("phaseout.emulate").joinpath("profiles").iterdir():
         if item.name.endswith(".toml"):
             data = tomllib.loads(item.read_text("utf-8"))
+            if data.get("behaviour", "") not in BEHAVIOURS:
+                raise ValueError(f"profile {item.name}: unknown behaviour {data['behaviour']!r}; one of {BEHAVIOURS}")
             out[data["name"]] = Profile(
                 name=data["name"],
                 maker=data["maker"],
@@ -57,6 +64,35 @@ def load_profiles() -> dict[str, Profile]:
                 behaviour=data.get("behaviour", ""),
             )
     return out
+
+
+def _bomb_answer(device: Device) -> bytes:
+    """A classic entity-expansion bomb: ten levels of ten references, a few GB if expanded."""
+    levels = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{"".join(f"&lol{i - 1};" for _ in range(10))}">' for i in range(1, 10)
+    ]
+    body = (
+        '<?xml version="1.0"?>\n<!DOCTYPE DeviceInfo [\n' + "\n".join(levels) + "\n]>\n"
+        "<DeviceInfo><deviceName>&lol9;</deviceName><model>&lol9;</model></DeviceInfo>\n"
+    ).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+def _garbage_answer(device: Device) -> bytes:
+    """Broken framing: no reason phrase, header lines without colons, NULs, a lying length."""
+    return (
+        b"HTTP/1.1 200\r\nServer\x00: \xff\xfe<script>alert(1)</script>\r\nno colon here\r\n"
+        b"Content-Length: -5\r\nContent-Length: 999999999\r\n\r\n"
+        b"<html><title>"
+        + device.profile.model.encode()
+        + b"\x00\x01</title><model>"
+        + device.profile.model.encode()
+        + b"</model>"
+    )
+
+
+_HOSTILE_ANSWERS = {"bomb": _bomb_answer, "garbage": _garbage_answer}
 
 
 @dataclass(slots=True)
@@ -209,6 +245,16 @@ class Emulator:
                 writer.write(b"A")
                 await writer.drain()
                 await asyncio.sleep(0.05)
+        if behaviour == "reset":
+            sock = writer.get_extra_info("socket")
+            if sock is not None:  # linger 0: close sends RST, not FIN, as a crashing device does
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+            return
+        if behaviour in _HOSTILE_ANSWERS:
+            writer.write(_HOSTILE_ANSWERS[behaviour](device))
+            await writer.drain()
+            return
         answer = _rtsp_answer(device, request) if port == 554 else _http_answer(device, request)
         writer.write(answer)
         await writer.drain()
