@@ -90,7 +90,7 @@ def test_scan_identifies_emulated_devices_and_survives_hostile_ones() -> None:
 
 @needs_ports
 def test_scan_command_against_emulate_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200", "PHASEOUT_DB": str(tmp_path / "scan.db")}
     emulator = subprocess.Popen(
         [
             sys.executable,

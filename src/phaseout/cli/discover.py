@@ -13,11 +13,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from phaseout.cli.common import console, err_console
+from phaseout.cli.common import console, err_console, open_store
 from phaseout.discover.scanner import PORTS, ScanSettings, scan
 from phaseout.discover.scope import in_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
 from phaseout.identify import Identifier
+from phaseout.store.scans import record_scan
 
 
 def emulate(
@@ -58,6 +59,7 @@ class ScanFormat(StrEnum):
 
 
 def scan_cmd(
+    ctx: typer.Context,
     targets: list[str] = typer.Argument(..., help="Addresses, networks (127.20.0.0/24) or ranges (127.20.0.1-50)."),
     scope: list[str] = typer.Option(
         None,
@@ -69,14 +71,26 @@ def scan_cmd(
     concurrency: int = typer.Option(512, "--concurrency", min=1, max=4096, help="Hosts probed at once."),
     deadline: float = typer.Option(8.0, "--host-deadline", min=0.5, help="Seconds per host, at most."),
     ports: str = typer.Option(",".join(map(str, PORTS)), "--ports", help="TCP ports to try."),
+    site: str | None = typer.Option(
+        None, "--site", help="Site code the scanned network belongs to: hosts merge with that site's devices by IP."
+    ),
+    store_results: bool = typer.Option(
+        True, "--store/--no-store", help="Store answers as observations and merge hosts into the device table."
+    ),
 ) -> None:
     """Probe hosts for cameras and recorders (HTTP, ISAPI and Dahua CGI information endpoints,
     RTSP) and identify them. Unauthenticated, never guesses passwords; every answer is capped in
     size and time and every host has a deadline.
 
-    Example:
+    Answers are stored (unless --no-store) and each answering host is merged with the stored
+    devices by MAC, serial, then IP (within --site when given), so `phaseout assess` judges its
+    exposure from what it answered.
+
+    Examples:
 
         phaseout scan 127.20.0.0/24 --scope 127.20.0.0/16 --format jsonl
+
+        phaseout scan 10.12.0.0/24 --scope 10.12.0.0/16 --site S012
     """
     hosts = in_scope(targets, scope or [], allow_public)
     settings = ScanSettings(
@@ -98,6 +112,15 @@ def scan_cmd(
         except KeyboardInterrupt:
             err_console.print("[yellow]scan interrupted[/]")
             raise
+    if store_results:
+        with open_store(ctx) as store:
+            record = record_scan(
+                store.engine, results, targets=targets, probed=len(hosts), site=site, identifier=identifier
+            )
+        err_console.print(
+            f"stored scan {record.batch_id}: {record.hosts} hosts answered, "
+            f"{record.created} new devices, {record.updated} matched stored devices"
+        )
     rows = [r.as_dict(identifier) for r in results]
     if fmt is ScanFormat.jsonl:
         for row in rows:

@@ -1,11 +1,13 @@
 """Store identifications on devices, and recompute them when the knowledge changes.
 
 The identification columns of ``devices`` hold the result for the device's reported fields
-(its merged inventory view).  The evidence is JSON in the ``evidence`` table, keyed by its
-digest: a million cameras of a few hundred models share a few hundred evidence rows instead of
-carrying 300 bytes each.  ``knowledge`` records which version of the knowledge files made the
-identification, and the ``meta`` row ``knowledge`` the version every device was last brought
-up to, so ``reidentify`` knows without a table scan when nothing can be stale.
+(its merged inventory view) together with what the network said about it (observations of
+other kinds than ``inventory``, written by ``phaseout scan``).  The evidence is JSON in the
+``evidence`` table, keyed by its digest: a million cameras of a few hundred models share a few
+hundred evidence rows instead of carrying 300 bytes each.  ``knowledge`` records which version
+of the knowledge files made the identification, and the ``meta`` row ``knowledge`` the version
+every device was last brought up to, so ``reidentify`` knows without a table scan when nothing
+can be stale.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import orjson
 from sqlalchemy import Connection, Engine, or_, select
 
 from phaseout.identify import Identification, Identifier
-from phaseout.store.schema import devices, evidence, meta
+from phaseout.store.schema import devices, evidence, meta, observations
 
 COLUMNS = (
     "vendor",
@@ -93,6 +95,31 @@ def fields_of(row: Any) -> dict[str, Any]:
     }
 
 
+def network_observations(conn: Connection, ids: list[int] | None = None) -> dict[int, list[dict[str, Any]]]:
+    """Observations other than the inventory row (scan answers), by device; all devices, or
+    the given ones."""
+    query = select(observations.c.device_id, observations.c.payload).where(observations.c.kind != "inventory")
+    out: dict[int, list[dict[str, Any]]] = {}
+    chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] if ids is not None else [None]
+    for chunk in chunks:
+        q = query if chunk is None else query.where(observations.c.device_id.in_(chunk))
+        for device_id, payload in conn.execute(q.order_by(observations.c.id)):
+            try:
+                out.setdefault(device_id, []).append(orjson.loads(payload))
+            except orjson.JSONDecodeError:
+                continue
+    return out
+
+
+def identify_device(identifier: Identifier, row: Any, seen: list[dict[str, Any]] | None) -> Identification:
+    """One stored device: its reported fields, plus its network observations when it has any."""
+    fields = fields_of(row)
+    if not seen:
+        return identifier.identify_inventory(fields)
+    inventory = {"kind": "inventory", "fields": {k: v for k, v in fields.items() if v is not None}}
+    return identifier.identify([inventory, *seen])
+
+
 def update_sql(conn: Connection) -> str:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     return f"UPDATE devices SET {', '.join(f'{c} = {mark}' for c in COLUMNS)} WHERE id = {mark}"
@@ -118,13 +145,19 @@ def identify_rows(
         query = query.where(or_(devices.c.knowledge.is_(None), devices.c.knowledge != codec.version))
     chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] if ids is not None else [None]
     sql = update_sql(conn)
+    scanned = set(
+        conn.execute(select(observations.c.device_id).where(observations.c.kind != "inventory").distinct()).scalars()
+    )
     done = 0
     for chunk in chunks:
         q = query if chunk is None else query.where(devices.c.id.in_(chunk))
         rows = conn.execute(q.order_by(devices.c.id)).all()
         for start in range(0, len(rows), BATCH):
+            wanted = [r.id for r in rows[start : start + BATCH] if r.id in scanned]
+            seen = network_observations(conn, wanted) if wanted else {}
             params = [
-                (*codec.values(identifier.identify_inventory(fields_of(r))), r.id) for r in rows[start : start + BATCH]
+                (*codec.values(identify_device(identifier, r, seen.get(r.id))), r.id)
+                for r in rows[start : start + BATCH]
             ]
             conn.exec_driver_sql(sql, params)
             done += len(params)

@@ -1,0 +1,171 @@
+"""Store a scan: each answering host's observations, merged into the device table.
+
+A host is matched to a stored device the way imports match rows: by the MAC or serial number
+its answers gave, then by (site, IP) when the user named the site the scanned network belongs
+to, and without a site by IP only where exactly one stored device holds that address (estates
+reuse one address plan in every store, so a bare IP is only trusted when it is unambiguous).
+An unmatched host becomes a new device.  Each scan is an ``import_batches`` row of kind
+``scan``; a device's earlier network observations are replaced by the new ones, so exposure is
+judged on what the device answers now.  Everything happens in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, delete, select, update
+
+from phaseout.discover.scanner import HostResult
+from phaseout.domain import OBSERVATION_MAX_BYTES
+from phaseout.identify import Identifier
+from phaseout.identify.facts import gather
+from phaseout.store.device_writer import SiteResolver
+from phaseout.store.identification import identify_rows
+from phaseout.store.schema import devices, import_batches, observations
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    batch_id: int
+    hosts: int
+    created: int
+    updated: int
+    observations: int
+
+
+def _mac_of(hx: str) -> str:
+    return ":".join(hx[i : i + 2] for i in range(0, 12, 2)).upper()
+
+
+def _payload(obs: dict[str, Any]) -> tuple[str, int, bool]:
+    data = orjson.dumps(obs)
+    if len(data) <= OBSERVATION_MAX_BYTES:
+        return data.decode(), len(data), False
+    cut = {**obs, "raw": str(obs.get("raw", ""))[: OBSERVATION_MAX_BYTES // 2]}
+    return orjson.dumps(cut).decode(), len(data), True
+
+
+def _first(pairs: list[tuple[str, str]]) -> str | None:
+    return pairs[0][1] if pairs else None
+
+
+def record_scan(
+    engine: Engine,
+    results: list[HostResult],
+    *,
+    targets: list[str],
+    probed: int,
+    site: str | None = None,
+    identifier: Identifier | None = None,
+) -> ScanRecord:
+    """Write the answering hosts of one scan (``probed`` hosts were tried); returns what changed."""
+    now = dt.datetime.now(dt.UTC)
+    answered = [r for r in results if r.observations or r.ports]
+    label = "scan " + " ".join(targets)
+    with engine.begin() as conn:
+        batch_id = int(
+            conn.execute(
+                import_batches.insert()
+                .values(
+                    kind="scan",
+                    file_name=label[:500],
+                    checksum=hashlib.sha256(label.encode()).hexdigest(),
+                    sheet=site,
+                    status="ok",
+                    started_at=now,
+                    finished_at=now,
+                    rows_total=probed,
+                    rows_imported=len(answered),
+                )
+                .returning(import_batches.c.id)
+            ).scalar_one()
+        )
+        site_id = SiteResolver(conn, now).resolve(site) if site else None
+        by_mac: dict[str, int] = {}
+        by_serial: dict[str, int] = {}
+        by_ip: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+        for did, mac, serial, sid, ip in conn.execute(
+            select(devices.c.id, devices.c.mac, devices.c.serial, devices.c.site_id, devices.c.ip)
+        ):
+            if mac:
+                by_mac.setdefault(mac, did)
+            if serial:
+                by_serial.setdefault(serial.upper(), did)
+            if ip:
+                by_ip[ip].append((did, sid))
+
+        created = updated = written = 0
+        touched: list[int] = []
+        for host in answered:
+            facts = gather(host.observations) if host.observations else None
+            mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
+            serial = _first(facts.serials) if facts else None
+            did = by_mac.get(mac) if mac else None
+            if did is None and serial:
+                did = by_serial.get(serial.upper())
+            if did is None:
+                holders = [d for d, s in by_ip.get(host.ip, []) if site_id is None or s == site_id]
+                did = holders[0] if len(holders) == 1 else None
+            if did is None:
+                did = int(
+                    conn.execute(
+                        devices.insert()
+                        .values(
+                            site_id=site_id,
+                            ip=host.ip,
+                            mac=mac,
+                            serial=serial,
+                            first_seen=now,
+                            last_seen=now,
+                            batch_id=batch_id,
+                        )
+                        .returning(devices.c.id)
+                    ).scalar_one()
+                )
+                by_ip[host.ip].append((did, site_id))
+                created += 1
+            else:
+                conn.execute(
+                    delete(observations).where(observations.c.device_id == did, observations.c.kind != "inventory")
+                )
+                conn.execute(update(devices).where(devices.c.id == did).values(last_seen=now))
+                if mac:
+                    conn.execute(update(devices).where(devices.c.id == did, devices.c.mac.is_(None)).values(mac=mac))
+                if serial:
+                    conn.execute(
+                        update(devices).where(devices.c.id == did, devices.c.serial.is_(None)).values(serial=serial)
+                    )
+                updated += 1
+            touched.append(did)
+            rows = []
+            for obs in host.observations:
+                payload, size, truncated = _payload(obs)
+                where = f"{host.ip}:{obs.get('port', '')}{obs.get('path', '')}"
+                rows.append(
+                    {
+                        "device_id": did,
+                        "batch_id": batch_id,
+                        "kind": str(obs.get("kind", "banner")),
+                        "source": f"scan:{where}",
+                        "observed_at": now,
+                        "payload": payload,
+                        "size_bytes": size,
+                        "truncated": truncated,
+                    }
+                )
+            if rows:
+                conn.execute(observations.insert(), rows)
+                written += len(rows)
+        conn.execute(
+            update(import_batches)
+            .where(import_batches.c.id == batch_id)
+            .values(created=created, updated=updated, message=f"{len(answered)} of {probed} hosts answered")
+        )
+        if touched:
+            identify_rows(conn, identifier or Identifier(), sorted(set(touched)))
+    return ScanRecord(batch_id, len(answered), created, updated, written)
