@@ -15,7 +15,7 @@ from rich.table import Table
 
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.discover.scanner import PORTS, ScanSettings, scan
-from phaseout.discover.scope import in_scope
+from phaseout.discover.scope import MAX_HOSTS, in_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
 from phaseout.identify import Identifier
 from phaseout.store.scans import record_scan
@@ -71,6 +71,9 @@ def scan_cmd(
     concurrency: int = typer.Option(512, "--concurrency", min=1, max=4096, help="Hosts probed at once."),
     deadline: float = typer.Option(8.0, "--host-deadline", min=0.5, help="Seconds per host, at most."),
     ports: str = typer.Option(",".join(map(str, PORTS)), "--ports", help="TCP ports to try."),
+    max_hosts: int = typer.Option(
+        MAX_HOSTS, "--max-hosts", min=1, help="Refuse scans of more hosts than this (catches /8 for /24)."
+    ),
     site: str | None = typer.Option(
         None, "--site", help="Site code the scanned network belongs to: hosts merge with that site's devices by IP."
     ),
@@ -92,7 +95,7 @@ def scan_cmd(
 
         phaseout scan 10.12.0.0/24 --scope 10.12.0.0/16 --site S012
     """
-    hosts = in_scope(targets, scope or [], allow_public)
+    hosts = in_scope(targets, scope or [], allow_public, max_hosts)
     settings = ScanSettings(
         concurrency=concurrency, host_deadline=deadline, ports=tuple(int(p) for p in ports.split(",") if p.strip())
     )
