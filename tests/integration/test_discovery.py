@@ -4,8 +4,10 @@ the scope guard, and hostile devices that cost one host's deadline, never the sc
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +33,7 @@ def _can_bind_low_ports() -> bool:
         s.close()
 
 
+PHASEOUT = (sys.executable, "-m", "phaseout")
 needs_ports = pytest.mark.skipif(not _can_bind_low_ports(), reason="binding port 80 on loopback needs root here")
 
 
@@ -173,3 +176,84 @@ def test_every_profile_is_identified_as_its_maker_and_hostile_ones_cost_nothing(
     assert any("XML refused" in (e.get("note") or "") for e in bomb["evidence"])
     reset = next(by_ip[d.ip] for d in devices if d.profile.behaviour == "reset")
     assert any("ConnectionResetError" in e for e in reset["errors"])
+
+
+@needs_ports
+def test_ctrl_c_keeps_and_stores_finished_hosts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C during a scan: hosts already finished are printed and stored, exit code 130."""
+    db = tmp_path / "int.db"
+    env = {**os.environ, "COLUMNS": "200", "PHASEOUT_DB": str(db)}
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "phaseout",
+            "emulate",
+            "--profiles",
+            "hikvision-ipc,hostile-silent",
+            "--count",
+            "2",
+            "--base",
+            "127.28.0.1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert emulator.stdout is not None
+        assert "emulated devices" in emulator.stdout.readline()
+        scan_proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "phaseout",
+                "scan",
+                "127.28.0.1-2",
+                "--scope",
+                "127.28.0.0/16",
+                "--format",
+                "jsonl",
+                "--host-deadline",
+                "60",
+                "--ports",
+                "80,554",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+        )
+        time.sleep(4)  # the camera answers within a second; the silent host holds the scan open
+        scan_proc.send_signal(signal.SIGINT)
+        out, err = scan_proc.communicate(timeout=30)
+        assert scan_proc.returncode == 130, err
+        assert "interrupted" in err
+        rows = [json.loads(x) for x in out.splitlines()]
+        assert [(r["ip"], r["vendor"]) for r in rows] == [("127.28.0.1", "hikvision")]
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    from phaseout.store import Store
+
+    with Store.open(str(db)) as store:
+        assert store.counts()["devices"] == 1
+
+
+def test_rate_limit_spaces_out_starts() -> None:
+    from phaseout.discover.scanner import RateLimit
+
+    async def run() -> list[float]:
+        limit = RateLimit(20.0)
+        stamps: list[float] = []
+
+        async def one() -> None:
+            await limit.wait()
+            stamps.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(6)))
+        return stamps
+
+    stamps = sorted(asyncio.run(run()))
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert all(g >= 0.04 for g in gaps), gaps  # 20 per second: 50 ms apart (behaviour, not speed)

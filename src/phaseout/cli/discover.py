@@ -14,9 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from phaseout.cli.common import console, err_console, open_store
-from phaseout.discover.scanner import PORTS, ScanSettings, scan
+from phaseout.discover.scanner import PORTS, HostResult, ScanSettings, scan
 from phaseout.discover.scope import MAX_HOSTS, in_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
+from phaseout.errors import UsageError
 from phaseout.identify import Identifier
 from phaseout.store.scans import record_scan
 
@@ -80,10 +81,13 @@ def scan_cmd(
     store_results: bool = typer.Option(
         True, "--store/--no-store", help="Store answers as observations and merge hosts into the device table."
     ),
+    rate: float = typer.Option(0.0, "--rate", min=0.0, help="New hosts per second at most (0: no limit)."),
+    retries: int = typer.Option(1, "--retries", min=0, max=5, help="Extra connection attempts after a timeout."),
 ) -> None:
     """Probe hosts for cameras and recorders (HTTP, ISAPI and Dahua CGI information endpoints,
     RTSP) and identify them. Unauthenticated, never guesses passwords; every answer is capped in
-    size and time and every host has a deadline.
+    size and time and every host has a deadline. Ctrl-C stops the scan and keeps (and stores)
+    the hosts already finished, then exits with 130.
 
     Answers are stored (unless --no-store) and each answering host is merged with the stored
     devices by MAC, serial, then IP (within --site when given), so `phaseout assess` judges its
@@ -96,8 +100,14 @@ def scan_cmd(
         phaseout scan 10.12.0.0/24 --scope 10.12.0.0/16 --site S012
     """
     hosts = in_scope(targets, scope or [], allow_public, max_hosts)
+    try:
+        port_list = tuple(int(p) for p in ports.split(",") if p.strip())
+    except ValueError:
+        raise UsageError(f"--ports {ports!r} is not a list of numbers", hint="e.g. --ports 80,443,554") from None
+    if not port_list or not all(0 < p < 65536 for p in port_list):
+        raise UsageError(f"--ports {ports!r}: ports are 1-65535", hint="e.g. --ports 80,443,554")
     settings = ScanSettings(
-        concurrency=concurrency, host_deadline=deadline, ports=tuple(int(p) for p in ports.split(",") if p.strip())
+        concurrency=concurrency, host_deadline=deadline, ports=port_list, rate=rate, retries=retries
     )
     identifier = Identifier()
     bar = Progress(
@@ -108,13 +118,16 @@ def scan_cmd(
         transient=True,
         disable=not err_console.is_terminal,
     )
+    results: list[HostResult] = []
+    interrupted = False
     with bar:
         task = bar.add_task("scan", total=len(hosts))
         try:
-            results = asyncio.run(scan(hosts, settings, lambda _r: bar.advance(task)))
+            asyncio.run(scan(hosts, settings, lambda _r: bar.advance(task), found=results))
         except KeyboardInterrupt:
-            err_console.print("[yellow]scan interrupted[/]")
-            raise
+            interrupted = True
+            err_console.print(f"[yellow]scan interrupted: keeping the {len(results)} hosts already finished[/]")
+    results.sort(key=lambda r: tuple(int(x) for x in r.ip.split(".")) if "." in r.ip else (0,))
     if store_results:
         with open_store(ctx) as store:
             record = record_scan(
@@ -129,8 +142,10 @@ def scan_cmd(
         for row in rows:
             sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
         sys.stdout.flush()
-        return
-    _table(rows, len(hosts))
+    else:
+        _table(rows, len(hosts))
+    if interrupted:
+        raise typer.Exit(130)
 
 
 def _table(rows: list[dict[str, Any]], total: int) -> None:

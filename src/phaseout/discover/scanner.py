@@ -32,6 +32,8 @@ class ScanSettings:
     host_deadline: float = 8.0
     concurrency: int = 512
     ports: tuple[int, ...] = PORTS
+    rate: float = 0.0  # new hosts started per second at most; 0 = no limit
+    retries: int = 1  # extra connection attempts after a timeout (a refusal is an answer: no retry)
 
 
 @dataclass(slots=True)
@@ -47,11 +49,39 @@ class HostResult:
         return {"ip": self.ip, "ports": self.ports, **ident, "errors": self.errors}
 
 
-async def _open(ip: str, port: int, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-    try:
-        return await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=timeout)
-    except (TimeoutError, OSError):
-        return None
+async def _open(
+    ip: str, port: int, timeout: float, retries: int = 0
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    """Connect, trying again after a timeout (a lost SYN on a busy network); a refusal or any
+    other error means the port is closed."""
+    for _attempt in range(1 + retries):
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=timeout)
+        except TimeoutError:
+            continue
+        except OSError:
+            return None
+    return None
+
+
+class RateLimit:
+    """Spaces out starts to at most ``rate`` per second (0: no limit), so a scan does not flood
+    a fragile network or trip an intrusion-detection threshold."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_slot = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self.lock:
+            now = time.monotonic()
+            slot = max(now, self.next_slot)
+            self.next_slot = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 async def _exchange(ip: str, port: int, request: bytes, settings: ScanSettings) -> tuple[str, str | None]:
@@ -111,7 +141,7 @@ _LOCATION = re.compile(r"^Location:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None = None) -> HostResult:
     """Probe one host, filling ``result`` as answers come (so a deadline keeps what was found)."""
     result = result if result is not None else HostResult(ip)
-    opened = await asyncio.gather(*(_open(ip, p, settings.connect_timeout) for p in settings.ports))
+    opened = await asyncio.gather(*(_open(ip, p, settings.connect_timeout, settings.retries) for p in settings.ports))
     for port, conn in zip(settings.ports, opened, strict=True):
         if conn is not None:
             result.ports.append(port)
@@ -152,23 +182,32 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
 
 
 async def scan(
-    hosts: list[str], settings: ScanSettings | None = None, progress: Callable[[HostResult], None] | None = None
+    hosts: list[str],
+    settings: ScanSettings | None = None,
+    progress: Callable[[HostResult], None] | None = None,
+    found: list[HostResult] | None = None,
 ) -> list[HostResult]:
     """Probe every host (already checked against the scope), ``settings.concurrency`` at a time,
-    each within ``settings.host_deadline``.  Hosts that answer nothing are left out."""
+    each within ``settings.host_deadline``.  Hosts that answer nothing are left out.
+
+    Finished hosts are appended to ``found`` as they finish, so a caller interrupted by Ctrl-C
+    still holds what was found; a host cut by its deadline keeps the answers it gave."""
     settings = settings or ScanSettings()
     gate = asyncio.Semaphore(settings.concurrency)
-    results: list[HostResult] = []
+    limit = RateLimit(settings.rate)
+    results: list[HostResult] = found if found is not None else []
 
     async def one(ip: str) -> None:
         async with gate:
+            await limit.wait()
             start = time.monotonic()
+            result = HostResult(ip)
             try:
-                result = await asyncio.wait_for(probe_host(ip, settings), timeout=settings.host_deadline)
+                await asyncio.wait_for(probe_host(ip, settings, result), timeout=settings.host_deadline)
             except TimeoutError:
-                result = HostResult(ip, errors=[f"host deadline of {settings.host_deadline:.0f} s reached"])
+                result.errors.append(f"host deadline of {settings.host_deadline:.0f} s reached (kept what came)")
             result.elapsed = time.monotonic() - start
-            if result.ports or result.observations or result.errors[1:]:
+            if result.ports or result.observations:
                 results.append(result)
             if progress:
                 progress(result)
