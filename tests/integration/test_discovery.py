@@ -84,7 +84,7 @@ def test_scan_identifies_emulated_devices_and_survives_hostile_ones() -> None:
     assert by_ip["127.23.0.1"]["vendor"] == "hikvision" and 8000 in by_ip["127.23.0.1"]["ports"]
     assert (by_ip["127.23.0.2"]["vendor"], by_ip["127.23.0.2"]["model"]) == ("dahua", "IPC-HDW2431T-AS-S2")
     assert by_ip["127.23.0.3"]["vendor"] == "dahua"  # Lorex NVR on Dahua firmware
-    assert by_ip["127.23.0.4"]["vendor"] == "unknown"  # Axis: no covered-maker signal, never guessed
+    assert by_ip["127.23.0.4"]["vendor"] == "axis"  # from its own ONVIF answer; never a covered maker
     assert by_ip["127.23.0.5"]["errors"] and by_ip["127.23.0.5"]["vendor"] == "unknown"  # silent
     drip = by_ip["127.23.0.6"]
     assert drip["vendor"] == "unknown" and any("not finished" in e for e in drip["errors"])
@@ -152,7 +152,7 @@ def test_profiles_load() -> None:
 @needs_ports
 def test_every_profile_is_identified_as_its_maker_and_hostile_ones_cost_nothing() -> None:
     """Each bundled profile, scanned together: covered makers (and their OEM labels) identified
-    as their maker, other makers left unknown, hostile devices answered with errors only."""
+    as their maker, other makers never taken for one, hostile devices answered with errors only."""
     profiles = load_profiles()
     names = sorted(profiles)
     devices = plan_devices(names, len(names), "127.25.0.1")
@@ -167,10 +167,16 @@ def test_every_profile_is_identified_as_its_maker_and_hostile_ones_cost_nothing(
     for device in devices:
         found = by_ip.get(device.ip, {"vendor": "unknown", "errors": []})
         maker = device.profile.maker
-        expected = maker if maker in ("hikvision", "dahua") else "unknown"
-        assert found["vendor"] == expected, (device.profile.name, found)
+        if maker in ("hikvision", "dahua"):
+            assert found["vendor"] == maker, (device.profile.name, found)
+        else:  # other makers: their own name when they say it, never a covered maker
+            assert found["vendor"] in (maker, "unknown"), (device.profile.name, found)
         if device.profile.behaviour:
             assert found.get("model") in (None, ""), (device.profile.name, found)
+    labels = {d.profile.name: by_ip[d.ip].get("brand") for d in devices if d.ip in by_ip}
+    assert (labels["lts-ipc"], labels["annke-ipc"], labels["amcrest-ipc"]) == ("LTS", "Annke", "Amcrest")
+    generic = next(by_ip[d.ip] for d in devices if d.profile.name == "onvif-generic")
+    assert generic["model"] == "NC-1080W" and generic["vendor"] == "unknown"  # ONVIF read, no maker invented
     bomb = next(by_ip[d.ip] for d in devices if d.profile.behaviour == "bomb")
     assert "lol" not in json.dumps(bomb.get("model") or "")  # the bomb was never expanded
     assert any("XML refused" in (e.get("note") or "") for e in bomb["evidence"])

@@ -1,7 +1,8 @@
 """The active scanner: asyncio probes with caps and deadlines, results as observations.
 
 Per host: TCP connect on the camera ports; HTTP ``GET /`` (one same-host redirect followed), the
-Hikvision ISAPI and Dahua CGI information endpoints; RTSP ``OPTIONS`` and ``DESCRIBE``.  Every
+Hikvision ISAPI and Dahua CGI information endpoints, ONVIF ``GetDeviceInformation``; RTSP
+``OPTIONS`` and ``DESCRIBE``.  Every
 answer is kept as an observation in the shape ``phaseout identify`` reads, then the host is
 identified.  Each read is capped in size and time and each host has a deadline, so a device that
 drips, floods or never answers costs one host's deadline and an error line, not the scan.
@@ -23,6 +24,7 @@ from phaseout.identify import Identifier
 PORTS = (80, 443, 554, 8000, 8080, 37777)
 MAX_RESPONSE = 64 * 1024
 HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo")
+ONVIF_PATH = "/onvif/device_service"
 
 
 @dataclass(slots=True)
@@ -127,6 +129,21 @@ def _http_request(ip: str, path: str) -> bytes:
     ).encode()
 
 
+_GET_DEVICE_INFORMATION = (
+    '<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">'
+    '<s:Body><GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>'
+)
+
+
+def _onvif_request(ip: str) -> bytes:
+    body = _GET_DEVICE_INFORMATION.encode()
+    return (
+        f"POST {ONVIF_PATH} HTTP/1.1\r\nHost: {ip}\r\nUser-Agent: phaseout-scan\r\n"
+        'Content-Type: application/soap+xml; charset=utf-8; action="http://www.onvif.org/ver10/device/wsdl/'
+        f'GetDeviceInformation"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n'
+    ).encode() + body
+
+
 def _rtsp_request(ip: str, method: str, cseq: int) -> bytes:
     return (
         f"{method} rtsp://{ip}:554/ RTSP/1.0\r\nCSeq: {cseq}\r\nUser-Agent: phaseout-scan\r\n"
@@ -163,6 +180,16 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
                 if text2:
                     result.observations.append({"kind": "http", "port": 80, "tls": False, "path": local, "raw": text2})
 
+    async def onvif() -> None:
+        """ONVIF GetDeviceInformation without credentials: many devices answer it, the rest
+        answer a NotAuthorized fault (kept too: it says the device speaks ONVIF)."""
+        text, error = await _exchange(ip, 80, _onvif_request(ip), settings)
+        if error:
+            result.errors.append(error)
+        _status, _sep, body = text.partition("\r\n\r\n")
+        if "Envelope" in body[:4096]:
+            result.observations.append({"kind": "onvif", "port": 80, "path": ONVIF_PATH, "raw": body})
+
     async def rtsp() -> None:
         for cseq, method in enumerate(("OPTIONS", "DESCRIBE"), start=1):
             text, error = await _exchange(ip, 554, _rtsp_request(ip, method, cseq), settings)
@@ -173,7 +200,7 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
 
     jobs = []
     if 80 in result.ports:
-        jobs += [http("/"), *(http(p) for p in HTTP_PATHS)]
+        jobs += [http("/"), *(http(p) for p in HTTP_PATHS), onvif()]
     if 554 in result.ports:
         jobs.append(rtsp())
     if jobs:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ipaddress
 import random
+import re
 import socket
 import struct
 import tomllib
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
+from xml.sax.saxutils import escape
 
 from phaseout.errors import UsageError
 
@@ -40,6 +42,7 @@ class Profile:
     ports: tuple[int, ...]
     http: dict[str, Any] = field(default_factory=dict)
     rtsp: dict[str, Any] = field(default_factory=dict)
+    onvif: dict[str, Any] = field(default_factory=dict)
     behaviour: str = ""
 
 
@@ -61,6 +64,7 @@ def load_profiles() -> dict[str, Profile]:
                 ports=tuple(data["ports"]),
                 http=data.get("http", {}),
                 rtsp=data.get("rtsp", {}),
+                onvif=data.get("onvif", {}),
                 behaviour=data.get("behaviour", ""),
             )
     return out
@@ -135,14 +139,61 @@ def plan_devices(profiles: list[str], count: int, base: str, seed: int = 1) -> l
     return devices
 
 
+_CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d{1,6})\s*$", re.IGNORECASE | re.MULTILINE)
+
+
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    """Head and (for a POST) the body its Content-Length announces, within MAX_REQUEST."""
     data = b""
     while b"\r\n\r\n" not in data and len(data) < MAX_REQUEST:
         chunk = await asyncio.wait_for(reader.read(4096), timeout=10)
         if not chunk:
-            break
+            return data
         data += chunk
-    return data
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = _CONTENT_LENGTH.search(head)
+    want = min(int(m.group(1)), MAX_REQUEST) if m else 0
+    while len(body) < want:
+        chunk = await asyncio.wait_for(reader.read(4096), timeout=10)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+_SOAP_OPEN = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:ter="http://www.onvif.org/ver10/error"><env:Body>'
+)
+_SOAP_CLOSE = "</env:Body></env:Envelope>\n"
+
+
+def _onvif_answer(device: Device, request: bytes, base: dict[str, str]) -> bytes:
+    """The ONVIF device service: ``GetDeviceInformation`` answered, or refused with the
+    standard NotAuthorized fault when the profile wants WS-Security (as newer firmware does)."""
+    onvif = device.profile.onvif
+    soap = base | {"Content-Type": "application/soap+xml; charset=utf-8"}
+    if b"GetDeviceInformation" not in request:
+        fault = "ter:ActionNotSupported"
+    elif onvif.get("auth", False):
+        fault = "ter:NotAuthorized"
+    else:
+        info = (
+            f"<tds:GetDeviceInformationResponse><tds:Manufacturer>{escape(onvif.get('manufacturer', ''))}"
+            f"</tds:Manufacturer><tds:Model>{escape(device.profile.model)}</tds:Model>"
+            f"<tds:FirmwareVersion>{escape(f'{device.profile.firmware} {device.profile.build}'.strip())}"
+            "</tds:FirmwareVersion>"
+            f"<tds:SerialNumber>{escape(device.fill(onvif.get('serial', '{serial}')))}</tds:SerialNumber>"
+            f"<tds:HardwareId>{escape(onvif.get('hardware_id', '1.0'))}</tds:HardwareId>"
+            "</tds:GetDeviceInformationResponse>"
+        )
+        return _response("200 OK", soap, _SOAP_OPEN + info + _SOAP_CLOSE)
+    body = (
+        f"<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode><env:Value>{fault}</env:Value>"
+        '</env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">Sender not authorized</env:Text>'
+        "</env:Reason></env:Fault>"
+    )
+    return _response("400 Bad Request", soap, _SOAP_OPEN + body + _SOAP_CLOSE)
 
 
 def _response(status: str, headers: dict[str, str], body: str = "", proto: str = "HTTP/1.1") -> bytes:
@@ -159,6 +210,8 @@ def _http_answer(device: Device, request: bytes) -> bytes:
     path = parts[1] if len(parts) > 1 else "/"
     http = device.profile.http
     base = {"Server": http.get("server", ""), "Connection": "close"}
+    if path == "/onvif/device_service" and device.profile.onvif:
+        return _onvif_answer(device, request, base)
     if path == "/" and http.get("redirect_root"):
         return _response("302 Found", base | {"Location": http.get("login_path", "/")})
     if path == http.get("login_path", "/"):
