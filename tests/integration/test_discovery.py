@@ -263,3 +263,49 @@ def test_rate_limit_spaces_out_starts() -> None:
     stamps = sorted(asyncio.run(run()))
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert all(g >= 0.04 for g in gaps), gaps  # 20 per second: 50 ms apart (behaviour, not speed)
+
+
+@needs_ports
+def test_nothing_leaves_the_declared_scope(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every socket the scanner connects is inside the scope, even when a device redirects it
+    elsewhere (a hostile camera pointing the scanner at another network)."""
+    import ipaddress
+    import socket as socket_module
+
+    from phaseout.emulate.devices import Device, Profile
+
+    lure = Profile(
+        name="lure",
+        maker="unknown",
+        model="X",
+        firmware="",
+        build="",
+        mac_prefix="02:00:00",
+        ports=(80,),
+        http={"redirect_root": True, "login_path": "http://127.31.0.1/steal"},
+    )
+    devices = [*plan_devices(["hikvision-ipc", "dahua-ipc"], 2, "127.29.0.1"), Device(lure, "127.29.0.3", "S", "M")]
+    contacted: list[str] = []
+    real_connect = socket_module.socket.connect
+
+    def audited_connect(self: socket_module.socket, address: object) -> object:
+        if isinstance(address, tuple) and self.family == socket_module.AF_INET:
+            contacted.append(str(address[0]))
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    targets = in_scope(["127.29.0.0/29"], ["127.29.0.0/24"])
+    with pytest.raises(UsageError):
+        in_scope(["127.29.0.1", "127.31.0.1"], ["127.29.0.0/24"])  # refused before anything is sent
+
+    async def run() -> None:
+        async with Emulator(devices):
+            monkeypatch.setattr(socket_module.socket, "connect", audited_connect)
+            try:
+                await scan(targets, ScanSettings(host_deadline=4.0, read_timeout=1.0, ports=(80, 554)))
+            finally:
+                monkeypatch.undo()
+
+    asyncio.run(run())
+    scope = ipaddress.ip_network("127.29.0.0/24")
+    assert contacted and all(ipaddress.ip_address(a) in scope for a in contacted), set(contacted)
+    assert "127.29.0.3" in contacted  # the lure was probed, its redirect not followed
