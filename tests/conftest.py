@@ -21,7 +21,20 @@ os.environ.setdefault("COLUMNS", "200")
 
 PG_URL = os.environ.get("PHASEOUT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The team's shared research folder (read-only test data, never committed): beside the checkout,
+# or where PHASEOUT_SHARED points (CI clones the project elsewhere).
+SHARED = next(
+    (
+        p
+        for p in (
+            Path(os.environ.get("PHASEOUT_SHARED", "/nonexistent")),
+            Path(__file__).resolve().parents[2] / "shared",
+            Path("/work/shared"),
+        )
+        if p.is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared",
+)
 
 _pg_state: dict[str, str | None] = {}
 
