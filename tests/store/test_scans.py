@@ -76,6 +76,10 @@ def test_scan_merges_with_imported_devices_and_feeds_assessment(db_url: str, tmp
             ).scalar()
             assert scan_obs == 4  # the device's earlier answers replaced, not piled up
 
+        siteless = HostResult("127.41.0.1", ports=[80], observations=[_http(HIK_PAGE)])
+        assert record_scan(store.engine, [siteless], targets=["127.41.0.1"], probed=1).created == 1
+
         found = run_assessment(store.engine, [available_packs()["org-template"]], dt.date(2026, 11, 29))
+        assert any(a.site == "" and a.vendor == "hikvision" and a.findings for a in found)  # no site: still assessed
         hik_found = [a for a in found if a.vendor == "hikvision"]
         assert any(f["ref"] == "http-without-tls" for a in hik_found for f in a.findings), hik_found[0].findings

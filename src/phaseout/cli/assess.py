@@ -94,5 +94,5 @@ def assess(
     for col in ("site", "risk", "devices with findings"):
         sites_table.add_column(col, justify="left" if col == "site" else "right")
     for code, risk in sorted(by_site.items(), key=lambda kv: -kv[1])[:top]:
-        sites_table.add_row(escape(code), f"{risk:,.0f}", f"{devices_at[code]:,}")
+        sites_table.add_row(escape(code or "(no site: found by scan)"), f"{risk:,.0f}", f"{devices_at[code]:,}")
     console.print(sites_table)

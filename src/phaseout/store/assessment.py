@@ -87,26 +87,23 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
             sites.c.sensitivity,
             sites.c.next_maintenance,
         )
-        .select_from(devices.join(sites, devices.c.site_id == sites.c.id))
+        .select_from(devices.outerjoin(sites, devices.c.site_id == sites.c.id))  # scans find siteless devices
         .where(devices.c.status == "active")
         .order_by(devices.c.id)
     )
     site_facts: dict[tuple[str, Any], SiteFacts] = {}
     for row in conn.execute(query.execution_options(yield_per=BATCH)):
         vendor = row.vendor or "unknown"
-        site = site_facts.setdefault(
-            (row.sensitivity, row.next_maintenance), SiteFacts(row.sensitivity, row.next_maintenance)
-        )
+        sensitivity = row.sensitivity or "standard"
+        site = site_facts.setdefault((sensitivity, row.next_maintenance), SiteFacts(sensitivity, row.next_maintenance))
         device = DeviceFacts(vendor, row.label, row.relation, row.id_type or "unknown", None, row.confidence or 0.0)
         found: list[dict[str, Any]] = [f.as_dict() for f in evaluate(device, site, packs, today)]
         found += [f.as_dict() for f in findings_for(vendor, row.id_model, row.firmware, row.label, kev)]
         found += [f.as_dict() for f in exposure_findings(row.ip, row.firmware, scans.get(row.id, []), today)]
-        risk, parts = device_risk(
-            found, device.device_type, int(cameras.get(row.id, 0)), row.sensitivity == "sensitive"
-        )
+        risk, parts = device_risk(found, device.device_type, int(cameras.get(row.id, 0)), sensitivity == "sensitive")
         yield DeviceAssessment(
             row.id,
-            row.code,
+            row.code or "",
             vendor,
             row.label,
             row.id_model,

@@ -105,6 +105,7 @@ def record_scan(
             facts = gather(host.observations) if host.observations else None
             mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
             serial = _first(facts.serials) if facts else None
+            firmware = _first(facts.firmware) if facts else None
             did = by_mac.get(mac) if mac else None
             if did is None and serial:
                 did = by_serial.get(serial.upper())
@@ -120,6 +121,7 @@ def record_scan(
                             ip=host.ip,
                             mac=mac,
                             serial=serial,
+                            firmware=firmware,
                             first_seen=now,
                             last_seen=now,
                             batch_id=batch_id,
@@ -136,10 +138,10 @@ def record_scan(
                 conn.execute(update(devices).where(devices.c.id == did).values(last_seen=now))
                 if mac:
                     conn.execute(update(devices).where(devices.c.id == did, devices.c.mac.is_(None)).values(mac=mac))
-                if serial:
-                    conn.execute(
-                        update(devices).where(devices.c.id == did, devices.c.serial.is_(None)).values(serial=serial)
-                    )
+                for column, value in (("serial", serial), ("firmware", firmware)):
+                    if value:  # what the device says fills what the spreadsheet left empty, never overwrites
+                        col = devices.c[column]
+                        conn.execute(update(devices).where(devices.c.id == did, col.is_(None)).values({column: value}))
                 updated += 1
             touched.append(did)
             rows = []
