@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from phaseout.emulate.devices import load_profiles, plan_devices
 
 BASE = "127.60.0.1"
-PORTS = "80,554,8000,37777"
+PORTS = "80,443,554,8000,37777"
 COVERED = ("hikvision", "dahua")
 
 

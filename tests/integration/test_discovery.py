@@ -309,3 +309,30 @@ def test_nothing_leaves_the_declared_scope(monkeypatch: pytest.MonkeyPatch) -> N
     scope = ipaddress.ip_network("127.29.0.0/24")
     assert contacted and all(ipaddress.ip_address(a) in scope for a in contacted), set(contacted)
     assert "127.29.0.3" in contacted  # the lure was probed, its redirect not followed
+
+
+@needs_ports
+def test_https_certificate_is_read_and_identifies_the_maker() -> None:
+    devices = plan_devices(["hikvision-nvr", "dahua-nvr"], 2, "127.33.0.1")
+
+    async def run() -> list:  # type: ignore[type-arg]
+        async with Emulator(devices):
+            return await scan([d.ip for d in devices], ScanSettings(host_deadline=4.0, read_timeout=1.0, ports=(443,)))
+
+    identifier = Identifier()
+    results = {r.ip: r for r in asyncio.run(run())}
+    hik, dahua = results["127.33.0.1"], results["127.33.0.2"]
+    (cert,) = [o for o in hik.observations if o["kind"] == "tls"]
+    assert "O=HIKVISION" in cert["subject"] and cert["self_signed"] is True
+    assert any(o["kind"] == "http" and o["tls"] is True for o in hik.observations)  # HTTP answered over TLS
+    # port 443 alone: the certificate and the answer over TLS identify them
+    assert hik.as_dict(identifier)["vendor"] == "hikvision"
+    assert dahua.as_dict(identifier)["vendor"] == "dahua"
+
+
+def test_certificate_observation_refuses_garbage() -> None:
+    from phaseout.discover.scanner import MAX_CERTIFICATE, certificate_observation
+
+    assert certificate_observation(None) is None
+    assert certificate_observation(b"\x30\x82\x01\x00<script>") is None  # not DER
+    assert certificate_observation(b"\x30" * (MAX_CERTIFICATE + 1)) is None  # oversized: not even parsed

@@ -1,8 +1,8 @@
 """The active scanner: asyncio probes with caps and deadlines, results as observations.
 
 Per host: TCP connect on the camera ports; HTTP ``GET /`` (one same-host redirect followed), the
-Hikvision ISAPI and Dahua CGI information endpoints, ONVIF ``GetDeviceInformation``; RTSP
-``OPTIONS`` and ``DESCRIBE``.  Every
+Hikvision ISAPI and Dahua CGI information endpoints, ONVIF ``GetDeviceInformation``; HTTPS
+``GET /`` with the certificate presented (subject, issuer); RTSP ``OPTIONS`` and ``DESCRIBE``.  Every
 answer is kept as an observation in the shape ``phaseout identify`` reads, then the host is
 identified.  Each read is capped in size and time and each host has a deadline, so a device that
 drips, floods or never answers costs one host's deadline and an error line, not the scan.
@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from cryptography import x509
 
 from phaseout.identify import Identifier
 
@@ -25,6 +28,7 @@ PORTS = (80, 443, 554, 8000, 8080, 37777)
 MAX_RESPONSE = 64 * 1024
 HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo")
 ONVIF_PATH = "/onvif/device_service"
+MAX_CERTIFICATE = 16 * 1024
 
 
 @dataclass(slots=True)
@@ -86,18 +90,11 @@ class RateLimit:
             await asyncio.sleep(slot - now)
 
 
-async def _exchange(ip: str, port: int, request: bytes, settings: ScanSettings) -> tuple[str, str | None]:
-    """Send one request, read the answer until close, the size cap or the read deadline.
-    Returns (text, error)."""
-    conn = await _open(ip, port, settings.connect_timeout)
-    if conn is None:
-        return "", f"port {port}: no connection"
-    reader, writer = conn
+async def _read_capped(reader: asyncio.StreamReader, port: int, settings: ScanSettings) -> tuple[bytes, str | None]:
+    """Read an answer until close, the size cap or the read deadline; returns (bytes, error)."""
     data = b""
     error = None
     try:
-        writer.write(request)
-        await writer.drain()
         deadline = time.monotonic() + settings.read_timeout
         while len(data) < MAX_RESPONSE:
             left = deadline - time.monotonic()
@@ -116,11 +113,81 @@ async def _exchange(ip: str, port: int, request: bytes, settings: ScanSettings) 
             if not data
             else (f"port {port}: answer not finished within {settings.read_timeout:.0f} s (kept what came)")
         )
-    except OSError as exc:
+    except (OSError, ssl.SSLError) as exc:
         error = f"port {port}: connection failed ({exc.__class__.__name__})"
+    return data[:MAX_RESPONSE], error
+
+
+async def _exchange(ip: str, port: int, request: bytes, settings: ScanSettings) -> tuple[str, str | None]:
+    """Send one request, read the answer until close, the size cap or the read deadline.
+    Returns (text, error)."""
+    conn = await _open(ip, port, settings.connect_timeout)
+    if conn is None:
+        return "", f"port {port}: no connection"
+    reader, writer = conn
+    try:
+        writer.write(request)
+        await writer.drain()
+        data, error = await _read_capped(reader, port, settings)
+    except OSError as exc:
+        data, error = b"", f"port {port}: connection failed ({exc.__class__.__name__})"
     finally:
         writer.close()
-    return data[:MAX_RESPONSE].decode("utf-8", errors="replace"), error
+    return data.decode("utf-8", errors="replace"), error
+
+
+def _client_tls() -> ssl.SSLContext:
+    """Accept any certificate: the point is to read what the device presents (factory-default
+    self-signed certificates name their maker), not to trust it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def certificate_observation(der: bytes | None) -> dict[str, Any] | None:
+    """The ``tls`` observation for a DER certificate: subject, issuer, validity; None when
+    absent, oversized or unparseable (a hostile device's garbage is simply not evidence)."""
+    if not der or len(der) > MAX_CERTIFICATE:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        return {
+            "kind": "tls",
+            "port": 443,
+            "subject": cert.subject.rfc4514_string()[:4096],
+            "issuer": cert.issuer.rfc4514_string()[:4096],
+            "not_after": cert.not_valid_after_utc.date().isoformat(),
+            "self_signed": cert.subject == cert.issuer,
+        }
+    except ValueError:
+        return None
+
+
+async def _tls_exchange(
+    ip: str, request: bytes, settings: ScanSettings
+) -> tuple[dict[str, Any] | None, str, str | None]:
+    """HTTPS on 443: the certificate presented, then the answer to ``request``."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(ip, 443, ssl=_client_tls(), server_hostname=""),
+            timeout=settings.connect_timeout + settings.read_timeout,
+        )
+    except TimeoutError:
+        return None, "", "port 443: TLS handshake not finished in time"
+    except (OSError, ssl.SSLError) as exc:
+        return None, "", f"port 443: TLS failed ({exc.__class__.__name__})"
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        cert = certificate_observation(ssl_object.getpeercert(binary_form=True) if ssl_object else None)
+        writer.write(request)
+        await writer.drain()
+        data, error = await _read_capped(reader, 443, settings)
+    except (OSError, ssl.SSLError) as exc:
+        return None, "", f"port 443: TLS failed ({exc.__class__.__name__})"
+    finally:
+        writer.close()
+    return cert, data.decode("utf-8", errors="replace"), error
 
 
 def _http_request(ip: str, path: str) -> bytes:
@@ -190,6 +257,15 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
         if "Envelope" in body[:4096]:
             result.observations.append({"kind": "onvif", "port": 80, "path": ONVIF_PATH, "raw": body})
 
+    async def https() -> None:
+        cert, text, error = await _tls_exchange(ip, _http_request(ip, "/"), settings)
+        if error:
+            result.errors.append(error)
+        if cert:
+            result.observations.append(cert)
+        if text:
+            result.observations.append({"kind": "http", "port": 443, "tls": True, "path": "/", "raw": text})
+
     async def rtsp() -> None:
         for cseq, method in enumerate(("OPTIONS", "DESCRIBE"), start=1):
             text, error = await _exchange(ip, 554, _rtsp_request(ip, method, cseq), settings)
@@ -201,6 +277,8 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
     jobs = []
     if 80 in result.ports:
         jobs += [http("/"), *(http(p) for p in HTTP_PATHS), onvif()]
+    if 443 in result.ports:
+        jobs.append(https())
     if 554 in result.ports:
         jobs.append(rtsp())
     if jobs:

@@ -3,7 +3,8 @@
 Each device gets its own 127.x.y.z address and listens on its profile's real ports (80, 554,
 8000, 37777...): HTTP answers with the profile's headers, login page and information endpoints
 (digest-protected ones answer 401 with the realm, as real firmware does), RTSP answers OPTIONS
-and DESCRIBE, other ports accept and stay silent.  Hostile behaviours test the scanner's caps
+and DESCRIBE, 443 (when the profile names a certificate subject) answers HTTP over TLS with a
+self-signed certificate of that subject, other ports accept and stay silent.  Hostile behaviours test the scanner's caps
 and deadlines: ``silent`` never answers, ``drip`` sends an endless body a byte at a time, ``bomb``
 answers every request with an XML entity-expansion bomb, ``reset`` aborts the connection as soon
 as a request arrives, ``garbage`` sends malformed headers, NUL bytes and markup.  Only loopback addresses are accepted.
@@ -25,6 +26,7 @@ from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape
 
+from phaseout.emulate.tls import server_context
 from phaseout.errors import UsageError
 
 MAX_REQUEST = 16 * 1024
@@ -43,6 +45,7 @@ class Profile:
     http: dict[str, Any] = field(default_factory=dict)
     rtsp: dict[str, Any] = field(default_factory=dict)
     onvif: dict[str, Any] = field(default_factory=dict)
+    tls: dict[str, Any] = field(default_factory=dict)  # subject of the certificate served on 443
     behaviour: str = ""
 
 
@@ -65,6 +68,7 @@ def load_profiles() -> dict[str, Profile]:
                 http=data.get("http", {}),
                 rtsp=data.get("rtsp", {}),
                 onvif=data.get("onvif", {}),
+                tls=data.get("tls", {}),
                 behaviour=data.get("behaviour", ""),
             )
     return out
@@ -259,7 +263,8 @@ class Emulator:
         for device in self.devices:
             for port in device.profile.ports:
                 handler = self._handler(device, port)
-                self.servers.append(await asyncio.start_server(handler, device.ip, port, reuse_address=True))
+                tls = server_context(device.profile.tls["subject"]) if port == 443 and device.profile.tls else None
+                self.servers.append(await asyncio.start_server(handler, device.ip, port, reuse_address=True, ssl=tls))
         return self
 
     def _handler(self, device: Device, port: int) -> Any:
@@ -284,7 +289,7 @@ class Emulator:
         self, device: Device, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         behaviour = device.profile.behaviour
-        if behaviour == "silent" or port not in (80, 554):
+        if behaviour == "silent" or port not in (80, 443, 554) or (port == 443 and not device.profile.tls):
             await reader.read()  # accept, say nothing, wait for the client to go
             return
         request = await _read_request(reader)
