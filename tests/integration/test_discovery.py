@@ -336,3 +336,52 @@ def test_certificate_observation_refuses_garbage() -> None:
     assert certificate_observation(None) is None
     assert certificate_observation(b"\x30\x82\x01\x00<script>") is None  # not DER
     assert certificate_observation(b"\x30" * (MAX_CERTIFICATE + 1)) is None  # oversized: not even parsed
+
+
+@needs_ports
+def test_given_credentials_answer_the_digest_challenge_and_add_serial_and_mac() -> None:
+    from phaseout.discover.digest import Credentials
+    from phaseout.identify.facts import gather
+
+    devices = plan_devices(["hikvision-ipc", "hikvision-ipc"], 2, "127.34.0.1")
+
+    async def run(creds: Credentials | None) -> list:  # type: ignore[type-arg]
+        async with Emulator(devices):
+            settings = ScanSettings(host_deadline=4.0, read_timeout=1.0, ports=(80,), credentials=creds)
+            return await scan([d.ip for d in devices], settings)
+
+    anonymous = asyncio.run(run(None))
+    assert not any(o.get("authenticated") for r in anonymous for o in r.observations)
+    good = asyncio.run(run(Credentials("admin", "emulated-only")))
+    first = next(r for r in good if r.ip == "127.34.0.1")
+    assert any(o.get("authenticated") for o in first.observations)
+    facts = gather(first.observations)
+    assert facts.macs and facts.serials  # what only the authenticated deviceInfo tells
+    wrong = asyncio.run(run(Credentials("admin", "wrong")))
+    assert all(any("refused" in e for e in r.errors) for r in wrong)
+    assert repr(Credentials("a", "secret")).count("secret") == 0
+
+
+def test_digest_round_trip() -> None:
+    from phaseout.discover.digest import Credentials, authorization, check_authorization, parse_challenge
+
+    challenge = parse_challenge('Digest qop="auth", realm="IP Camera(C1234)", nonce="abc", stale="FALSE"')
+    assert challenge == {"qop": "auth", "realm": "IP Camera(C1234)", "nonce": "abc", "stale": "FALSE"}
+    header = authorization(Credentials("admin", "pw"), "GET", "/ISAPI/System/deviceInfo", challenge)
+    assert check_authorization(header, Credentials("admin", "pw"), "GET")
+    assert not check_authorization(header, Credentials("admin", "other"), "GET")
+    assert parse_challenge('Basic realm="x"') is None
+
+
+def test_bad_credentials_file_is_a_clear_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "creds.toml"
+    bad.write_text('username = "admin"\npassword = "hunter2\n', encoding="utf-8")  # unterminated string
+    proc = subprocess.run(
+        [*PHASEOUT, "scan", "127.35.0.1", "--scope", "127.35.0.0/16", "--no-store", "--credentials", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PHASEOUT_DB": str(tmp_path / "x.db")},
+    )
+    assert proc.returncode == 2 and "cannot read credentials" in proc.stderr
+    assert "hunter2" not in proc.stderr + proc.stdout

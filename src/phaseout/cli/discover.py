@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tomllib
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from phaseout.cli.common import console, err_console, open_store
+from phaseout.discover.digest import Credentials, credentials_from_env
 from phaseout.discover.scanner import PORTS, HostResult, ScanSettings, scan
 from phaseout.discover.scope import MAX_HOSTS, in_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
@@ -81,6 +84,12 @@ def scan_cmd(
     store_results: bool = typer.Option(
         True, "--store/--no-store", help="Store answers as observations and merge hosts into the device table."
     ),
+    credentials_file: Path | None = typer.Option(
+        None,
+        "--credentials",
+        help="TOML file with username = ... and password = ... for the devices' information endpoints "
+        "(or set PHASEOUT_SCAN_USER and PHASEOUT_SCAN_PASSWORD). Only ever answers a digest challenge.",
+    ),
     rate: float = typer.Option(0.0, "--rate", min=0.0, help="New hosts per second at most (0: no limit)."),
     retries: int = typer.Option(1, "--retries", min=0, max=5, help="Extra connection attempts after a timeout."),
 ) -> None:
@@ -107,7 +116,12 @@ def scan_cmd(
     if not port_list or not all(0 < p < 65536 for p in port_list):
         raise UsageError(f"--ports {ports!r}: ports are 1-65535", hint="e.g. --ports 80,443,554")
     settings = ScanSettings(
-        concurrency=concurrency, host_deadline=deadline, ports=port_list, rate=rate, retries=retries
+        concurrency=concurrency,
+        host_deadline=deadline,
+        ports=port_list,
+        rate=rate,
+        retries=retries,
+        credentials=_credentials(credentials_file),
     )
     identifier = Identifier()
     bar = Progress(
@@ -146,6 +160,24 @@ def scan_cmd(
         _table(rows, len(hosts))
     if interrupted:
         raise typer.Exit(130)
+
+
+def _credentials(path: Path | None) -> Credentials | None:
+    """From the file given, else the environment; a bad file is a usage error that names it
+    (and never echoes its content)."""
+    if path is None:
+        return credentials_from_env()
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(
+            f"cannot read credentials from {path} ({exc.__class__.__name__})",
+            hint='write two lines: username = "..." and password = "..."',
+        ) from None
+    user, password = data.get("username"), data.get("password")
+    if not (isinstance(user, str) and isinstance(password, str) and user and password):
+        raise UsageError(f"{path} needs username and password", hint='username = "..." and password = "..."')
+    return Credentials(user, password)
 
 
 def _table(rows: list[dict[str, Any]], total: int) -> None:

@@ -6,8 +6,9 @@ Hikvision ISAPI and Dahua CGI information endpoints, ONVIF ``GetDeviceInformatio
 answer is kept as an observation in the shape ``phaseout identify`` reads, then the host is
 identified.  Each read is capped in size and time and each host has a deadline, so a device that
 drips, floods or never answers costs one host's deadline and an error line, not the scan.
-Credentials are never guessed: unauthenticated requests only (the answers' realms and headers
-are what identify a device).
+Passwords are never guessed: requests are unauthenticated unless the user gave credentials,
+which are then used only to answer a digest challenge on the information endpoints (the
+answers' realms and headers identify a device anyway; credentials add its serial and MAC).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from cryptography import x509
 
+from phaseout.discover.digest import Credentials, authorization, parse_challenge
 from phaseout.identify import Identifier
 
 PORTS = (80, 443, 554, 8000, 8080, 37777)
@@ -40,6 +42,7 @@ class ScanSettings:
     ports: tuple[int, ...] = PORTS
     rate: float = 0.0  # new hosts started per second at most; 0 = no limit
     retries: int = 1  # extra connection attempts after a timeout (a refusal is an answer: no retry)
+    credentials: Credentials | None = None  # given by the user; used only to answer a digest challenge
 
 
 @dataclass(slots=True)
@@ -190,10 +193,15 @@ async def _tls_exchange(
     return cert, data.decode("utf-8", errors="replace"), error
 
 
-def _http_request(ip: str, path: str) -> bytes:
+def _http_request(ip: str, path: str, authorization: str | None = None) -> bytes:
+    auth = f"Authorization: {authorization}\r\n" if authorization else ""
     return (
-        f"GET {path} HTTP/1.1\r\nHost: {ip}\r\nUser-Agent: phaseout-scan\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {ip}\r\nUser-Agent: phaseout-scan\r\nAccept: */*\r\n{auth}"
+        "Connection: close\r\n\r\n"
     ).encode()
+
+
+_DIGEST = re.compile(r"^WWW-Authenticate:\s*(Digest\s.*)$", re.IGNORECASE | re.MULTILINE)
 
 
 _GET_DEVICE_INFORMATION = (
@@ -237,6 +245,20 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
             result.errors.append(error)
         if text:
             result.observations.append({"kind": "http", "port": 80, "tls": False, "path": path, "raw": text})
+        head = text.split("\r\n\r\n", 1)[0]
+        if settings.credentials and path in HTTP_PATHS and " 401" in head[:13] and (m := _DIGEST.search(head)):
+            challenge = parse_challenge(m.group(1).strip())
+            if challenge:
+                header = authorization(settings.credentials, "GET", path, challenge)
+                text2, error2 = await _exchange(ip, 80, _http_request(ip, path, header), settings)
+                if error2:
+                    result.errors.append(error2)
+                if " 401" in text2[:13]:
+                    result.errors.append(f"port 80: the credentials given were refused for {path}")
+                elif text2:
+                    result.observations.append(
+                        {"kind": "http", "port": 80, "tls": False, "path": path, "raw": text2, "authenticated": True}
+                    )
         if path == "/" and (m := _LOCATION.search(text.split("\r\n\r\n", 1)[0])):
             target = m.group(1)
             if target.startswith("/") or target.startswith(f"http://{ip}/"):

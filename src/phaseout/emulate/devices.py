@@ -26,6 +26,7 @@ from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape
 
+from phaseout.discover.digest import Credentials, check_authorization
 from phaseout.emulate.tls import server_context
 from phaseout.errors import UsageError
 
@@ -208,6 +209,17 @@ def _response(status: str, headers: dict[str, str], body: str = "", proto: str =
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
+_AUTHORIZATION = re.compile(r"^authorization:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _authorized(device: Device, request: bytes) -> bool:
+    """A digest answer for the profile's account (``http.username`` / ``http.password``)."""
+    m = _AUTHORIZATION.search(request.decode("latin-1"))
+    http = device.profile.http
+    creds = Credentials(http.get("username", "admin"), http.get("password", "emulated-only"))
+    return m is not None and check_authorization(m.group(1), creds, "GET")
+
+
 def _http_answer(device: Device, request: bytes) -> bytes:
     line = request.split(b"\r\n", 1)[0].decode("latin-1")
     parts = line.split(" ")
@@ -222,6 +234,8 @@ def _http_answer(device: Device, request: bytes) -> bytes:
         return _response("200 OK", base | {"Content-Type": "text/html"}, device.fill(http.get("login_body", "")))
     if path in http.get("open_paths", {}):
         return _response("200 OK", base | {"Content-Type": "text/plain"}, device.fill(http["open_paths"][path]))
+    if path in http.get("auth_paths", {}) and _authorized(device, request):
+        return _response("200 OK", base | {"Content-Type": "application/xml"}, device.fill(http["auth_paths"][path]))
     if path in http.get("auth_paths", {}) or (http.get("realm") and path.startswith(("/ISAPI", "/cgi-bin"))):
         realm = device.fill(http.get("realm", "device"))
         nonce = f"{random.getrandbits(128):032x}"
