@@ -4,6 +4,7 @@ the scope guard, and hostile devices that cost one host's deadline, never the sc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -34,6 +36,22 @@ def _can_bind_low_ports() -> bool:
 
 
 PHASEOUT = (sys.executable, "-m", "phaseout")
+
+
+@contextlib.contextmanager
+def emulate_process(profiles: str, count: int, base: str, env: dict[str, str]) -> Iterator[None]:
+    """``phaseout emulate`` in its own process, up before the block runs, stopped after it."""
+    cmd = [*PHASEOUT, "emulate", "--profiles", profiles, "--count", str(count), "--base", base]
+    emulator = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert emulator.stdout is not None
+        assert "emulated devices" in emulator.stdout.readline()
+        yield
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
 needs_ports = pytest.mark.skipif(not _can_bind_low_ports(), reason="binding port 80 on loopback needs root here")
 
 
@@ -94,53 +112,19 @@ def test_scan_identifies_emulated_devices_and_survives_hostile_ones() -> None:
 @needs_ports
 def test_scan_command_against_emulate_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "COLUMNS": "200", "PHASEOUT_DB": str(tmp_path / "scan.db")}
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "phaseout",
-            "emulate",
-            "--profiles",
-            "hikvision-ipc,dahua-ipc",
-            "--count",
-            "4",
-            "--base",
-            "127.24.0.1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert emulator.stdout is not None
-        assert "emulated devices" in emulator.stdout.readline()
+    with emulate_process("hikvision-ipc,dahua-ipc", 4, "127.24.0.1", env):
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "phaseout",
-                "scan",
-                "127.24.0.0/29",
-                "--scope",
-                "127.24.0.0/16",
-                "--format",
-                "jsonl",
-                "--host-deadline",
-                "4",
-            ],
+            [*PHASEOUT, "scan", "127.24.0.0/29", "--scope", "127.24.0.0/16", "-f", "jsonl", "--host-deadline", "4"],
             capture_output=True,
             text=True,
             timeout=60,
             env=env,
         )
-        assert proc.returncode == 0, proc.stderr
-        rows = [json.loads(x) for x in proc.stdout.splitlines()]
-        assert [r["ip"] for r in rows] == ["127.24.0.1", "127.24.0.2", "127.24.0.3", "127.24.0.4"]
-        assert [r["vendor"] for r in rows] == ["hikvision", "dahua", "hikvision", "dahua"]
-        assert all({"ports", "brand", "model", "confidence", "evidence"} <= set(r) for r in rows)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [r["ip"] for r in rows] == ["127.24.0.1", "127.24.0.2", "127.24.0.3", "127.24.0.4"]
+    assert [r["vendor"] for r in rows] == ["hikvision", "dahua", "hikvision", "dahua"]
+    assert all({"ports", "brand", "model", "confidence", "evidence"} <= set(r) for r in rows)
 
 
 def test_profiles_load() -> None:
@@ -189,42 +173,9 @@ def test_ctrl_c_keeps_and_stores_finished_hosts(tmp_path) -> None:  # type: igno
     """Ctrl-C during a scan: hosts already finished are printed and stored, exit code 130."""
     db = tmp_path / "int.db"
     env = {**os.environ, "COLUMNS": "200", "PHASEOUT_DB": str(db)}
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "phaseout",
-            "emulate",
-            "--profiles",
-            "hikvision-ipc,hostile-silent",
-            "--count",
-            "2",
-            "--base",
-            "127.28.0.1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert emulator.stdout is not None
-        assert "emulated devices" in emulator.stdout.readline()
+    with emulate_process("hikvision-ipc,hostile-silent", 2, "127.28.0.1", env):
         scan_proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "phaseout",
-                "scan",
-                "127.28.0.1-2",
-                "--scope",
-                "127.28.0.0/16",
-                "--format",
-                "jsonl",
-                "--host-deadline",
-                "60",
-                "--ports",
-                "80,554",
-            ],
+            [*PHASEOUT, "scan", "127.28.0.1-2", "--scope", "127.28.0.0/16", "-f", "jsonl", "--host-deadline", "60"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -233,13 +184,10 @@ def test_ctrl_c_keeps_and_stores_finished_hosts(tmp_path) -> None:  # type: igno
         time.sleep(4)  # the camera answers within a second; the silent host holds the scan open
         scan_proc.send_signal(signal.SIGINT)
         out, err = scan_proc.communicate(timeout=30)
-        assert scan_proc.returncode == 130, err
-        assert "interrupted" in err
-        rows = [json.loads(x) for x in out.splitlines()]
-        assert [(r["ip"], r["vendor"]) for r in rows] == [("127.28.0.1", "hikvision")]
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+    assert scan_proc.returncode == 130, err
+    assert "interrupted" in err
+    rows = [json.loads(x) for x in out.splitlines()]
+    assert [(r["ip"], r["vendor"]) for r in rows] == [("127.28.0.1", "hikvision")]
     from phaseout.store import Store
 
     with Store.open(str(db)) as store:
