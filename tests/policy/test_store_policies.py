@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
+from phaseout.errors import KnowledgeError
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
 from phaseout.store.imports import import_devices, import_sites
-from phaseout.store.policies import packs_in_use, set_packs_in_use, summary
+from phaseout.store.policies import installed_packs_in_use, packs_in_use, set_packs_in_use, summary
 
 
 def test_packs_in_use_and_summary(db_url: str, tmp_path: Path) -> None:
@@ -34,3 +37,13 @@ def test_packs_in_use_and_summary(db_url: str, tmp_path: Path) -> None:
     assert counts[("ORG estate", "due", "sensitive")] == 1  # the Lorex unit: made by Dahua
     assert counts[("ORG estate", "due", "standard")] == 1  # the Hikvision camera; the Axis is not covered
     assert counts[("ORG sensitive sites", "breach", "sensitive")] == 1
+
+
+def test_a_pack_in_use_that_is_no_longer_installed_is_named(tmp_path: Path) -> None:
+    packs = available_packs()
+    with Store.open(str(tmp_path / "p.db")) as store:
+        set_packs_in_use(store.engine, ["us-ndaa-889", "gone-pack"])
+        with pytest.raises(KnowledgeError, match="gone-pack"):
+            installed_packs_in_use(store.engine, packs)
+        set_packs_in_use(store.engine, ["us-ndaa-889"])
+        assert [p.id for p in installed_packs_in_use(store.engine, packs)] == ["us-ndaa-889"]

@@ -13,10 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from phaseout.cli.common import console, open_store
-from phaseout.errors import KnowledgeError
 from phaseout.policy.packs import available_packs
 from phaseout.store.assessment import run_assessment
-from phaseout.store.policies import packs_in_use
+from phaseout.store.policies import installed_packs_in_use
 
 
 class AssessFormat(StrEnum):
@@ -49,15 +48,9 @@ def assess(
     packs_known = available_packs()
     store = open_store(ctx)
     try:
-        with store.engine.connect() as conn:
-            chosen = packs_in_use(conn)
-        missing = [p for p in chosen if p not in packs_known]
-        if missing:
-            raise KnowledgeError(
-                f"packs in use are not installed: {', '.join(missing)}",
-                hint="phaseout policy add FILE, or choose again with phaseout policy use",
-            )
-        results = run_assessment(store.engine, [packs_known[p] for p in chosen], day)
+        in_use = installed_packs_in_use(store.engine, packs_known)
+        chosen = [p.id for p in in_use]
+        results = run_assessment(store.engine, in_use, day)
     finally:
         store.close()
     if fmt is AssessFormat.jsonl:

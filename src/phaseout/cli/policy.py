@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from phaseout.cli.common import console, open_store
-from phaseout.errors import KnowledgeError, UsageError
+from phaseout.errors import UsageError
 from phaseout.policy.packs import available_packs, read_pack, user_packs_dir
-from phaseout.store.policies import packs_in_use, set_packs_in_use, summary
+from phaseout.store.policies import installed_packs_in_use, packs_in_use, set_packs_in_use, summary
 
 policy_app = typer.Typer(
     help="Policy packs: US NDAA s.889, the FCC Covered List, the UK Cabinet Office statement, "
@@ -132,15 +132,9 @@ def policy_use(
 
                 run_assessment(store.engine, [packs[p] for p in dict.fromkeys(pack_ids)], dt.date.today())
                 console.print("[dim]stored assessment recomputed for the new packs[/]")
-        with store.engine.connect() as conn:
-            chosen = packs_in_use(conn)
-        missing = [p for p in chosen if p not in packs]
-        if missing:
-            raise KnowledgeError(
-                f"packs in use are no longer installed: {', '.join(missing)}",
-                hint="phaseout policy add FILE, or choose again with phaseout policy use",
-            )
-        counts = summary(store.engine, [packs[p] for p in chosen], dt.date.today())
+        in_use = installed_packs_in_use(store.engine, packs)
+        chosen = [p.id for p in in_use]
+        counts = summary(store.engine, in_use, dt.date.today())
     finally:
         store.close()
     console.print(f"packs in use: {escape(', '.join(chosen)) or '(none)'}")

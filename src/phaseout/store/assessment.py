@@ -18,7 +18,8 @@ from phaseout.assess.store_feeds import load_saved_kev
 from phaseout.assess.vulnerabilities import findings_for
 from phaseout.policy.evaluate import DeviceFacts, SiteFacts, evaluate
 from phaseout.policy.packs import PolicyPack
-from phaseout.store.schema import assessments, devices, observations, sites
+from phaseout.store.identification import network_observations
+from phaseout.store.schema import assessments, devices, sites
 
 BATCH = 5_000
 
@@ -50,18 +51,6 @@ class DeviceAssessment:
         }
 
 
-def _scan_observations(conn: Connection) -> dict[int, list[dict[str, Any]]]:
-    """Non-inventory observations (scan answers) by device: what exposure is judged from."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    query = select(observations.c.device_id, observations.c.payload).where(observations.c.kind != "inventory")
-    for device_id, payload in conn.execute(query):
-        try:
-            out.setdefault(device_id, []).append(json.loads(payload))
-        except ValueError:
-            continue
-    return out
-
-
 def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Iterator[DeviceAssessment]:
     cameras: dict[Any, Any] = dict(
         conn.execute(
@@ -70,7 +59,7 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
             .group_by(devices.c.parent_id)
         ).all()
     )
-    scans = _scan_observations(conn)
+    scans = network_observations(conn)
     kev = load_saved_kev()
     query = (
         select(

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, select
 
+from phaseout.errors import KnowledgeError
 from phaseout.policy.evaluate import DeviceFacts, PolicyFinding, SiteFacts, evaluate
 from phaseout.policy.packs import PolicyPack
 from phaseout.store.schema import devices, meta, sites
@@ -20,6 +21,20 @@ KEY = "policies"
 def packs_in_use(conn: Connection) -> list[str]:
     value = conn.execute(select(meta.c.value).where(meta.c.key == KEY)).scalar()
     return list(json.loads(value)) if value else []
+
+
+def installed_packs_in_use(engine: Engine, installed: dict[str, PolicyPack]) -> list[PolicyPack]:
+    """The packs in use, each of which must still be installed (a pack removed after it was
+    chosen is a knowledge error naming it, not a silent gap in the findings)."""
+    with engine.connect() as conn:
+        chosen = packs_in_use(conn)
+    missing = [p for p in chosen if p not in installed]
+    if missing:
+        raise KnowledgeError(
+            f"packs in use are not installed: {', '.join(missing)}",
+            hint="phaseout policy add FILE, or choose again with phaseout policy use",
+        )
+    return [installed[p] for p in chosen]
 
 
 def set_packs_in_use(engine: Engine, pack_ids: list[str]) -> None:
