@@ -20,6 +20,7 @@ from phaseout.cli.devices import devices
 from phaseout.cli.discover import emulate, scan_cmd
 from phaseout.cli.identify import identify, knowledge_app
 from phaseout.cli.imports import import_history, import_inventory, sites_app
+from phaseout.cli.plan import plan_app
 from phaseout.cli.policy import policy_app
 from phaseout.errors import PhaseoutError
 
@@ -81,6 +82,7 @@ app.command("scan", epilog=EPILOG)(scan_cmd)
 app.command("emulate", epilog=EPILOG)(emulate)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(policy_app, name="policy")
+app.add_typer(plan_app, name="plan")
 app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
 

@@ -137,6 +137,7 @@ observations = Table(
     Column("size_bytes", Integer, nullable=False),  # size before any truncation
     Column("truncated", Boolean, nullable=False, server_default=false()),
     Index(None, "device_id"),
+    Index(None, "kind"),  # re-identification reads the non-inventory ones
 )
 
 meta = Table(
@@ -157,4 +158,19 @@ assessments = Table(
     Column("packs", Text, nullable=False),  # JSON list: the policy packs applied
     Column("assessed_at", DateTime(timezone=True), nullable=False),
     Index(None, "risk"),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False),  # scenario name
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # optimal | feasible | infeasible | no-solution
+    Column("objective", Float),  # risk-exposure
+    Column("settings", Text, nullable=False),  # JSON: the planning settings used
+    Column("problem", Text, nullable=False),  # JSON: problem.json
+    Column("result", Text, nullable=False),  # JSON: plan.json
+    Column("details", Text, nullable=False),  # JSON: per package the swaps; unmatched devices; notes
+    Index(None, "name"),
 )

@@ -1,0 +1,524 @@
+"""``phaseout plan``: what to replace with what, when, at what cost, and in what order per site."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from phaseout.cli.common import console, err_console, open_store
+from phaseout.errors import UsageError
+from phaseout.knowledge import load_knowledge
+from phaseout.plan.budget import budget_to_finish
+from phaseout.plan.catalogue import Catalogue, read_catalogue, sample_catalogue_path
+from phaseout.plan.estate import EstatePlan, PlanSettings, build_estate_plan
+from phaseout.plan.problem import Problem, read_problem, write_json
+from phaseout.plan.replace import Matcher
+from phaseout.plan.runbook import site_runbook
+from phaseout.plan.solve import PlanResult, solve
+from phaseout.policy.packs import available_packs
+from phaseout.store.planning import read_estate, save_plan, stored_plans
+from phaseout.store.policies import installed_packs_in_use
+
+plan_app = typer.Typer(
+    help="Plan the replacement: like-for-like compliant models from your catalogue, and the schedule "
+    "(HiGHS) that removes the most risk soonest within budgets, installer crews, deadlines and "
+    "maintenance windows, never leaving a site without cameras.\n\n"
+    "`phaseout plan` on the stored estate (after `phaseout assess`); `export-problem`, `solve`, "
+    "`budget` and `compare` work on problem.json files too.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode="markdown",
+)
+
+CATALOGUE = typer.Option(
+    None,
+    "--catalogue",
+    "-c",
+    help="Approved catalogue (CSV or XLSX; columns in docs/planning.md). Default: the illustrative sample.",
+)
+START = typer.Option(None, "--start", help="First day of the first period (default: the next calendar quarter).")
+PERIODS = typer.Option(12, "--periods", min=1, max=120, help="How many periods to plan.")
+MONTHS = typer.Option(3, "--period-months", min=1, max=24, help="Length of a period in months (3 = quarters).")
+BUDGET = typer.Option(
+    "750000", "--budget", help="Budget per period: one number for all, or one per period separated by commas."
+)
+CREW = typer.Option(480.0, "--crew-hours", min=0, help="Installer hours per region and period.")
+CREW_BY = typer.Option(
+    None, "--crew", help="Crew hours for one region, REGION=HOURS (repeat for more); others get --crew-hours."
+)
+LABOUR = typer.Option(55.0, "--labour-rate", min=0, help="Cost of an installer hour.")
+MOBILISE = typer.Option(
+    350.0,
+    "--mobilisation-cost",
+    min=0,
+    help="Cost of each site visit; saved when done at the site's maintenance visit.",
+)
+VISIT = typer.Option(40.0, "--max-visit-hours", min=1, help="A site with more work than this is split into visits.")
+SHARE = typer.Option(
+    0.25, "--max-offline-share", min=0.01, max=1.0, help="Share of a site's cameras that may be offline at once."
+)
+CARRY = typer.Option(False, "--carry-over", help="Unspent budget carries over to later periods.")
+TIME_LIMIT = typer.Option(60.0, "--time-limit", min=1, help="Seconds the solver may take.")
+TODAY = typer.Option(None, "--today", help="Judge deadlines as of this date (YYYY-MM-DD).")
+
+
+def _next_quarter(today: dt.date) -> dt.date:
+    month = ((today.month - 1) // 3 + 1) * 3 + 1
+    return dt.date(today.year + (month > 12), (month - 1) % 12 + 1, 1)
+
+
+def _date(text: str | None, option: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a date", hint="write it as YYYY-MM-DD") from None
+
+
+def _settings(
+    start: str | None,
+    periods: int,
+    months: int,
+    budget: str,
+    crew: float,
+    crew_by: list[str] | None,
+    labour: float,
+    mobilise: float,
+    visit: float,
+    share: float,
+    carry: bool,
+    today: dt.date,
+) -> PlanSettings:
+    try:
+        budgets = tuple(float(b.replace("_", "")) for b in budget.split(",") if b.strip())
+    except ValueError:
+        raise UsageError(
+            f"--budget {budget!r} is not a number or a list of numbers", hint="e.g. --budget 500000"
+        ) from None
+    if not budgets or any(b < 0 for b in budgets):
+        raise UsageError("--budget needs numbers of 0 or more")
+    regions = []
+    for item in crew_by or []:
+        name, sep, hours = item.rpartition("=")
+        try:
+            regions.append((name.strip(), float(hours)))
+        except ValueError:
+            raise UsageError(f"--crew {item!r} is not REGION=HOURS", hint="e.g. --crew north=600") from None
+        if not sep or not name.strip():
+            raise UsageError(f"--crew {item!r} is not REGION=HOURS", hint="e.g. --crew north=600")
+    return PlanSettings(
+        start=_date(start, "--start") or _next_quarter(today),
+        periods=periods,
+        period_months=months,
+        budget=budgets,
+        crew_hours=crew,
+        crew_by_region=tuple(regions),
+        labour_rate=labour,
+        mobilisation_cost=mobilise,
+        max_visit_hours=visit,
+        max_offline_share=share,
+        carry_over=carry,
+    )
+
+
+def _estate_plan(
+    ctx: typer.Context, catalogue_path: Path | None, settings: PlanSettings, today: dt.date
+) -> tuple[EstatePlan, Catalogue]:
+    knowledge = load_knowledge()
+    store = open_store(ctx)
+    try:
+        packs = installed_packs_in_use(store.engine, available_packs())
+        if not packs:
+            raise UsageError(
+                "no policy pack is in use, so no device is due for replacement",
+                hint="choose the packs that apply: phaseout policy use us-ndaa-889 ... then phaseout assess",
+            )
+        catalogue = read_catalogue(catalogue_path or sample_catalogue_path(), knowledge, packs)
+        with store.engine.connect() as conn:
+            sites, devices = read_estate(conn, packs, knowledge, today)
+    finally:
+        store.close()
+    if catalogue_path is None:
+        err_console.print("[yellow]using the illustrative sample catalogue[/]: give yours with --catalogue FILE")
+    estate = build_estate_plan(sites, devices, Matcher(catalogue.items, settings.labour_rate), settings)
+    return estate, catalogue
+
+
+def _print_catalogue(catalogue: Catalogue) -> None:
+    for item, reason in catalogue.refused:
+        err_console.print(f"[red]refused[/] catalogue line {item.line} {escape(item.sku)}: {escape(reason)}")
+    for item, reason in catalogue.flagged:
+        err_console.print(f"[yellow]flagged[/] catalogue line {item.line} {escape(item.sku)}: {escape(reason)}")
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def print_result(result: PlanResult, estate: EstatePlan | None = None) -> None:
+    problem = result.problem
+    status_style = {"optimal": "green", "feasible": "yellow"}.get(result.status, "red")
+    console.print(
+        f"[bold]plan[/]: [{status_style}]{result.status}[/] · risk-exposure {_money(result.objective)} · "
+        f"bound {_money(result.bound)} · gap {'-' if result.gap is None else f'{result.gap:.3%}'} · "
+        f"{result.seconds:.1f} s · {escape(result.solver)}"
+    )
+    if result.greedy_objective is not None and result.objective:
+        better = (result.greedy_objective - result.objective) / result.greedy_objective
+        console.print(
+            f"spreadsheet rule (deadlines first, then risk per cost, earliest period that fits): risk-exposure "
+            f"{_money(result.greedy_objective)}, cost {_money(result.greedy_cost)} — the plan is {better:.1%} lower"
+        )
+    for line in result.explanation:
+        console.print(f"  [yellow]•[/] {escape(line)}")
+    if result.status not in ("optimal", "feasible"):
+        return
+    devices_in = {p.id: len(p.devices) for p in problem.packages}
+    risk_left = sum(p.risk for p in problem.packages)
+    table = Table(title="per period", title_justify="left")
+    for col in ("period", "spend", "budget", "crew hours", "busiest region", "sites", "devices", "risk remaining"):
+        table.add_column(col, justify="left" if col in ("period", "busiest region") else "right")
+    uses = result.period_use()
+    for t, use in enumerate(uses):
+        done = [p for p in problem.packages if result.assignments.get(p.id) == t]
+        risk_left -= sum(p.risk for p in done)
+        hours = sum(use.hours_by_region.values())
+        crew = sum(use.crew_by_region.values())
+        busiest = max(
+            use.crew_by_region, key=lambda r: use.hours_by_region[r] / max(use.crew_by_region[r], 1e-9), default=""
+        )
+        busy = (
+            f"{escape(busiest)} {use.hours_by_region[busiest] / max(use.crew_by_region[busiest], 1e-9):.0%}"
+            if busiest
+            else "-"
+        )
+        table.add_row(
+            escape(use.id),
+            _money(use.spend),
+            _money(use.budget),
+            f"{hours:,.0f} / {crew:,.0f}",
+            busy,
+            f"{len({p.site for p in done}):,}",
+            f"{sum(devices_in[p.id] for p in done):,}",
+            _money(max(risk_left, 0.0)),
+        )
+    console.print(table)
+    unscheduled = result.unscheduled
+    if unscheduled:
+        n_devices = sum(devices_in[p] for p in unscheduled)
+        console.print(
+            f"[yellow]{len(unscheduled):,} visit(s) ({n_devices:,} devices) do not fit in the horizon[/]: "
+            "raise the budget or crews, or plan more periods (`phaseout plan budget --by PERIOD` says how much)"
+        )
+    if estate is not None:
+        if estate.unmatched:
+            reasons: dict[str, int] = {}
+            for _device, reason in estate.unmatched:
+                reasons[reason] = reasons.get(reason, 0) + 1
+            console.print(f"[yellow]{len(estate.unmatched):,} covered device(s) have no replacement planned[/]:")
+            for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:8]:
+                console.print(f"  {n:,} x {escape(reason)}")
+        for note in estate.notes:
+            console.print(f"[dim]note[/]: {escape(note)}")
+
+
+def _write_runbooks(folder: Path, estate: EstatePlan, result: PlanResult) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for site in sorted({v.site for v in estate.visits.values()}):
+        steps = site_runbook(estate, site, result.assignments)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in site)
+        with (folder / f"{safe}.csv").open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(steps[0].as_dict()))
+            writer.writeheader()
+            for step in steps:
+                writer.writerow(step.as_dict())
+        written += 1
+    for site, items in estate.bill_of_materials().items():
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in site)
+        with (folder / f"{safe}.bom.csv").open("w", newline="", encoding="utf-8") as fh:
+            bom = csv.writer(fh)
+            bom.writerow(["sku", "maker", "description", "quantity", "unit_price", "total"])
+            for sku, (item, n) in sorted(items.items()):
+                bom.writerow([sku, item.maker, item.description, n, item.unit_price, round(n * item.unit_price, 2)])
+    return written
+
+
+def _print_runbook(estate: EstatePlan, result: PlanResult, site: str) -> None:
+    if site not in {v.site for v in estate.visits.values()}:
+        raise UsageError(f"site {site!r} has no planned work", hint="check the code with `phaseout sites list`")
+    steps = site_runbook(estate, site, result.assignments)
+    table = Table(title=f"runbook for {escape(site)} (keeps the site covered)", title_justify="left")
+    for col in ("#", "visit", "period", "action", "device", "old", "ip", "new"):
+        table.add_column(col)
+    for s in steps:
+        table.add_row(
+            str(s.number),
+            escape(s.visit),
+            escape(s.period or "unscheduled"),
+            escape(s.action),
+            "" if s.device is None else str(s.device),
+            escape(s.old),
+            escape(s.ip),
+            escape(s.sku),
+        )
+    console.print(table)
+
+
+@plan_app.callback()
+def plan_estate(
+    ctx: typer.Context,
+    catalogue: Path | None = CATALOGUE,
+    start: str | None = START,
+    periods: int = PERIODS,
+    months: int = MONTHS,
+    budget: str = BUDGET,
+    crew: float = CREW,
+    crew_by: list[str] | None = CREW_BY,
+    labour: float = LABOUR,
+    mobilise: float = MOBILISE,
+    visit: float = VISIT,
+    share: float = SHARE,
+    carry: bool = CARRY,
+    time_limit: float = TIME_LIMIT,
+    name: str = typer.Option("baseline", "--name", help="Scenario name the plan is stored under."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write plan.json here."),
+    runbooks: Path | None = typer.Option(
+        None, "--runbooks", help="Write each site's runbook and bill of materials (CSV) into this folder."
+    ),
+    site: str | None = typer.Option(None, "--site", help="Print this site's runbook."),
+    today: str | None = TODAY,
+) -> None:
+    """Plan the stored estate and store the plan (as scenario --name).
+
+    Examples:
+
+        phaseout plan --catalogue approved.csv --budget 600000 --crew-hours 400
+
+        phaseout plan --name lean --budget 300000 --carry-over --runbooks runbooks/
+
+        phaseout plan --site STORE-0042
+    """
+    day = _date(today, "--today") or dt.date.today()
+    settings = _settings(start, periods, months, budget, crew, crew_by, labour, mobilise, visit, share, carry, day)
+    if ctx.invoked_subcommand is not None:  # export-problem and budget plan the estate with these
+        ctx.meta["plan_estate"] = (catalogue, settings, day)
+        return
+    estate, cat = _estate_plan(ctx, catalogue, settings, day)
+    _print_catalogue(cat)
+    with console.status("solving (HiGHS)..."):
+        result = solve(estate.problem, time_limit=time_limit)
+    print_result(result, estate)
+    store = open_store(ctx)
+    try:
+        plan_id = save_plan(store.engine, name, estate, result)
+    finally:
+        store.close()
+    console.print(
+        f"stored as plan {plan_id} (scenario {escape(name)}); `phaseout plan compare` shows scenarios side by side"
+    )
+    if output is not None:
+        write_json(output, result.as_dict())
+        console.print(f"wrote {escape(str(output))}")
+    if runbooks is not None:
+        n = _write_runbooks(runbooks, estate, result)
+        console.print(f"wrote {n:,} runbooks and bills of materials to {escape(str(runbooks))}")
+    if site is not None:
+        _print_runbook(estate, result, site)
+
+
+def _estate_from_ctx(ctx: typer.Context) -> tuple[EstatePlan, Catalogue]:
+    catalogue, settings, day = ctx.meta["plan_estate"]  # meta is shared with the parent context
+    return _estate_plan(ctx, catalogue, settings, day)
+
+
+@plan_app.command("export-problem")
+def export_problem(
+    ctx: typer.Context,
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write problem.json."),
+) -> None:
+    """Write the stored estate's planning problem as problem.json (format in docs/planning.md),
+    built with the options given to `phaseout plan` before the command name.
+
+    Example: phaseout plan --budget 500000 export-problem --output problem.json
+    """
+    estate, cat = _estate_from_ctx(ctx)
+    _print_catalogue(cat)
+    write_json(output, estate.problem.as_dict())
+    p = estate.problem
+    console.print(
+        f"wrote {escape(str(output))}: {len(p.periods)} periods, {len(p.regions)} regions, {len(p.sites):,} sites, "
+        f"{len(p.packages):,} packages ({sum(len(x.devices) for x in p.packages):,} devices)"
+    )
+
+
+@plan_app.command("solve")
+def solve_file(
+    problem: Path = typer.Option(..., "--problem", "-p", help="problem.json to solve."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write plan.json."),
+    time_limit: float = TIME_LIMIT,
+) -> None:
+    """Solve a problem.json and write plan.json (status, objective, bound, gap, seconds,
+    assignments, unscheduled, periods).
+
+    Example: phaseout plan solve --problem problem.json --output plan.json --time-limit 30
+    """
+    loaded = read_problem(problem)
+    with console.status("solving (HiGHS)..."):
+        result = solve(loaded, time_limit=time_limit)
+    write_json(output, result.as_dict())
+    print_result(result)
+    console.print(f"wrote {escape(str(output))}")
+    if result.status in ("infeasible", "no-solution"):
+        raise typer.Exit(4)
+
+
+@plan_app.command("budget")
+def budget_cmd(
+    ctx: typer.Context,
+    by: str = typer.Option(..., "--by", help="Period id by which everything must be done (e.g. 2027-Q4)."),
+    problem: Path | None = typer.Option(None, "--problem", "-p", help="A problem.json instead of the stored estate."),
+    time_limit: float = TIME_LIMIT,
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the answer and its plan as JSON."),
+) -> None:
+    """The smallest equal budget per period that finishes every device by period --by, within the
+    crew hours and deadlines.
+
+    Example: phaseout plan budget --by 2027-Q4
+    """
+    loaded: Problem = read_problem(problem) if problem is not None else _estate_from_ctx(ctx)[0].problem
+    with console.status("solving (HiGHS)..."):
+        answer = budget_to_finish(loaded, by, time_limit=time_limit)
+    if answer.budget_per_period is None:
+        console.print(f"[red]nothing finishes everything by {escape(by)}[/]:")
+        for line in answer.explanation:
+            console.print(f"  • {escape(line)}")
+        raise typer.Exit(4)
+    periods = loaded.period_index[by] + 1
+    console.print(
+        f"[bold]{_money(answer.budget_per_period)}[/] per period for the {periods} period(s) up to {escape(by)} "
+        f"({answer.status}; no budget below {_money(answer.lower_bound)} can work) — "
+        f"{_money(answer.budget_per_period * periods)} in all"
+        + (" with unspent money carried over" if loaded.carry_over else "")
+    )
+    if answer.plan is not None:
+        print_result(answer.plan)
+    if output is not None:
+        write_json(output, answer.as_dict())
+
+
+@plan_app.command("compare")
+def compare(
+    ctx: typer.Context,
+    problems: list[Path] = typer.Argument(None, help="problem.json files; none = the stored scenarios."),
+    time_limit: float = TIME_LIMIT,
+) -> None:
+    """Scenarios side by side: the stored plans (latest of each name), or problem.json files
+    solved now.
+
+    Examples: phaseout plan compare · phaseout plan compare lean.json generous.json
+    """
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if problems:
+        for path in problems:
+            with console.status(f"solving {path}..."):
+                rows.append((path.name, solve(read_problem(path), time_limit=time_limit).as_dict()))
+    else:
+        store = open_store(ctx)
+        try:
+            with store.engine.connect() as conn:
+                rows = stored_plans(conn)
+        finally:
+            store.close()
+        if not rows:
+            raise UsageError("no plan is stored yet", hint="run `phaseout plan --name NAME` for each scenario")
+    table = Table(title="scenarios", title_justify="left")
+    table.add_column("measure")
+    for name, _ in rows:
+        table.add_column(escape(name), justify="right")
+
+    def finish(d: dict[str, Any]) -> str:
+        used = [p["id"] for p in d["periods"] if p.get("packages")]
+        return used[-1] if used and not d["unscheduled"] else ("not within horizon" if d["unscheduled"] else "-")
+
+    measures: list[tuple[str, Any]] = [
+        ("status", lambda d: d["status"]),
+        ("risk-exposure", lambda d: _money(d["objective"])),
+        ("gap to bound", lambda d: "-" if d["gap"] is None else f"{d['gap']:.3%}"),
+        ("total spend", lambda d: _money(sum(p["spend"] for p in d["periods"]))),
+        ("budget", lambda d: _money(sum(p["budget"] for p in d["periods"]))),
+        ("visits planned", lambda d: f"{len(d['assignments']):,}"),
+        ("visits unscheduled", lambda d: f"{len(d['unscheduled']):,}"),
+        ("last period with work", finish),
+        ("spreadsheet rule risk-exposure", lambda d: _money((d.get("greedy") or {}).get("objective"))),
+    ]
+    for label, get in measures:
+        table.add_row(label, *(escape(str(get(d))) for _, d in rows))
+    console.print(table)
+
+
+@plan_app.command("catalogue")
+def catalogue_cmd(
+    ctx: typer.Context,
+    path: Path | None = typer.Argument(None, help="The catalogue (default: the illustrative sample)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Check a catalogue against the knowledge and the packs in use: which items may be planned
+    with, which are refused (a covered maker under any label) and which are flagged (a maker on
+    other lists, or one the knowledge does not know)."""
+    store = open_store(ctx)
+    try:
+        packs = installed_packs_in_use(store.engine, available_packs())
+    finally:
+        store.close()
+    cat = read_catalogue(path or sample_catalogue_path(), load_knowledge(), packs)
+    flagged = {item.sku: reason for item, reason in cat.flagged}
+    if fmt == "json":
+        out = {
+            "items": [{"sku": i.sku, "maker": i.maker, "flag": flagged.get(i.sku)} for i in cat.items],
+            "refused": [{"sku": i.sku, "line": i.line, "reason": r} for i, r in cat.refused],
+            "not_approved": [i.sku for i in cat.not_approved],
+        }
+        typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(title=f"catalogue {escape(cat.source)} (packs in use: {len(packs)})", title_justify="left")
+    for col in ("line", "sku", "maker", "type", "form", "MP", "ch", "price", "verdict"):
+        table.add_column(col)
+    for item in cat.items:
+        verdict = f"[yellow]flagged[/]: {escape(flagged[item.sku])}" if item.sku in flagged else "[green]ok[/]"
+        table.add_row(
+            str(item.line),
+            escape(item.sku),
+            escape(item.maker),
+            item.device_type,
+            escape(item.form_factor),
+            str(item.megapixels or ""),
+            str(item.channels or ""),
+            f"{item.unit_price:,.2f}",
+            verdict,
+        )
+    for item, reason in cat.refused:
+        table.add_row(
+            str(item.line),
+            escape(item.sku),
+            escape(item.maker),
+            item.device_type,
+            escape(item.form_factor),
+            str(item.megapixels or ""),
+            str(item.channels or ""),
+            f"{item.unit_price:,.2f}",
+            f"[red]refused[/]: {escape(reason)}",
+        )
+    console.print(table)
+    if cat.not_approved:
+        console.print(f"not approved (ignored): {escape(', '.join(i.sku for i in cat.not_approved))}")
+    if not packs:
+        console.print("[yellow]no policy pack in use[/]: nothing is refused (phaseout policy use ...)")

@@ -1,0 +1,212 @@
+"""The planning problem as a mixed-integer programme for HiGHS, built as arrays.
+
+Variables: ``x[p, t]`` = 1 when package ``p`` is done in period ``t`` (only periods up to the
+site's deadline exist); with ``carry_over``, a continuous ``carry[t]`` >= 0 holds the budget left
+at the end of period ``t`` for later periods.
+
+    minimise   sum risk_p * (t + 1) * x[p,t] + risk_p * (H + 1) * (1 - sum_t x[p,t])   (risk-exposure)
+             + tie * sum spend[p,t] * x[p,t]                                            (then cost)
+    subject to sum_t x[p,t] <= 1   (= 1 when the site has a deadline)
+               sum_p spend[p,t] x[p,t] <= budget_t        (carry-over: + carry[t-1] - carry[t])
+               sum_{p in region r} hours_p x[p,t] <= crew_hours[r][t]
+
+``tie`` is small enough that cost only decides between plans of (almost) equal risk-exposure.
+Two variants serve the questions around the plan: ``elastic`` adds a penalised overrun to every
+budget and crew row (the smallest overruns that make an infeasible problem feasible: the
+explanation), and ``budget_by`` replaces the budgets of periods up to a given one with a single
+variable budget to minimise, every package required by then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from phaseout.plan.problem import Problem
+
+INF = float("inf")
+
+
+@dataclass(slots=True)
+class Model:
+    """Arrays in HiGHS's column-wise form, plus what is needed to read a solution back."""
+
+    cost: npt.NDArray[np.float64]
+    lower: npt.NDArray[np.float64]
+    upper: npt.NDArray[np.float64]
+    integrality: npt.NDArray[np.int32]
+    row_lower: npt.NDArray[np.float64]
+    row_upper: npt.NDArray[np.float64]
+    starts: npt.NDArray[np.int32]
+    index: npt.NDArray[np.int32]
+    value: npt.NDArray[np.float64]
+    offset: float
+    x_package: npt.NDArray[np.int64]  # per x column: package index
+    x_period: npt.NDArray[np.int64]  # per x column: period index
+    x_spend: npt.NDArray[np.float64]
+    n_x: int
+    carry_col: int  # first carry column, or -1
+    slack_cols: list[tuple[str, int, int, int]]  # elastic: (kind, region or -1, period, column)
+    budget_col: int  # budget_by: the budget variable's column, or -1
+    tie: float
+    rows_budget: int  # first budget row
+    rows_crew: int  # first crew row
+
+
+def build_model(problem: Problem, *, elastic: bool = False, budget_by: int | None = None) -> Model:
+    horizon = problem.horizon
+    packages = problem.packages
+    n_pkg = len(packages)
+    n_reg = len(problem.regions)
+    risk = np.array([p.risk for p in packages], dtype=np.float64)
+    cost = np.array([p.cost for p in packages], dtype=np.float64)
+    hours = np.array([p.hours for p in packages], dtype=np.float64)
+    region = np.array([problem.region_index[problem.site_by_id[p.site].region] for p in packages], dtype=np.int64)
+    last = np.empty(n_pkg, dtype=np.int64)
+    must = np.zeros(n_pkg, dtype=bool)
+    maint = np.full(n_pkg, -1, dtype=np.int64)
+    saving = np.zeros(n_pkg, dtype=np.float64)
+    for i, p in enumerate(packages):
+        site = problem.site_by_id[p.site]
+        deadline = problem.deadline_index(p)
+        last[i] = horizon - 1 if deadline is None else deadline
+        must[i] = deadline is not None
+        if site.maintenance is not None:
+            maint[i] = problem.period_index[site.maintenance]
+            saving[i] = min(site.maintenance_saving, p.cost)
+    if budget_by is not None:  # every package done by then
+        last = np.minimum(last, budget_by)
+        must[:] = True
+    last = np.maximum(last, -1)
+    counts = last + 1
+    x_package = np.repeat(np.arange(n_pkg, dtype=np.int64), counts)
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    x_period = np.arange(len(x_package), dtype=np.int64) - offsets
+    n_x = len(x_package)
+    x_spend = cost[x_package] - np.where(maint[x_package] == x_period, saving[x_package], 0.0)
+
+    # cost only breaks ties: its whole weight stays far below the smallest risk step
+    positive = risk[risk > 0]
+    total_cost = float(cost.sum()) or 1.0
+    tie = (float(positive.min()) if positive.size else 1.0) * 1e-4 / total_cost
+    late = horizon + 1
+    x_cost = risk[x_package] * (x_period + 1 - late) + tie * x_spend
+    offset = float(risk.sum() * late)
+
+    # rows: package assignment, budget per period, crew per region and period
+    rows_budget = n_pkg
+    rows_crew = n_pkg + horizon
+    n_rows = n_pkg + horizon + n_reg * horizon
+    row_lower = np.full(n_rows, -INF)
+    row_upper = np.empty(n_rows)
+    row_lower[:n_pkg] = np.where(must, 1.0, -INF)
+    row_upper[:n_pkg] = 1.0
+    budgets = np.array([p.budget for p in problem.periods], dtype=np.float64)
+    row_upper[rows_budget : rows_budget + horizon] = budgets
+    crew = np.array([r.crew_hours for r in problem.regions], dtype=np.float64).reshape(n_reg, horizon)
+    row_upper[rows_crew:] = crew.reshape(-1)
+
+    # x columns: three entries each (zero spends or hours are dropped)
+    col_rows = [x_package, rows_budget + x_period, rows_crew + region[x_package] * horizon + x_period]
+    col_vals = [np.ones(n_x), x_spend, hours[x_package]]
+    entries_col = [np.arange(n_x, dtype=np.int64)] * 3
+    extra_cost: list[float] = []
+    extra_upper: list[float] = []
+    n_cols = n_x
+
+    def add_column(entries: list[tuple[int, float]], objective: float, upper: float = INF) -> int:
+        nonlocal n_cols
+        col = n_cols
+        n_cols += 1
+        for row, val in entries:
+            entries_col.append(np.array([col], dtype=np.int64))
+            col_rows.append(np.array([row], dtype=np.int64))
+            col_vals.append(np.array([val], dtype=np.float64))
+        extra_cost.append(objective)
+        extra_upper.append(upper)
+        return col
+
+    carry_col = -1
+    if problem.carry_over:
+        carry_col = n_cols
+        for t in range(horizon):
+            entries = [(rows_budget + t, 1.0)]
+            if t + 1 < horizon:
+                entries.append((rows_budget + t + 1, -1.0))
+            add_column(entries, 0.0)
+    budget_col = -1
+    if budget_by is not None:
+        for t in range(budget_by + 1):
+            row_upper[rows_budget + t] = 0.0
+        budget_col = add_column([(rows_budget + t, -1.0) for t in range(budget_by + 1)], 1.0)
+        x_cost = tie * x_spend  # the budget is the objective; cost breaks ties
+        offset = 0.0
+    slack_cols: list[tuple[str, int, int, int]] = []
+    if elastic:
+        # overrun as a share of the limit, so money and hours weigh alike
+        x_cost = np.zeros(n_x)
+        offset = 0.0
+        for t in range(horizon):
+            scale = max(budgets[t], 1.0)
+            slack_cols.append(("budget", -1, t, add_column([(rows_budget + t, -1.0)], 1.0 / scale)))
+        for r in range(n_reg):
+            for t in range(horizon):
+                scale = max(crew[r, t], 1.0)
+                col = add_column([(rows_crew + r * horizon + t, -1.0)], 1.0 / scale)
+                slack_cols.append(("crew", r, t, col))
+
+    all_cols = np.concatenate(entries_col)
+    all_rows = np.concatenate(col_rows)
+    all_vals = np.concatenate(col_vals)
+    keep = all_vals != 0.0
+    all_cols, all_rows, all_vals = all_cols[keep], all_rows[keep], all_vals[keep]
+    order = np.lexsort((all_rows, all_cols))
+    all_cols, all_rows, all_vals = all_cols[order], all_rows[order], all_vals[order]
+    starts = np.zeros(n_cols + 1, dtype=np.int64)
+    np.add.at(starts, all_cols + 1, 1)
+    starts = np.cumsum(starts)
+
+    objective = np.concatenate([x_cost, np.array(extra_cost, dtype=np.float64)])
+    lower = np.zeros(n_cols)
+    upper = np.concatenate([np.ones(n_x), np.array(extra_upper, dtype=np.float64)])
+    integrality = np.concatenate([np.ones(n_x, dtype=np.int32), np.zeros(n_cols - n_x, dtype=np.int32)])
+    return Model(
+        cost=objective,
+        lower=lower,
+        upper=upper,
+        integrality=integrality,
+        row_lower=row_lower,
+        row_upper=row_upper,
+        starts=starts[:-1].astype(np.int32),
+        index=all_rows.astype(np.int32),
+        value=all_vals,
+        offset=offset,
+        x_package=x_package,
+        x_period=x_period,
+        x_spend=x_spend,
+        n_x=n_x,
+        carry_col=carry_col,
+        slack_cols=slack_cols,
+        budget_col=budget_col,
+        tie=tie,
+        rows_budget=rows_budget,
+        rows_crew=rows_crew,
+    )
+
+
+def start_vector(model: Model, problem: Problem, plan: dict[str, int]) -> npt.NDArray[np.float64]:
+    """A full column vector for a plan (package id -> period index), for a warm start."""
+    index = {p.id: i for i, p in enumerate(problem.packages)}
+    chosen = np.full(len(problem.packages), -1, dtype=np.int64)
+    for pid, t in plan.items():
+        chosen[index[pid]] = t
+    values = np.zeros(len(model.cost))
+    values[: model.n_x] = (chosen[model.x_package] == model.x_period).astype(np.float64)
+    if model.carry_col >= 0:
+        spend = np.bincount(model.x_period, weights=values[: model.n_x] * model.x_spend, minlength=problem.horizon)
+        budgets = np.array([p.budget for p in problem.periods])
+        carry = np.cumsum(budgets - spend)
+        values[model.carry_col : model.carry_col + problem.horizon] = np.maximum(carry, 0.0)
+    return values

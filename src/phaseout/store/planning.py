@@ -1,0 +1,198 @@
+"""Read what a plan needs from the store: the sites, and every active device a policy pack in use
+covers, with its decoded spec, its assessed risk and its removal deadline.
+
+The risk and the deadlines come from the stored assessment (``phaseout assess``), so the plan
+weighs devices exactly as the findings do; a plan asked for before any assessment is refused with
+the command to run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections import Counter
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, func, select
+
+from phaseout.errors import PhaseoutError
+from phaseout.identify.models import Grammar, match_model
+from phaseout.knowledge.index import Knowledge
+from phaseout.plan.catalogue import covered_makers
+from phaseout.plan.estate import EstateDevice, EstatePlan, EstateSite
+from phaseout.plan.replace import DeviceSpec
+from phaseout.plan.solve import PlanResult
+from phaseout.policy.packs import PolicyPack
+from phaseout.store.schema import assessments, devices, plans, sites
+
+BATCH = 5_000
+REMOVAL_ACTIONS = ("remove",)
+
+
+class NotAssessedError(PhaseoutError):
+    exit_code = 4
+
+
+def removal_deadline(findings: list[dict[str, Any]], today: dt.date) -> dt.date | None:
+    """The earliest date by which a policy finding says the device must go (a breach with no
+    date is due today)."""
+    dates = []
+    for f in findings:
+        if f.get("kind") != "policy" or f.get("action") not in REMOVAL_ACTIONS:
+            continue
+        if f.get("status") not in ("due", "breach"):
+            continue
+        deadline = f.get("deadline")
+        dates.append(dt.date.fromisoformat(deadline) if deadline else today)
+    return min(dates) if dates else None
+
+
+def read_estate(
+    conn: Connection, packs: list[PolicyPack], knowledge: Knowledge, today: dt.date
+) -> tuple[list[EstateSite], list[EstateDevice]]:
+    makers = sorted(covered_makers(packs))
+    assessed = conn.execute(select(func.count()).select_from(assessments)).scalar() or 0
+    if not assessed:
+        raise NotAssessedError(
+            "no assessment is stored: the plan weighs devices by their assessed risk",
+            hint="run `phaseout assess` first (after `phaseout policy use ...`)",
+        )
+    site_ids = dict(conn.execute(select(sites.c.id, sites.c.code)).all())
+    cameras: Counter[str] = Counter()
+    for site_id, n in conn.execute(
+        select(devices.c.site_id, func.count())
+        .where(devices.c.status == "active", devices.c.id_type == "camera", devices.c.site_id.is_not(None))
+        .group_by(devices.c.site_id)
+    ):
+        cameras[site_ids[site_id]] = int(n)
+    recorded: dict[int, int] = dict(
+        conn.execute(
+            select(devices.c.parent_id, func.count())
+            .where(devices.c.parent_id.is_not(None), devices.c.status == "active")
+            .group_by(devices.c.parent_id)
+        ).all()
+    )
+    estate_sites = [
+        EstateSite(
+            row.code,
+            row.region or "",
+            row.sensitivity == "sensitive",
+            row.next_maintenance,
+            row.maintenance_cycle_months,
+            cameras.get(row.code, 0),
+        )
+        for row in conn.execute(select(sites).order_by(sites.c.code))
+    ]
+    grammar = Grammar(knowledge.grammar)
+    query = (
+        select(
+            devices.c.id,
+            devices.c.site_id,
+            devices.c.ip,
+            devices.c.vendor,
+            devices.c.label,
+            devices.c.id_model,
+            devices.c.model,
+            devices.c.id_type,
+            devices.c.form_factor,
+            devices.c.megapixels,
+            devices.c.parent_id,
+            assessments.c.risk,
+            assessments.c.findings,
+        )
+        .select_from(devices.join(assessments, assessments.c.device_id == devices.c.id))
+        .where(devices.c.status == "active", devices.c.vendor.in_(makers))
+        .order_by(devices.c.id)
+    )
+    out: list[EstateDevice] = []
+    for row in conn.execute(query.execution_options(yield_per=BATCH)):
+        model = row.id_model or row.model
+        channels = None
+        if row.id_type == "recorder" and model:
+            decoded = match_model(grammar, model)
+            channels = decoded.channels if decoded else None
+        spec = DeviceSpec(
+            row.id_type or "unknown",
+            row.form_factor,
+            row.megapixels,
+            channels,
+            int(recorded.get(row.id, 0)),
+        )
+        out.append(
+            EstateDevice(
+                row.id,
+                site_ids.get(row.site_id) if row.site_id is not None else None,
+                row.vendor,
+                row.label,
+                model,
+                row.ip,
+                spec,
+                float(row.risk),
+                removal_deadline(json.loads(row.findings), today),
+                row.parent_id,
+            )
+        )
+    return estate_sites, out
+
+
+def plan_details(estate: EstatePlan) -> dict[str, Any]:
+    """What stands behind each package (the work orders are made from it), the devices left
+    without a replacement and why, and the notes."""
+    return {
+        "periods": [
+            {"id": p.id, "first_day": a.isoformat(), "last_day": b.isoformat()}
+            for p, (a, b) in zip(estate.problem.periods, estate.period_dates, strict=True)
+        ],
+        "packages": {
+            visit.id: [
+                {
+                    "device": s.device.id,
+                    "type": s.device.spec.device_type,
+                    "old": f"{s.device.vendor} {s.device.brand or ''} {s.device.model or ''}".strip(),
+                    "ip": s.device.ip,
+                    "sku": s.item.sku,
+                    "cost": round(s.cost, 2),
+                    "hours": s.hours,
+                }
+                for s in visit.swaps
+            ]
+            for visit in estate.visits.values()
+        },
+        "unmatched": [
+            {"device": d.id, "site": d.site, "model": d.model, "reason": reason} for d, reason in estate.unmatched
+        ],
+        "notes": estate.notes,
+        "cameras_by_site": {code: s.cameras for code, s in estate.sites.items() if s.cameras},
+    }
+
+
+def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult) -> int:
+    settings = dataclasses.asdict(estate.settings)
+    settings["start"] = estate.settings.start.isoformat()
+    with engine.begin() as conn:
+        inserted = conn.execute(
+            plans.insert().values(
+                name=name,
+                created_at=dt.datetime.now(dt.UTC),
+                status=result.status,
+                objective=result.objective,
+                settings=json.dumps(settings),
+                problem=orjson.dumps(estate.problem.as_dict()).decode(),
+                result=orjson.dumps(result.as_dict()).decode(),
+                details=orjson.dumps(plan_details(estate)).decode(),
+            )
+        )
+        key = inserted.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def stored_plans(conn: Connection) -> list[tuple[str, dict[str, Any]]]:
+    """(scenario name, plan.json) for the latest plan of each name, oldest name first."""
+    latest = select(plans.c.name, func.max(plans.c.id).label("id")).group_by(plans.c.name).subquery()
+    rows = conn.execute(
+        select(plans.c.name, plans.c.result).join(latest, latest.c.id == plans.c.id).order_by(plans.c.id)
+    ).all()
+    return [(row.name, orjson.loads(row.result)) for row in rows]

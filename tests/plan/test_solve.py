@@ -1,0 +1,233 @@
+"""The solver: every plan keeps every hard constraint, its objective is what its assignments
+say, tiny problems reach the brute-force optimum, and impossible ones say why."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from phaseout.plan.budget import budget_to_finish
+from phaseout.plan.greedy import greedy_plan, meets_deadlines, risk_exposure
+from phaseout.plan.problem import Problem, problem_from_dict
+from phaseout.plan.solve import PlanResult, solve
+
+from .conftest import random_problem
+
+
+def check_invariants(problem: Problem, result: PlanResult) -> None:
+    """No budget or crew overrun, deadlines met, each package at most once, and the reported
+    objective recomputed from the assignments."""
+    out = result.as_dict()
+    periods = [p.id for p in problem.periods]
+    seen = [a["package"] for a in out["assignments"]]
+    assert len(seen) == len(set(seen))
+    assert set(seen) | set(out["unscheduled"]) == {p.id for p in problem.packages}
+    assert not set(seen) & set(out["unscheduled"])
+    by_id = {p.id: p for p in problem.packages}
+    spend = [0.0] * len(periods)
+    hours: dict[tuple[str, int], float] = {}
+    for a in out["assignments"]:
+        package, t = by_id[a["package"]], periods.index(a["period"])
+        site = problem.site_by_id[package.site]
+        if site.deadline is not None:
+            assert t <= periods.index(site.deadline), f"{package.id} after its deadline"
+        spend[t] += problem.spend(package, t)
+        key = (site.region, t)
+        hours[key] = hours.get(key, 0.0) + package.hours
+    for p in problem.packages:
+        if problem.site_by_id[p.site].deadline is not None:
+            assert p.id in seen, f"{p.id} has a deadline but is unscheduled"
+    if problem.carry_over:
+        running_spend = running_budget = 0.0
+        for t, period in enumerate(problem.periods):
+            running_spend += spend[t]
+            running_budget += period.budget
+            assert running_spend <= running_budget + 1e-6
+    else:
+        for t, period in enumerate(problem.periods):
+            assert spend[t] <= period.budget + 1e-6
+    for region in problem.regions:
+        for t in range(len(periods)):
+            assert hours.get((region.id, t), 0.0) <= region.crew_hours[t] + 1e-6
+    plan = {a["package"]: periods.index(a["period"]) for a in out["assignments"]}
+    assert out["objective"] == pytest.approx(risk_exposure(problem, plan), abs=1e-3)
+    for use, reported in zip(result.period_use(), out["periods"], strict=True):
+        assert reported["spend"] == pytest.approx(spend[periods.index(use.id)], abs=0.01)
+    assert out["bound"] <= out["objective"] + 1e-6
+
+
+def brute_force(problem: Problem) -> float | None:
+    """The best risk-exposure over every assignment (tiny problems only)."""
+    n = problem.horizon
+    best = None
+    for choice in itertools.product(range(-1, n), repeat=len(problem.packages)):
+        plan = {p.id: t for p, t in zip(problem.packages, choice, strict=True) if t >= 0}
+        if not meets_deadlines(problem, plan) or not _feasible(problem, plan):
+            continue
+        value = risk_exposure(problem, plan)
+        best = value if best is None else min(best, value)
+    return best
+
+
+def _feasible(problem: Problem, plan: dict[str, int]) -> bool:
+    by_id = {p.id: p for p in problem.packages}
+    spend = [0.0] * problem.horizon
+    hours: dict[tuple[str, int], float] = {}
+    for pid, t in plan.items():
+        package = by_id[pid]
+        if (d := problem.deadline_index(package)) is not None and t > d:
+            return False
+        spend[t] += problem.spend(package, t)
+        key = (problem.site_by_id[package.site].region, t)
+        hours[key] = hours.get(key, 0.0) + package.hours
+    if problem.carry_over:
+        total = budget = 0.0
+        for t, period in enumerate(problem.periods):
+            total += spend[t]
+            budget += period.budget
+            if total > budget + 1e-9:
+                return False
+    elif any(spend[t] > p.budget + 1e-9 for t, p in enumerate(problem.periods)):
+        return False
+    crew = {(r.id, t): h for r in problem.regions for t, h in enumerate(r.crew_hours)}
+    return all(h <= crew[k] + 1e-9 for k, h in hours.items())
+
+
+@pytest.mark.parametrize("carry_over", [False, True])
+@pytest.mark.parametrize("seed", range(12))
+def test_tiny_problems_reach_the_brute_force_optimum(seed: int, carry_over: bool) -> None:
+    problem = problem_from_dict(random_problem(seed, sites=4, periods=3, carry_over=carry_over))
+    if len(problem.packages) > 6:
+        problem = problem_from_dict({**problem.as_dict(), "packages": problem.as_dict()["packages"][:6]})
+    best = brute_force(problem)
+    result = solve(problem, gap=1e-9)
+    if best is None:
+        assert result.status == "infeasible" and result.explanation
+        return
+    assert result.status == "optimal"
+    check_invariants(problem, result)
+    assert result.objective == pytest.approx(best, rel=1e-6)
+
+
+@pytest.mark.parametrize("carry_over", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+def test_every_plan_keeps_every_constraint(seed: int, carry_over: bool) -> None:
+    problem = problem_from_dict(random_problem(100 + seed, sites=40, periods=6, carry_over=carry_over))
+    result = solve(problem, time_limit=3)
+    if result.status == "infeasible":
+        assert result.explanation
+        return
+    check_invariants(problem, result)
+    greedy = greedy_plan(problem)
+    if meets_deadlines(problem, greedy):  # never worse than the spreadsheet rule
+        assert result.objective is not None and result.objective <= risk_exposure(problem, greedy) + 1e-6
+
+
+def _base(**overrides: Any) -> dict[str, Any]:
+    problem: dict[str, Any] = {
+        "periods": [{"id": "Q1", "budget": 1000}, {"id": "Q2", "budget": 1000}, {"id": "Q3", "budget": 1000}],
+        "regions": [{"id": "north", "crew_hours": [10, 10, 10]}],
+        "sites": [
+            {"id": "A", "region": "north", "sensitive": True, "deadline": "Q1", "maintenance": None},
+            {"id": "B", "region": "north", "deadline": None, "maintenance": "Q2", "maintenance_saving": 100},
+        ],
+        "packages": [
+            {"id": "a1", "site": "A", "risk": 50, "cost": 400, "hours": 4, "devices": ["1"]},
+            {"id": "a2", "site": "A", "risk": 30, "cost": 400, "hours": 4, "devices": ["2"]},
+            {"id": "b1", "site": "B", "risk": 40, "cost": 500, "hours": 4, "devices": ["3"]},
+        ],
+        "carry_over": False,
+    }
+    problem.update(overrides)
+    return problem
+
+
+def test_riskiest_first_within_deadlines_and_maintenance_saving_counted() -> None:
+    problem = problem_from_dict(_base())
+    result = solve(problem, gap=1e-9)
+    assert result.status == "optimal"
+    assert result.assignments == {"a1": 0, "a2": 0, "b1": 1}  # b1 waits: Q1 cannot hold all three
+    check_invariants(problem, result)
+    assert result.period_use()[1].spend == 400  # 500 less the maintenance saving of 100
+    assert result.objective == pytest.approx(50 * 1 + 30 * 1 + 40 * 2)
+
+
+def test_a_package_costlier_than_any_period_is_named() -> None:
+    data = _base()
+    data["packages"][0]["cost"] = 1500
+    result = solve(problem_from_dict(data))
+    assert result.status == "infeasible"
+    assert any("a1" in line and "short by 500" in line for line in result.explanation)
+
+
+def test_deadline_work_beyond_the_budget_up_to_then_is_explained() -> None:
+    data = _base()
+    data["packages"][1]["cost"] = 700  # a1 + a2 = 1,100 due by Q1 with 1,000 there
+    result = solve(problem_from_dict(data))
+    assert result.status == "infeasible"
+    assert any("due by Q1" in line and "short by 100" in line for line in result.explanation)
+
+
+def test_crew_shortage_is_explained() -> None:
+    data = _base(regions=[{"id": "north", "crew_hours": [6, 10, 10]}])
+    result = solve(problem_from_dict(data))
+    assert result.status == "infeasible"
+    assert any("region north" in line and "short by 2" in line for line in result.explanation)
+
+
+def test_packing_that_cannot_work_gets_the_smallest_overruns() -> None:
+    # three packages of 600, all due by Q2, budgets 1,000 + 1,000: the totals fit (1,800 <= 2,000)
+    # but only one package fits in each period
+    data = _base(
+        periods=[{"id": "Q1", "budget": 1000}, {"id": "Q2", "budget": 1000}],
+        regions=[{"id": "north", "crew_hours": [100, 100]}],
+        sites=[{"id": "A", "region": "north", "deadline": "Q2", "maintenance": None}],
+        packages=[{"id": f"a{i}", "site": "A", "risk": 10, "cost": 600, "hours": 1} for i in range(3)],
+    )
+    result = solve(problem_from_dict(data))
+    assert result.status == "infeasible"
+    text = " ".join(result.explanation)
+    assert "cannot be packed" in text and "short by 200" in text
+
+
+def test_carry_over_lets_an_early_saving_pay_for_later_work() -> None:
+    data = _base(
+        periods=[{"id": "Q1", "budget": 900}, {"id": "Q2", "budget": 300}, {"id": "Q3", "budget": 0}],
+        sites=[{"id": "A", "region": "north", "deadline": None, "maintenance": None}],
+        packages=[
+            {"id": "a1", "site": "A", "risk": 10, "cost": 800, "hours": 1},
+            {"id": "a2", "site": "A", "risk": 9, "cost": 400, "hours": 1},
+        ],
+    )
+    without = solve(problem_from_dict(data), gap=1e-9)
+    assert without.assignments == {"a1": 0}  # a2 fits no single period
+    data["carry_over"] = True
+    problem = problem_from_dict(data)
+    with_carry = solve(problem, gap=1e-9)
+    assert with_carry.assignments == {"a1": 0, "a2": 1}
+    check_invariants(problem, with_carry)
+
+
+def test_budget_to_finish_is_the_smallest_that_works() -> None:
+    problem = problem_from_dict(_base())
+    answer = budget_to_finish(problem, "Q2")
+    assert answer.status == "optimal"
+    # a1 + a2 (800) must be in Q1; b1 in Q2 costs 400 after the saving: 800 is the least
+    assert answer.budget_per_period == 800
+    assert answer.plan is not None and answer.plan.status == "optimal"
+    assert set(answer.plan.assignments) == {"a1", "a2", "b1"}
+    check_invariants(answer.plan.problem, answer.plan)
+
+
+def test_budget_to_finish_says_when_crews_cannot_do_it() -> None:
+    data = _base(regions=[{"id": "north", "crew_hours": [8, 0, 10]}])
+    answer = budget_to_finish(problem_from_dict(data), "Q2")
+    assert answer.budget_per_period is None
+    assert any("crew" in line and "north" in line for line in answer.explanation)
+
+
+def test_an_empty_problem_is_an_empty_plan() -> None:
+    result = solve(problem_from_dict(_base(sites=[], packages=[])))
+    assert result.status == "optimal" and result.objective == 0 and not result.assignments
