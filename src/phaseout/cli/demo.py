@@ -73,13 +73,17 @@ def demo(
     with Store.open(result.db) as store:
         _overview(store, workdir / "truth.csv")
         _assessment(store)
+        by = _plan(store)
     console.print(
         f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)\n"
         f"database: {escape(result.db_url)}\n"
         f"next: phaseout --db {escape(result.db_url)} devices --vendor dahua --brand lorex\n"
         f"      phaseout --db {escape(result.db_url)} devices --brand hilook --format xlsx -o hilook.xlsx\n"
         f"      phaseout --db {escape(result.db_url)} assess -f jsonl | head\n"
-        f"      phaseout --db {escape(result.db_url)} policy use"
+        f"      phaseout --db {escape(result.db_url)} policy use\n"
+        f"      phaseout --db {escape(result.db_url)} plan budget --by {escape(by)}\n"
+        f"      phaseout --db {escape(result.db_url)} plan --name lean --budget 900000 --carry-over --runbooks rb/\n"
+        f"      phaseout --db {escape(result.db_url)} plan compare"
     )
 
 
@@ -150,3 +154,41 @@ def _assessment(store: Store) -> None:
             f"riskiest device: #{worst.device_id} at site {escape(worst.site)} "
             f"({escape(str(worst.model))}, {worst.vendor}), risk {worst.risk:,.0f}"
         )
+
+
+def _plan(store: Store) -> str:
+    """Plan the replacement with the illustrative catalogue.  The demo's budget and crews are
+    sized from the estate itself (its whole bill over about four quarters) so that the plan
+    meets the organisation template's 2027-12-31 deadline; a real team gives its own."""
+    import datetime as dt
+
+    from phaseout.cli.plan import print_result
+    from phaseout.plan.estate import PlanSettings
+    from phaseout.plan.solve import solve
+    from phaseout.store.planning import plan_stored_estate, save_plan
+
+    today = dt.date.today()
+    start = dt.date(today.year + (today.month > 9), (((today.month - 1) // 3 + 1) * 3) % 12 + 1, 1)
+    probe = PlanSettings(start=start)
+    estate, _ = plan_stored_estate(store.engine, None, probe, today)
+    problem = estate.problem
+    cost = sum(p.cost for p in problem.packages)
+    hours: dict[str, float] = {}
+    for p in problem.packages:
+        region = problem.site_by_id[p.site].region
+        hours[region] = hours.get(region, 0.0) + p.hours
+    settings = PlanSettings(
+        start=start,
+        budget=(round(cost / 3.6, -3),),
+        crew_by_region=tuple((r, round(h / 3.2, -1)) for r, h in sorted(hours.items())),
+    )
+    estate, _ = plan_stored_estate(store.engine, None, settings, today)
+    console.print(
+        f"\n[bold]replacement plan[/] (illustrative catalogue; budget {settings.budget[0]:,.0f} per quarter; "
+        "each region's installers sized to its work)"
+    )
+    with console.status("planning (HiGHS)..."):
+        result = solve(estate.problem, time_limit=30)
+    print_result(result, estate)
+    save_plan(store.engine, "demo", estate, result)
+    return estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id

@@ -17,13 +17,12 @@ from phaseout.errors import UsageError
 from phaseout.knowledge import load_knowledge
 from phaseout.plan.budget import budget_to_finish
 from phaseout.plan.catalogue import Catalogue, read_catalogue, sample_catalogue_path
-from phaseout.plan.estate import EstatePlan, PlanSettings, build_estate_plan
+from phaseout.plan.estate import EstatePlan, PlanSettings
 from phaseout.plan.problem import Problem, read_problem, write_json
-from phaseout.plan.replace import Matcher
 from phaseout.plan.runbook import site_runbook
 from phaseout.plan.solve import PlanResult, solve
 from phaseout.policy.packs import available_packs
-from phaseout.store.planning import read_estate, save_plan, stored_plans
+from phaseout.store.planning import plan_stored_estate, save_plan, stored_plans
 from phaseout.store.policies import installed_packs_in_use
 
 plan_app = typer.Typer(
@@ -132,23 +131,13 @@ def _settings(
 def _estate_plan(
     ctx: typer.Context, catalogue_path: Path | None, settings: PlanSettings, today: dt.date
 ) -> tuple[EstatePlan, Catalogue]:
-    knowledge = load_knowledge()
     store = open_store(ctx)
     try:
-        packs = installed_packs_in_use(store.engine, available_packs())
-        if not packs:
-            raise UsageError(
-                "no policy pack is in use, so no device is due for replacement",
-                hint="choose the packs that apply: phaseout policy use us-ndaa-889 ... then phaseout assess",
-            )
-        catalogue = read_catalogue(catalogue_path or sample_catalogue_path(), knowledge, packs)
-        with store.engine.connect() as conn:
-            sites, devices = read_estate(conn, packs, knowledge, today)
+        estate, catalogue = plan_stored_estate(store.engine, catalogue_path, settings, today)
     finally:
         store.close()
     if catalogue_path is None:
         err_console.print("[yellow]using the illustrative sample catalogue[/]: give yours with --catalogue FILE")
-    estate = build_estate_plan(sites, devices, Matcher(catalogue.items, settings.labour_rate), settings)
     return estate, catalogue
 
 
@@ -157,6 +146,15 @@ def _print_catalogue(catalogue: Catalogue) -> None:
         err_console.print(f"[red]refused[/] catalogue line {item.line} {escape(item.sku)}: {escape(reason)}")
     for item, reason in catalogue.flagged:
         err_console.print(f"[yellow]flagged[/] catalogue line {item.line} {escape(item.sku)}: {escape(reason)}")
+
+
+def _short(value: float) -> str:
+    """1234567 -> 1.23M, 170549 -> 171k: tables stay narrow enough for a terminal."""
+    for threshold, size, unit in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= threshold:
+            scaled = value / size
+            return f"{scaled:,.3g}{unit}" if abs(scaled) < 999.5 else f"{scaled:,.0f}{unit}"
+    return f"{value:,.0f}"
 
 
 def _money(value: float | None) -> str:
@@ -184,10 +182,11 @@ def print_result(result: PlanResult, estate: EstatePlan | None = None) -> None:
     devices_in = {p.id: len(p.devices) for p in problem.packages}
     risk_left = sum(p.risk for p in problem.packages)
     table = Table(title="per period", title_justify="left")
-    for col in ("period", "spend", "budget", "crew hours", "busiest region", "sites", "devices", "risk remaining"):
+    for col in ("period", "spend / budget", "crew hours", "busiest region", "sites", "devices", "risk left"):
         table.add_column(col, justify="left" if col in ("period", "busiest region") else "right")
     uses = result.period_use()
-    for t, use in enumerate(uses):
+    last_busy = max((t for t, u in enumerate(uses) if u.packages), default=-1)
+    for t, use in enumerate(uses[: last_busy + 1]):
         done = [p for p in problem.packages if result.assignments.get(p.id) == t]
         risk_left -= sum(p.risk for p in done)
         hours = sum(use.hours_by_region.values())
@@ -195,20 +194,26 @@ def print_result(result: PlanResult, estate: EstatePlan | None = None) -> None:
         busiest = max(
             use.crew_by_region, key=lambda r: use.hours_by_region[r] / max(use.crew_by_region[r], 1e-9), default=""
         )
-        busy = (
-            f"{escape(busiest)} {use.hours_by_region[busiest] / max(use.crew_by_region[busiest], 1e-9):.0%}"
-            if busiest
-            else "-"
-        )
+        share = use.hours_by_region[busiest] / max(use.crew_by_region[busiest], 1e-9) if busiest else 0.0
         table.add_row(
             escape(use.id),
-            _money(use.spend),
-            _money(use.budget),
-            f"{hours:,.0f} / {crew:,.0f}",
-            busy,
+            f"{_short(use.spend)} / {_short(use.budget)}",
+            f"{_short(hours)} / {_short(crew)}",
+            f"{escape(busiest)} {share:.0%}" if busiest else "-",
             f"{len({p.site for p in done}):,}",
             f"{sum(devices_in[p.id] for p in done):,}",
-            _money(max(risk_left, 0.0)),
+            _short(max(risk_left, 0.0)),
+        )
+    if last_busy + 1 < len(uses):
+        rest = uses[last_busy + 1 :]
+        table.add_row(
+            f"{escape(rest[0].id)}..{escape(rest[-1].id)}" if len(rest) > 1 else escape(rest[0].id),
+            "nothing left to do" if not result.unscheduled else "-",
+            "",
+            "",
+            "",
+            "",
+            _short(max(risk_left, 0.0)),
         )
     console.print(table)
     unscheduled = result.unscheduled
@@ -333,6 +338,8 @@ def plan_estate(
         console.print(f"wrote {n:,} runbooks and bills of materials to {escape(str(runbooks))}")
     if site is not None:
         _print_runbook(estate, result, site)
+    if result.status in ("infeasible", "no-solution"):
+        raise typer.Exit(4)
 
 
 def _estate_from_ctx(ctx: typer.Context) -> tuple[EstatePlan, Catalogue]:

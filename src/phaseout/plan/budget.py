@@ -90,13 +90,16 @@ def budget_to_finish(problem: Problem, by: str, *, time_limit: float | None = 60
         ]
         answer.seconds = time.perf_counter() - started
         return answer
-    budget = math.ceil(float(np.asarray(h.getSolution().col_value)[model.budget_col]) - 1e-6)
+    values = np.asarray(h.getSolution().col_value)
+    budget = math.ceil(float(values[model.budget_col]) - 1e-6)
+    picked = np.flatnonzero(values[: model.n_x] > 0.5)
+    found = {problem.packages[int(model.x_package[j])].id: int(model.x_period[j]) for j in picked}
     answer.status = "optimal" if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else "feasible"
     answer.budget_per_period = float(budget)
     bound = float(info.mip_dual_bound) - model.tie * float(np.maximum(model.x_spend, 0).sum())
     answer.lower_bound = max(min(bound, budget), 0.0) if math.isfinite(bound) else None
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 5.0)
-    answer.plan = solve(_all_due_by(problem, index, float(budget)), time_limit=left)
+    answer.plan = solve(_all_due_by(problem, index, float(budget)), time_limit=left, start=found)
     answer.seconds = time.perf_counter() - started
     return answer
 

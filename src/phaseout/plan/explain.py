@@ -84,8 +84,8 @@ def _cumulative_checks(problem: Problem) -> list[str]:
             crew += region.crew_hours[t]
             if hours > crew + 1e-6:
                 lines.append(
-                    f"crew: region {region.id} has {hours:g} hours of work due by {period.id} but {crew:g} crew hours "
-                    f"up to then: short by {hours - crew:g} hours"
+                    f"crew: region {region.id} has {hours:,.1f} hours of work due by {period.id} but "
+                    f"{crew:,.1f} crew hours up to then: short by {hours - crew:,.1f} hours"
                 )
                 break
     return lines

@@ -65,29 +65,35 @@ class Capacity:
         self.hours_left[self.region(package)][t] += package.hours
 
     def make_room(self, package: Package, by_id: dict[str, Package]) -> bool:
-        """Place a package with a deadline that no longer fits by moving packages without a
-        deadline out of a period before it (least risk first; they are placed again later or
-        left unscheduled)."""
+        """Place a package with a deadline that no longer fits: in some period before its
+        deadline, move other packages out (least risk first) to another period they may use,
+        or out of the plan when they have no deadline.  Moves are undone when they do not free
+        enough room."""
         region = self.region(package)
         for t in range(self.last_period(package) + 1):
-            movable = sorted(
-                (by_id[pid] for pid in self.in_period[t] if self.problem.deadline_index(by_id[pid]) is None),
-                key=lambda p: (p.risk, p.id),
-            )
-            evicted: list[Package] = []
-            for other in movable:
+            moved: list[tuple[Package, int | None]] = []  # (package, new period or None)
+            for other in sorted((by_id[pid] for pid in self.in_period[t]), key=lambda p: (p.risk, p.id)):
                 if self.fits(package, t):
                     break
                 if package.hours > self.hours_left[region][t] + EPS and self.region(other) != region:
                     continue  # moving it frees no crew hours where they are needed
                 self.release(other)
-                evicted.append(other)
+                target = next((u for u in range(self.last_period(other) + 1) if u != t and self.fits(other, u)), None)
+                if target is None and self.problem.deadline_index(other) is not None:
+                    self.take(other, t)  # it cannot go anywhere else
+                    continue
+                if target is not None:
+                    self.take(other, target)
+                moved.append((other, target))
             if self.fits(package, t):
                 self.take(package, t)
-                for other in evicted:
-                    self.place_earliest(other)
+                for other, target in moved:
+                    if target is None:
+                        self.place_earliest(other)
                 return True
-            for other in evicted:  # no room here either: put them back
+            for other, target in reversed(moved):  # no room here either: undo
+                if target is not None:
+                    self.release(other)
                 self.take(other, t)
         return False
 

@@ -176,12 +176,19 @@ def _chosen(model: Model, values: npt.NDArray[np.float64], problem: Problem) -> 
     return {packages[int(model.x_package[j])].id: int(model.x_period[j]) for j in picked}
 
 
-def solve(problem: Problem, *, time_limit: float | None = 60.0, gap: float = DEFAULT_GAP) -> PlanResult:
+def solve(
+    problem: Problem,
+    *,
+    time_limit: float | None = 60.0,
+    gap: float = DEFAULT_GAP,
+    start: dict[str, int] | None = None,
+) -> PlanResult:
     """The plan that minimises risk-exposure (then cost) within every hard constraint.
 
     Three steps: the LP relaxation (its optimum bounds every plan, and its answer rounded and
     repaired is a good plan at once), then HiGHS's branch and bound from the better of that plan
-    and the greedy one, for what is left of the time limit."""
+    and the greedy one (and ``start``, a plan known to be feasible, when given), for what is
+    left of the time limit."""
     started = time.perf_counter()
     result = PlanResult("no-solution", None, None, None, 0.0, {}, problem, solver=f"HiGHS {highs_version()}")
     greedy = greedy_plan(problem)
@@ -205,6 +212,8 @@ def solve(problem: Problem, *, time_limit: float | None = 60.0, gap: float = DEF
     whole = np.flatnonzero(lp_values[: model.n_x] > 1 - 1e-6)
     fixed = {problem.packages[int(model.x_package[j])].id: int(model.x_period[j]) for j in whole}
     candidates = [plan for plan in (rounded_plan(problem, fixed), greedy) if meets_deadlines(problem, plan)]
+    if start is not None and meets_deadlines(problem, start):
+        candidates.append(start)
     start = min(candidates, key=lambda plan: risk_exposure(problem, plan)) if candidates else None
     if start is not None and _within(risk_exposure(problem, start), lp_value, gap):
         # the rounded plan is already as close to the bound as asked: no search needed

@@ -12,17 +12,18 @@ import dataclasses
 import datetime as dt
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, func, select
 
-from phaseout.errors import PhaseoutError
+from phaseout.errors import PhaseoutError, UsageError
 from phaseout.identify.models import Grammar, match_model
 from phaseout.knowledge.index import Knowledge
-from phaseout.plan.catalogue import covered_makers
-from phaseout.plan.estate import EstateDevice, EstatePlan, EstateSite
-from phaseout.plan.replace import DeviceSpec
+from phaseout.plan.catalogue import Catalogue, covered_makers, read_catalogue, sample_catalogue_path
+from phaseout.plan.estate import EstateDevice, EstatePlan, EstateSite, PlanSettings, build_estate_plan
+from phaseout.plan.replace import DeviceSpec, Matcher
 from phaseout.plan.solve import PlanResult
 from phaseout.policy.packs import PolicyPack
 from phaseout.store.schema import assessments, devices, plans, sites
@@ -196,3 +197,26 @@ def stored_plans(conn: Connection) -> list[tuple[str, dict[str, Any]]]:
         select(plans.c.name, plans.c.result).join(latest, latest.c.id == plans.c.id).order_by(plans.c.id)
     ).all()
     return [(row.name, orjson.loads(row.result)) for row in rows]
+
+
+def plan_stored_estate(
+    engine: Engine, catalogue_path: str | Path | None, settings: PlanSettings, today: dt.date
+) -> tuple[EstatePlan, Catalogue]:
+    """The stored estate as a planning problem, with the catalogue (default: the illustrative
+    sample) checked against the packs in use."""
+    from phaseout.knowledge import load_knowledge
+    from phaseout.policy.packs import available_packs
+    from phaseout.store.policies import installed_packs_in_use
+
+    knowledge = load_knowledge()
+    packs = installed_packs_in_use(engine, available_packs())
+    if not packs:
+        raise UsageError(
+            "no policy pack is in use, so no device is due for replacement",
+            hint="choose the packs that apply: phaseout policy use us-ndaa-889 ... then phaseout assess",
+        )
+    catalogue = read_catalogue(catalogue_path or sample_catalogue_path(), knowledge, packs)
+    with engine.connect() as conn:
+        sites, found = read_estate(conn, packs, knowledge, today)
+    estate = build_estate_plan(sites, found, Matcher(catalogue.items, settings.labour_rate), settings)
+    return estate, catalogue
