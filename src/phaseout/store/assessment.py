@@ -103,6 +103,24 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
         )
 
 
+def policy_status(findings: list[dict[str, Any]]) -> str | None:
+    """The most pressing status among the policy findings (None: no pack covers the device)."""
+    found = {f["status"] for f in findings if f.get("kind") == "policy"}
+    return next((s for s in ("breach", "due", "unknown", "applies") if s in found), None)
+
+
+def removal_deadline(findings: list[dict[str, Any]], today: dt.date) -> dt.date | None:
+    """The earliest date by which a policy finding says the device must go (a breach with no
+    date is due today)."""
+    dates = []
+    for f in findings:
+        if f.get("kind") != "policy" or f.get("action") != "remove" or f.get("status") not in ("due", "breach"):
+            continue
+        deadline = f.get("deadline")
+        dates.append(dt.date.fromisoformat(deadline) if deadline else today)
+    return min(dates) if dates else None
+
+
 def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> list[DeviceAssessment]:
     """Assess every active device and replace the stored assessments in one transaction."""
     now = dt.datetime.now(dt.UTC)
@@ -119,6 +137,8 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
                 "mitigations": json.dumps(a.mitigations),
                 "packs": pack_ids,
                 "assessed_at": now,
+                "deadline": removal_deadline(a.findings, today),
+                "policy_status": policy_status(a.findings),
             }
             for a in results
         ]

@@ -26,28 +26,14 @@ from phaseout.plan.estate import EstateDevice, EstatePlan, EstateSite, PlanSetti
 from phaseout.plan.replace import DeviceSpec, Matcher
 from phaseout.plan.solve import PlanResult
 from phaseout.policy.packs import PolicyPack
+from phaseout.store.assessment import removal_deadline
 from phaseout.store.schema import assessments, devices, plans, sites
 
 BATCH = 5_000
-REMOVAL_ACTIONS = ("remove",)
 
 
 class NotAssessedError(PhaseoutError):
     exit_code = 4
-
-
-def removal_deadline(findings: list[dict[str, Any]], today: dt.date) -> dt.date | None:
-    """The earliest date by which a policy finding says the device must go (a breach with no
-    date is due today)."""
-    dates = []
-    for f in findings:
-        if f.get("kind") != "policy" or f.get("action") not in REMOVAL_ACTIONS:
-            continue
-        if f.get("status") not in ("due", "breach"):
-            continue
-        deadline = f.get("deadline")
-        dates.append(dt.date.fromisoformat(deadline) if deadline else today)
-    return min(dates) if dates else None
 
 
 def read_estate(

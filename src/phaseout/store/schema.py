@@ -157,6 +157,8 @@ assessments = Table(
     Column("mitigations", Text, nullable=False),  # JSON list: what to do until replaced, how to verify
     Column("packs", Text, nullable=False),  # JSON list: the policy packs applied
     Column("assessed_at", DateTime(timezone=True), nullable=False),
+    Column("deadline", Date),  # earliest removal deadline of its policy findings (dashboard, reports)
+    Column("policy_status", String(16)),  # most pressing policy status: breach | due | unknown | applies
     Index(None, "risk"),
 )
 
@@ -173,4 +175,38 @@ plans = Table(
     Column("result", Text, nullable=False),  # JSON: plan.json
     Column("details", Text, nullable=False),  # JSON: per package the swaps; unmatched devices; notes
     Index(None, "name"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String, nullable=False),  # argon2id
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("role in ('viewer', 'planner', 'admin')", name="role"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("name", String, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token; the token is shown once
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used", DateTime(timezone=True)),
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's value
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
