@@ -6,14 +6,30 @@ cameras move over in batches no larger than the allowed offline share of the sit
 each batch checked on the new recorder before the next starts; other devices (intercoms, door
 readers) follow; the old recorder is switched off only when every camera it recorded is on the
 new one.
+
+Two callers: the planner (from an :class:`EstatePlan`) and the dashboard (from a stored plan's
+details); both turn their swaps into :class:`SwapLine` first.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from phaseout.plan.estate import EstatePlan, Swap, offline_batch_size
+from phaseout.plan.estate import EstatePlan, offline_batch_size
+
+CAMERA_TYPES = ("camera", "thermal")
+
+
+@dataclass(frozen=True, slots=True)
+class SwapLine:
+    device: int
+    device_type: str
+    old: str  # maker, label and model of what goes
+    ip: str
+    sku: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +39,7 @@ class Step:
     number: int
     action: str
     device: int | None = None
-    old: str = ""  # maker, label and model of what goes
+    old: str = ""
     ip: str = ""
     sku: str = ""
     batch: int | None = None
@@ -42,47 +58,80 @@ class Step:
         }
 
 
-def _old(swap: Swap) -> str:
-    d = swap.device
-    label = f" ({d.brand})" if d.brand and d.brand.lower() != d.vendor else ""
-    return f"{d.vendor}{label} {d.model or d.spec.device_type}".strip()
-
-
 def _add(
-    steps: list[Step], visit: str, period: str | None, action: str, swap: Swap | None = None, batch: int | None = None
+    steps: list[Step],
+    visit: str,
+    period: str | None,
+    action: str,
+    swap: SwapLine | None = None,
+    batch: int | None = None,
 ) -> None:
     number = len(steps) + 1
     if swap is None:
         steps.append(Step(visit, period, number, action, batch=batch))
-        return
-    device = swap.device
-    steps.append(Step(visit, period, number, action, device.id, _old(swap), device.ip or "", swap.item.sku, batch))
+    else:
+        steps.append(Step(visit, period, number, action, swap.device, swap.old, swap.ip, swap.sku, batch))
 
 
-def site_runbook(estate: EstatePlan, site: str, assignments: dict[str, int]) -> list[Step]:
-    share = estate.settings.max_offline_share
-    cameras = estate.sites[site].cameras if site in estate.sites else 0
+def _visit_number(visit: str) -> int:
+    tail = visit.rsplit("#", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def runbook(
+    visits: Mapping[str, Sequence[SwapLine]], period_of: Mapping[str, str | None], cameras: int, share: float
+) -> list[Step]:
+    """The steps for one site's visits (visit id -> swaps), in visit order."""
     batch_size = offline_batch_size(cameras, share)
-    periods = [p.id for p in estate.problem.periods]
     steps: list[Step] = []
-    visits = sorted((v for v in estate.visits.values() if v.site == site), key=lambda v: int(v.id.rsplit("#", 1)[1]))
-    for visit in visits:
-        t = assignments.get(visit.id)
-        period = periods[t] if t is not None else None
-        add = functools.partial(_add, steps, visit.id, period)
-        recorders = [s for s in visit.swaps if s.device.spec.device_type == "recorder"]
-        cams = [s for s in visit.swaps if s.device.spec.device_type in ("camera", "thermal")]
-        others = [s for s in visit.swaps if s not in recorders and s not in cams]
+    for visit in sorted(visits, key=_visit_number):
+        add = functools.partial(_add, steps, visit, period_of.get(visit))
+        swaps = visits[visit]
+        recorders = [s for s in swaps if s.device_type == "recorder"]
+        cams = [s for s in swaps if s.device_type in CAMERA_TYPES]
+        others = [s for s in swaps if s.device_type != "recorder" and s.device_type not in CAMERA_TYPES]
         for swap in recorders:
-            add(f"install {swap.item.sku} beside the old recorder; keep the old one recording", swap)
+            add(f"install {swap.sku} beside the old recorder; keep the old one recording", swap)
         for start in range(0, len(cams), batch_size):
             batch = start // batch_size + 1
             for swap in cams[start : start + batch_size]:
-                add(f"swap for {swap.item.sku} (batch {batch}, at most {batch_size} camera(s) offline)", swap, batch)
+                add(f"swap for {swap.sku} (batch {batch}, at most {batch_size} camera(s) offline)", swap, batch)
             add(f"check batch {batch}: live view and recording on the new recorder before the next batch")
         for swap in others:
-            add(f"swap for {swap.item.sku}", swap)
+            add(f"swap for {swap.sku}", swap)
         for swap in recorders:
             add("switch the old recorder off once every camera records on the new one; wipe its disks", swap)
         add("record new serials and MACs for the work order; re-scan the site to prove the old devices are gone")
     return steps
+
+
+def site_runbook(estate: EstatePlan, site: str, assignments: Mapping[str, int]) -> list[Step]:
+    periods = [p.id for p in estate.problem.periods]
+    visits: dict[str, list[SwapLine]] = {}
+    for visit in estate.visits.values():
+        if visit.site != site:
+            continue
+        lines = []
+        for s in visit.swaps:
+            d = s.device
+            label = f" ({d.brand})" if d.brand and d.brand.lower() != d.vendor else ""
+            old = f"{d.vendor}{label} {d.model or d.spec.device_type}".strip()
+            lines.append(SwapLine(d.id, d.spec.device_type, old, d.ip or "", s.item.sku))
+        visits[visit.id] = lines
+    period_of = {v: (periods[t] if (t := assignments.get(v)) is not None else None) for v in visits}
+    cameras = estate.sites[site].cameras if site in estate.sites else 0
+    return runbook(visits, period_of, cameras, estate.settings.max_offline_share)
+
+
+def runbook_from_details(
+    packages: Mapping[str, Sequence[Mapping[str, Any]]], period_of: Mapping[str, str], cameras: int, share: float
+) -> list[Step]:
+    """The runbook from a stored plan's details (``store.planning.plan_details``)."""
+    visits = {
+        v: [
+            SwapLine(int(s["device"]), str(s["type"]), str(s["old"]), str(s.get("ip") or ""), str(s["sku"]))
+            for s in swaps
+        ]
+        for v, swaps in packages.items()
+    }
+    return runbook(visits, {v: period_of.get(v) for v in visits}, cameras, share)

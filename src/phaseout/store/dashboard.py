@@ -1,0 +1,577 @@
+"""What the dashboard and the REST API read: one function per view, plain dicts out.
+
+Every list is paged in SQL (150,000 devices never leave the database at once) and sorted by a
+whitelisted column.  Aggregates over the whole estate (overview, site table, findings) are
+cached in-process against a generation key — the newest import batch, assessment and plan —
+so they are computed once per change, not once per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from phaseout.errors import UsageError
+from phaseout.store.identification import evidence_of
+from phaseout.store.policies import packs_in_use
+from phaseout.store.schema import assessments, devices, import_batches, observations, plans, sites
+
+T = TypeVar("T")
+MAX_PAGE = 500
+RAW_SHOWN = 16 * 1024  # characters of a raw observation shown; the rest is summarised
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    number: int = 1
+    size: int = 50
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+def check_page(number: int, size: int) -> Page:
+    if number < 1 or size < 1 or size > MAX_PAGE:
+        raise UsageError(f"page must be >= 1 and size between 1 and {MAX_PAGE}")
+    return Page(number, size)
+
+
+# -- the generation cache ---------------------------------------------------------------------
+
+_cache: dict[tuple[str, tuple[Any, ...]], Any] = {}
+_lock = threading.Lock()
+
+
+def generation(conn: Connection) -> tuple[Any, ...]:
+    """Changes whenever anything the aggregates read changes."""
+    return (
+        conn.execute(select(func.max(import_batches.c.id))).scalar(),
+        conn.execute(select(func.max(import_batches.c.finished_at))).scalar(),
+        conn.execute(select(func.max(assessments.c.assessed_at))).scalar(),
+        conn.execute(select(func.max(plans.c.id))).scalar(),
+        conn.execute(select(func.count()).select_from(sites)).scalar(),
+        json.dumps(packs_in_use(conn)),
+    )
+
+
+def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
+    key = (name, generation(conn))
+    with _lock:
+        if key in _cache:
+            return _cache[key]  # type: ignore[no-any-return]
+    value = compute()
+    with _lock:
+        for old in [k for k in _cache if k[0] == name]:
+            del _cache[old]
+        _cache[key] = value
+    return value
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+# -- overview ---------------------------------------------------------------------------------
+
+
+def _covered_makers(conn: Connection) -> list[str]:
+    from phaseout.plan.catalogue import covered_makers
+    from phaseout.policy.packs import available_packs
+
+    known = available_packs()
+    return sorted(covered_makers([known[p] for p in packs_in_use(conn) if p in known]))
+
+
+def overview(conn: Connection) -> dict[str, Any]:
+    return cached(conn, "overview", lambda: _overview(conn))
+
+
+def _counts(conn: Connection, column: Any, limit: int | None = None) -> list[dict[str, Any]]:
+    query = (
+        select(column, func.count().label("n"))
+        .where(devices.c.status == "active")
+        .group_by(column)
+        .order_by(func.count().desc())
+    )
+    if limit:
+        query = query.limit(limit)
+    return [{"key": k if k is not None else "(unknown)", "devices": int(n)} for k, n in conn.execute(query)]
+
+
+def _overview(conn: Connection) -> dict[str, Any]:
+    covered = _covered_makers(conn)
+    total = conn.execute(select(func.count()).select_from(devices)).scalar() or 0
+    by_status = {s: int(n) for s, n in conn.execute(select(devices.c.status, func.count()).group_by(devices.c.status))}
+    remaining = [
+        {"sensitivity": s or "(no site)", "devices": int(n)}
+        for s, n in conn.execute(
+            select(sites.c.sensitivity, func.count())
+            .select_from(devices.outerjoin(sites, sites.c.id == devices.c.site_id))
+            .where(devices.c.status == "active", devices.c.vendor.in_(covered))
+            .group_by(sites.c.sensitivity)
+        )
+    ]
+    band = case(
+        (assessments.c.risk >= 100, "critical (100+)"),
+        (assessments.c.risk >= 50, "high (50-99)"),
+        (assessments.c.risk >= 20, "medium (20-49)"),
+        else_="low (<20)",
+    )
+    risk_bands = [
+        {"band": b, "devices": int(n), "risk": float(r or 0)}
+        for b, n, r in conn.execute(
+            select(band, func.count(), func.sum(assessments.c.risk))
+            .group_by(band)
+            .order_by(func.min(assessments.c.risk).desc())
+        )
+    ]
+    today = dt.date.today()
+    soon = today + dt.timedelta(days=180)
+    at_risk = [
+        {
+            "site": code,
+            "sensitivity": sensitivity,
+            "deadline": deadline.isoformat() if deadline else None,
+            "devices": int(n),
+            "risk": round(float(risk or 0), 1),
+            "overdue": bool(deadline and deadline < today),
+        }
+        for code, sensitivity, deadline, n, risk in conn.execute(
+            select(
+                sites.c.code,
+                sites.c.sensitivity,
+                func.min(assessments.c.deadline),
+                func.count(),
+                func.sum(assessments.c.risk),
+            )
+            .select_from(
+                assessments.join(devices, devices.c.id == assessments.c.device_id).join(
+                    sites, sites.c.id == devices.c.site_id
+                )
+            )
+            .where(devices.c.status == "active", assessments.c.deadline.is_not(None), assessments.c.deadline <= soon)
+            .group_by(sites.c.code, sites.c.sensitivity)
+            .order_by(func.min(assessments.c.deadline), func.sum(assessments.c.risk).desc())
+            .limit(25)
+        )
+    ]
+    return {
+        "devices": int(total),
+        "by_status": by_status,
+        "by_vendor": _counts(conn, devices.c.vendor),
+        "by_brand": _counts(conn, devices.c.label, 12),
+        "by_type": _counts(conn, func.coalesce(devices.c.id_type, devices.c.device_type)),
+        "covered_makers": covered,
+        "packs_in_use": packs_in_use(conn),
+        "covered_remaining": remaining,
+        "risk_bands": risk_bands,
+        "risk_total": round(sum(b["risk"] for b in risk_bands), 1),
+        "deadlines_at_risk": at_risk,
+        "sites": int(conn.execute(select(func.count()).select_from(sites)).scalar() or 0),
+    }
+
+
+# -- sites ------------------------------------------------------------------------------------
+
+SITE_SORT = ("code", "name", "region", "sensitivity", "devices", "covered", "risk", "deadline", "period")
+
+
+def _site_rows(conn: Connection) -> list[dict[str, Any]]:
+    covered = _covered_makers(conn)
+    agg = (
+        select(
+            devices.c.site_id,
+            func.count().label("devices"),
+            func.sum(case((devices.c.vendor.in_(covered), 1), else_=0)).label("covered"),
+            func.coalesce(func.sum(assessments.c.risk), 0).label("risk"),
+            func.min(assessments.c.deadline).label("deadline"),
+        )
+        .select_from(devices.outerjoin(assessments, assessments.c.device_id == devices.c.id))
+        .where(devices.c.status == "active")
+        .group_by(devices.c.site_id)
+        .subquery()
+    )
+    periods = _planned_periods(conn)
+    out = []
+    for row in conn.execute(
+        select(sites, agg.c.devices, agg.c.covered, agg.c.risk, agg.c.deadline).select_from(
+            sites.outerjoin(agg, agg.c.site_id == sites.c.id)
+        )
+    ).mappings():
+        out.append(
+            {
+                "code": row["code"],
+                "name": row["name"],
+                "region": row["region"],
+                "sensitivity": row["sensitivity"],
+                "latitude": row["latitude"],
+                "longitude": row["longitude"],
+                "next_maintenance": row["next_maintenance"].isoformat() if row["next_maintenance"] else None,
+                "devices": int(row["devices"] or 0),
+                "covered": int(row["covered"] or 0),
+                "risk": round(float(row["risk"] or 0), 1),
+                "deadline": row["deadline"].isoformat() if row["deadline"] else None,
+                "period": periods.get(row["code"]),
+            }
+        )
+    return out
+
+
+def all_sites(conn: Connection) -> list[dict[str, Any]]:
+    return cached(conn, "sites", lambda: _site_rows(conn))
+
+
+def list_sites(
+    conn: Connection,
+    *,
+    q: str | None = None,
+    region: str | None = None,
+    sensitivity: str | None = None,
+    sort: str = "risk",
+    descending: bool = True,
+    page: Page | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    if sort not in SITE_SORT:
+        raise UsageError(f"cannot sort sites by {sort!r}", hint=f"choose one of: {', '.join(SITE_SORT)}")
+    rows = all_sites(conn)
+    if q:
+        needle = q.lower()
+        rows = [r for r in rows if needle in r["code"].lower() or needle in (r["name"] or "").lower()]
+    if region:
+        rows = [r for r in rows if (r["region"] or "").lower() == region.lower()]
+    if sensitivity:
+        rows = [r for r in rows if r["sensitivity"] == sensitivity]
+    rows = sorted(rows, key=lambda r: (r[sort] is None, r[sort] if r[sort] is not None else 0), reverse=descending)
+    if descending:  # keep empty values last either way
+        rows = [r for r in rows if r[sort] is not None] + [r for r in rows if r[sort] is None]
+    page = page or Page()
+    return len(rows), rows[page.offset : page.offset + page.size]
+
+
+def _planned_periods(conn: Connection) -> dict[str, str]:
+    """Site -> the first period of its work in the newest plan."""
+    latest = conn.execute(select(plans.c.result, plans.c.problem).order_by(plans.c.id.desc()).limit(1)).first()
+    if latest is None:
+        return {}
+    result = orjson.loads(latest.result)
+    problem = orjson.loads(latest.problem)
+    site_of = {p["id"]: p["site"] for p in problem["packages"]}
+    order = {p["id"]: i for i, p in enumerate(problem["periods"])}
+    out: dict[str, str] = {}
+    for a in result["assignments"]:
+        site = site_of.get(a["package"])
+        if site and (site not in out or order[a["period"]] < order[out[site]]):
+            out[site] = a["period"]
+    return out
+
+
+def site_detail(conn: Connection, code: str) -> dict[str, Any] | None:
+    row = conn.execute(select(sites).where(sites.c.code == code)).mappings().first()
+    if row is None:
+        return None
+    site = {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v) for k, v in row.items()}
+    summary = next((s for s in all_sites(conn) if s["code"] == code), None)
+    _, site_devices = list_devices(conn, site=code, sort="risk", descending=True, page=Page(1, MAX_PAGE))
+    findings: Counter[tuple[str, str, str]] = Counter()
+    for (body,) in conn.execute(
+        select(assessments.c.findings)
+        .select_from(assessments.join(devices, devices.c.id == assessments.c.device_id))
+        .where(devices.c.site_id == row["id"], devices.c.status == "active")
+    ):
+        for f in orjson.loads(body):
+            if f["status"] not in ("fixed", "applies"):
+                findings[(f["kind"], f["ref"], f["status"])] += 1
+    return {
+        "site": site,
+        "summary": summary,
+        "devices": site_devices,
+        "findings": [{"kind": k, "ref": r, "status": s, "devices": n} for (k, r, s), n in findings.most_common(50)],
+        "plan": site_plan(conn, code),
+    }
+
+
+def site_plan(conn: Connection, code: str) -> dict[str, Any] | None:
+    """The newest plan's visits for the site, and its runbook."""
+    from phaseout.plan.runbook import runbook_from_details
+
+    latest = conn.execute(select(plans).order_by(plans.c.id.desc()).limit(1)).mappings().first()
+    if latest is None:
+        return None
+    details = orjson.loads(latest["details"])
+    result = orjson.loads(latest["result"])
+    settings = json.loads(latest["settings"])
+    visits = {pid: swaps for pid, swaps in details["packages"].items() if pid.rsplit("#", 1)[0] == code}
+    if not visits:
+        return {"plan": latest["id"], "name": latest["name"], "visits": [], "runbook": []}
+    period_of = {a["package"]: a["period"] for a in result["assignments"]}
+    steps = runbook_from_details(
+        visits,
+        period_of,
+        int(details.get("cameras_by_site", {}).get(code, 0)),
+        float(settings.get("max_offline_share", 0.25)),
+    )
+    return {
+        "plan": latest["id"],
+        "name": latest["name"],
+        "visits": [{"id": v, "period": period_of.get(v), "devices": len(s)} for v, s in sorted(visits.items())],
+        "runbook": [s.as_dict() for s in steps],
+    }
+
+
+# -- devices ----------------------------------------------------------------------------------
+
+DEVICE_SORT = {
+    "id": devices.c.id,
+    "site": sites.c.code,
+    "ip": devices.c.ip,
+    "vendor": devices.c.vendor,
+    "brand": devices.c.label,
+    "model": devices.c.model,
+    "type": devices.c.id_type,
+    "status": devices.c.status,
+    "confidence": devices.c.confidence,
+    "risk": assessments.c.risk,
+    "last_seen": devices.c.last_seen,
+}
+DEVICE_COLUMNS = (
+    devices.c.id,
+    sites.c.code.label("site"),
+    devices.c.ip,
+    devices.c.mac,
+    devices.c.serial,
+    devices.c.manufacturer,
+    devices.c.brand,
+    devices.c.model,
+    devices.c.firmware,
+    devices.c.status,
+    devices.c.vendor,
+    devices.c.label,
+    devices.c.relation,
+    devices.c.id_model,
+    devices.c.id_type,
+    devices.c.form_factor,
+    devices.c.megapixels,
+    devices.c.confidence,
+    devices.c.last_seen,
+    assessments.c.risk,
+    assessments.c.deadline,
+    assessments.c.policy_status,
+)
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_devices(
+    conn: Connection,
+    *,
+    vendor: str | None = None,
+    brand: str | None = None,
+    device_type: str | None = None,
+    site: str | None = None,
+    status: str | None = None,
+    policy_status: str | None = None,
+    q: str | None = None,
+    sort: str = "id",
+    descending: bool = False,
+    page: Page | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    if sort not in DEVICE_SORT:
+        raise UsageError(f"cannot sort devices by {sort!r}", hint=f"choose one of: {', '.join(DEVICE_SORT)}")
+    joined = devices.outerjoin(sites, sites.c.id == devices.c.site_id).outerjoin(
+        assessments, assessments.c.device_id == devices.c.id
+    )
+    conds: list[ColumnElement[bool]] = []
+    if vendor:
+        conds.append(devices.c.vendor == vendor.lower())
+    if brand:
+        conds.append(func.lower(devices.c.label) == brand.lower())
+    if device_type:
+        conds.append(devices.c.id_type == device_type.lower())
+    if site:
+        conds.append(sites.c.code == site)
+    if status:
+        conds.append(devices.c.status == status.lower())
+    if policy_status:
+        conds.append(assessments.c.policy_status == policy_status.lower())
+    if q:
+        pattern = _like(q)
+        conds.append(
+            or_(
+                *(
+                    func.lower(c).like(pattern, escape="\\")
+                    for c in (devices.c.model, devices.c.ip, devices.c.mac, devices.c.serial, sites.c.code)
+                )
+            )
+        )
+    where = and_(*conds) if conds else None
+    count = select(func.count()).select_from(joined)
+    query = select(*DEVICE_COLUMNS).select_from(joined)
+    if where is not None:
+        count, query = count.where(where), query.where(where)
+    key = DEVICE_SORT[sort]
+    page = page or Page()
+    query = query.order_by(key.desc() if descending else key.asc(), devices.c.id).limit(page.size).offset(page.offset)
+    total = int(conn.execute(count).scalar() or 0)
+    rows = [_plain(dict(r)) for r in conn.execute(query).mappings()]
+    return total, rows
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v) for k, v in row.items()}
+
+
+def device_detail(conn: Connection, device_id: int) -> dict[str, Any] | None:
+    _, rows = list_devices_by_id(conn, device_id)
+    if not rows:
+        return None
+    device = rows[0]
+    key = conn.execute(select(devices.c.evidence_key).where(devices.c.id == device_id)).scalar()
+    shown = []
+    for obs in conn.execute(
+        select(observations).where(observations.c.device_id == device_id).order_by(observations.c.id).limit(200)
+    ).mappings():
+        payload = obs["payload"]
+        shown.append(
+            {
+                "id": obs["id"],
+                "kind": obs["kind"],
+                "source": obs["source"],
+                "observed_at": obs["observed_at"].isoformat(),
+                "size_bytes": obs["size_bytes"],
+                "truncated": bool(obs["truncated"]),
+                "payload": payload[:RAW_SHOWN],
+                "payload_cut": len(payload) > RAW_SHOWN,
+            }
+        )
+    assessment = conn.execute(select(assessments).where(assessments.c.device_id == device_id)).mappings().first()
+    return {
+        "device": device,
+        "evidence": evidence_of(conn, key),
+        "observations": shown,
+        "assessment": None
+        if assessment is None
+        else {
+            "risk": assessment["risk"],
+            "findings": orjson.loads(assessment["findings"]),
+            "risk_parts": orjson.loads(assessment["risk_parts"]),
+            "mitigations": orjson.loads(assessment["mitigations"]),
+            "assessed_at": assessment["assessed_at"].isoformat(),
+        },
+    }
+
+
+def list_devices_by_id(conn: Connection, device_id: int) -> tuple[int, list[dict[str, Any]]]:
+    joined = devices.outerjoin(sites, sites.c.id == devices.c.site_id).outerjoin(
+        assessments, assessments.c.device_id == devices.c.id
+    )
+    rows = [
+        _plain(dict(r))
+        for r in conn.execute(select(*DEVICE_COLUMNS).select_from(joined).where(devices.c.id == device_id)).mappings()
+    ]
+    return len(rows), rows
+
+
+# -- findings ---------------------------------------------------------------------------------
+
+
+def findings_summary(conn: Connection) -> dict[str, Any]:
+    return cached(conn, "findings", lambda: _findings(conn))
+
+
+def _findings(conn: Connection) -> dict[str, Any]:
+    counts: dict[str, Counter[tuple[str, str, str]]] = defaultdict(Counter)
+    kev: set[str] = set()
+    details: dict[tuple[str, str], str] = {}
+    for (body,) in conn.execute(
+        select(assessments.c.findings)
+        .select_from(assessments.join(devices, devices.c.id == assessments.c.device_id))
+        .where(devices.c.status == "active")
+        .execution_options(yield_per=5000)
+    ):
+        for f in orjson.loads(body):
+            if f["status"] in ("fixed",):
+                continue
+            counts[f["kind"]][(f["ref"], f["status"], f.get("severity", ""))] += 1
+            details.setdefault((f["kind"], f["ref"]), str(f.get("detail", ""))[:200])
+            if f.get("kev"):
+                kev.add(f["ref"])
+    out: dict[str, Any] = {}
+    for kind in ("policy", "vulnerability", "exposure"):
+        out[kind] = [
+            {
+                "ref": ref,
+                "status": status,
+                "severity": severity,
+                "devices": n,
+                "kev": ref in kev,
+                "detail": details.get((kind, ref), ""),
+            }
+            for (ref, status, severity), n in counts[kind].most_common()
+        ]
+    return out
+
+
+# -- plans and imports ------------------------------------------------------------------------
+
+
+def list_plans(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(plans.c.id, plans.c.name, plans.c.created_at, plans.c.status, plans.c.objective).order_by(
+            plans.c.id.desc()
+        )
+    ).mappings()
+    return [_plain(dict(r)) for r in rows]
+
+
+def plan_detail(conn: Connection, plan_id: int | None = None) -> dict[str, Any] | None:
+    query = select(plans)
+    query = query.where(plans.c.id == plan_id) if plan_id is not None else query.order_by(plans.c.id.desc()).limit(1)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    result = orjson.loads(row["result"])
+    problem = orjson.loads(row["problem"])
+    devices_in = {p["id"]: len(p["devices"]) for p in problem["packages"]}
+    total = sum(devices_in.values())
+    done_by: Counter[str] = Counter()
+    for a in result["assignments"]:
+        done_by[a["period"]] += devices_in.get(a["package"], 0)
+    burn = []
+    left = total
+    for p in result["periods"]:
+        left -= done_by[p["id"]]
+        burn.append({"period": p["id"], "devices_left": left, "devices_done": done_by[p["id"]]})
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "created_at": row["created_at"].isoformat(),
+        "settings": json.loads(row["settings"]),
+        "result": {k: v for k, v in result.items() if k != "assignments"},
+        "assignments": len(result["assignments"]),
+        "devices": total,
+        "burn_down": burn,
+    }
+
+
+def list_batches(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    rows = conn.execute(select(import_batches).order_by(import_batches.c.id.desc()).limit(limit)).mappings()
+    out = []
+    for r in rows:
+        row = _plain(dict(r))
+        row["errors"] = json.loads(row["errors"] or "[]")
+        row["mapping"] = json.loads(row["mapping"] or "{}")
+        out.append(row)
+    return out

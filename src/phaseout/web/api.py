@@ -1,0 +1,238 @@
+"""The REST API under ``/api/v1``: the same data as the pages, as JSON, every list also as CSV
+(``?format=csv``).  Lists are paged (``page``, ``size`` up to 500) with ``total`` in the answer;
+filters and sort are query parameters.  The OpenAPI document is ``/api/v1/openapi.json`` and the
+interactive documentation ``/api/v1/docs``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine
+
+from phaseout.errors import PhaseoutError
+from phaseout.export.tables import neutralise
+from phaseout.policy.packs import available_packs
+from phaseout.store import dashboard as q
+from phaseout.store.policies import set_packs_in_use
+from phaseout.store.users import ROLES, add_user, generate_password, list_users
+from phaseout.web.security import Caller, CallerDep, require
+
+router = APIRouter(prefix="/api/v1", tags=["phaseout"])
+Format = Literal["json", "csv"]
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def csv_response(rows: Iterable[dict[str, Any]], name: str) -> Response:
+    """A CSV download; cells that a spreadsheet would run as a formula are neutralised."""
+    buffer = io.StringIO()
+    writer: csv.DictWriter[str] | None = None
+    for row in rows:
+        flat = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
+        if writer is None:
+            writer = csv.DictWriter(buffer, fieldnames=list(flat))
+            writer.writeheader()
+        writer.writerow({k: neutralise(v) for k, v in flat.items()})
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def paged(total: int, page: q.Page, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"total": total, "page": page.number, "size": page.size, "items": rows}
+
+
+def _page(page: int, size: int) -> q.Page:
+    try:
+        return q.check_page(page, size)
+    except PhaseoutError as exc:
+        raise HTTPException(422, exc.message) from None
+
+
+@router.get("/me", summary="Who you are")
+def me(who: CallerDep) -> dict[str, Any]:
+    return {"name": who.user.name, "role": who.user.role, "via": who.via}
+
+
+@router.get("/overview", summary="Devices by maker, brand, type and status; covered devices left; risk; deadlines")
+def overview(request: Request, who: CallerDep) -> dict[str, Any]:
+    with engine(request).connect() as conn:
+        return q.overview(conn)
+
+
+@router.get("/sites", summary="Sites with device counts, risk, deadline and planned period", response_model=None)
+def sites(
+    request: Request,
+    who: CallerDep,
+    q_: str | None = Query(None, alias="q", description="search in code and name"),
+    region: str | None = None,
+    sensitivity: Literal["sensitive", "standard"] | None = None,
+    sort: str = Query("risk", description=", ".join(q.SITE_SORT)),
+    order: Literal["asc", "desc"] = "desc",
+    page: int = 1,
+    size: int = 50,
+    format: Format = "json",
+) -> dict[str, Any] | Response:
+    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
+    with engine(request).connect() as conn:
+        try:
+            total, rows = q.list_sites(
+                conn, q=q_, region=region, sensitivity=sensitivity, sort=sort, descending=order == "desc", page=p
+            )
+        except PhaseoutError as exc:
+            raise HTTPException(422, exc.message) from None
+    return csv_response(rows, "sites") if format == "csv" else paged(total, p, rows)
+
+
+@router.get("/sites/{code}", summary="One site: its devices, findings, planned visits and runbook")
+def site(request: Request, code: str, who: CallerDep) -> dict[str, Any]:
+    with engine(request).connect() as conn:
+        found = q.site_detail(conn, code)
+    if found is None:
+        raise HTTPException(404, f"no site {code!r}")
+    return found
+
+
+@router.get("/devices", summary="Devices, paged, sorted and filtered", response_model=None)
+def devices(
+    request: Request,
+    who: CallerDep,
+    vendor: str | None = Query(None, description="identified maker: hikvision, dahua, axis..."),
+    brand: str | None = Query(None, description="label on the box"),
+    type: str | None = Query(None, description="camera, recorder, ..."),
+    site: str | None = None,
+    status: str | None = Query(None, description="active, replaced, retired"),
+    policy: str | None = Query(None, description="policy status: breach, due, unknown, applies"),
+    q_: str | None = Query(None, alias="q", description="search in model, IP, MAC, serial and site"),
+    sort: str = Query("id", description=", ".join(q.DEVICE_SORT)),
+    order: Literal["asc", "desc"] = "asc",
+    page: int = 1,
+    size: int = 50,
+    format: Format = "json",
+) -> dict[str, Any] | Response:
+    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
+    with engine(request).connect() as conn:
+        try:
+            total, rows = q.list_devices(
+                conn,
+                vendor=vendor,
+                brand=brand,
+                device_type=type,
+                site=site,
+                status=status,
+                policy_status=policy,
+                q=q_,
+                sort=sort,
+                descending=order == "desc",
+                page=p,
+            )
+        except PhaseoutError as exc:
+            raise HTTPException(422, exc.message) from None
+    return csv_response(rows, "devices") if format == "csv" else paged(total, p, rows)
+
+
+@router.get("/devices/{device_id}", summary="One device: fields, identification evidence, observations, assessment")
+def device(request: Request, device_id: int, who: CallerDep) -> dict[str, Any]:
+    with engine(request).connect() as conn:
+        found = q.device_detail(conn, device_id)
+    if found is None:
+        raise HTTPException(404, f"no device {device_id}")
+    return found
+
+
+@router.get("/findings", summary="Findings by policy, vulnerability (CVE, KEV) and exposure", response_model=None)
+def findings(
+    request: Request,
+    who: CallerDep,
+    kind: Literal["policy", "vulnerability", "exposure"] | None = None,
+    format: Format = "json",
+) -> dict[str, Any] | Response:
+    with engine(request).connect() as conn:
+        summary = q.findings_summary(conn)
+    if format == "csv":
+        rows = [{"kind": k, **r} for k, items in summary.items() if kind in (None, k) for r in items]
+        return csv_response(rows, "findings")
+    return {k: v for k, v in summary.items() if kind in (None, k)}
+
+
+@router.get("/plans", summary="Stored plans, newest first", response_model=None)
+def plans(request: Request, who: CallerDep, format: Format = "json") -> list[dict[str, Any]] | Response:
+    with engine(request).connect() as conn:
+        rows = q.list_plans(conn)
+    return csv_response(rows, "plans") if format == "csv" else rows
+
+
+@router.get("/plans/{plan_id}", summary="One plan: plan.json fields, per period, burn-down")
+def plan(request: Request, plan_id: int, who: CallerDep) -> dict[str, Any]:
+    with engine(request).connect() as conn:
+        found = q.plan_detail(conn, plan_id)
+    if found is None:
+        raise HTTPException(404, f"no plan {plan_id}")
+    return found
+
+
+@router.get("/imports", summary="Imports and scans, newest first, with row and host errors", response_model=None)
+def imports(request: Request, who: CallerDep, format: Format = "json") -> list[dict[str, Any]] | Response:
+    with engine(request).connect() as conn:
+        rows = q.list_batches(conn)
+    return csv_response(rows, "imports") if format == "csv" else rows
+
+
+@router.get("/policies", summary="Policy packs installed and in use")
+def policies(request: Request, who: CallerDep) -> dict[str, Any]:
+    from phaseout.store.policies import packs_in_use
+
+    with engine(request).connect() as conn:
+        chosen = packs_in_use(conn)
+    return {
+        "in_use": chosen,
+        "installed": [{"id": p.id, "name": p.name, "version": p.version} for p in available_packs().values()],
+    }
+
+
+@router.put("/policies", summary="Choose the policy packs in use (planner or admin)")
+def set_policies(
+    request: Request,
+    packs: list[str] = Body(..., embed=True),
+    who: Caller = require("planner"),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    known = available_packs()
+    unknown = [p for p in packs if p not in known]
+    if unknown:
+        raise HTTPException(422, f"unknown pack(s): {', '.join(unknown)}")
+    set_packs_in_use(engine(request), packs)
+    q.clear_cache()
+    return {"in_use": packs, "note": "run `phaseout assess` to recompute the findings"}
+
+
+@router.get("/users", summary="Users (admin)")
+def users(request: Request, who: Caller = require("admin")) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in u.items()}
+        for u in list_users(engine(request))
+    ]
+
+
+@router.post("/users", summary="Add a user (admin); the generated password is returned once", status_code=201)
+def create_user(
+    request: Request,
+    name: str = Body(...),
+    role: Literal["viewer", "planner", "admin"] = Body(...),
+    who: Caller = require("admin"),  # type: ignore[assignment]
+) -> JSONResponse:
+    assert role in ROLES
+    password = generate_password()
+    try:
+        user = add_user(engine(request), name, role, password)
+    except PhaseoutError as exc:
+        raise HTTPException(422, exc.message) from None
+    return JSONResponse({"name": user.name, "role": user.role, "password": password}, status_code=201)

@@ -1,0 +1,402 @@
+"""Server-rendered pages.  Every value reaches the HTML through Jinja2's autoescaping; chart and
+map data travel as JSON in ``<script type="application/json">`` blocks (escaped by ``tojson``)
+and are drawn by ``static/app.js`` as text on canvas or as DOM text nodes, never as HTML."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from sqlalchemy import Engine
+
+from phaseout.errors import PhaseoutError
+from phaseout.policy.packs import available_packs
+from phaseout.store import dashboard as q
+from phaseout.store.policies import packs_in_use, set_packs_in_use
+from phaseout.store.users import ROLES, add_user, authenticate, create_token, end_session, list_tokens, list_users
+from phaseout.store.users import start_session as new_session
+from phaseout.web.assets import missing_assets
+from phaseout.web.security import COOKIE, Caller, CallerDep, LoginLimiter, require
+
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+router = APIRouter(include_in_schema=False)
+limiter = LoginLimiter()
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def render(request: Request, name: str, who: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
+    context.update(
+        user=who.user if who else None,
+        csrf=who.csrf if who else None,
+        missing_assets=missing_assets(),
+        path=request.url.path,
+    )
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@pass_context
+def query_with(context: Any, **changes: Any) -> str:
+    """The current query string with some parameters changed (sort links, pagers)."""
+    request: Request = context["request"]
+    params = dict(request.query_params)
+    params.update({k: str(v) for k, v in changes.items() if v is not None})
+    return "?" + urlencode(params)
+
+
+templates.env.globals["query_with"] = query_with
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", None, next=_safe_next(next))
+
+
+def _safe_next(target: str) -> str:
+    """Only paths on this site: a login link cannot send the user elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")) -> Response:
+    address = request.client.host if request.client else "?"
+    wait = limiter.retry_after(address, name)
+    if wait:
+        response = render(
+            request, "login.html", None, 429, next=_safe_next(next), error=f"too many failed logins: wait {wait} s"
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = authenticate(engine(request), name, password)
+    if user is None:
+        limiter.failed(address, name)
+        return render(request, "login.html", None, 401, next=_safe_next(next), error="wrong name or password")
+    limiter.succeeded(name)
+    token, _csrf = new_session(engine(request), user)
+    redirect = RedirectResponse(_safe_next(next), status_code=303)
+    redirect.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.secure_cookies or request.url.scheme == "https",
+        max_age=12 * 3600,
+        path="/",
+    )
+    return redirect
+
+
+@router.post("/logout")
+def logout(request: Request, who: CallerDep) -> Response:
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        end_session(engine(request), cookie)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, who: CallerDep) -> HTMLResponse:
+    with engine(request).connect() as conn:
+        data = q.overview(conn)
+        latest = q.plan_detail(conn)
+    charts = {
+        "vendor": {
+            "type": "doughnut",
+            "labels": [r["key"] for r in data["by_vendor"]],
+            "values": [r["devices"] for r in data["by_vendor"]],
+        },
+        "brand": {
+            "type": "bar",
+            "labels": [r["key"] for r in data["by_brand"]],
+            "values": [r["devices"] for r in data["by_brand"]],
+        },
+        "type": {
+            "type": "bar",
+            "labels": [r["key"] for r in data["by_type"]],
+            "values": [r["devices"] for r in data["by_type"]],
+        },
+        "remaining": {
+            "type": "bar",
+            "labels": [r["sensitivity"] for r in data["covered_remaining"]],
+            "values": [r["devices"] for r in data["covered_remaining"]],
+        },
+        "risk": {
+            "type": "bar",
+            "labels": [r["band"] for r in data["risk_bands"]],
+            "values": [r["devices"] for r in data["risk_bands"]],
+        },
+    }
+    return render(request, "overview.html", who, data=data, charts=charts, plan=latest)
+
+
+def _pages(total: int, page: q.Page) -> int:
+    return max(1, math.ceil(total / page.size))
+
+
+@router.get("/sites", response_class=HTMLResponse)
+def sites_page(
+    request: Request,
+    who: CallerDep,
+    q_: str | None = None,
+    region: str | None = None,
+    sensitivity: str | None = None,
+    sort: str = "risk",
+    order: str = "desc",
+    page: int = 1,
+) -> HTMLResponse:
+    params = request.query_params
+    q_ = params.get("q") or None
+    p = q.Page(max(page, 1), 50)
+    with engine(request).connect() as conn:
+        try:
+            total, rows = q.list_sites(
+                conn,
+                q=q_,
+                region=region or None,
+                sensitivity=sensitivity or None,
+                sort=sort,
+                descending=order != "asc",
+                page=p,
+            )
+        except PhaseoutError as exc:
+            raise HTTPException(422, exc.message) from None
+        every = q.all_sites(conn)
+    points = [
+        {
+            "code": s["code"],
+            "lat": s["latitude"],
+            "lon": s["longitude"],
+            "risk": s["risk"],
+            "sensitivity": s["sensitivity"],
+        }
+        for s in every
+        if s["latitude"] is not None and s["longitude"] is not None
+    ]
+    regions = sorted({s["region"] for s in every if s["region"]})
+    return render(
+        request,
+        "sites.html",
+        who,
+        rows=rows,
+        total=total,
+        page=p,
+        pages=_pages(total, p),
+        points=points,
+        regions=regions,
+        filters={"q": q_ or "", "region": region or "", "sensitivity": sensitivity or ""},
+        sort=sort,
+        order=order,
+        columns=q.SITE_SORT,
+    )
+
+
+@router.get("/sites/{code}", response_class=HTMLResponse)
+def site_page(request: Request, code: str, who: CallerDep) -> HTMLResponse:
+    with engine(request).connect() as conn:
+        found = q.site_detail(conn, code)
+    if found is None:
+        raise HTTPException(404, f"no site {code!r}")
+    return render(request, "site.html", who, **found)
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(
+    request: Request,
+    who: CallerDep,
+    vendor: str | None = None,
+    brand: str | None = None,
+    type: str | None = None,
+    site: str | None = None,
+    status: str | None = None,
+    policy: str | None = None,
+    sort: str = "id",
+    order: str = "asc",
+    page: int = 1,
+) -> HTMLResponse:
+    q_ = request.query_params.get("q") or None
+    p = q.Page(max(page, 1), 50)
+    filters = {
+        "vendor": vendor or "",
+        "brand": brand or "",
+        "type": type or "",
+        "site": site or "",
+        "status": status or "",
+        "policy": policy or "",
+        "q": q_ or "",
+    }
+    with engine(request).connect() as conn:
+        try:
+            total, rows = q.list_devices(
+                conn,
+                vendor=vendor or None,
+                brand=brand or None,
+                device_type=type or None,
+                site=site or None,
+                status=status or None,
+                policy_status=policy or None,
+                q=q_,
+                sort=sort,
+                descending=order == "desc",
+                page=p,
+            )
+        except PhaseoutError as exc:
+            raise HTTPException(422, exc.message) from None
+        vendors = [r["key"] for r in q.overview(conn)["by_vendor"]]
+    context: dict[str, Any] = {
+        "rows": rows,
+        "total": total,
+        "page": p,
+        "pages": _pages(total, p),
+        "filters": filters,
+        "sort": sort,
+        "order": order,
+        "columns": list(q.DEVICE_SORT),
+        "vendors": vendors,
+    }
+    name = "_devices_table.html" if request.headers.get("hx-request") else "devices.html"
+    return render(request, name, who, **context)
+
+
+@router.get("/devices/{device_id}", response_class=HTMLResponse)
+def device_page(request: Request, device_id: int, who: CallerDep) -> HTMLResponse:
+    with engine(request).connect() as conn:
+        found = q.device_detail(conn, device_id)
+    if found is None:
+        raise HTTPException(404, f"no device {device_id}")
+    return render(request, "device.html", who, **found)
+
+
+@router.get("/findings", response_class=HTMLResponse)
+def findings_page(request: Request, who: CallerDep) -> HTMLResponse:
+    with engine(request).connect() as conn:
+        summary = q.findings_summary(conn)
+    top = summary["vulnerability"][:15]
+    charts = {"cves": {"type": "bar", "labels": [r["ref"] for r in top], "values": [r["devices"] for r in top]}}
+    return render(request, "findings.html", who, summary=summary, charts=charts)
+
+
+@router.get("/plan", response_class=HTMLResponse)
+def plan_page(request: Request, who: CallerDep, id: int | None = None) -> HTMLResponse:
+    with engine(request).connect() as conn:
+        plans = q.list_plans(conn)
+        current = q.plan_detail(conn, id)
+        latest_by_name: dict[str, dict[str, Any]] = {}
+        for p in plans:
+            latest_by_name.setdefault(p["name"], p)
+        scenarios = [q.plan_detail(conn, p["id"]) for p in latest_by_name.values()]
+    charts: dict[str, Any] = {}
+    if current is not None:
+        periods = current["result"]["periods"]
+        labels = [p["id"] for p in periods]
+        charts["spend"] = {
+            "type": "bar",
+            "labels": labels,
+            "series": [
+                {"label": "spend", "values": [p["spend"] for p in periods]},
+                {"label": "budget", "values": [p["budget"] for p in periods], "line": True},
+            ],
+        }
+        charts["crew"] = {
+            "type": "bar",
+            "labels": labels,
+            "series": [
+                {"label": "crew hours used", "values": [sum(p["hours_by_region"].values()) for p in periods]},
+                {
+                    "label": "crew hours available",
+                    "values": [sum(p["crew_hours_by_region"].values()) for p in periods],
+                    "line": True,
+                },
+            ],
+        }
+        charts["burn"] = {
+            "type": "line",
+            "labels": labels,
+            "series": [{"label": "covered devices left", "values": [b["devices_left"] for b in current["burn_down"]]}],
+        }
+    return render(
+        request, "plan.html", who, plans=plans, current=current, scenarios=[s for s in scenarios if s], charts=charts
+    )
+
+
+@router.get("/imports", response_class=HTMLResponse)
+def imports_page(request: Request, who: CallerDep) -> HTMLResponse:
+    with engine(request).connect() as conn:
+        batches = q.list_batches(conn)
+    return render(request, "imports.html", who, batches=batches)
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request, who: CallerDep, message: str | None = None, secret: str | None = None
+) -> HTMLResponse:
+    with engine(request).connect() as conn:
+        chosen = packs_in_use(conn)
+    admin = who.user.can("admin")
+    return render(
+        request,
+        "settings.html",
+        who,
+        packs=list(available_packs().values()),
+        chosen=chosen,
+        users=list_users(engine(request)) if admin else [],
+        tokens=list_tokens(engine(request)) if admin else [],
+        roles=ROLES,
+        message=message,
+        secret=secret,
+    )
+
+
+@router.post("/settings/policies")
+async def settings_policies(request: Request, who: Caller = require("planner")) -> Response:  # type: ignore[assignment]
+    form = await request.form()
+    chosen = [str(v) for v in form.getlist("pack")]
+    known = available_packs()
+    set_packs_in_use(engine(request), [p for p in chosen if p in known])
+    q.clear_cache()
+    return RedirectResponse("/settings?message=packs+saved:+run+phaseout+assess+to+recompute+findings", status_code=303)
+
+
+@router.post("/settings/users", response_class=HTMLResponse)
+def settings_add_user(
+    request: Request,
+    name: str = Form(...),
+    role: str = Form(...),
+    who: Caller = require("admin"),  # type: ignore[assignment]
+) -> HTMLResponse:
+    from phaseout.store.users import generate_password
+
+    password = generate_password()
+    try:
+        add_user(engine(request), name, role, password)
+    except PhaseoutError as exc:
+        return settings_page(request, who, message=exc.message)
+    return settings_page(request, who, message=f"user {name} added; give them this password once:", secret=password)
+
+
+@router.post("/settings/tokens", response_class=HTMLResponse)
+def settings_add_token(
+    request: Request,
+    user: str = Form(...),
+    label: str = Form(...),
+    who: Caller = require("admin"),  # type: ignore[assignment]
+) -> HTMLResponse:
+    try:
+        token = create_token(engine(request), user, label)
+    except PhaseoutError as exc:
+        return settings_page(request, who, message=exc.message)
+    return settings_page(request, who, message=f"token for {user} (shown once):", secret=token)
