@@ -23,7 +23,8 @@ class PrivateStatic(StaticFiles):
     the dashboard is reachable without a login but the login page and ``/healthz``."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and f"/static{scope['path']}" not in PUBLIC_PATHS:
+        path = scope["path"] if scope["path"].startswith("/static/") else f"/static{scope['path']}"
+        if scope["type"] == "http" and path not in PUBLIC_PATHS:
             request = Request(scope, receive)
             if identify(request) is None:
                 await Response("log in first", status_code=401)(scope, receive, send)
