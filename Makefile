@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/identify_accuracy.py
 	$(BIN)/python bench/scan_speed.py
 	$(BIN)/python bench/plan_speed.py
+	$(BIN)/python bench/web_speed.py
 
 # Re-resolve the pinned, hashed lock files after changing dependencies in pyproject.toml.
 lock: install

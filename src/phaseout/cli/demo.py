@@ -24,6 +24,10 @@ def demo(
     workdir: Path = typer.Option(
         Path("phaseout-demo"), "--workdir", help="Where the spreadsheets and the demo database are written."
     ),
+    serve_after: bool = typer.Option(
+        True, "--serve/--no-serve", help="End by serving the dashboard on http://127.0.0.1:PORT (Ctrl-C stops it)."
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Dashboard port."),
 ) -> None:
     """Build a synthetic retail estate, write the messy spreadsheets its teams would keep
     (title rows, odd headers, cp1252, semicolons, OEM labels, typos), import them, and show
@@ -74,6 +78,7 @@ def demo(
         _overview(store, workdir / "truth.csv")
         _assessment(store)
         by = _plan(store)
+        password = _admin(store)
     console.print(
         f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)\n"
         f"database: {escape(result.db_url)}\n"
@@ -85,6 +90,22 @@ def demo(
         f"      phaseout --db {escape(result.db_url)} plan --name lean --budget 900000 --carry-over --runbooks rb/\n"
         f"      phaseout --db {escape(result.db_url)} plan compare"
     )
+    if serve_after:
+        import uvicorn
+
+        from phaseout.web.app import create_app
+
+        console.print(
+            f"\n[bold]dashboard[/]: http://127.0.0.1:{port}/ — log in as [bold]admin[/] with password "
+            f"[bold]{escape(password)}[/] (generated for this demo, shown once). Ctrl-C stops it."
+        )
+        with Store.open(result.db) as store:
+            uvicorn.run(create_app(store.engine), host="127.0.0.1", port=port, log_level="warning")
+    else:
+        console.print(
+            f"dashboard: phaseout --db {escape(result.db_url)} serve — log in as admin, password "
+            f"{escape(password)} (shown once)"
+        )
 
 
 def _overview(store: Store, truth_file: Path) -> None:
@@ -192,3 +213,15 @@ def _plan(store: Store) -> str:
     print_result(result, estate)
     save_plan(store.engine, "demo", estate, result)
     return estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id
+
+
+def _admin(store: Store) -> str:
+    """The demo's admin account, with a password generated for this run (the demo database is
+    recreated each run, so the account is new each time)."""
+    from phaseout.store.users import add_user, generate_password, list_users
+
+    password = generate_password()
+    if not any(u["name"] == "admin" for u in list_users(store.engine)):
+        add_user(store.engine, "admin", "admin", password)
+        return password
+    return "(unchanged: the admin user already existed in this database)"

@@ -27,7 +27,7 @@ from phaseout.plan.replace import DeviceSpec, Matcher
 from phaseout.plan.solve import PlanResult
 from phaseout.policy.packs import PolicyPack
 from phaseout.store.assessment import removal_deadline
-from phaseout.store.schema import assessments, devices, plans, sites
+from phaseout.store.schema import assessments, devices, plan_visits, plans, sites
 
 BATCH = 5_000
 
@@ -125,28 +125,13 @@ def read_estate(
 
 
 def plan_details(estate: EstatePlan) -> dict[str, Any]:
-    """What stands behind each package (the work orders are made from it), the devices left
-    without a replacement and why, and the notes."""
+    """What the plan row keeps beside problem.json and plan.json: the period dates, the devices
+    left without a replacement and why, the notes, and each site's camera count (runbooks)."""
     return {
         "periods": [
             {"id": p.id, "first_day": a.isoformat(), "last_day": b.isoformat()}
             for p, (a, b) in zip(estate.problem.periods, estate.period_dates, strict=True)
         ],
-        "packages": {
-            visit.id: [
-                {
-                    "device": s.device.id,
-                    "type": s.device.spec.device_type,
-                    "old": f"{s.device.vendor} {s.device.brand or ''} {s.device.model or ''}".strip(),
-                    "ip": s.device.ip,
-                    "sku": s.item.sku,
-                    "cost": round(s.cost, 2),
-                    "hours": s.hours,
-                }
-                for s in visit.swaps
-            ]
-            for visit in estate.visits.values()
-        },
         "unmatched": [
             {"device": d.id, "site": d.site, "model": d.model, "reason": reason} for d, reason in estate.unmatched
         ],
@@ -155,7 +140,45 @@ def plan_details(estate: EstatePlan) -> dict[str, Any]:
     }
 
 
+def _visit_rows(plan_id: int, estate: EstatePlan, result: PlanResult) -> list[dict[str, Any]]:
+    periods = estate.problem.periods
+    packages = {p.id: p for p in estate.problem.packages}
+    rows = []
+    for visit in estate.visits.values():
+        t = result.assignments.get(visit.id)
+        package = packages[visit.id]
+        rows.append(
+            {
+                "plan_id": plan_id,
+                "package": visit.id,
+                "site": visit.site,
+                "period": None if t is None else periods[t].id,
+                "period_index": t,
+                "devices": len(visit.swaps),
+                "risk": package.risk,
+                "cost": package.cost,
+                "hours": package.hours,
+                "swaps": orjson.dumps(
+                    [
+                        {
+                            "device": s.device.id,
+                            "type": s.device.spec.device_type,
+                            "old": f"{s.device.vendor} {s.device.brand or ''} {s.device.model or ''}".strip(),
+                            "ip": s.device.ip,
+                            "sku": s.item.sku,
+                            "cost": round(s.cost, 2),
+                            "hours": s.hours,
+                        }
+                        for s in visit.swaps
+                    ]
+                ).decode(),
+            }
+        )
+    return rows
+
+
 def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult) -> int:
+    """Store the plan and, one row each, its visits (the dashboard and the work orders read them)."""
     settings = dataclasses.asdict(estate.settings)
     settings["start"] = estate.settings.start.isoformat()
     with engine.begin() as conn:
@@ -173,7 +196,11 @@ def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult)
         )
         key = inserted.inserted_primary_key
         assert key is not None
-        return int(key[0])
+        plan_id = int(key[0])
+        rows = _visit_rows(plan_id, estate, result)
+        for start in range(0, len(rows), BATCH):
+            conn.execute(plan_visits.insert(), rows[start : start + BATCH])
+        return plan_id
 
 
 def stored_plans(conn: Connection) -> list[tuple[str, dict[str, Any]]]:

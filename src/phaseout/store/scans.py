@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,9 @@ def record_scan(
                     finished_at=now,
                     rows_total=probed,
                     rows_imported=len(answered),
+                    rows_bad=sum(1 for r in results if r.errors),
+                    # per-host errors (first 200 hosts with any), for the imports and scans page
+                    errors=json.dumps([{"host": r.ip, "errors": r.errors[:5]} for r in results if r.errors][:200]),
                 )
                 .returning(import_batches.c.id)
             ).scalar_one()

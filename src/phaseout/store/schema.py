@@ -173,8 +173,24 @@ plans = Table(
     Column("settings", Text, nullable=False),  # JSON: the planning settings used
     Column("problem", Text, nullable=False),  # JSON: problem.json
     Column("result", Text, nullable=False),  # JSON: plan.json
-    Column("details", Text, nullable=False),  # JSON: per package the swaps; unmatched devices; notes
+    Column("details", Text, nullable=False),  # JSON: unmatched devices, notes, period dates, cameras per site
     Index(None, "name"),
+)
+
+plan_visits = Table(
+    "plan_visits",
+    metadata,
+    Column("plan_id", Integer, ForeignKey("plans.id"), primary_key=True),
+    Column("package", String, primary_key=True),  # visit id, e.g. "S0042#2"
+    Column("site", String, nullable=False),
+    Column("period", String),  # period id, or null when unscheduled
+    Column("period_index", Integer),
+    Column("devices", Integer, nullable=False),
+    Column("risk", Float, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("swaps", Text, nullable=False),  # JSON list: device, type, old, ip, sku, cost, hours
+    Index(None, "plan_id", "site"),
 )
 
 users = Table(
