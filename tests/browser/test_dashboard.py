@@ -194,3 +194,12 @@ def test_logged_out_browser_sees_only_the_login(page: Any) -> None:
     assert "/login" in page.url
     response = page.request.get("/api/v1/devices")
     assert response.status == 401
+
+
+def test_api_docs_render_under_the_csp(page: Any) -> None:
+    log_in(page)
+    page.goto("/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info", timeout=15000)
+    assert "phaseout" in page.inner_text(".swagger-ui .info")
+    shot(page, "api-docs")
+    assert not page.problems, page.problems

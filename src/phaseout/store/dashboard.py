@@ -608,3 +608,33 @@ def list_batches(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
         row["mapping"] = json.loads(row["mapping"] or "{}")
         out.append(row)
     return out
+
+
+class Warmer:
+    """Recomputes the estate-wide aggregates in a background thread whenever the data changes
+    (another process imported, assessed or planned), so no visitor waits for them."""
+
+    def __init__(self, engine: Any, every: float = 5.0) -> None:
+        self.engine = engine
+        self.every = every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="phaseout-cache-warmer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        seen: tuple[Any, ...] | None = None
+        while not self.stop.is_set():
+            try:
+                with self.engine.connect() as conn:
+                    now = generation(conn)
+                    if now != seen:
+                        overview(conn)
+                        all_sites(conn)
+                        findings_summary(conn)
+                        plan_detail(conn)
+                        seen = now
+            except Exception:
+                seen = None
+            self.stop.wait(self.every)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -12,6 +14,7 @@ from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
 from phaseout import __version__
+from phaseout.store.dashboard import Warmer
 from phaseout.web import api, pages
 from phaseout.web.security import PUBLIC_PATHS, CallerDep, LoginRequired, SecurityHeaders, csp, identify
 
@@ -32,10 +35,24 @@ class PrivateStatic(StaticFiles):
         await super().__call__(scope, receive, send)
 
 
-def create_app(engine: Engine, *, secure_cookies: bool = False, map_tiles: str | None = None) -> FastAPI:
+def create_app(
+    engine: Engine, *, secure_cookies: bool = False, map_tiles: str | None = None, warm: bool = True
+) -> FastAPI:
     """``map_tiles``: a tile URL template (``https://tile.example/{z}/{x}/{y}.png``) for the site
-    map's background; none by default, so the dashboard contacts no third party."""
+    map's background; none by default, so the dashboard contacts no third party.  ``warm``
+    keeps the estate-wide aggregates computed in a background thread."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        warmer = Warmer(engine) if warm else None
+        if warmer:
+            warmer.start()
+        yield
+        if warmer:
+            warmer.stop.set()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="phaseout",
         version=__version__,
         description="Find, assess and replace Hikvision, Dahua and other covered surveillance equipment.",
