@@ -74,6 +74,10 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=4096)
     parser.add_argument("--skip-nmap", action="store_true")
     parser.add_argument("--nmap-host-timeout", default="60s")
+    parser.add_argument("--nmap-timeout", type=float, default=10800, help="seconds before the nmap run is stopped")
+    parser.add_argument(
+        "--nmap-min-hostgroup", default=None, help="nmap --min-hostgroup: more hosts in parallel (a faster baseline)"
+    )
     args = parser.parse_args()
     _raise_fd_limit()
 
@@ -155,11 +159,12 @@ def main() -> int:
                 PORTS,
                 "--host-timeout",
                 args.nmap_host_timeout,
+                *(["--min-hostgroup", args.nmap_min_hostgroup] if args.nmap_min_hostgroup else []),
                 "-oX",
                 "-",
                 *targets,
             ],
-            timeout=3600,
+            timeout=args.nmap_timeout,
         )
         root = ET.fromstring(xml_out)
         theirs: dict[str, str] = {}
@@ -177,7 +182,10 @@ def main() -> int:
             f"nmap -sV:      {n_wall:.1f} s wall, peak {n_rss:.0f} MB, {answered} hosts with open ports, "
             f"vendor accuracy {n_correct}/{len(truth)} = {n_correct / len(truth):.3f} (exit {n_code})"
         )
-        print(f"speed-up: {n_wall / wall:.1f}x")
+        print(
+            f"speed-up: {n_wall / wall:.1f}x (nmap options: host timeout {args.nmap_host_timeout}, "
+            f"min hostgroup {args.nmap_min_hostgroup or 'default'})"
+        )
         misses = [ip for ip in truth if _truth(ours[ip]) != truth[ip]]
         if misses:
             sample = ", ".join(f"{ip} ({truth[ip]} as {ours[ip]})" for ip in misses[:5])
