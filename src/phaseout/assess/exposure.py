@@ -1,7 +1,8 @@
 """Exposure findings from what is known about a device (pure).
 
-Today that is its inventory view (address, firmware) and any stored observations (HTTP, SADP,
-UPnP answers); network discovery will add reachability.  Each finding says what was seen."""
+Its inventory view (address, firmware) and its stored scan answers: plain HTTP, SADP, UPnP,
+from which network it answered (``phaseout scan --from``), and whether a default login from the
+user's opt-in check list was accepted.  Each finding says what was seen."""
 
 from __future__ import annotations
 
@@ -85,6 +86,33 @@ def exposure_findings(
                 )
             )
             break
+    reachable = {
+        "internet": ("critical", "The device answered a scan run from the internet."),
+        "core": ("high", "The device answered a scan run from the core network: it is not kept off core networks."),
+        "guest": ("high", "The device answered a scan run from the guest network."),
+    }
+    seen_from = {v for o in observations if isinstance(v := o.get("vantage"), str)}
+    for zone, (severity, detail) in reachable.items():
+        if zone in seen_from:
+            ports = sorted({str(o.get("port")) for o in observations if o.get("vantage") == zone and o.get("port")})
+            out.append(
+                _finding(
+                    f"reachable-from-{zone}",
+                    severity,
+                    detail,
+                    f"scan from {zone} answered" + (f" on port(s) {', '.join(ports)}" if ports else ""),
+                )
+            )
+    accepted = [o for o in observations if o.get("kind") == "credential-check" and o.get("result") == "accepted"]
+    if accepted:
+        out.append(
+            _finding(
+                "default-credentials",
+                "critical",
+                "A default login from the user's check list was accepted: anyone can log in.",
+                f"user name {accepted[0].get('username')!r} accepted on {accepted[0].get('path')}",
+            )
+        )
     if any(o.get("kind") == "upnp" for o in observations):
         out.append(
             _finding(

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.discover.digest import Credentials, credentials_from_env
-from phaseout.discover.scanner import PORTS, HostResult, ScanSettings, scan
+from phaseout.discover.scanner import MAX_DEFAULT_LOGINS, PORTS, HostResult, ScanSettings, scan
 from phaseout.discover.scope import MAX_HOSTS, in_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
 from phaseout.errors import UsageError
@@ -92,6 +92,18 @@ def scan_cmd(
     ),
     rate: float = typer.Option(0.0, "--rate", min=0.0, help="New hosts per second at most (0: no limit)."),
     retries: int = typer.Option(1, "--retries", min=0, max=5, help="Extra connection attempts after a timeout."),
+    vantage: Vantage | None = typer.Option(
+        None,
+        "--from",
+        help="The network this scan runs from: answers then say from where each device is reachable "
+        "(a camera answering from core breaks the UK statement's 'not connected to core networks').",
+    ),
+    default_logins: Path | None = typer.Option(
+        None,
+        "--check-default-logins",
+        help="Opt in: a TOML list of makers' default logins ([[login]] username, password; at most 20) to try "
+        "against each device's digest challenge. Only the user name that worked is recorded.",
+    ),
 ) -> None:
     """Probe hosts for cameras and recorders (HTTP, ISAPI and Dahua CGI information endpoints,
     RTSP) and identify them. Unauthenticated, never guesses passwords; every answer is capped in
@@ -122,6 +134,7 @@ def scan_cmd(
         rate=rate,
         retries=retries,
         credentials=_credentials(credentials_file),
+        default_check=_default_logins(default_logins),
     )
     identifier = Identifier()
     bar = Progress(
@@ -145,7 +158,13 @@ def scan_cmd(
     if store_results:
         with open_store(ctx) as store:
             record = record_scan(
-                store.engine, results, targets=targets, probed=len(hosts), site=site, identifier=identifier
+                store.engine,
+                results,
+                targets=targets,
+                probed=len(hosts),
+                site=site,
+                identifier=identifier,
+                vantage=vantage.value if vantage else None,
             )
         err_console.print(
             f"stored scan {record.batch_id}: {record.hosts} hosts answered, "
@@ -160,6 +179,40 @@ def scan_cmd(
         _table(rows, len(hosts))
     if interrupted:
         raise typer.Exit(130)
+
+
+class Vantage(StrEnum):
+    core = "core"
+    camera = "camera"
+    guest = "guest"
+    internet = "internet"
+
+
+def _default_logins(path: Path | None) -> tuple[Credentials, ...]:
+    """The user's check list of default logins; a bad file names itself, never its content."""
+    if path is None:
+        return ()
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(
+            f"cannot read default logins from {path} ({exc.__class__.__name__})",
+            hint='write [[login]] tables with username = "..." and password = "..."',
+        ) from None
+    logins = data.get("login")
+    if not isinstance(logins, list) or not logins:
+        raise UsageError(f"{path} has no [[login]] entries", hint='[[login]]\nusername = "admin"\npassword = "..."')
+    if len(logins) > MAX_DEFAULT_LOGINS:
+        raise UsageError(f"{path} lists {len(logins)} logins; the check tries at most {MAX_DEFAULT_LOGINS}")
+    out = []
+    for i, entry in enumerate(logins, start=1):
+        user = entry.get("username") if isinstance(entry, dict) else None
+        password = entry.get("password") if isinstance(entry, dict) else None
+        if not (isinstance(user, str) and isinstance(password, str) and user):
+            raise UsageError(f"{path}: login {i} needs username and password")
+        out.append(Credentials(user, password))
+    err_console.print(f"[yellow]checking {len(out)} default login(s) on every device that asks for one[/]")
+    return tuple(out)
 
 
 def _credentials(path: Path | None) -> Credentials | None:

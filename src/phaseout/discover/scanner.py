@@ -31,6 +31,7 @@ MAX_RESPONSE = 64 * 1024
 HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo")
 ONVIF_PATH = "/onvif/device_service"
 MAX_CERTIFICATE = 16 * 1024
+MAX_DEFAULT_LOGINS = 20  # a check list, not a dictionary attack
 
 
 @dataclass(slots=True)
@@ -43,6 +44,9 @@ class ScanSettings:
     rate: float = 0.0  # new hosts started per second at most; 0 = no limit
     retries: int = 1  # extra connection attempts after a timeout (a refusal is an answer: no retry)
     credentials: Credentials | None = None  # given by the user; used only to answer a digest challenge
+    #: the user's list of makers' default logins, tried (opt-in) against a digest challenge on the
+    #: information endpoints to find devices still on them; the answer records the user name only
+    default_check: tuple[Credentials, ...] = ()
 
 
 @dataclass(slots=True)
@@ -259,6 +263,8 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
                     result.observations.append(
                         {"kind": "http", "port": 80, "tls": False, "path": path, "raw": text2, "authenticated": True}
                     )
+        if settings.default_check and path in HTTP_PATHS and " 401" in head[:13] and (m := _DIGEST.search(head)):
+            await default_logins(path, m.group(1).strip())
         if path == "/" and (m := _LOCATION.search(text.split("\r\n\r\n", 1)[0])):
             target = m.group(1)
             if target.startswith("/") or target.startswith(f"http://{ip}/"):
@@ -268,6 +274,43 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
                     result.errors.append(error2)
                 if text2:
                     result.observations.append({"kind": "http", "port": 80, "tls": False, "path": local, "raw": text2})
+
+    checked: list[str] = []
+
+    async def default_logins(path: str, header: str) -> None:
+        """Try the user's list of default logins once per host; record which user name worked
+        (never a password), or that none did."""
+        challenge = parse_challenge(header)
+        if not challenge or checked:
+            return
+        checked.append(path)  # set before any await: the information paths are probed concurrently
+        tried = 0
+        for creds in settings.default_check[:MAX_DEFAULT_LOGINS]:
+            tried += 1
+            answer, error = await _exchange(
+                ip, 80, _http_request(ip, path, authorization(creds, "GET", path, challenge)), settings
+            )
+            if error:
+                result.errors.append(error)
+                break
+            if answer and " 401" in answer[:13]:  # refused: the next try answers the fresh challenge
+                fresh = _DIGEST.search(answer.split("\r\n\r\n", 1)[0])
+                challenge = (parse_challenge(fresh.group(1).strip()) if fresh else None) or challenge
+                continue
+            if answer:
+                result.observations.append(
+                    {
+                        "kind": "credential-check",
+                        "port": 80,
+                        "path": path,
+                        "result": "accepted",
+                        "username": creds.username,
+                    }
+                )
+                return
+        result.observations.append(
+            {"kind": "credential-check", "port": 80, "path": path, "result": "refused", "tried": tried}
+        )
 
     async def onvif() -> None:
         """ONVIF GetDeviceInformation without credentials: many devices answer it, the rest

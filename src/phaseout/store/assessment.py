@@ -15,10 +15,13 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from phaseout.assess.exposure import exposure_findings
 from phaseout.assess.risk import device_risk, mitigations_for
 from phaseout.assess.store_feeds import load_saved_kev
+from phaseout.assess.verify import scanned_from, verify_mitigations, zone_of
 from phaseout.assess.vulnerabilities import findings_for
+from phaseout.identify.facts import gather
 from phaseout.policy.evaluate import DeviceFacts, SiteFacts, evaluate
 from phaseout.policy.packs import PolicyPack
 from phaseout.store.identification import network_observations
+from phaseout.store.scans import scan_coverage
 from phaseout.store.schema import assessments, devices, sites
 
 BATCH = 5_000
@@ -34,7 +37,7 @@ class DeviceAssessment:
     risk: float
     findings: list[dict[str, Any]]
     risk_parts: list[dict[str, Any]]
-    mitigations: list[dict[str, str]]
+    mitigations: list[dict[str, str]]  # each with verified: passed | failed | not checked, and check
 
     def as_dict(self) -> dict[str, Any]:
         """The ``phaseout assess --format jsonl`` line."""
@@ -60,6 +63,7 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
         ).all()
     )
     scans = network_observations(conn)
+    coverage = scan_coverage(conn)
     kev = load_saved_kev()
     query = (
         select(
@@ -85,10 +89,19 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
         vendor = row.vendor or "unknown"
         sensitivity = row.sensitivity or "standard"
         site = site_facts.setdefault((sensitivity, row.next_maintenance), SiteFacts(sensitivity, row.next_maintenance))
-        device = DeviceFacts(vendor, row.label, row.relation, row.id_type or "unknown", None, row.confidence or 0.0)
+        seen = scans.get(row.id, [])
+        zone = zone_of(seen)
+        device = DeviceFacts(vendor, row.label, row.relation, row.id_type or "unknown", zone, row.confidence or 0.0)
+        # firmware a scan read is fresher than the spreadsheet's: an upgrade shows at the next scan
+        scanned = _first(gather(seen).firmware) if seen else None
+        firmware = scanned or row.firmware
         found: list[dict[str, Any]] = [f.as_dict() for f in evaluate(device, site, packs, today)]
-        found += [f.as_dict() for f in findings_for(vendor, row.id_model, row.firmware, row.label, kev)]
-        found += [f.as_dict() for f in exposure_findings(row.ip, row.firmware, scans.get(row.id, []), today)]
+        vulns = [f.as_dict() for f in findings_for(vendor, row.id_model, firmware, row.label, kev)]
+        if scanned:
+            for v in vulns:
+                v["evidence"] = [*v.get("evidence", []), f"firmware {scanned} seen by a scan"]
+        found += vulns
+        found += [f.as_dict() for f in exposure_findings(row.ip, firmware, seen, today)]
         risk, parts = device_risk(found, device.device_type, int(cameras.get(row.id, 0)), sensitivity == "sensitive")
         yield DeviceAssessment(
             row.id,
@@ -99,8 +112,13 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
             risk,
             found,
             [p.as_dict() for p in parts],
-            mitigations_for(found, vendor),
+            verify_mitigations(mitigations_for(found, vendor), found, seen, scanned_from(row.ip, coverage)),
         )
+
+
+def _first(pairs: list[tuple[str, str]]) -> str | None:
+    """The first value of a facts list of (kind, value) pairs."""
+    return pairs[0][1] if pairs else None
 
 
 def policy_status(findings: list[dict[str, Any]]) -> str | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, or_, select, update
 
 from phaseout.discover.scanner import HostResult
 from phaseout.domain import OBSERVATION_MAX_BYTES
@@ -63,8 +63,14 @@ def record_scan(
     probed: int,
     site: str | None = None,
     identifier: Identifier | None = None,
+    vantage: str | None = None,
 ) -> ScanRecord:
-    """Write the answering hosts of one scan (``probed`` hosts were tried); returns what changed."""
+    """Write the answering hosts of one scan (``probed`` hosts were tried); returns what changed.
+
+    ``vantage`` names the network the scan ran from (core, camera, guest, internet): each answer
+    records it, so exposure can say from where a device is reachable, and a re-scan replaces only
+    the earlier answers seen from the same network (a scan from the camera VLAN does not erase
+    what a scan from the core network found)."""
     now = dt.datetime.now(dt.UTC)
     answered = [r for r in results if r.observations or r.ports]
     label = "scan " + " ".join(targets)
@@ -82,6 +88,7 @@ def record_scan(
                     finished_at=now,
                     rows_total=probed,
                     rows_imported=len(answered),
+                    mapping=json.dumps({"vantage": vantage, "targets": targets[:1000]}),
                     rows_bad=sum(1 for r in results if r.errors),
                     # per-host errors (first 200 hosts with any), for the imports and scans page
                     errors=json.dumps([{"host": r.ip, "errors": r.errors[:5]} for r in results if r.errors][:200]),
@@ -90,6 +97,13 @@ def record_scan(
             ).scalar_one()
         )
         site_id = SiteResolver(conn, now).resolve(site) if site else None
+        same_vantage = [
+            bid
+            for bid, mapping in conn.execute(
+                select(import_batches.c.id, import_batches.c.mapping).where(import_batches.c.kind == "scan")
+            )
+            if _vantage_of(mapping) == vantage
+        ]
         by_mac: dict[str, int] = {}
         by_serial: dict[str, int] = {}
         by_ip: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
@@ -137,7 +151,11 @@ def record_scan(
                 created += 1
             else:
                 conn.execute(
-                    delete(observations).where(observations.c.device_id == did, observations.c.kind != "inventory")
+                    delete(observations).where(
+                        observations.c.device_id == did,
+                        observations.c.kind != "inventory",
+                        or_(observations.c.batch_id.in_(same_vantage), observations.c.batch_id.is_(None)),
+                    )
                 )
                 conn.execute(update(devices).where(devices.c.id == did).values(last_seen=now))
                 if mac:
@@ -150,7 +168,7 @@ def record_scan(
             touched.append(did)
             rows = []
             for obs in host.observations:
-                payload, size, truncated = _payload(obs)
+                payload, size, truncated = _payload({**obs, "vantage": vantage} if vantage else obs)
                 where = f"{host.ip}:{obs.get('port', '')}{obs.get('path', '')}"
                 rows.append(
                     {
@@ -167,6 +185,7 @@ def record_scan(
             if rows:
                 conn.execute(observations.insert(), rows)
                 written += len(rows)
+        touched += _forget_silent(conn, batch_id, [b for b in same_vantage if b != batch_id], targets, site_id, touched)
         conn.execute(
             update(import_batches)
             .where(import_batches.c.id == batch_id)
@@ -175,3 +194,61 @@ def record_scan(
         if touched:
             identify_rows(conn, identifier or Identifier(), sorted(set(touched)))
     return ScanRecord(batch_id, len(answered), created, updated, written)
+
+
+def _vantage_of(mapping: str | None) -> str | None:
+    try:
+        value = json.loads(mapping or "{}").get("vantage")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def scan_coverage(conn: Connection) -> list[tuple[str | None, list[str]]]:
+    """(vantage, targets) of every stored scan: which networks were looked at from where."""
+    out = []
+    for (mapping,) in conn.execute(select(import_batches.c.mapping).where(import_batches.c.kind == "scan")):
+        try:
+            data = json.loads(mapping or "{}")
+        except ValueError:
+            continue
+        targets = data.get("targets") if isinstance(data, dict) else None
+        if isinstance(targets, list):
+            out.append((_vantage_of(mapping), [str(t) for t in targets]))
+    return out
+
+
+def _forget_silent(
+    conn: Connection, batch_id: int, earlier: list[int], targets: list[str], site_id: int | None, answered: list[int]
+) -> list[int]:
+    """Devices that answered an earlier scan from this network but not this one, although their
+    address was among its targets, no longer answer from here: their earlier answers from this
+    network are dropped (so an isolation shows as done).  Returns the devices changed."""
+    from phaseout.assess.verify import covers
+
+    if not earlier:
+        return []
+    done = set(answered)
+    candidates = conn.execute(
+        select(devices.c.id, devices.c.ip, devices.c.site_id).where(
+            devices.c.id.in_(
+                select(observations.c.device_id).where(
+                    observations.c.batch_id.in_(earlier), observations.c.kind != "inventory"
+                )
+            )
+        )
+    ).all()
+    gone = [
+        did
+        for did, ip, sid in candidates
+        if did not in done and ip and (site_id is None or sid == site_id) and any(covers(t, ip) for t in targets)
+    ]
+    for did in gone:
+        conn.execute(
+            delete(observations).where(
+                observations.c.device_id == did,
+                observations.c.kind != "inventory",
+                observations.c.batch_id.in_(earlier),
+            )
+        )
+    return gone
