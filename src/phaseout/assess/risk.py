@@ -4,7 +4,9 @@ Points, each traceable to a finding:
 - policy: breach 40 (critical) / 25 (high) / 10 (other); due 10; unknown 5;
 - vulnerability: affected = CVSS x 3 (5 when no score), + 25 when known exploited (KEV);
   unknown status = a third of that; fixed = 0;
-- exposure: public address 30, P2P cloud 15, plain HTTP 8, UPnP 8, old firmware 5;
+- exposure: public address 30, reachable from the internet 30, default login accepted 30,
+  reachable from the core network 20, from the guest network 15, P2P cloud 15, plain HTTP 8,
+  UPnP 8, old firmware 5;
 then a role factor (a recorder holds every camera behind it: x (1 + cameras/16), at most x 3)
 and a site factor (sensitive sites x 1.5).  The site's risk is the sum over its devices.
 """
@@ -15,7 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 POLICY_POINTS = {("breach", "critical"): 40, ("breach", "high"): 25, "breach": 10, "due": 10, "unknown": 5}
-EXPOSURE_POINTS = {"public-address": 30, "p2p-cloud": 15, "http-without-tls": 8, "upnp": 8, "old-firmware": 5}
+EXPOSURE_POINTS = {
+    "public-address": 30,
+    "reachable-from-internet": 30,
+    "default-credentials": 30,
+    "reachable-from-core": 20,
+    "reachable-from-guest": 15,
+    "p2p-cloud": 15,
+    "http-without-tls": 8,
+    "upnp": 8,
+    "old-firmware": 5,
+}
 KEV_POINTS = 25
 SENSITIVE_FACTOR = 1.5
 
@@ -98,8 +110,10 @@ def mitigations_for(findings: list[dict[str, Any]], vendor: str) -> list[dict[st
     wanted: list[str] = []
     refs = {f["ref"] for f in findings}
     kinds = {(f["kind"], f["status"]) for f in findings}
-    if "public-address" in refs:
+    if "public-address" in refs or "reachable-from-internet" in refs:
         wanted.append("remove-from-internet")
+    if "reachable-from-core" in refs or "reachable-from-guest" in refs:
+        wanted.append("isolate")
     if ("policy", "breach") in kinds or ("policy", "due") in kinds or ("policy", "unknown") in kinds:
         wanted += ["isolate", "block-outbound"]
     if "p2p-cloud" in refs or vendor in ("hikvision", "dahua"):
@@ -110,7 +124,7 @@ def mitigations_for(findings: list[dict[str, Any]], vendor: str) -> list[dict[st
         wanted.append("update-firmware")
     if "http-without-tls" in refs:
         wanted.append("enforce-tls")
-    if vendor in ("hikvision", "dahua"):
+    if vendor in ("hikvision", "dahua") or "default-credentials" in refs:
         wanted.append("rotate-passwords")
     return [
         {"action": key, "what": MITIGATIONS[key][0], "verify": MITIGATIONS[key][1]} for key in dict.fromkeys(wanted)
