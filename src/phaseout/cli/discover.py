@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import sys
 import tomllib
 from enum import StrEnum
@@ -17,8 +18,9 @@ from rich.table import Table
 
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.discover.digest import Credentials, credentials_from_env
+from phaseout.discover.multicast import discover
 from phaseout.discover.scanner import MAX_DEFAULT_LOGINS, PORTS, HostResult, ScanSettings, scan
-from phaseout.discover.scope import MAX_HOSTS, in_scope
+from phaseout.discover.scope import MAX_HOSTS, in_scope, parse_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
 from phaseout.errors import UsageError
 from phaseout.identify import Identifier
@@ -64,7 +66,9 @@ class ScanFormat(StrEnum):
 
 def scan_cmd(
     ctx: typer.Context,
-    targets: list[str] = typer.Argument(..., help="Addresses, networks (127.20.0.0/24) or ranges (127.20.0.1-50)."),
+    targets: list[str] = typer.Argument(
+        None, help="Addresses, networks (127.20.0.0/24) or ranges (127.20.0.1-50); optional with --interface."
+    ),
     scope: list[str] = typer.Option(
         None,
         "--scope",
@@ -98,6 +102,14 @@ def scan_cmd(
         help="The network this scan runs from: answers then say from where each device is reachable "
         "(a camera answering from core breaks the UK statement's 'not connected to core networks').",
     ),
+    interface: str | None = typer.Option(
+        None,
+        "--interface",
+        "-i",
+        help="Also ask this interface's link who is there: WS-Discovery, SADP and DHDiscover multicast (TTL 1). "
+        "Only answers from inside --scope are kept and probed.",
+    ),
+    listen: float = typer.Option(3.0, "--discover-time", min=0.5, max=60, help="Seconds to collect discovery answers."),
     default_logins: Path | None = typer.Option(
         None,
         "--check-default-logins",
@@ -120,7 +132,22 @@ def scan_cmd(
 
         phaseout scan 10.12.0.0/24 --scope 10.12.0.0/16 --site S012
     """
-    hosts = in_scope(targets, scope or [], allow_public, max_hosts)
+    if not targets and not interface:
+        raise UsageError("nothing to scan", hint="give targets (127.20.0.0/24) or --interface NAME, with --scope")
+    hosts = in_scope(targets or [], scope or [], allow_public, max_hosts) if targets else []
+    discovered: dict[str, list[dict[str, Any]]] = {}
+    if interface:
+        found = asyncio.run(discover(interface, parse_scope(scope or []), listen=listen))
+        for error in found.errors:
+            err_console.print(f"[yellow]discovery[/]: {escape(error)}")
+        if found.outside_scope:
+            err_console.print(f"discovery: {found.outside_scope} answer(s) from outside the scope ignored")
+        for ip, seen in found.found.items():
+            if ipaddress.ip_address(ip).is_global and not allow_public:
+                continue
+            discovered[ip] = seen
+        hosts = list(dict.fromkeys([*hosts, *discovered]))
+        err_console.print(f"discovery on {escape(interface)}: {len(discovered)} device(s) answered from the scope")
     try:
         port_list = tuple(int(p) for p in ports.split(",") if p.strip())
     except ValueError:
@@ -154,6 +181,13 @@ def scan_cmd(
         except KeyboardInterrupt:
             interrupted = True
             err_console.print(f"[yellow]scan interrupted: keeping the {len(results)} hosts already finished[/]")
+    by_ip = {r.ip: r for r in results}
+    for ip, seen in discovered.items():  # what the device said of itself on the link comes first
+        host = by_ip.get(ip)
+        if host is None:
+            host = HostResult(ip)
+            results.append(host)
+        host.observations[:0] = seen
     results.sort(key=lambda r: tuple(int(x) for x in r.ip.split(".")) if "." in r.ip else (0,))
     if store_results:
         with open_store(ctx) as store:

@@ -48,6 +48,8 @@ class Profile:
     onvif: dict[str, Any] = field(default_factory=dict)
     tls: dict[str, Any] = field(default_factory=dict)  # subject of the certificate served on 443
     behaviour: str = ""
+    #: discovery answers: ``sadp`` / ``dhdiscover`` templates, ``wsd = true`` for a ProbeMatch
+    discovery: dict[str, Any] = field(default_factory=dict)
 
 
 @cache
@@ -71,6 +73,7 @@ def load_profiles() -> dict[str, Profile]:
                 onvif=data.get("onvif", {}),
                 tls=data.get("tls", {}),
                 behaviour=data.get("behaviour", ""),
+                discovery=data.get("discovery", {}),
             )
     return out
 
@@ -121,7 +124,23 @@ class Device:
             mac=self.mac,
             mac_lower=self.mac.lower(),
             name=f"{self.profile.name} {self.ip}",
+            ip=self.ip,
+            mac_dashes=self.mac.replace(":", "-").lower(),
         )
+
+
+def in_private_namespace() -> bool:
+    """True inside a named network namespace (``ip netns exec NAME``): there an emulated device
+    may take any address, as nothing it does can reach a real network.  Found by comparing this
+    process's namespace with those ``ip netns`` registered under /run/netns."""
+    import os
+
+    try:
+        mine = os.stat("/proc/self/ns/net").st_ino
+        folder = "/run/netns"
+        return any(os.stat(os.path.join(folder, name)).st_ino == mine for name in os.listdir(folder))
+    except OSError:
+        return False
 
 
 def plan_devices(profiles: list[str], count: int, base: str, seed: int = 1) -> list[Device]:
@@ -135,8 +154,11 @@ def plan_devices(profiles: list[str], count: int, base: str, seed: int = 1) -> l
     devices = []
     for i in range(count):
         ip = start + i
-        if not ip.is_loopback:
-            raise UsageError(f"{ip} is not a loopback address", hint="emulated devices live in 127.0.0.0/8 only")
+        if not ip.is_loopback and not in_private_namespace():
+            raise UsageError(
+                f"{ip} is not a loopback address",
+                hint="emulated devices live in 127.0.0.0/8, or in a network namespace of their own (ip netns)",
+            )
         profile = known[profiles[i % len(profiles)]]
         serial = "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(12))
         mac = profile.mac_prefix + "".join(f":{rng.randrange(256):02X}" for _ in range(3))
@@ -265,6 +287,28 @@ def _rtsp_answer(device: Device, request: bytes) -> bytes:
     )
 
 
+def _discovery_answer(device: Device, protocol: str, probe: bytes) -> bytes | None:
+    """A device's answer to a discovery probe, or None when the probe is not one it answers."""
+    profile = device.profile
+    if protocol == "sadp" and b"<Types>inquiry</Types>" in probe:
+        return device.fill(profile.discovery["sadp"]).encode()
+    if protocol == "dhdiscover" and b"DHDiscover.search" in probe:
+        body = device.fill(profile.discovery["dhdiscover"]).encode()
+        return struct.pack("<I4sIIII8s", 0x20, b"DHIP", 0, 0, len(body), 0, b"\0" * 8) + body
+    if protocol == "wsd" and b"Probe" in probe:
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" '
+            'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><e:Body><d:ProbeMatches><d:ProbeMatch>'
+            f"<d:Types>dn:NetworkVideoTransmitter</d:Types><d:Scopes>onvif://www.onvif.org/type/video_encoder "
+            f"onvif://www.onvif.org/hardware/{escape(profile.model)} "
+            f"onvif://www.onvif.org/name/{escape(str(profile.onvif.get('manufacturer', profile.maker)))}</d:Scopes>"
+            f"<d:XAddrs>http://{device.ip}/onvif/device_service</d:XAddrs>"
+            "</d:ProbeMatch></d:ProbeMatches></e:Body></e:Envelope>"
+        ).encode()
+    return None
+
+
 class Emulator:
     """Serves a set of devices until :meth:`stop`; usable as ``async with``."""
 
@@ -272,6 +316,8 @@ class Emulator:
         self.devices = devices
         self.servers: list[asyncio.Server] = []
         self.connections: set[asyncio.Task[None]] = set()
+        self.udp: list[socket.socket] = []
+        self.udp_tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> Emulator:
         for device in self.devices:
@@ -279,6 +325,7 @@ class Emulator:
                 handler = self._handler(device, port)
                 tls = server_context(device.profile.tls["subject"]) if port == 443 and device.profile.tls else None
                 self.servers.append(await asyncio.start_server(handler, device.ip, port, reuse_address=True, ssl=tls))
+        await self._start_discovery()
         return self
 
     def _handler(self, device: Device, port: int) -> Any:
@@ -331,7 +378,51 @@ class Emulator:
         writer.write(answer)
         await writer.drain()
 
+    async def _start_discovery(self) -> None:
+        """UDP responders for the discovery protocols the profiles speak: each device joins the
+        protocol's group on the interface holding its address and answers by unicast, from that
+        address, as real devices do."""
+        from phaseout.discover.multicast import GROUPS
+
+        loop = asyncio.get_running_loop()
+        for device in self.devices:
+            for protocol, (group, port) in GROUPS.items():
+                if not device.profile.discovery.get(protocol):
+                    continue
+                listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+                listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listen.bind((group, port))
+                member = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(device.ip))
+                try:
+                    listen.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, member)
+                except OSError:  # no multicast on this interface (plain loopback): nothing to answer
+                    listen.close()
+                    continue
+                listen.setblocking(False)
+                reply = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+                reply.bind((device.ip, 0))
+                reply.setblocking(False)
+                self.udp.extend([listen, reply])
+                self.udp_tasks.append(loop.create_task(self._answer(device, protocol, listen, reply)))
+
+    async def _answer(self, device: Device, protocol: str, listen: socket.socket, reply: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data, source = await loop.sock_recvfrom(listen, 65536)
+            except OSError:
+                return
+            answer = _discovery_answer(device, protocol, data)
+            if answer:
+                with contextlib.suppress(OSError):
+                    await loop.sock_sendto(reply, answer, source)
+
     async def stop(self) -> None:
+        for task in self.udp_tasks:
+            task.cancel()
+        for sock in self.udp:
+            sock.close()
+        self.udp, self.udp_tasks = [], []
         for server in self.servers:
             server.close()
         for task in list(self.connections):
