@@ -6,6 +6,7 @@ root, no ``ip``)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -181,5 +182,5 @@ def test_capture_shows_nothing_leaves_the_scope(link: tuple[str, str], tmp_path:
             assert dst_ip != OUTSIDE, line
     assert sent > 10  # the capture saw the scan
     lines = text.splitlines()  # with -v, the IP header (ttl) is on the line before the addresses
-    to_groups = [(head, addr) for head, addr in zip(lines, lines[1:], strict=False) if "> 239.255.255." in addr]
+    to_groups = [(head, addr) for head, addr in itertools.pairwise(lines) if "> 239.255.255." in addr]
     assert to_groups and all("ttl 1," in head for head, _ in to_groups), to_groups[:3]
