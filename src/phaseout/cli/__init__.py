@@ -22,6 +22,7 @@ from phaseout.cli.identify import identify, knowledge_app
 from phaseout.cli.imports import import_history, import_inventory, sites_app
 from phaseout.cli.plan import plan_app
 from phaseout.cli.policy import policy_app
+from phaseout.cli.track import audit, waiver_app, work_app
 from phaseout.cli.web import serve, token_app, user_app
 from phaseout.errors import PhaseoutError
 
@@ -81,11 +82,14 @@ app.command("identify", epilog=EPILOG)(identify)
 app.command("assess", epilog=EPILOG)(assess)
 app.command("scan", epilog=EPILOG)(scan_cmd)
 app.command("serve", epilog=EPILOG)(serve)
+app.command("audit", epilog=EPILOG)(audit)
 app.command("emulate", epilog=EPILOG)(emulate)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(policy_app, name="policy")
 app.add_typer(plan_app, name="plan")
 app.add_typer(user_app, name="user")
+app.add_typer(work_app, name="work")
+app.add_typer(waiver_app, name="waiver")
 app.add_typer(token_app, name="token")
 app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")

@@ -121,6 +121,23 @@ def _finish_batch(conn: Connection, result: ImportResult, message: str = "") -> 
             message=message,
         )
     )
+    from phaseout.store.audit import cli_actor, record_event
+
+    record_event(
+        conn,
+        cli_actor(),
+        f"import.{result.kind}",
+        "import",
+        result.batch_id,
+        None,
+        {
+            "file": result.file_name,
+            "status": result.status,
+            "created": result.created,
+            "updated": result.updated,
+            "rows_bad": result.rows_bad,
+        },
+    )
 
 
 def _record_failure(store: Store, result: ImportResult, kind: str, sheet: str | None) -> None:

@@ -177,7 +177,7 @@ def _visit_rows(plan_id: int, estate: EstatePlan, result: PlanResult) -> list[di
     return rows
 
 
-def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult) -> int:
+def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult, actor: str | None = None) -> int:
     """Store the plan and, one row each, its visits (the dashboard and the work orders read them)."""
     settings = dataclasses.asdict(estate.settings)
     settings["start"] = estate.settings.start.isoformat()
@@ -197,6 +197,17 @@ def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult)
         key = inserted.inserted_primary_key
         assert key is not None
         plan_id = int(key[0])
+        from phaseout.store.audit import cli_actor, record_event
+
+        record_event(
+            conn,
+            actor or cli_actor(),
+            "plan.save",
+            "plan",
+            plan_id,
+            None,
+            {"name": name, "status": result.status, "objective": result.objective, "visits": len(estate.visits)},
+        )
         rows = _visit_rows(plan_id, estate, result)
         for start in range(0, len(rows), BATCH):
             conn.execute(plan_visits.insert(), rows[start : start + BATCH])

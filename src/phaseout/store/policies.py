@@ -37,8 +37,11 @@ def installed_packs_in_use(engine: Engine, installed: dict[str, PolicyPack]) -> 
     return [installed[p] for p in chosen]
 
 
-def set_packs_in_use(engine: Engine, pack_ids: list[str]) -> None:
+def set_packs_in_use(engine: Engine, pack_ids: list[str], actor: str | None = None) -> None:
+    from phaseout.store.audit import cli_actor, record_event
+
     with engine.begin() as conn:
+        record_event(conn, actor or cli_actor(), "policy.use", "policy", "in-use", packs_in_use(conn), pack_ids)
         value = json.dumps(pack_ids)
         if conn.execute(select(meta.c.key).where(meta.c.key == KEY)).first() is None:
             conn.execute(meta.insert().values(key=KEY, value=value))

@@ -130,6 +130,8 @@ def record_scan(
             if did is None:
                 holders = [d for d, s in by_ip.get(host.ip, []) if site_id is None or s == site_id]
                 did = holders[0] if len(holders) == 1 else None
+                if did is not None and _other_device(conn, did, mac, serial):
+                    did = None  # same address, another device: a replacement took the old one's IP
             if did is None:
                 did = int(
                     conn.execute(
@@ -191,9 +193,39 @@ def record_scan(
             .where(import_batches.c.id == batch_id)
             .values(created=created, updated=updated, message=f"{len(answered)} of {probed} hosts answered")
         )
+        from phaseout.store.audit import cli_actor, record_event
+
+        record_event(
+            conn,
+            cli_actor(),
+            "scan.record",
+            "import",
+            batch_id,
+            None,
+            {
+                "targets": targets[:20],
+                "vantage": vantage,
+                "answered": len(answered),
+                "created": created,
+                "updated": updated,
+            },
+        )
         if touched:
             identify_rows(conn, identifier or Identifier(), sorted(set(touched)))
     return ScanRecord(batch_id, len(answered), created, updated, written)
+
+
+def _other_device(conn: Connection, device_id: int, mac: str | None, serial: str | None) -> bool:
+    """True when the answers name a MAC or serial that contradicts the stored device's."""
+    row = conn.execute(select(devices.c.mac, devices.c.serial).where(devices.c.id == device_id)).first()
+    if row is None:
+        return False
+    if mac and row.mac and mac != row.mac:
+        return True
+    if not (serial and row.serial):
+        return False
+    a, b = serial.upper(), row.serial.upper()
+    return a not in b and b not in a  # Hikvision serials are written with or without the model in front
 
 
 def _vantage_of(mapping: str | None) -> str | None:

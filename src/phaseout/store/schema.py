@@ -226,3 +226,67 @@ web_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String, nullable=False),  # user name, or "cli:<os user>"
+    Column("action", String(64), nullable=False),  # e.g. work-order.status, policy.use, plan.save
+    Column("entity", String(32), nullable=False),  # device | site | plan | work-order | policy | waiver | user | import
+    Column("entity_id", String, nullable=False),
+    Column("before", Text, nullable=False, server_default="null"),  # JSON
+    Column("after", Text, nullable=False, server_default="null"),  # JSON
+    Index(None, "entity", "entity_id"),
+)
+
+work_orders = Table(
+    "work_orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("plan_id", Integer, ForeignKey("plans.id"), nullable=False),
+    Column("package", String, nullable=False),  # the plan's visit id
+    Column("site", String, nullable=False),
+    Column("region", String, nullable=False, server_default=""),
+    Column("period", String),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),  # why blocked
+    Column("blocked_from", String(16)),  # the status it was blocked in, to resume
+    Column("cameras_before", Integer, nullable=False, server_default="0"),  # active cameras at the site when made
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String, nullable=False, server_default=""),
+    CheckConstraint("status in ('planned', 'scheduled', 'in-progress', 'done', 'verified', 'blocked')", name="status"),
+    Index(None, "site"),
+)
+
+work_order_devices = Table(
+    "work_order_devices",
+    metadata,
+    Column("work_order_id", Integer, ForeignKey("work_orders.id"), primary_key=True),
+    Column("device_id", Integer, ForeignKey("devices.id"), primary_key=True),
+    Column("sku", String, nullable=False),
+    Column("old_serial", String),
+    Column("old_mac", String),
+    Column("new_serial", String),
+    Column("new_mac", String),
+    Column("done_on", Date),
+    Column("verification", String(16), nullable=False, server_default="pending"),  # pending | passed | exception
+    Column("detail", Text, nullable=False, server_default=""),
+)
+
+waivers = Table(
+    "waivers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("device_id", Integer, ForeignKey("devices.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("approver", String, nullable=False),
+    Column("expires", Date, nullable=False),
+    Column("controls", Text, nullable=False),  # compensating controls
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String, nullable=False),
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+    Index(None, "device_id"),
+)

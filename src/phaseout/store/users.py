@@ -52,7 +52,7 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def add_user(engine: Engine, name: str, role: str, password: str) -> User:
+def add_user(engine: Engine, name: str, role: str, password: str, actor: str | None = None) -> User:
     if not _NAME.match(name):
         raise UsageError(f"user name {name!r} is not allowed", hint="letters, digits and . _ @ - only, up to 64")
     if role not in ROLES:
@@ -67,6 +67,9 @@ def add_user(engine: Engine, name: str, role: str, password: str) -> User:
         )
         key = result.inserted_primary_key
         assert key is not None
+        from phaseout.store.audit import cli_actor, record_event
+
+        record_event(conn, actor or cli_actor(), "user.add", "user", name, None, {"role": role})
         return User(int(key[0]), name, role)
 
 

@@ -209,7 +209,7 @@ def set_policies(
     unknown = [p for p in packs if p not in known]
     if unknown:
         raise HTTPException(422, f"unknown pack(s): {', '.join(unknown)}")
-    set_packs_in_use(engine(request), packs)
+    set_packs_in_use(engine(request), packs, actor=who.user.name)
     q.clear_cache()
     return {"in_use": packs, "note": "run `phaseout assess` to recompute the findings"}
 
@@ -232,7 +232,7 @@ def create_user(
     assert role in ROLES
     password = generate_password()
     try:
-        user = add_user(engine(request), name, role, password)
+        user = add_user(engine(request), name, role, password, actor=who.user.name)
     except PhaseoutError as exc:
         raise HTTPException(422, exc.message) from None
     return JSONResponse({"name": user.name, "role": user.role, "password": password}, status_code=201)

@@ -366,7 +366,7 @@ async def settings_policies(request: Request, who: Caller = require("planner")) 
     form = await request.form()
     chosen = [str(v) for v in form.getlist("pack")]
     known = available_packs()
-    set_packs_in_use(engine(request), [p for p in chosen if p in known])
+    set_packs_in_use(engine(request), [p for p in chosen if p in known], actor=who.user.name)
     q.clear_cache()
     return RedirectResponse("/settings?message=packs+saved:+run+phaseout+assess+to+recompute+findings", status_code=303)
 
@@ -382,7 +382,7 @@ def settings_add_user(
 
     password = generate_password()
     try:
-        add_user(engine(request), name, role, password)
+        add_user(engine(request), name, role, password, actor=who.user.name)
     except PhaseoutError as exc:
         return settings_page(request, who, message=exc.message)
     return settings_page(request, who, message=f"user {name} added; give them this password once:", secret=password)
