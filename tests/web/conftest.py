@@ -42,6 +42,9 @@ def build_estate(work: Path) -> str:
         settings = PlanSettings(start=dt.date(2027, 1, 1), budget=(600_000.0,), crew_hours=2000.0)
         estate, _ = plan_stored_estate(store.engine, None, settings, TODAY)
         save_plan(store.engine, "baseline", estate, solve(estate.problem))
+        from phaseout.store.work import generate
+
+        generate(store.engine, "setup")
         add_user(store.engine, "ada", "admin", PASSWORDS["ada"])
         add_user(store.engine, "pat", "planner", PASSWORDS["pat"])
         add_user(store.engine, "vic", "viewer", PASSWORDS["vic"])

@@ -25,6 +25,8 @@ def _concrete(path: str, client: TestClient) -> str:
         return path.replace("{device_id}", str(device))
     if "{plan_id}" in path:
         return path.replace("{plan_id}", "1")
+    if "{order_id}" in path:
+        return path.replace("{order_id}", "1")
     return path
 
 
@@ -104,6 +106,8 @@ def test_roles_and_csrf(client: TestClient) -> None:
     r = client.put("/api/v1/policies", json={"packs": ["us-ndaa-889"]}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 403 and "planner" in r.json()["detail"]
     assert client.get("/api/v1/users").status_code == 403
+    r = client.put("/api/v1/work-orders/1/status", json={"status": "scheduled"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 403  # viewers read work orders, planners move them
     client.cookies.clear()
     csrf = login(client, "pat")
     assert client.put("/api/v1/policies", json={"packs": ["us-ndaa-889"]}).status_code == 403  # no CSRF token
@@ -133,6 +137,12 @@ def test_roles_and_csrf(client: TestClient) -> None:
     assert any(u["name"] == "newbie" for u in client.get("/api/v1/users").json())
     r = client.post("/settings/users", data={"name": "second", "role": "planner", "csrf": csrf})
     assert r.status_code == 200 and "give them this password once" in r.text
+    r = client.put("/api/v1/work-orders/1/status", json={"status": "verified"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422 and "only by evidence" in r.json()["detail"]
+    r = client.post("/work/1/status", data={"status": "scheduled", "csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and client.get("/api/v1/work-orders/1").json()["status"] == "scheduled"
+    trail = client.get("/api/v1/audit?entity=work-order&entity_id=1").json()
+    assert trail[0]["actor"] == "ada" and trail[0]["after"]["status"] == "scheduled"
     r = client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/api/v1/me").status_code == 401  # the session is gone
@@ -217,7 +227,9 @@ def test_secure_cookie_flag(store: Store) -> None:
         assert "secure" in r.headers["set-cookie"].lower()
 
 
-@pytest.mark.parametrize("page", ["/", "/sites", "/devices", "/findings", "/plan", "/imports", "/settings"])
+@pytest.mark.parametrize(
+    "page", ["/", "/sites", "/devices", "/findings", "/plan", "/work", "/work/1", "/audit", "/imports", "/settings"]
+)
 def test_pages_render_for_every_role(client: TestClient, page: str) -> None:
     for name in ("vic", "pat", "ada"):
         client.cookies.clear()

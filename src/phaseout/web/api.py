@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -236,3 +237,69 @@ def create_user(
     except PhaseoutError as exc:
         raise HTTPException(422, exc.message) from None
     return JSONResponse({"name": user.name, "role": user.role, "password": password}, status_code=201)
+
+
+@router.get("/work-orders", summary="Work orders, with their status and device counts", response_model=None)
+def work_orders_list(
+    request: Request,
+    who: CallerDep,
+    status: str | None = None,
+    site: str | None = None,
+    format: Format = "json",
+) -> list[dict[str, Any]] | Response:
+    from phaseout.store.work import list_orders
+
+    with engine(request).connect() as conn:
+        rows = list_orders(conn, status=status, site=site)
+    return csv_response(rows, "work-orders") if format == "csv" else rows
+
+
+@router.get("/work-orders/{order_id}", summary="One work order with its devices and verification")
+def work_order(request: Request, order_id: int, who: CallerDep) -> dict[str, Any]:
+    from phaseout.store.work import show
+
+    with engine(request).connect() as conn:
+        try:
+            return show(conn, order_id)
+        except PhaseoutError as exc:
+            raise HTTPException(404, exc.message) from None
+
+
+@router.put("/work-orders/{order_id}/status", summary="Move a work order on (planner or admin); never to verified")
+def work_order_status(
+    request: Request,
+    order_id: int,
+    status: str = Body(..., embed=True),
+    reason: str = Body("", embed=True),
+    who: Caller = require("planner"),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    from phaseout.store.work import set_status, unblock
+
+    try:
+        if status == "unblock":
+            return unblock(engine(request), who.user.name, order_id)
+        return set_status(engine(request), who.user.name, order_id, status, reason)
+    except PhaseoutError as exc:
+        raise HTTPException(422, exc.message) from None
+
+
+@router.get("/audit", summary="The audit trail, newest first (append-only)", response_model=None)
+def audit_trail(
+    request: Request,
+    who: CallerDep,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    page: int = 1,
+    size: int = 100,
+    format: Format = "json",
+) -> list[dict[str, Any]] | Response:
+    from phaseout.store.audit import list_events
+
+    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
+    with engine(request).connect() as conn:
+        rows = list_events(conn, entity=entity, entity_id=entity_id, limit=p.size, offset=p.offset)
+    if format == "csv":
+        return csv_response(
+            ({**r, "before": json.dumps(r["before"]), "after": json.dumps(r["after"])} for r in rows), "audit"
+        )
+    return rows

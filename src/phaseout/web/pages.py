@@ -400,3 +400,73 @@ def settings_add_token(
     except PhaseoutError as exc:
         return settings_page(request, who, message=exc.message)
     return settings_page(request, who, message=f"token for {user} (shown once):", secret=token)
+
+
+@router.get("/work", response_class=HTMLResponse)
+def work_page(request: Request, who: CallerDep, status: str | None = None, site: str | None = None) -> HTMLResponse:
+    from collections import Counter
+
+    from phaseout.store.work import list_orders
+
+    with engine(request).connect() as conn:
+        every = list_orders(conn)
+    counts = Counter(o["status"] for o in every)
+    rows = [o for o in every if (not status or o["status"] == status) and (not site or o["site"] == site)]
+    return render(
+        request,
+        "work.html",
+        who,
+        rows=rows[:1000],
+        total=len(rows),
+        counts=counts,
+        filters={"status": status or "", "site": site or ""},
+    )
+
+
+@router.get("/work/{order_id}", response_class=HTMLResponse)
+def work_order_page(request: Request, order_id: int, who: CallerDep, message: str | None = None) -> HTMLResponse:
+    from phaseout.store.audit import list_events
+    from phaseout.store.work import show
+    from phaseout.track.workflow import NEXT
+
+    with engine(request).connect() as conn:
+        try:
+            order = show(conn, order_id)
+        except PhaseoutError as exc:
+            raise HTTPException(404, exc.message) from None
+        history = list_events(conn, entity="work-order", entity_id=str(order_id))
+    choices = ["unblock"] if order["status"] == "blocked" else list(NEXT[order["status"]])
+    return render(request, "work_order.html", who, order=order, history=history, choices=choices, message=message)
+
+
+@router.post("/work/{order_id}/status")
+def work_order_set(
+    request: Request,
+    order_id: int,
+    status: str = Form(...),
+    reason: str = Form(""),
+    who: Caller = require("planner"),  # type: ignore[assignment]
+) -> Response:
+    from urllib.parse import quote
+
+    from phaseout.store.work import set_status, unblock
+
+    try:
+        if status == "unblock":
+            unblock(engine(request), who.user.name, order_id)
+        else:
+            set_status(engine(request), who.user.name, order_id, status, reason)
+        note = f"now {status}"
+    except PhaseoutError as exc:
+        note = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return RedirectResponse(f"/work/{order_id}?message={quote(note)}", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, who: CallerDep, entity: str | None = None, page: int = 1) -> HTMLResponse:
+    from phaseout.store.audit import list_events
+
+    p = q.Page(max(page, 1), 100)
+    with engine(request).connect() as conn:
+        rows = list_events(conn, entity=entity or None, limit=p.size + 1, offset=p.offset)
+    return render(request, "audit.html", who, rows=rows[: p.size], more=len(rows) > p.size, page=p, entity=entity or "")
