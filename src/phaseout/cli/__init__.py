@@ -22,6 +22,7 @@ from phaseout.cli.identify import identify, knowledge_app
 from phaseout.cli.imports import import_history, import_inventory, sites_app
 from phaseout.cli.plan import plan_app
 from phaseout.cli.policy import policy_app
+from phaseout.cli.report import report
 from phaseout.cli.track import audit, waiver_app, work_app
 from phaseout.cli.web import serve, token_app, user_app
 from phaseout.errors import PhaseoutError
@@ -83,6 +84,7 @@ app.command("assess", epilog=EPILOG)(assess)
 app.command("scan", epilog=EPILOG)(scan_cmd)
 app.command("serve", epilog=EPILOG)(serve)
 app.command("audit", epilog=EPILOG)(audit)
+app.command("report", epilog=EPILOG)(report)
 app.command("emulate", epilog=EPILOG)(emulate)
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(policy_app, name="policy")

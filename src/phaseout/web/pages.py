@@ -325,8 +325,13 @@ def plan_page(request: Request, who: CallerDep, id: int | None = None) -> HTMLRe
         }
         charts["burn"] = {
             "type": "line",
-            "labels": labels,
-            "series": [{"label": "covered devices left", "values": [b["devices_left"] for b in current["burn_down"]]}],
+            "labels": ["start", *labels],
+            "series": [
+                {
+                    "label": "covered devices left",
+                    "values": [current["devices"], *(b["devices_left"] for b in current["burn_down"])],
+                }
+            ],
         }
     return render(
         request, "plan.html", who, plans=plans, current=current, scenarios=[s for s in scenarios if s], charts=charts
