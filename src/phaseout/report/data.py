@@ -23,7 +23,7 @@ from phaseout.errors import UsageError
 from phaseout.plan.catalogue import covered_makers
 from phaseout.policy.packs import PolicyPack
 from phaseout.store import dashboard as q
-from phaseout.store.schema import assessments, devices, sites, waivers, work_order_devices, work_orders
+from phaseout.store.schema import assessments, devices, plan_visits, sites, waivers, work_order_devices, work_orders
 
 
 @dataclass(slots=True)
@@ -205,6 +205,24 @@ def board_report(conn: Connection, packs: list[PolicyPack], today: dt.date) -> R
                     for p, b in zip(periods, plan["burn_down"], strict=True)
                 ],
             )
+        )
+        done = conn.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(plan_visits.c.cost), 0.0),
+                func.coalesce(func.sum(plan_visits.c.devices), 0),
+            )
+            .select_from(
+                work_orders.join(
+                    plan_visits,
+                    (plan_visits.c.plan_id == work_orders.c.plan_id) & (plan_visits.c.package == work_orders.c.package),
+                )
+            )
+            .where(work_orders.c.status == "verified")
+        ).one()
+        progress.text.append(
+            f"Done and verified so far: {done[0]:,} visits, {int(done[2]):,} devices, "
+            f"{float(done[1]):,.0f} at planned cost, against {sum(p['budget'] for p in periods):,.0f} budgeted in all."
         )
     report.sections.append(progress)
     overview = q.overview(conn)

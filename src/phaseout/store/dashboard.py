@@ -469,10 +469,17 @@ def device_detail(conn: Connection, device_id: int) -> dict[str, Any] | None:
             }
         )
     assessment = conn.execute(select(assessments).where(assessments.c.device_id == device_id)).mappings().first()
+    from phaseout.store.schema import waivers
+
+    device_waivers = [
+        _plain(dict(w))
+        for w in conn.execute(select(waivers).where(waivers.c.device_id == device_id).order_by(waivers.c.id)).mappings()
+    ]
     return {
         "device": device,
         "evidence": evidence_of(conn, key),
         "observations": shown,
+        "waivers": device_waivers,
         "assessment": None
         if assessment is None
         else {
