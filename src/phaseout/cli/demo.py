@@ -78,6 +78,7 @@ def demo(
         _overview(store, workdir / "truth.csv")
         _assessment(store)
         by = _plan(store)
+        _track(store, workdir)
         password = _admin(store)
     console.print(
         f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)\n"
@@ -225,3 +226,22 @@ def _admin(store: Store) -> str:
         add_user(store.engine, "admin", "admin", password)
         return password
     return "(unchanged: the admin user already existed in this database)"
+
+
+def _track(store: Store, workdir: Path) -> None:
+    """Work orders from the demo plan, and the board report as a PDF."""
+    import datetime as dt
+
+    from phaseout.policy.packs import available_packs
+    from phaseout.report.data import board_report
+    from phaseout.report.render import write
+    from phaseout.store.policies import installed_packs_in_use
+    from phaseout.store.work import generate
+
+    plan_id, made = generate(store.engine, "demo")
+    packs = installed_packs_in_use(store.engine, available_packs())
+    with store.engine.connect() as conn:
+        report = board_report(conn, packs, dt.date.today())
+    target = workdir / "board-report.pdf"
+    write(report, "pdf", target)
+    console.print(f"{made:,} work orders made from plan {plan_id}; board report: {escape(str(target))}")
