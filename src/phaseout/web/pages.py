@@ -152,15 +152,13 @@ def _pages(total: int, page: q.Page) -> int:
 def sites_page(
     request: Request,
     who: CallerDep,
-    q_: str | None = None,
     region: str | None = None,
     sensitivity: str | None = None,
     sort: str = "risk",
     order: str = "desc",
     page: int = 1,
 ) -> HTMLResponse:
-    params = request.query_params
-    q_ = params.get("q") or None
+    q_ = request.query_params.get("q") or None  # "q" would shadow the queries module
     p = q.Page(max(page, 1), 50)
     with engine(request).connect() as conn:
         try:
