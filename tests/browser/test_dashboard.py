@@ -153,6 +153,9 @@ def test_open_a_site_and_its_runbook(page: Any) -> None:
     log_in(page)
     page.goto("/sites?sort=risk&order=desc")
     page.wait_for_selector("#sites-table")
+    page.wait_for_selector("#site-map[data-drawn] canvas")  # one circle per site with coordinates
+    assert int(page.get_attribute("#site-map", "data-drawn") or 0) >= 10
+    shot(page, "sites")
     page.locator("#sites-table tbody tr td:first-child a").first.click()
     page.wait_for_selector("h1:has-text('Site')")
     assert page.locator("#devices-table tbody tr").count() >= 1

@@ -66,6 +66,7 @@
       bounds.push([p.lat, p.lon]);
     });
     map.fitBounds(bounds, {padding: [20, 20]});
+    el.dataset.drawn = String(points.length);
   }
 
   function drawDocs() {
