@@ -29,9 +29,9 @@ def demo(
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Dashboard port."),
 ) -> None:
-    """Build a synthetic retail estate, write the messy spreadsheets its teams would keep
-    (title rows, odd headers, cp1252, semicolons, OEM labels, typos), import them, and show
-    what landed.
+    """Build a synthetic retail estate and run the whole pipeline on it: messy spreadsheets
+    (title rows, odd headers, cp1252, semicolons, OEM labels, typos) imported and identified,
+    assessed, planned, work orders and a board report, then the dashboard.
 
     The demo uses its own database (WORKDIR/phaseout-demo.db, recreated each run) unless
     --db or PHASEOUT_DB names one.

@@ -39,7 +39,7 @@ def report(
     site: str | None = typer.Option(None, "--site", help="Site code (site reports)."),
     today: str | None = typer.Option(None, "--today", help="Report as of this date (YYYY-MM-DD)."),
 ) -> None:
-    """Write a report.
+    """Board, compliance, site and public reports as PDF, XLSX or HTML.
 
     board: covered devices remaining by sensitivity, burn-down and spend against the plan, risk
     remaining, deadlines at risk, exceptions. compliance: per policy pack in use, devices in
