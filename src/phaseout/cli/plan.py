@@ -499,8 +499,11 @@ def catalogue_cmd(
     table = Table(title=f"catalogue {escape(cat.source)} (packs in use: {len(packs)})", title_justify="left")
     for col in ("line", "sku", "maker", "type", "form", "MP", "ch", "price", "verdict"):
         table.add_column(col)
-    for item in cat.items:
-        verdict = f"[yellow]flagged[/]: {escape(flagged[item.sku])}" if item.sku in flagged else "[green]ok[/]"
+    rows = [
+        (item, f"[yellow]flagged[/]: {escape(flagged[item.sku])}" if item.sku in flagged else "[green]ok[/]")
+        for item in cat.items
+    ] + [(item, f"[red]refused[/]: {escape(reason)}") for item, reason in cat.refused]
+    for item, verdict in rows:
         table.add_row(
             str(item.line),
             escape(item.sku),
@@ -511,18 +514,6 @@ def catalogue_cmd(
             str(item.channels or ""),
             f"{item.unit_price:,.2f}",
             verdict,
-        )
-    for item, reason in cat.refused:
-        table.add_row(
-            str(item.line),
-            escape(item.sku),
-            escape(item.maker),
-            item.device_type,
-            escape(item.form_factor),
-            str(item.megapixels or ""),
-            str(item.channels or ""),
-            f"{item.unit_price:,.2f}",
-            f"[red]refused[/]: {escape(reason)}",
         )
     console.print(table)
     if cat.not_approved:
