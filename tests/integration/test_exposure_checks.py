@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from phaseout.assess.verify import covers, scanned_from, verify_mitigations, zone_of
+from phaseout.assess.verify import covers, parse_coverage, scanned_from, verify_mitigations, zone_of
 from phaseout.discover.digest import Credentials
 from phaseout.discover.scanner import ScanSettings, scan
 from phaseout.emulate.devices import Emulator, plan_devices
@@ -93,7 +93,8 @@ def test_pure_helpers() -> None:
     assert covers("127.37.0.1-50", "127.37.0.50") and not covers("127.37.0.1-50", "127.37.0.51")
     assert covers("127.37.0.7", "127.37.0.7") and not covers("garbage", "127.37.0.7")
     assert zone_of([{"vantage": "camera"}, {"vantage": "core"}]) == "core" and zone_of([]) is None
-    assert scanned_from("127.37.0.9", [("core", ["127.37.0.0/24"]), (None, ["127.37.0.0/24"])]) == {"core"}
+    coverage = parse_coverage([("core", ["127.37.0.0/24"]), (None, ["127.37.0.0/24"])])
+    assert scanned_from("127.37.0.9", coverage) == {"core"}
     m = [{"action": "block-outbound", "what": "", "verify": ""}, {"action": "enforce-tls", "what": "", "verify": ""}]
     out = verify_mitigations(m, [{"kind": "exposure", "ref": "http-without-tls"}], [{"kind": "http"}], set())
     assert [x["verified"] for x in out] == ["not checked", "failed"]

@@ -17,20 +17,39 @@ from typing import Any
 ZONE_ORDER = ("internet", "core", "guest", "camera")
 
 
-def covers(target: str, ip: str) -> bool:
-    """Whether a scan target (``10.0.0.0/24``, ``10.0.0.7`` or ``10.0.0.1-50``) includes ``ip``."""
+Span = tuple[int, int, int]  # (IP version, first address, last address) as integers
+
+
+def parse_target(target: str) -> Span | None:
+    """A scan target (``10.0.0.0/24``, ``10.0.0.7`` or ``10.0.0.1-50``) as an address span."""
     try:
-        addr = ipaddress.ip_address(ip)
         if "-" in target and "/" not in target:
             first, _, last = target.partition("-")
             start = ipaddress.ip_address(first.strip())
-            end = ipaddress.ip_address(last) if "." in last or ":" in last else None
-            if end is None:
-                end = ipaddress.ip_address(f"{first.rsplit('.', 1)[0]}.{last.strip()}")
-            return start <= addr <= end  # type: ignore[operator]
-        return addr in ipaddress.ip_network(target.strip(), strict=False)
+            end = (
+                ipaddress.ip_address(last.strip())
+                if "." in last or ":" in last
+                else ipaddress.ip_address(f"{first.strip().rsplit('.', 1)[0]}.{last.strip()}")
+            )
+            return (start.version, int(start), int(end))
+        net = ipaddress.ip_network(target.strip(), strict=False)
+        return (net.version, int(net.network_address), int(net.broadcast_address))
+    except ValueError:
+        return None
+
+
+def in_spans(ip: str, spans: Iterable[Span | None]) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
     except ValueError:
         return False
+    value = int(addr)
+    return any(s is not None and s[0] == addr.version and s[1] <= value <= s[2] for s in spans)
+
+
+def covers(target: str, ip: str) -> bool:
+    """Whether a scan target includes ``ip``."""
+    return in_spans(ip, [parse_target(target)])
 
 
 def answered_from(observations: Iterable[dict[str, Any]]) -> set[str]:
@@ -43,11 +62,16 @@ def zone_of(observations: Iterable[dict[str, Any]]) -> str | None:
     return next((z for z in ZONE_ORDER if z in seen), None)
 
 
-def scanned_from(ip: str | None, coverage: Iterable[tuple[str | None, list[str]]]) -> set[str]:
+def parse_coverage(coverage: Iterable[tuple[str | None, list[str]]]) -> list[tuple[str, list[Span | None]]]:
+    """Stored scans' targets parsed once (an estate has many devices and few scans)."""
+    return [(v, [parse_target(t) for t in targets]) for v, targets in coverage if v]
+
+
+def scanned_from(ip: str | None, coverage: list[tuple[str, list[Span | None]]]) -> set[str]:
     """The networks from which a scan covered the device's address."""
     if not ip:
         return set()
-    return {v for v, targets in coverage if v and any(covers(t, ip) for t in targets)}
+    return {v for v, spans in coverage if in_spans(ip, spans)}
 
 
 def _reach(zone: str, answered: set[str], looked: set[str]) -> tuple[str, str]:

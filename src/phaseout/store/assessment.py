@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from phaseout.assess.exposure import exposure_findings
 from phaseout.assess.risk import device_risk, mitigations_for
 from phaseout.assess.store_feeds import load_saved_kev
-from phaseout.assess.verify import scanned_from, verify_mitigations, zone_of
+from phaseout.assess.verify import parse_coverage, scanned_from, verify_mitigations, zone_of
 from phaseout.assess.vulnerabilities import findings_for
 from phaseout.identify.facts import gather
 from phaseout.policy.evaluate import DeviceFacts, SiteFacts, evaluate
@@ -63,7 +63,7 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
         ).all()
     )
     scans = network_observations(conn)
-    coverage = scan_coverage(conn)
+    coverage = parse_coverage(scan_coverage(conn))
     kev = load_saved_kev()
     query = (
         select(

@@ -187,7 +187,7 @@ def record_scan(
             if rows:
                 conn.execute(observations.insert(), rows)
                 written += len(rows)
-        touched += _forget_silent(conn, batch_id, [b for b in same_vantage if b != batch_id], targets, site_id, touched)
+        touched += _forget_silent(conn, [b for b in same_vantage if b != batch_id], targets, site_id, touched, by_ip)
         conn.execute(
             update(import_batches)
             .where(import_batches.c.id == batch_id)
@@ -251,36 +251,41 @@ def scan_coverage(conn: Connection) -> list[tuple[str | None, list[str]]]:
 
 
 def _forget_silent(
-    conn: Connection, batch_id: int, earlier: list[int], targets: list[str], site_id: int | None, answered: list[int]
+    conn: Connection,
+    earlier: list[int],
+    targets: list[str],
+    site_id: int | None,
+    answered: list[int],
+    by_ip: dict[str, list[tuple[int, int | None]]],
 ) -> list[int]:
     """Devices that answered an earlier scan from this network but not this one, although their
     address was among its targets, no longer answer from here: their earlier answers from this
-    network are dropped (so an isolation shows as done).  Returns the devices changed."""
-    from phaseout.assess.verify import covers
+    network are dropped (so an isolation shows as done).  Returns the devices changed.
+
+    Candidates come from the stored addresses (``by_ip``, already in memory), and their answers
+    are found through the observations' device index: no pass over every observation."""
+    from phaseout.assess.verify import in_spans, parse_target
 
     if not earlier:
         return []
     done = set(answered)
-    candidates = conn.execute(
-        select(devices.c.id, devices.c.ip, devices.c.site_id).where(
-            devices.c.id.in_(
-                select(observations.c.device_id).where(
-                    observations.c.batch_id.in_(earlier), observations.c.kind != "inventory"
-                )
-            )
-        )
-    ).all()
-    gone = [
+    spans = [parse_target(t) for t in targets]
+    candidates = [
         did
-        for did, ip, sid in candidates
-        if did not in done and ip and (site_id is None or sid == site_id) and any(covers(t, ip) for t in targets)
+        for ip, holders in by_ip.items()
+        if in_spans(ip, spans)
+        for did, sid in holders
+        if did not in done and (site_id is None or sid == site_id)
     ]
-    for did in gone:
-        conn.execute(
+    gone = []
+    for did in candidates:
+        removed = conn.execute(
             delete(observations).where(
                 observations.c.device_id == did,
                 observations.c.kind != "inventory",
                 observations.c.batch_id.in_(earlier),
             )
         )
+        if removed.rowcount:
+            gone.append(did)
     return gone
