@@ -222,17 +222,19 @@ class Vantage(StrEnum):
     internet = "internet"
 
 
+def _secret_toml(path: Path, what: str, hint: str) -> dict[str, Any]:
+    """A TOML file holding passwords: an error names the file and the failure, never its content."""
+    try:
+        return tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {what} from {path} ({exc.__class__.__name__})", hint=hint) from None
+
+
 def _default_logins(path: Path | None) -> tuple[Credentials, ...]:
     """The user's check list of default logins; a bad file names itself, never its content."""
     if path is None:
         return ()
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(
-            f"cannot read default logins from {path} ({exc.__class__.__name__})",
-            hint='write [[login]] tables with username = "..." and password = "..."',
-        ) from None
+    data = _secret_toml(path, "default logins", 'write [[login]] tables with username = "..." and password = "..."')
     logins = data.get("login")
     if not isinstance(logins, list) or not logins:
         raise UsageError(f"{path} has no [[login]] entries", hint='[[login]]\nusername = "admin"\npassword = "..."')
@@ -254,13 +256,7 @@ def _credentials(path: Path | None) -> Credentials | None:
     (and never echoes its content)."""
     if path is None:
         return credentials_from_env()
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(
-            f"cannot read credentials from {path} ({exc.__class__.__name__})",
-            hint='write two lines: username = "..." and password = "..."',
-        ) from None
+    data = _secret_toml(path, "credentials", 'write two lines: username = "..." and password = "..."')
     user, password = data.get("username"), data.get("password")
     if not (isinstance(user, str) and isinstance(password, str) and user and password):
         raise UsageError(f"{path} needs username and password", hint='username = "..." and password = "..."')
