@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from phaseout.app import Phaseout
 from phaseout.store import Store
-from phaseout.store.imports import import_devices, import_sites
 
 MAKES = [
     ("Hikvision", "DS-2CD2143G2-I", "28:57:BE"),
@@ -104,21 +104,21 @@ def main() -> int:
         sites_csv = work / "sites.csv"
         sites_csv.write_text("Store No,Name\n" + "".join(f"{i:04d},Store {i}\n" for i in range(1, args.sites + 1)))
         with Store.open(args.db or str(work / "phaseout.db")) as store:
-            import_sites(store, sites_csv)
+            Phaseout(store).import_sites(sites_csv)
             t = time.perf_counter()
-            first, _ = import_devices(store, inv)
+            first, _ = Phaseout(store).import_devices(inv)
             fresh = time.perf_counter() - t
             t = time.perf_counter()
-            again, _ = import_devices(store, inv)
+            again, _ = Phaseout(store).import_devices(inv)
             merge = time.perf_counter() - t
         xlsx_time = 0.0
         if args.xlsx_rows:
             xlsx = work / "inventory.xlsx"
             write_xlsx(inv, xlsx, args.xlsx_rows)
             with Store.open(str(work / "xlsx.db")) as store:
-                import_sites(store, sites_csv)
+                Phaseout(store).import_sites(sites_csv)
                 t = time.perf_counter()
-                import_devices(store, xlsx)
+                Phaseout(store).import_devices(xlsx)
                 xlsx_time = time.perf_counter() - t
         print(f"{'run':<44}{'seconds':>9}{'rows/s':>12}")
         print(f"{'baseline: csv.reader + bare executemany':<44}{base:>9.1f}{args.rows / base:>12,.0f}")

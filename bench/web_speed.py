@@ -30,14 +30,14 @@ import httpx2 as httpx
 import uvicorn
 from sqlalchemy import text
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
+from phaseout.app.planning import plan_stored_estate, save_plan
 from phaseout.demo.run import run_demo
 from phaseout.plan.estate import PlanSettings
 from phaseout.plan.solve import solve
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.assessment import run_assessment
-from phaseout.store.planning import plan_stored_estate, save_plan
-from phaseout.store.policies import set_packs_in_use
 from phaseout.store.users import add_user, list_users
 from phaseout.web.app import create_app
 
@@ -72,7 +72,7 @@ def build(stores: int, db: str) -> None:
     run_demo(Path(db).parent, stores=stores, seed=2026, db=db)
     t1 = time.perf_counter()
     with Store.open(db) as store:
-        set_packs_in_use(store.engine, PACKS)
+        Phaseout(store).use_packs(PACKS)
         packs = available_packs()
         run_assessment(store.engine, [packs[p] for p in PACKS], dt.date.today())
         t2 = time.perf_counter()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Sensitivity(StrEnum):
@@ -79,6 +79,7 @@ class InventoryRecord:
     description: str | None = None
     device_type: str | None = None
     parent: str | None = None
+    asset_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     #: The observation fields, when the parser built them while reading (faster than rebuilding).
     fields: dict[str, Any] | None = None
@@ -107,6 +108,7 @@ DEVICE_FIELDS: tuple[str, ...] = (
     "description",
     "device_type",
     "parent",
+    "asset_id",
 )
 
 #: Columns of a sites sheet.
@@ -122,3 +124,107 @@ SITE_FIELDS: tuple[str, ...] = (
     "maintenance_cycle_months",
     "site_type",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MatchKeys:
+    """What a record or a stored device can be matched on (all normalised; ``None`` = unknown).
+    The rule that uses them is :mod:`phaseout.estate.match`."""
+
+    mac: str | None = None
+    serial: str | None = None
+    asset_id: str | None = None
+    site_id: int | None = None
+    ip: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def has_identity(self) -> bool:
+        """Carries a key that names one device (MAC, serial, asset ID or address)."""
+        return bool(self.mac or self.serial or self.asset_id or self.ip)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """The known device a record is, and which key said so."""
+
+    device_id: int
+    by: str  # mac | serial | asset_id | address | fingerprint
+    #: devices to fold into ``device_id``: a host first seen by a scan with no site that a later
+    #: scan with ``--site`` shows to be one of the site's own devices.
+    fold: tuple[int, ...] = ()
+
+
+class Matcher(Protocol):
+    """The matching rule as the store's writers see it (implemented by
+    :class:`phaseout.estate.match.DeviceKeys`; the store never imports the rule itself)."""
+
+    def find(self, keys: MatchKeys, *, bare_ip: bool = False) -> MatchResult | None: ...
+
+    def add(self, device_id: int, keys: MatchKeys) -> None: ...
+
+    def new_import(self) -> None: ...
+
+
+class Identified(Protocol):
+    """An identification as the store writes it (implemented by
+    :class:`phaseout.identify.result.Identification`)."""
+
+    vendor: str
+    brand: str | None
+    relation: str | None
+    model: str | None
+    device_type: str
+    form_factor: str | None
+    megapixels: int | None
+    confidence: float
+
+    @property
+    def evidence(self) -> Any: ...
+
+
+class Identifies(Protocol):
+    """The identification engine as the store's writers see it (implemented by
+    :class:`phaseout.identify.Identifier`)."""
+
+    @property
+    def version(self) -> str: ...
+
+    def identify(self, observations: list[Any]) -> Any: ...
+
+    def identify_inventory(self, fields: dict[str, Any]) -> Any: ...
+
+    def identify_row(
+        self, manufacturer: Any, brand: Any, model: Any, firmware: Any, mac: Any, serial: Any, device_type: Any
+    ) -> Any: ...
+
+
+@dataclass(slots=True)
+class ScannedHost:
+    """One host a scan probed, as the store records it.  ``state``: ``answered`` (something
+    answered on ``ports_open``), ``silent`` (the probe finished, nothing answered) or
+    ``incomplete`` (cut by its deadline: proves nothing about the ports it did not reach)."""
+
+    ip: str
+    state: str
+    ports_open: list[int] = field(default_factory=list)
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    mac: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+
+
+@dataclass(slots=True)
+class ScanRun:
+    """What one scan was asked to do and how it ended (the ``scans`` row)."""
+
+    targets: list[str]
+    ports: list[int]
+    vantage: str | None
+    site: str | None
+    complete: bool  # False: interrupted (Ctrl-C) — the scan proves nothing about absent hosts
+    probed: int  # hosts whose probe finished (answered, silent or cut by their deadline)
+    planned: int  # hosts the scan meant to probe
+    started: dt.datetime
+    finished: dt.datetime

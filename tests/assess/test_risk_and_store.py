@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
 from phaseout.assess.exposure import exposure_findings
 from phaseout.assess.risk import device_risk, mitigations_for
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.assessment import run_assessment
-from phaseout.store.imports import import_devices, import_sites
 
 TODAY = dt.date(2026, 11, 29)
 
@@ -76,8 +76,8 @@ def test_assessment_over_the_store(db_url: str, tmp_path: Path) -> None:
     )
     packs = available_packs()
     with Store.open(db_url) as store:
-        import_sites(store, tmp_path / "s.csv")
-        import_devices(store, tmp_path / "c.csv")
+        Phaseout(store).import_sites(tmp_path / "s.csv")
+        Phaseout(store).import_devices(tmp_path / "c.csv")
         results = {a.model: a for a in run_assessment(store.engine, [packs["org-template"]], TODAY)}
         again = run_assessment(store.engine, [packs["org-template"]], TODAY)  # replaced, not added
         assert len(again) == 3 and store.counts()["devices"] == 3

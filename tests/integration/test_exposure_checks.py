@@ -8,14 +8,14 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
 from phaseout.assess.verify import covers, parse_coverage, scanned_from, verify_mitigations, zone_of
 from phaseout.discover.digest import Credentials
 from phaseout.discover.scanner import ScanSettings, scan
 from phaseout.emulate.devices import Emulator, plan_devices
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.assessment import run_assessment
-from phaseout.store.scans import record_scan
 
 CHECK_LIST = (Credentials("admin", "12345"), Credentials("admin", "emulated-only"))
 
@@ -60,7 +60,7 @@ def test_vantage_points_findings_and_verification(tmp_path: Path) -> None:
     packs = [available_packs()["uk-cabinet-office-2022"], available_packs()["us-ndaa-889"]]
     from_core = _scan("127.37.0.1", ["hikvision-ipc", "dahua-ipc"], default_check=CHECK_LIST)
     with Store.open(db) as store:
-        record_scan(store.engine, from_core, targets=["127.37.0.0/24"], probed=2, vantage="core")
+        Phaseout(store).record_results(from_core, targets=["127.37.0.0/24"], vantage="core")
         results = {a.device_id: a for a in run_assessment(store.engine, packs, today)}
         assert len(results) == 2
         for a in results.values():
@@ -73,12 +73,13 @@ def test_vantage_points_findings_and_verification(tmp_path: Path) -> None:
         assert {m["action"]: m["verified"] for m in hik.mitigations}["rotate-passwords"] == "failed"
         # a scan from the camera VLAN replaces only what the camera VLAN saw: core's answers stay
         from_camera = _scan("127.37.0.1", ["hikvision-ipc", "dahua-ipc"])
-        record_scan(store.engine, from_camera, targets=["127.37.0.0/24"], probed=2, vantage="camera")
+        Phaseout(store).record_results(from_camera, targets=["127.37.0.0/24"], vantage="camera")
         again = run_assessment(store.engine, packs, today)
         assert all("reachable-from-core" in {f["ref"] for f in a.findings} for a in again)
         # the same scan from core again, now without the Dahua camera answering: isolated
         only_hik = _scan("127.37.0.1", ["hikvision-ipc"], default_check=(Credentials("admin", "12345"),))
-        record_scan(store.engine, only_hik, targets=["127.37.0.0/24"], probed=2, vantage="core")
+        # the Dahua camera's address was probed to the end on the port it answered on: silent
+        Phaseout(store).record_results(only_hik, targets=["127.37.0.0/24"], vantage="core", silent=["127.37.0.2"])
         final = {a.vendor: a for a in run_assessment(store.engine, packs, today)}
         dahua = {m["action"]: m for m in final["dahua"].mitigations}
         assert dahua["isolate"]["verified"] == "passed"

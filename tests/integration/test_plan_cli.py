@@ -10,12 +10,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
 from phaseout.demo.run import run_demo
 from phaseout.plan.problem import read_problem
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.assessment import run_assessment
-from phaseout.store.policies import set_packs_in_use
 
 from .test_cli import run
 
@@ -28,7 +28,7 @@ def estate_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     work = tmp_path_factory.mktemp("plan-demo")
     result = run_demo(work, stores=12, seed=5)
     with Store.open(result.db) as store:
-        set_packs_in_use(store.engine, PACKS)
+        Phaseout(store).use_packs(PACKS)
         packs = available_packs()
         run_assessment(store.engine, [packs[p] for p in PACKS], dt.date.fromisoformat(TODAY))
     return result.db

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from phaseout.errors import KnowledgeError
+from phaseout.app import Phaseout
+from phaseout.errors import KnowledgeError, UsageError
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.imports import import_devices, import_sites
-from phaseout.store.policies import installed_packs_in_use, packs_in_use, set_packs_in_use, summary
+from phaseout.app.policies import summary
+from phaseout.store.policies import packs_in_use, set_packs_in_use
 
 
 def test_packs_in_use_and_summary(db_url: str, tmp_path: Path) -> None:
@@ -24,12 +25,12 @@ def test_packs_in_use_and_summary(db_url: str, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with Store.open(db_url) as store:
-        import_sites(store, sites)
-        import_devices(store, cams)
+        Phaseout(store).import_sites(sites)
+        Phaseout(store).import_devices(cams)
         with store.engine.connect() as conn:
             assert packs_in_use(conn) == []
-        set_packs_in_use(store.engine, ["org-template"])
-        set_packs_in_use(store.engine, ["org-template", "uk-cabinet-office-2022"])
+        Phaseout(store).use_packs(["org-template"])
+        Phaseout(store).use_packs(["org-template", "uk-cabinet-office-2022"])
         with store.engine.connect() as conn:
             assert packs_in_use(conn) == ["org-template", "uk-cabinet-office-2022"]
         packs = available_packs()
@@ -40,10 +41,12 @@ def test_packs_in_use_and_summary(db_url: str, tmp_path: Path) -> None:
 
 
 def test_a_pack_in_use_that_is_no_longer_installed_is_named(tmp_path: Path) -> None:
-    packs = available_packs()
     with Store.open(str(tmp_path / "p.db")) as store:
-        set_packs_in_use(store.engine, ["us-ndaa-889", "gone-pack"])
+        app = Phaseout(store)
+        with pytest.raises(UsageError, match="gone-pack"):  # an unknown pack cannot be chosen
+            app.use_packs(["us-ndaa-889", "gone-pack"])
+        set_packs_in_use(store.engine, ["us-ndaa-889", "gone-pack"], [], "tester")  # chosen, then uninstalled
         with pytest.raises(KnowledgeError, match="gone-pack"):
-            installed_packs_in_use(store.engine, packs)
-        set_packs_in_use(store.engine, ["us-ndaa-889"])
-        assert [p.id for p in installed_packs_in_use(store.engine, packs)] == ["us-ndaa-889"]
+            app.packs_in_use()
+        app.use_packs(["us-ndaa-889"])
+        assert [p.id for p in app.packs_in_use()] == ["us-ndaa-889"]

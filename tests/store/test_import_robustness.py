@@ -10,9 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from phaseout.app import Phaseout
+from phaseout.app.imports import ImportOptions
 from phaseout.errors import PhaseoutError
 from phaseout.store import Store
-from phaseout.store.imports import ImportOptions, import_devices
 
 HEADERS = ["Store", "Make", "Model", "MAC", "IP", "Serial", "Notes"]
 cell = st.one_of(
@@ -51,7 +52,7 @@ def test_any_rows_import_whole_or_not_at_all(tmp_path_factory, rows: list[list[s
     with Store.open(str(Path(tmp) / "fuzz.db")) as store:
         before = store.table_rows(["sites", "devices", "observations"])
         try:
-            result, _ = import_devices(store, path, ImportOptions(skip_bad=skip_bad))
+            result, _ = Phaseout(store).import_devices(path, ImportOptions(skip_bad=skip_bad))
         except PhaseoutError as exc:
             assert exc.message
             assert store.table_rows(["sites", "devices", "observations"]) == before

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from phaseout.app import Phaseout
+from phaseout.app.imports import ImportOptions
 from phaseout.errors import DataError, UsageError
 from phaseout.store import DeviceFilter, Store
-from phaseout.store.imports import ImportOptions, import_devices, import_sites
 from phaseout.store.schema import devices, sites
 
 SITES_CSV = """Estate register
@@ -43,18 +44,18 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def _seed_sites(store: Store, tmp_path: Path) -> None:
-    import_sites(store, _write(tmp_path, "sites.csv", SITES_CSV))
+    Phaseout(store).import_sites(_write(tmp_path, "sites.csv", SITES_CSV))
 
 
 def test_sites_import_parses_and_updates(store: Store, tmp_path: Path) -> None:
-    result, _ = import_sites(store, _write(tmp_path, "sites.csv", SITES_CSV))
+    result, _ = Phaseout(store).import_sites(_write(tmp_path, "sites.csv", SITES_CSV))
     assert (result.created, result.updated, result.rows_bad) == (3, 0, 0)
     by_code = {s["code"]: s for s in store.list_sites()}
     assert by_code["0002"]["sensitivity"] == "sensitive"
     assert by_code["0001"]["next_maintenance"].isoformat() == "2027-03-01"  # day first
     assert by_code["0002"]["maintenance_cycle_months"] == 6
     assert by_code["0001"]["latitude"] == pytest.approx(53.8)
-    again, _ = import_sites(store, _write(tmp_path, "sites2.csv", "Store No,Region\n1,North\n"))
+    again, _ = Phaseout(store).import_sites(_write(tmp_path, "sites2.csv", "Store No,Region\n1,North\n"))
     assert (again.created, again.updated) == (0, 1)
     by_code = {s["code"]: s for s in store.list_sites()}
     assert by_code["0001"]["region"] == "North"
@@ -64,7 +65,7 @@ def test_sites_import_parses_and_updates(store: Store, tmp_path: Path) -> None:
 def test_device_import_stores_devices_evidence_and_batch(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     path = _write(tmp_path, "cams.csv", DEVICES_CSV)
-    result, _ = import_devices(store, path)
+    result, _ = Phaseout(store).import_devices(path)
     assert (result.rows_total, result.rows_imported, result.created, result.updated) == (4, 4, 4, 0)
     assert result.sites_created == []  # "1", "Store 0001" and the name all resolve to existing sites
     rows = {r["mac"]: r for r in store.iter_devices()}
@@ -85,7 +86,7 @@ def test_device_import_stores_devices_evidence_and_batch(store: Store, tmp_path:
 
 def test_recorders_are_linked(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV))
+    Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
     with store.engine.connect() as conn:
         parent = dict(conn.execute(select(devices.c.mac, devices.c.parent_id)).all())
         ids = dict(conn.execute(select(devices.c.mac, devices.c.id)).all())
@@ -97,8 +98,8 @@ def test_recorders_are_linked(store: Store, tmp_path: Path) -> None:
 def test_reimport_merges_without_duplicates(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     path = _write(tmp_path, "cams.csv", DEVICES_CSV)
-    import_devices(store, path)
-    result, _ = import_devices(store, path)
+    Phaseout(store).import_devices(path)
+    result, _ = Phaseout(store).import_devices(path)
     assert (result.created, result.updated) == (0, 4)
     assert store.counts()["devices"] == 4
     assert store.counts()["observations"] == 8  # every sighting is kept
@@ -106,14 +107,14 @@ def test_reimport_merges_without_duplicates(store: Store, tmp_path: Path) -> Non
 
 def test_updated_file_merges_by_mac_then_serial_then_site_ip(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV))
+    Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
     update = """Site,MAC,Serial,IP,Firmware,Model
 0001,28:57:BE:00:00:01,,127.20.0.99,V4.62.210 build 230619,
 0001,,ACCC8E000003,,10.12.199,
 0002,,,127.20.1.10,V5.5.800 build 210628,
 0002,,,127.20.1.11,,New camera
 """
-    result, _ = import_devices(store, _write(tmp_path, "update.csv", update))
+    result, _ = Phaseout(store).import_devices(_write(tmp_path, "update.csv", update))
     assert (result.created, result.updated) == (1, 3)
     rows = {r["id"]: r for r in store.iter_devices()}
     nvr = next(r for r in rows.values() if r["mac"] == "28:57:BE:00:00:01")
@@ -128,11 +129,11 @@ def test_updated_file_merges_by_mac_then_serial_then_site_ip(store: Store, tmp_p
 
 def test_bad_rows_refuse_the_whole_import_and_change_nothing(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV))
+    Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
     before = store.table_rows(["sites", "devices", "observations"])
     bad = DEVICES_CSV + "0001,Dahua,IPC-HDW2431T-AS,2.85712E+11,,,,\n0002,Dahua,X,,not-an-ip!,,,\n"
     with pytest.raises(DataError) as info:
-        import_devices(store, _write(tmp_path, "bad.csv", bad))
+        Phaseout(store).import_devices(_write(tmp_path, "bad.csv", bad))
     assert [e.row for e in info.value.row_errors] == [7, 8]
     assert "nothing was imported" in info.value.message
     assert store.table_rows(["sites", "devices", "observations"]) == before
@@ -143,13 +144,13 @@ def test_bad_rows_refuse_the_whole_import_and_change_nothing(store: Store, tmp_p
 def test_skip_bad_imports_the_rest(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     bad = DEVICES_CSV + "0001,Dahua,IPC-HDW2431T-AS,2.85712E+11,,,,\n"
-    result, _ = import_devices(store, _write(tmp_path, "bad.csv", bad), ImportOptions(skip_bad=True))
+    result, _ = Phaseout(store).import_devices(_write(tmp_path, "bad.csv", bad), ImportOptions(skip_bad=True))
     assert (result.status, result.rows_imported, result.rows_bad) == ("partial", 4, 1)
     assert store.counts()["devices"] == 4
 
 
 def test_unknown_sites_are_created_and_reported(store: Store, tmp_path: Path) -> None:
-    result, _ = import_devices(store, _write(tmp_path, "c.csv", "Site,Make,Model\nNew Store 9,Axis,M3106\n"))
+    result, _ = Phaseout(store).import_devices(_write(tmp_path, "c.csv", "Site,Make,Model\nNew Store 9,Axis,M3106\n"))
     assert result.sites_created == ["New Store 9"]
     assert [s["code"] for s in store.list_sites()] == ["New Store 9"]
 
@@ -158,24 +159,26 @@ def test_site_option(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     path = _write(tmp_path, "store2.csv", "Make,Model,MAC\nAxis,M3106,00:40:8C:00:00:09\n")
     with pytest.raises(UsageError, match="no site column"):
-        import_devices(store, path)
+        Phaseout(store).import_devices(path)
     with pytest.raises(UsageError, match="no site 'Nowhere'"):
-        import_devices(store, path, ImportOptions(site="Nowhere"))
-    import_devices(store, path, ImportOptions(site="Store 2"))
+        Phaseout(store).import_devices(path, ImportOptions(site="Nowhere"))
+    Phaseout(store).import_devices(path, ImportOptions(site="Store 2"))
     assert next(store.iter_devices())["site"] == "0002"
 
 
 def test_ambiguous_site_name_is_a_row_error(store: Store, tmp_path: Path) -> None:
-    import_sites(store, _write(tmp_path, "s.csv", "Code,Name\nA1,Leeds Express\nA2,Leeds Express\n"))
+    Phaseout(store).import_sites(_write(tmp_path, "s.csv", "Code,Name\nA1,Leeds Express\nA2,Leeds Express\n"))
     with pytest.raises(DataError, match="several sites"):
-        import_devices(store, _write(tmp_path, "c.csv", "Site,Make,Model\nLeeds Express,Axis,M3106\n"))
+        Phaseout(store).import_devices(_write(tmp_path, "c.csv", "Site,Make,Model\nLeeds Express,Axis,M3106\n"))
 
 
 def test_second_import_allocates_fresh_ids(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "a.csv", DEVICES_CSV))
-    import_devices(store, _write(tmp_path, "b.csv", "Site,Make,Model,MAC\n0001,Bosch,NDE-5503-AL,00:04:63:00:00:01\n"))
-    import_sites(store, _write(tmp_path, "s.csv", "Code,Name\nZ9,New\n"))  # single-row insert after bulk ids
+    Phaseout(store).import_devices(_write(tmp_path, "a.csv", DEVICES_CSV))
+    Phaseout(store).import_devices(
+        _write(tmp_path, "b.csv", "Site,Make,Model,MAC\n0001,Bosch,NDE-5503-AL,00:04:63:00:00:01\n")
+    )
+    Phaseout(store).import_sites(_write(tmp_path, "s.csv", "Code,Name\nZ9,New\n"))  # single-row insert after bulk ids
     with store.engine.connect() as conn:
         ids = [r[0] for r in conn.execute(select(devices.c.id).order_by(devices.c.id))]
         codes = [r[0] for r in conn.execute(select(sites.c.code))]
@@ -184,14 +187,14 @@ def test_second_import_allocates_fresh_ids(store: Store, tmp_path: Path) -> None
 
 
 def test_dry_run_writes_nothing(store: Store, tmp_path: Path) -> None:
-    result, _ = import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV), ImportOptions(dry_run=True))
+    result, _ = Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV), ImportOptions(dry_run=True))
     assert result.status == "dry-run" and result.rows_imported == 4 and len(result.preview) == 4
     assert set(store.counts().values()) == {0}
 
 
 def test_device_filters(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV))
+    Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
     assert store.count_devices(DeviceFilter(site="0001")) == 3
     assert store.count_devices(DeviceFilter(maker="AXIS")) == 1
     assert store.count_devices(DeviceFilter(device_type="unknown")) == 4
@@ -203,8 +206,8 @@ def test_device_filters(store: Store, tmp_path: Path) -> None:
 def test_same_file_twice_is_noted(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     path = _write(tmp_path, "cams.csv", DEVICES_CSV)
-    first, _ = import_devices(store, path)
-    again, _ = import_devices(store, path)
+    first, _ = Phaseout(store).import_devices(path)
+    again, _ = Phaseout(store).import_devices(path)
     assert first.same_file_as is None and again.same_file_as == first.batch_id
 
 
@@ -212,7 +215,7 @@ def test_hostile_cell_values_are_stored_as_text(store: Store, tmp_path: Path) ->
     _seed_sites(store, tmp_path)
     long_note = "x" * 100_000
     text = f'Site,Make,Model,Notes\n1,"<script>alert(1)</script>","=HYPERLINK(""http://evil"")","{long_note}"\n'
-    import_devices(store, _write(tmp_path, "evil.csv", text))
+    Phaseout(store).import_devices(_write(tmp_path, "evil.csv", text))
     row = next(store.iter_devices())
     assert row["manufacturer"] == "<script>alert(1)</script>"
     assert row["model"] == '=HYPERLINK("http://evil")'
@@ -221,7 +224,7 @@ def test_hostile_cell_values_are_stored_as_text(store: Store, tmp_path: Path) ->
 
 def test_devices_are_identified_on_import_with_evidence(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV))
+    Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
     rows = {r["mac"]: r for r in store.iter_devices()}
     hik = rows["28:57:BE:00:00:02"]  # written "Hikvison"
     assert (hik["vendor"], hik["label"], hik["id_type"], hik["form_factor"], hik["megapixels"]) == (
@@ -241,9 +244,9 @@ def test_devices_are_identified_on_import_with_evidence(store: Store, tmp_path: 
 
 def test_merged_devices_are_identified_from_merged_fields(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "a.csv", "Site,MAC,Model\n0001,00:11:22:33:44:55,\n"))
+    Phaseout(store).import_devices(_write(tmp_path, "a.csv", "Site,MAC,Model\n0001,00:11:22:33:44:55,\n"))
     assert next(store.iter_devices())["vendor"] == "unknown"
-    import_devices(store, _write(tmp_path, "b.csv", "Site,MAC,Model\n0001,00:11:22:33:44:55,DS-2CD2143G2-I\n"))
+    Phaseout(store).import_devices(_write(tmp_path, "b.csv", "Site,MAC,Model\n0001,00:11:22:33:44:55,DS-2CD2143G2-I\n"))
     assert next(store.iter_devices())["vendor"] == "hikvision"
 
 
@@ -251,12 +254,12 @@ def test_stale_identifications_are_redone(store: Store, tmp_path: Path) -> None:
     from phaseout.store.identification import reidentify
 
     _seed_sites(store, tmp_path)
-    import_devices(store, _write(tmp_path, "cams.csv", DEVICES_CSV))
+    Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
     from phaseout.store.identification import record_version
 
     with store.engine.begin() as conn:  # as if identified by an older version of the knowledge
         conn.execute(devices.update().values(knowledge="old", vendor=None))
         record_version(conn, "old")
-    assert reidentify(store.engine) == 4
-    assert reidentify(store.engine) == 0
+    assert Phaseout(store).reidentify() == 4
+    assert Phaseout(store).reidentify() == 0
     assert store.count_devices(DeviceFilter(vendor="hikvision")) == 3

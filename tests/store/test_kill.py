@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from phaseout.app import Phaseout
+from phaseout.app.imports import CHUNK_ROWS
 from phaseout.store import Store
-from phaseout.store.imports import CHUNK_ROWS, import_devices, import_sites
 
 ROWS = CHUNK_ROWS * 6  # above ids.BULK_ROWS, so the import also suspends indexes
 
@@ -42,10 +43,10 @@ def test_kill_9_mid_import_changes_nothing(db_url: str, tmp_path: Path) -> None:
     with Store.open(db_url) as store:
         sites = tmp_path / "sites.csv"
         sites.write_text("Code,Name\n" + "".join(f"{i},Store {i}\n" for i in range(1, 51)), encoding="utf-8")
-        import_sites(store, sites)
+        Phaseout(store).import_sites(sites)
         small = tmp_path / "first.csv"
         small.write_text("Store,Make,Model,MAC\n1,Axis,P3245-LVE,00:40:8C:00:00:01\n", encoding="utf-8")
-        import_devices(store, small)
+        Phaseout(store).import_devices(small)
         before = store.table_rows()
         indexes_before = _indexes(store)
     big = _big_inventory(tmp_path / "big.csv", ROWS)
@@ -71,6 +72,6 @@ def test_kill_9_mid_import_changes_nothing(db_url: str, tmp_path: Path) -> None:
         assert store.table_rows() == before
         assert _indexes(store) == indexes_before  # indexes dropped for the bulk load came back
         # and the database still works: the same import now lands whole
-        result, _ = import_devices(store, big)
+        result, _ = Phaseout(store).import_devices(big)
         assert result.created == ROWS
         assert _indexes(store) == indexes_before

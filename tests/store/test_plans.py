@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
+from phaseout.app.planning import NotAssessedError, plan_stored_estate, save_plan, stored_plans
 from phaseout.plan.estate import PlanSettings
 from phaseout.plan.solve import solve
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.assessment import run_assessment
-from phaseout.store.imports import import_devices, import_sites
-from phaseout.store.planning import NotAssessedError, plan_stored_estate, save_plan, stored_plans
-from phaseout.store.policies import set_packs_in_use
 
 TODAY = dt.date(2026, 11, 29)
 
@@ -36,9 +35,9 @@ def test_estate_to_stored_plans(db_url: str, tmp_path: Path) -> None:
     )
     settings = PlanSettings(start=dt.date(2027, 1, 1), periods=4, budget=(100_000.0,))
     with Store.open(db_url) as store:
-        import_sites(store, tmp_path / "sites.csv")
-        import_devices(store, tmp_path / "devices.csv")
-        set_packs_in_use(store.engine, ["org-template", "uk-cabinet-office-2022"])
+        Phaseout(store).import_sites(tmp_path / "sites.csv")
+        Phaseout(store).import_devices(tmp_path / "devices.csv")
+        Phaseout(store).use_packs(["org-template", "uk-cabinet-office-2022"])
         with pytest.raises(NotAssessedError, match="no assessment is stored"):
             plan_stored_estate(store.engine, None, settings, TODAY)
         packs = available_packs()

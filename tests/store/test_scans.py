@@ -8,12 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
 from phaseout.discover.scanner import HostResult
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.assessment import run_assessment
-from phaseout.store.imports import import_devices
-from phaseout.store.scans import record_scan
 from phaseout.store.schema import devices, import_batches, observations
 
 HIK_PAGE = (
@@ -46,8 +45,8 @@ def test_scan_merges_with_imported_devices_and_feeds_assessment(db_url: str, tmp
     moved = HostResult("127.40.0.2", ports=[80], observations=[_http(DAHUA_INFO, "/cgi-bin/magicBox.cgi")])
     stranger = HostResult("127.40.0.3", ports=[80], observations=[_http(HIK_PAGE)])
     with Store.open(db_url) as store:
-        import_devices(store, tmp_path / "c.csv")
-        first = record_scan(store.engine, [hik, moved, stranger], targets=["127.40.0.0/24"], probed=256, site="S1")
+        Phaseout(store).import_devices(tmp_path / "c.csv")
+        first = Phaseout(store).record_results([hik, moved, stranger], targets=["127.40.0.0/24"], site="S1")
         assert (first.hosts, first.created, first.updated) == (3, 1, 2)
         with store.engine.connect() as conn:
             ids = {r.ip: r for r in conn.execute(select(devices.c.ip, devices.c.vendor))}
@@ -68,7 +67,7 @@ def test_scan_merges_with_imported_devices_and_feeds_assessment(db_url: str, tmp
             ).scalar()
             assert scan_obs == 4
 
-        again = record_scan(store.engine, [hik], targets=["127.40.0.1"], probed=1, site="S1")
+        again = Phaseout(store).record_results([hik], targets=["127.40.0.1"], site="S1")
         assert (again.created, again.updated) == (0, 1)
         with store.engine.connect() as conn:
             scan_obs = conn.execute(
@@ -77,7 +76,7 @@ def test_scan_merges_with_imported_devices_and_feeds_assessment(db_url: str, tmp
             assert scan_obs == 4  # the device's earlier answers replaced, not piled up
 
         siteless = HostResult("127.41.0.1", ports=[80], observations=[_http(HIK_PAGE)])
-        assert record_scan(store.engine, [siteless], targets=["127.41.0.1"], probed=1).created == 1
+        assert Phaseout(store).record_results([siteless], targets=["127.41.0.1"]).created == 1
 
         found = run_assessment(store.engine, [available_packs()["org-template"]], dt.date(2026, 11, 29))
         assert any(a.site == "" and a.vendor == "hikvision" and a.findings for a in found)  # no site: still assessed

@@ -25,8 +25,9 @@ def test_normalises_and_keeps_extra_columns() -> None:
         "127.0.0.9",
         "camera",
     )
-    assert rec.extra == {"type_as_written": "Dome", "Asset Tag": "Till 3"}
-    assert rec.observation_fields()["Asset Tag"] == "Till 3"
+    assert rec.extra == {"type_as_written": "Dome"}
+    assert rec.asset_id == "Till 3"  # "Asset Tag" is the asset-ID key (merged after MAC and serial)
+    assert rec.observation_fields()["asset_id"] == "Till 3"
 
 
 def test_blank_rows_skipped_and_placeholders_dropped() -> None:
@@ -43,7 +44,7 @@ def test_row_errors_name_row_column_and_reason() -> None:
             ["12", "Hik", "X", "28:57:BE:12:34", "", "", ""],
             ["13", "Hik", "X", "", "999.1.1.1", "", ""],
             ["", "Hik", "X", "", "", "", ""],
-            ["14", "", "", "", "", "", "just a note"],
+            ["14", "", "", "", "", "", ""],
         ]
     )
     errors = [e for e in out if isinstance(e, RowError)]
@@ -82,3 +83,9 @@ def test_fields_built_while_parsing_equal_the_record() -> None:
         built = rec.observation_fields()
         rec.fields = None
         assert built == rec.observation_fields()
+
+
+def test_a_row_that_only_says_a_camera_is_there_is_a_device() -> None:
+    """Make blank, type given: the unknown the programme must resolve is kept, not rejected."""
+    (rec,) = _parse([["14", "", "", "", "", "Dome", ""]])
+    assert isinstance(rec, InventoryRecord) and rec.device_type == "camera" and rec.manufacturer is None

@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
+from phaseout.app.planning import plan_stored_estate, save_plan
 from phaseout.demo.run import run_demo
 from phaseout.plan.estate import PlanSettings
 from phaseout.plan.solve import solve
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.store.assessment import run_assessment
-from phaseout.store.imports import import_devices
-from phaseout.store.planning import plan_stored_estate, save_plan
-from phaseout.store.policies import set_packs_in_use
 from phaseout.store.users import add_user
 from phaseout.web.app import create_app
 
@@ -35,16 +34,15 @@ def build_estate(work: Path) -> str:
         encoding="utf-8",
     )
     with Store.open(result.db) as store:
-        import_devices(store, hostile)
-        set_packs_in_use(store.engine, PACKS)
+        Phaseout(store).import_devices(hostile)
+        Phaseout(store).use_packs(PACKS)
         packs = available_packs()
         run_assessment(store.engine, [packs[p] for p in PACKS], TODAY)
         settings = PlanSettings(start=dt.date(2027, 1, 1), budget=(600_000.0,), crew_hours=2000.0)
         estate, _ = plan_stored_estate(store.engine, None, settings, TODAY)
         save_plan(store.engine, "baseline", estate, solve(estate.problem))
-        from phaseout.store.work import generate
 
-        generate(store.engine, "setup")
+        Phaseout(store, actor="setup").generate_work()
         add_user(store.engine, "ada", "admin", PASSWORDS["ada"])
         add_user(store.engine, "pat", "planner", PASSWORDS["pat"])
         add_user(store.engine, "vic", "viewer", PASSWORDS["vic"])

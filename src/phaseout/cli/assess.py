@@ -12,10 +12,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.app import Phaseout
 from phaseout.cli.common import console, open_store
 from phaseout.policy.packs import available_packs
-from phaseout.store.assessment import run_assessment
-from phaseout.store.policies import installed_packs_in_use
 
 
 class AssessFormat(StrEnum):
@@ -48,9 +47,10 @@ def assess(
     packs_known = available_packs()
     store = open_store(ctx)
     try:
-        in_use = installed_packs_in_use(store.engine, packs_known)
+        app = Phaseout(store)
+        in_use = app.packs_in_use()
         chosen = [p.id for p in in_use]
-        results = run_assessment(store.engine, in_use, day)
+        results = app.assess(day)
     finally:
         store.close()
     if fmt is AssessFormat.jsonl:

@@ -43,11 +43,11 @@ def reidentify_cmd(
 ) -> None:
     """Identify stored devices again with the current knowledge (after editing the knowledge
     files or loading a newer MAC registry). Imports already do this for what is stale."""
-    from phaseout.store.identification import reidentify
+    from phaseout.app import Phaseout
 
     store = open_store(ctx)
     try:
-        count = reidentify(store.engine, only_stale=not all_)
+        count = Phaseout(store).reidentify(only_stale=not all_)
     finally:
         store.close()
     console.print(f"{count:,} devices identified")

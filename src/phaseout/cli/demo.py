@@ -10,11 +10,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.app.imports import Progress
 from phaseout.cli import render
 from phaseout.cli.common import console, err_console
 from phaseout.demo.run import run_demo
 from phaseout.store import Store
-from phaseout.store.imports import Progress
 
 
 def demo(
@@ -152,13 +152,11 @@ def _assessment(store: Store) -> None:
     """The demo applies the organisation template and the UK statement, then assesses."""
     import datetime as dt
 
-    from phaseout.policy.packs import available_packs
-    from phaseout.store.assessment import run_assessment
-    from phaseout.store.policies import set_packs_in_use
+    from phaseout.app import Phaseout
 
-    packs = available_packs()
-    set_packs_in_use(store.engine, list(DEMO_PACKS))
-    results = run_assessment(store.engine, [packs[p] for p in DEMO_PACKS], dt.date.today())
+    app = Phaseout(store)
+    app.use_packs(list(DEMO_PACKS))
+    results = app.assess(dt.date.today())
     status: Counter[str] = Counter()
     for a in results:
         for f in a.findings:
@@ -184,10 +182,10 @@ def _plan(store: Store) -> str:
     meets the organisation template's 2027-12-31 deadline; a real team gives its own."""
     import datetime as dt
 
+    from phaseout.app.planning import plan_stored_estate, save_plan
     from phaseout.cli.plan import print_result
     from phaseout.plan.estate import PlanSettings
     from phaseout.plan.solve import solve
-    from phaseout.store.planning import plan_stored_estate, save_plan
 
     today = dt.date.today()
     start = dt.date(today.year + (today.month > 9), (((today.month - 1) // 3 + 1) * 3) % 12 + 1, 1)
@@ -232,14 +230,13 @@ def _track(store: Store, workdir: Path) -> None:
     """Work orders from the demo plan, and the board report as a PDF."""
     import datetime as dt
 
-    from phaseout.policy.packs import available_packs
+    from phaseout.app import Phaseout
     from phaseout.report.data import board_report
     from phaseout.report.render import write
-    from phaseout.store.policies import installed_packs_in_use
-    from phaseout.store.work import generate
 
-    plan_id, made = generate(store.engine, "demo")
-    packs = installed_packs_in_use(store.engine, available_packs())
+    app = Phaseout(store, actor="demo")
+    plan_id, made = app.generate_work()
+    packs = app.packs_in_use()
     with store.engine.connect() as conn:
         report = board_report(conn, packs, dt.date.today())
     target = workdir / "board-report.pdf"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import sys
 import tomllib
@@ -16,15 +17,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from phaseout.app import Phaseout
+from phaseout.app.scans import run_probes
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.discover.digest import Credentials, credentials_from_env
 from phaseout.discover.multicast import discover
-from phaseout.discover.scanner import MAX_DEFAULT_LOGINS, PORTS, HostResult, ScanSettings, scan
+from phaseout.discover.scanner import MAX_DEFAULT_LOGINS, PORTS, HostResult, ScanSettings
 from phaseout.discover.scope import MAX_HOSTS, in_scope, parse_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
 from phaseout.errors import UsageError
 from phaseout.identify import Identifier
-from phaseout.store.scans import record_scan
 
 
 def emulate(
@@ -163,7 +165,6 @@ def scan_cmd(
         credentials=_credentials(credentials_file),
         default_check=_default_logins(default_logins),
     )
-    identifier = Identifier()
     bar = Progress(
         TextColumn("scanning"),
         BarColumn(),
@@ -172,38 +173,43 @@ def scan_cmd(
         transient=True,
         disable=not err_console.is_terminal,
     )
-    results: list[HostResult] = []
-    interrupted = False
-    with bar:
-        task = bar.add_task("scan", total=len(hosts))
-        try:
-            asyncio.run(scan(hosts, settings, lambda _r: bar.advance(task), found=results))
-        except KeyboardInterrupt:
-            interrupted = True
-            err_console.print(f"[yellow]scan interrupted: keeping the {len(results)} hosts already finished[/]")
-    by_ip = {r.ip: r for r in results}
-    for ip, seen in discovered.items():  # what the device said of itself on the link comes first
-        host = by_ip.get(ip)
-        if host is None:
-            host = HostResult(ip)
-            results.append(host)
-        host.observations[:0] = seen
-    results.sort(key=lambda r: tuple(int(x) for x in r.ip.split(".")) if "." in r.ip else (0,))
-    if store_results:
-        with open_store(ctx) as store:
-            record = record_scan(
-                store.engine,
-                results,
-                targets=targets,
-                probed=len(hosts),
-                site=site,
-                identifier=identifier,
-                vantage=vantage.value if vantage else None,
+    with open_store(ctx) if store_results else contextlib.nullcontext() as store:
+        app = Phaseout(store) if store is not None else None
+        with bar:
+            task = bar.add_task("scan", total=len(hosts))
+            outcome = run_probes(hosts, settings, lambda _r: bar.advance(task))
+        if outcome.interrupted:
+            err_console.print(
+                f"[yellow]scan interrupted: keeping the {len(outcome.finished)} hosts already finished; "
+                "it is stored as interrupted and proves nothing about hosts that did not answer[/]"
             )
-        err_console.print(
-            f"stored scan {record.batch_id}: {record.hosts} hosts answered, "
-            f"{record.created} new devices, {record.updated} matched stored devices"
-        )
+        if app is not None:
+            record = app.record_scan(
+                outcome,
+                targets=targets or [],
+                planned=len(hosts),
+                ports=port_list,
+                site=site,
+                vantage=vantage.value if vantage else None,
+                discovered=discovered,
+            )
+            err_console.print(
+                f"stored scan {record.scan_id}: {record.hosts} hosts answered, "
+                f"{record.created} new devices, {record.updated} matched stored devices"
+                + (f", {record.forgotten} no longer answer" if record.forgotten else "")
+            )
+        else:
+            by_ip = {r.ip: r for r in outcome.results}
+            for ip, seen in discovered.items():  # what the device said of itself on the link comes first
+                host = by_ip.get(ip)
+                if host is None:
+                    host = HostResult(ip)
+                    outcome.results.append(host)
+                host.observations[:0] = seen
+    results = outcome.results
+    interrupted = outcome.interrupted
+    results.sort(key=lambda r: tuple(int(x) for x in r.ip.split(".")) if "." in r.ip else (0,))
+    identifier = app.identifier if app is not None else Identifier()
     rows = [r.as_dict(identifier) for r in results]
     if fmt is ScanFormat.jsonl:
         for row in rows:

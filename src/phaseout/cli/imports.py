@@ -8,10 +8,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.app import Phaseout
+from phaseout.app.imports import ImportOptions, ImportResult
 from phaseout.cli import render
 from phaseout.cli.common import console, open_store, parse_map
 from phaseout.errors import DataError
-from phaseout.store.imports import ImportOptions, ImportResult, import_devices, import_sites
 
 FILE_ARG = typer.Argument(..., help="CSV (any of , ; tab |; UTF-8 or cp1252) or XLSX/XLS/ODS file.", show_default=False)
 SHEET = typer.Option(None, "--sheet", help="Sheet name in a workbook (default: the first sheet).")
@@ -33,7 +34,8 @@ ERRORS = typer.Option(None, "--errors", help="Write every bad row (number, colum
 
 def _run(kind: str, ctx: typer.Context, file: Path, options: ImportOptions, errors_file: Path | None) -> ImportResult:
     store = open_store(ctx)
-    importer = import_devices if kind == "devices" else import_sites
+    app = Phaseout(store)
+    importer = app.import_devices if kind == "devices" else app.import_sites
     try:
         with render.progress_bar(f"importing {escape(file.name)}", total=0) as bar:
             task = bar.tasks[0].id
@@ -41,7 +43,7 @@ def _run(kind: str, ctx: typer.Context, file: Path, options: ImportOptions, erro
             def advance(n: int, total: int) -> None:
                 bar.update(task, advance=n, total=total)
 
-            result, mapped = importer(store, file, options, advance)
+            result, mapped = importer(file, options, advance)
     except DataError as exc:
         if errors_file is not None:
             render.write_errors(errors_file, exc.row_errors)

@@ -12,6 +12,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.app import Phaseout
+from phaseout.app.planning import plan_stored_estate, save_plan, stored_plans
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.errors import UsageError
 from phaseout.knowledge import load_knowledge
@@ -21,9 +23,6 @@ from phaseout.plan.estate import EstatePlan, PlanSettings
 from phaseout.plan.problem import Problem, read_problem, write_json
 from phaseout.plan.runbook import site_runbook
 from phaseout.plan.solve import PlanResult, solve
-from phaseout.policy.packs import available_packs
-from phaseout.store.planning import plan_stored_estate, save_plan, stored_plans
-from phaseout.store.policies import installed_packs_in_use
 
 plan_app = typer.Typer(
     help="Plan the replacement: like-for-like compliant models from your catalogue, and the schedule "
@@ -483,7 +482,7 @@ def catalogue_cmd(
     other lists, or one the knowledge does not know)."""
     store = open_store(ctx)
     try:
-        packs = installed_packs_in_use(store.engine, available_packs())
+        packs = Phaseout(store).packs_in_use()
     finally:
         store.close()
     cat = read_catalogue(path or sample_catalogue_path(), load_knowledge(), packs)

@@ -10,10 +10,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.app import Phaseout
 from phaseout.cli.common import console, open_store
 from phaseout.errors import UsageError
 from phaseout.policy.packs import available_packs, read_pack, user_packs_dir
-from phaseout.store.policies import installed_packs_in_use, packs_in_use, set_packs_in_use, summary
+from phaseout.store.policies import packs_in_use
 
 policy_app = typer.Typer(
     help="Policy packs: US NDAA s.889, the FCC Covered List, the UK Cabinet Office statement, "
@@ -126,15 +127,12 @@ def policy_use(
             unknown = [p for p in pack_ids if p not in packs]
             if unknown:
                 raise UsageError(f"no policy pack {', '.join(unknown)}", hint=f"packs: {', '.join(packs)}")
-            set_packs_in_use(store.engine, list(dict.fromkeys(pack_ids)))
-            if store.counts()["assessments"]:  # stored findings follow the packs in use
-                from phaseout.store.assessment import run_assessment
-
-                run_assessment(store.engine, [packs[p] for p in dict.fromkeys(pack_ids)], dt.date.today())
+            if Phaseout(store).use_packs(list(pack_ids)):  # stored findings follow the packs in use
                 console.print("[dim]stored assessment recomputed for the new packs[/]")
-        in_use = installed_packs_in_use(store.engine, packs)
+        app = Phaseout(store)
+        in_use = app.packs_in_use()
         chosen = [p.id for p in in_use]
-        counts = summary(store.engine, in_use, dt.date.today())
+        counts = app.policy_summary(dt.date.today())
     finally:
         store.close()
     console.print(f"packs in use: {escape(', '.join(chosen)) or '(none)'}")

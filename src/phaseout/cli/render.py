@@ -16,9 +16,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from phaseout.app.imports import ImportResult
 from phaseout.cli.common import console, err_console
 from phaseout.errors import RowError
-from phaseout.store.imports import ImportResult
 
 SHOWN_ERRORS = 20
 

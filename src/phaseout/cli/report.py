@@ -10,12 +10,11 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from phaseout.app import Phaseout
 from phaseout.cli.common import console, open_store
 from phaseout.errors import UsageError
-from phaseout.policy.packs import available_packs
 from phaseout.report.data import board_report, compliance_report, public_report, site_report
 from phaseout.report.render import write
-from phaseout.store.policies import installed_packs_in_use
 
 
 class Kind(StrEnum):
@@ -55,7 +54,7 @@ def report(
     day = dt.date.fromisoformat(today) if today else dt.date.today()
     target = output or Path(f"{kind.value}{'-' + site if site else ''}.{fmt.value}")
     with open_store(ctx) as store:
-        packs = installed_packs_in_use(store.engine, available_packs())
+        packs = Phaseout(store).packs_in_use()
         with store.engine.connect() as conn:
             if kind is Kind.board:
                 data = board_report(conn, packs, day)

@@ -12,14 +12,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.app import Phaseout
 from phaseout.cli.common import console, open_store
 from phaseout.errors import UsageError
-from phaseout.plan.catalogue import covered_makers
-from phaseout.policy.packs import available_packs
 from phaseout.store.audit import cli_actor, list_events
-from phaseout.store.policies import installed_packs_in_use
 from phaseout.store.waivers import add_waiver, list_waivers, revoke_waiver
-from phaseout.store.work import generate, list_orders, record_return, set_status, show, unblock, verify
+from phaseout.store.work import list_orders, show
 
 work_app = typer.Typer(
     help="Work orders, one per planned site visit: planned -> scheduled -> in-progress -> done -> verified "
@@ -36,7 +34,7 @@ def work_generate(
 ) -> None:
     """Make the work orders of a stored plan."""
     with open_store(ctx) as store:
-        plan_id, made = generate(store.engine, cli_actor(), plan)
+        plan_id, made = Phaseout(store).generate_work(plan)
     console.print(f"plan {plan_id}: {made:,} work orders made (status planned)")
 
 
@@ -126,9 +124,9 @@ def work_set(
     """
     with open_store(ctx) as store:
         if unblock_it:
-            change = unblock(store.engine, cli_actor(), order_id)
+            change = Phaseout(store).unblock_work(order_id)
         elif status:
-            change = set_status(store.engine, cli_actor(), order_id, status, reason)
+            change = Phaseout(store).set_work_status(order_id, status, reason)
         else:
             raise UsageError("give a status or --unblock")
     console.print(f"work order {change['id']}: {change['from']} -> {change['to']}")
@@ -139,7 +137,7 @@ def work_return(ctx: typer.Context, path: Path = typer.Argument(..., help="CSV o
     """Record the installer's return: work_order, device, old_serial, new_serial, new_mac,
     done_date. Checked whole first: one bad row and nothing changes."""
     with open_store(ctx) as store:
-        result = record_return(store.engine, cli_actor(), path)
+        result = Phaseout(store).record_return(path)
     console.print(
         f"{result.rows:,} device(s) recorded; work orders now done: {', '.join(map(str, result.orders_done)) or 'none'}"
         "\nnext: re-scan the sites (phaseout scan ... --site CODE), then phaseout work verify"
@@ -151,14 +149,14 @@ def work_verify(ctx: typer.Context) -> None:
     """Check done work orders against the scans: old devices gone, new ones answering and not
     covered by any pack in use, camera coverage kept. Mismatches are exceptions, never passes."""
     with open_store(ctx) as store:
-        packs = installed_packs_in_use(store.engine, available_packs())
-        result = verify(store.engine, cli_actor(), set(covered_makers(packs)))
+        result = Phaseout(store).verify()
     console.print(f"verified: {len(result.verified)} work order(s) {', '.join(map(str, result.verified))}")
     for title, items in (("exceptions", result.exceptions), ("pending", result.pending)):
         if items:
             console.print(f"[{'red' if title == 'exceptions' else 'yellow'}]{title}[/]: {len(items)}")
             for e in items[:30]:
-                console.print(f"  work order {e['work_order']}, device {e['device']}: {escape(e['detail'])}")
+                scans = f" (scans {', '.join(map(str, e['scans']))})" if e.get("scans") else ""
+                console.print(f"  work order {e['work_order']}, device {e['device']}: {escape(e['detail'])}{scans}")
     for back in result.came_back:
         console.print(
             f"[red]came back[/]: device {back['device']} ({escape(back['ip'] or '')}) answered on "

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from phaseout.app import Phaseout
+from phaseout.app.imports import ImportOptions, ImportResult, Progress
 from phaseout.demo.estate import Estate, build_estate
 from phaseout.demo.sheets import write_inventories, write_sites
 from phaseout.store import Store
-from phaseout.store.imports import ImportOptions, ImportResult, Progress, import_devices, import_sites
 
 
 @dataclass(slots=True)
@@ -48,12 +49,12 @@ def run_demo(
     result = DemoResult(workdir=workdir, db=db, db_url=db, estate=estate, files=[sites_file, *inventories])
     with Store.open(db) as store:
         result.db_url = store.url_for_display
-        res, _ = import_sites(store, sites_file, progress=progress("sites") if progress else None)
+        res, _ = Phaseout(store).import_sites(sites_file, progress=progress("sites") if progress else None)
         result.imports.append(res)
         for path in inventories:
             # The demo's one semicolon CSV carries a few Excel-mangled MACs on purpose: import
             # the good rows and report the bad, as a real team would.
             opts = ImportOptions(skip_bad=True)
-            res, _ = import_devices(store, path, opts, progress=progress(path.name) if progress else None)
+            res, _ = Phaseout(store).import_devices(path, opts, progress=progress(path.name) if progress else None)
             result.imports.append(res)
     return result

@@ -56,6 +56,8 @@ class HostResult:
     observations: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    #: False when the host's deadline cut the probe short: its silence on a port proves nothing.
+    complete: bool = True
 
     def as_dict(self, identifier: Identifier) -> dict[str, Any]:
         ident = identifier.identify(self.observations).as_dict() if self.observations else {"vendor": "unknown"}
@@ -375,6 +377,7 @@ async def scan(
             try:
                 await asyncio.wait_for(probe_host(ip, settings, result), timeout=settings.host_deadline)
             except TimeoutError:
+                result.complete = False
                 result.errors.append(f"host deadline of {settings.host_deadline:.0f} s reached (kept what came)")
             result.elapsed = time.monotonic() - start
             if result.ports or result.observations:

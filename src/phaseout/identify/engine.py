@@ -79,6 +79,11 @@ class Identifier:
         # MA-L blocks that hold longer (MA-M / MA-S) registrations, as "AA:BB:CC"
         self._long_prefix_parents = {f"{p[0:2]}:{p[2:4]}:{p[4:6]}" for p in self.k.oui.long_prefix_parents}
 
+    @property
+    def version(self) -> str:
+        """The version of the knowledge this identifier uses (stored with each identification)."""
+        return self.k.version
+
     # -- entry points ------------------------------------------------------------------------
 
     def identify(self, observations: list[Any]) -> Identification:

@@ -1,2 +1,2 @@
 """Sources -> observations: spreadsheets (CSV / XLSX) today; nmap XML, scanner and VMS
-exports later.  Parsing here is pure; :mod:`phaseout.store.imports` writes the result."""
+exports later.  Parsing here is pure; :mod:`phaseout.app.imports` writes the result."""

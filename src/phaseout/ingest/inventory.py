@@ -22,6 +22,8 @@ from phaseout.normalize import clean_text, looks_like_hostname, normalize_ip, no
 IDENTIFYING = ("manufacturer", "brand", "model", "mac", "ip", "serial", "hostname", "description")
 #: Fields whose values repeat enough to be worth caching.
 REPEATING = frozenset({"site", "manufacturer", "brand", "model", "firmware", "device_type", "parent"})
+#: A row that says only that a device of a known type is there (a camera in aisle 4, make blank)
+#: is still a device: that unknown is what the programme has to resolve, so it is kept.
 CACHE_LIMIT = 100_000
 _UNKNOWN = DeviceType.UNKNOWN.value
 _TEXT, _MAC, _IP, _TYPE = range(4)
@@ -114,8 +116,11 @@ def parse_inventory(
                 or rec.serial
                 or rec.hostname
                 or rec.description
+                or rec.asset_id
+                or (rec.device_type not in (None, _UNKNOWN))
+                or rec.extra
             ):
-                error = RowError(number, "no device details (make, model, MAC, IP, serial or name)")
+                error = RowError(number, "no device details (make, model, MAC, IP, serial, asset ID, type or name)")
             else:
                 if rec.device_type is None:
                     rec.device_type = vals["device_type"] = _UNKNOWN

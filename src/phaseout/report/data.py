@@ -19,10 +19,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from phaseout.app.planning import with_runbook
 from phaseout.errors import UsageError
 from phaseout.plan.catalogue import covered_makers
 from phaseout.policy.packs import PolicyPack
-from phaseout.store import dashboard as q
+from phaseout.queries import dashboard as q
 from phaseout.store.schema import assessments, devices, plan_visits, sites, waivers, work_order_devices, work_orders
 
 
@@ -287,6 +288,8 @@ def compliance_report(conn: Connection, packs: list[PolicyPack], today: dt.date)
 
 def site_report(conn: Connection, code: str, today: dt.date) -> Report:
     found = q.site_detail(conn, code)
+    if found is not None:
+        found["plan"] = with_runbook(found["plan"])
     if found is None:
         raise UsageError(f"no site {code!r}", hint="phaseout sites list")
     site, plan = found["site"], found["plan"]

@@ -5,10 +5,9 @@ tuples and go to the driver through ``exec_driver_sql`` in one ``executemany`` p
 skipping SQLAlchemy's per-row parameter processing; values that need converting (the
 timestamp) are converted once per import by the column type's own bind processor.
 
-Merging (issue 2): a row is the same device as a stored one when their MACs agree; else
-when their serials agree and the MACs do not contradict; else when they sit at the same
-(site, IP) and neither MAC nor serial contradicts.  An IP reused by a new camera with a
-different MAC is therefore a new device, not an overwrite.
+Merging: the caller passes the matching rule (a :class:`phaseout.domain.Matcher`, implemented
+by :mod:`phaseout.estate.match`) and the identification engine (a
+:class:`phaseout.domain.Identifies`); the store only writes what they decide.
 """
 
 from __future__ import annotations
@@ -19,15 +18,25 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from phaseout.domain import OBSERVATION_MAX_BYTES, InventoryRecord
-from phaseout.identify import Identifier
+from phaseout.domain import OBSERVATION_MAX_BYTES, Identifies, InventoryRecord, Matcher, MatchKeys
 from phaseout.normalize import site_key
 from phaseout.store.identification import COLUMNS as ID_COLUMNS
 from phaseout.store.identification import IdentificationCodec, identify_rows
 from phaseout.store.ids import IdAllocator
 from phaseout.store.schema import devices, observations, sites
 
-TEXT_FIELDS = ("ip", "mac", "hostname", "serial", "manufacturer", "brand", "model", "firmware", "description")
+TEXT_FIELDS = (
+    "ip",
+    "mac",
+    "hostname",
+    "serial",
+    "manufacturer",
+    "brand",
+    "model",
+    "firmware",
+    "description",
+    "asset_id",
+)
 
 
 def _encode(body: dict[str, Any]) -> bytes:
@@ -94,58 +103,6 @@ class SiteResolver:
         return sid
 
 
-class DeviceIndex:
-    """Merge keys of every stored device, plus each device's MAC and serial so a match on a
-    weaker key can be checked against the stronger ones."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.by_mac: dict[str, int] = {}
-        self.by_serial: dict[str, int] = {}
-        self.by_site_ip: dict[tuple[int, str], int] = {}
-        self.known: dict[int, tuple[str | None, str | None]] = {}  # id -> (mac, SERIAL)
-        query = select(devices.c.id, devices.c.mac, devices.c.serial, devices.c.site_id, devices.c.ip)
-        for did, mac, serial, site_id, ip in conn.execute(query.execution_options(yield_per=50_000)):
-            self.add(did, mac, serial, site_id, ip)
-
-    def add(self, did: int, mac: str | None, serial: str | None, site_id: int | None, ip: str | None) -> None:
-        old_mac, old_serial = self.known.get(did, (None, None))
-        serial_key = serial.upper() if serial else None
-        if mac and not old_mac:
-            self.by_mac.setdefault(mac, did)
-        if serial_key and not old_serial:
-            self.by_serial.setdefault(serial_key, did)
-        if ip and site_id is not None:
-            self.by_site_ip[(site_id, ip)] = did  # the newest holder of an address wins
-        self.known[did] = (old_mac or mac, old_serial or serial_key)
-
-    def add_new(self, did: int, mac: str | None, serial: str | None, site_id: int, ip: str | None) -> None:
-        """Index a device created by this import (nothing known about it yet: no lookups)."""
-        serial_key = serial.upper() if serial else None
-        if mac:
-            self.by_mac.setdefault(mac, did)
-        if serial_key:
-            self.by_serial.setdefault(serial_key, did)
-        if ip:
-            self.by_site_ip[(site_id, ip)] = did
-        self.known[did] = (mac, serial_key)
-
-    def _compatible(self, did: int, mac: str | None, serial_key: str | None) -> bool:
-        known_mac, known_serial = self.known.get(did, (None, None))
-        if mac and known_mac and mac != known_mac:
-            return False
-        return not (serial_key and known_serial and serial_key != known_serial)
-
-    def find(self, mac: str | None, serial: str | None, site_id: int, ip: str | None) -> int | None:
-        if mac and (did := self.by_mac.get(mac)) is not None:
-            return did
-        serial_key = serial.upper() if serial else None
-        if serial_key and (did := self.by_serial.get(serial_key)) is not None and self._compatible(did, mac, None):
-            return did
-        if ip and (did := self.by_site_ip.get((site_id, ip))) is not None and self._compatible(did, mac, serial_key):
-            return did
-        return None
-
-
 def _placeholders(conn: Connection, n: int) -> str:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     return ", ".join([mark] * n)
@@ -156,11 +113,20 @@ class DeviceWriter:
     list with a single ``executemany``."""
 
     def __init__(
-        self, conn: Connection, batch_id: int, source: str, now: dt.datetime, *, track_parents: bool = False
+        self,
+        conn: Connection,
+        batch_id: int,
+        source: str,
+        now: dt.datetime,
+        *,
+        matcher: Matcher,
+        identifier: Identifies,
+        track_parents: bool = False,
     ) -> None:
         """``track_parents``: the file names each device's recorder, so remember every row's
         IP, name, serial and MAC to resolve those references at the end."""
         self.conn = conn
+        self.matcher = matcher
         self.batch_id = batch_id
         self.source = source
         self.track_parents = track_parents
@@ -170,7 +136,6 @@ class DeviceWriter:
         flag = observations.c.truncated.type.dialect_impl(dialect).bind_processor(dialect)
         self.true: Any = flag(True) if flag else True
         self.false: Any = flag(False) if flag else False
-        self.index = DeviceIndex(conn)
         self.device_ids = IdAllocator(conn, devices)
         self.observation_ids = IdAllocator(conn, observations)
         self.inserts: list[tuple[Any, ...]] = []
@@ -181,17 +146,17 @@ class DeviceWriter:
         self.parent_refs: list[tuple[int, int, str]] = []
         self.site_lookup: dict[tuple[int, str], int] = {}
         mark = _placeholders(conn, 1)
-        self.identifier = Identifier()
-        self.codec = IdentificationCodec(conn, self.identifier.k.version)
+        self.identifier = identifier
+        self.codec = IdentificationCodec(conn, identifier.version)
         self.updated_ids: list[int] = []
         self.insert_columns = (
-            f"id, site_id, {', '.join(TEXT_FIELDS)}, device_type, status, first_seen, last_seen, batch_id, "
+            f"id, site_id, {', '.join(TEXT_FIELDS)}, fingerprint, device_type, status, first_seen, last_seen, batch_id, "
             f"{', '.join(ID_COLUMNS)}"
         )
         self.observation_columns = "id, device_id, batch_id, kind, source, observed_at, payload, size_bytes, truncated"
         self.insert_sql = (
             f"INSERT INTO devices ({self.insert_columns}) "
-            f"VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 7 + len(ID_COLUMNS))})"
+            f"VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 8 + len(ID_COLUMNS))})"
         )
         sets = ", ".join(f"{c} = COALESCE({mark}, {c})" for c in TEXT_FIELDS)
         self.update_sql = (
@@ -202,7 +167,9 @@ class DeviceWriter:
             f"INSERT INTO observations ({self.observation_columns}) VALUES ({_placeholders(conn, 9)})"
         )
 
-    def add(self, rec: InventoryRecord, site_id: int) -> None:
+    def add(self, rec: InventoryRecord, site_id: int, keys: MatchKeys) -> str | None:
+        """Write one record as a new device or into the device it matches; returns the key that
+        matched (``None``: a new device)."""
         values = (
             rec.ip,
             rec.mac,
@@ -213,8 +180,10 @@ class DeviceWriter:
             rec.model,
             rec.firmware,
             rec.description,
+            rec.asset_id,
         )
-        did = self.index.find(rec.mac, rec.serial, site_id, rec.ip)
+        found = self.matcher.find(keys)
+        did = found.device_id if found is not None else None
         if did is None:
             did = self.device_ids.next_id
             self.device_ids.next_id += 1
@@ -226,6 +195,7 @@ class DeviceWriter:
                     did,
                     site_id,
                     *values,
+                    keys.fingerprint,
                     rec.device_type,
                     "active",
                     self.now,
@@ -235,13 +205,12 @@ class DeviceWriter:
                 )
             )
             self.created += 1
-            self.index.add_new(did, rec.mac, rec.serial, site_id, rec.ip)
         else:
             dtype = None if rec.device_type == "unknown" else rec.device_type
             self.updates.append((*values, site_id, dtype, self.now, did))
             self.updated_ids.append(did)
             self.updated += 1
-            self.index.add(did, rec.mac, rec.serial, site_id, rec.ip)
+        self.matcher.add(did, keys)
         if self.track_parents:
             self._remember_for_parents(rec, did, site_id)
         payload, size, truncated = observation_payload(rec)
@@ -260,6 +229,7 @@ class DeviceWriter:
                 self.true if truncated else self.false,
             )
         )
+        return found.by if found is not None else None
 
     def _remember_for_parents(self, rec: InventoryRecord, did: int, site_id: int) -> None:
         for ref in (rec.ip, rec.hostname, rec.serial, rec.description, rec.mac):

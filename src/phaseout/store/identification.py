@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, or_, select
 
-from phaseout.identify import Identification, Identifier
+from phaseout.domain import Identified, Identifies
 from phaseout.store.schema import devices, evidence, meta, observations
 
 COLUMNS = (
@@ -37,19 +37,19 @@ BATCH = 20_000
 
 
 class IdentificationCodec:
-    """Identification -> column values, writing each distinct evidence list once.  Identical
+    """An identification -> column values, writing each distinct evidence list once.  Identical
     identifications (the engine shares one object for rows that agree on make, model, firmware
     and MAC block) are encoded once."""
 
     def __init__(self, conn: Connection, knowledge_version: str) -> None:
         self.conn = conn
         self.version = knowledge_version
-        self._encoded: dict[int, tuple[Identification, tuple[Any, ...]]] = {}
+        self._encoded: dict[int, tuple[Identified, tuple[Any, ...]]] = {}
         self._stored: set[str] = set()
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self._insert = f"INSERT INTO evidence (key, body) VALUES ({mark}, {mark}) ON CONFLICT (key) DO NOTHING"
 
-    def values(self, ident: Identification) -> tuple[Any, ...]:
+    def values(self, ident: Identified) -> tuple[Any, ...]:
         hit = self._encoded.get(id(ident))
         if hit is not None and hit[0] is ident:
             return hit[1]
@@ -111,7 +111,7 @@ def network_observations(conn: Connection, ids: list[int] | None = None) -> dict
     return out
 
 
-def identify_device(identifier: Identifier, row: Any, seen: list[dict[str, Any]] | None) -> Identification:
+def identify_device(identifier: Identifies, row: Any, seen: list[dict[str, Any]] | None) -> Identified:
     """One stored device: its reported fields, plus its network observations when it has any."""
     fields = fields_of(row)
     if not seen:
@@ -126,11 +126,11 @@ def update_sql(conn: Connection) -> str:
 
 
 def identify_rows(
-    conn: Connection, identifier: Identifier, ids: list[int] | None = None, *, only_stale: bool = False
+    conn: Connection, identifier: Identifies, ids: list[int] | None = None, *, only_stale: bool = False
 ) -> int:
     """(Re)identify devices from their stored fields: the given ids, or every device whose
     identification is missing or was made by other knowledge.  Returns how many changed."""
-    codec = IdentificationCodec(conn, identifier.k.version)
+    codec = IdentificationCodec(conn, identifier.version)
     query = select(
         devices.c.id,
         devices.c.manufacturer,
@@ -176,15 +176,29 @@ def record_version(conn: Connection, version: str) -> None:
         conn.execute(meta.update().where(meta.c.key == "knowledge").values(value=version))
 
 
-def reidentify(engine: Engine, identifier: Identifier | None = None, *, only_stale: bool = True) -> int:
+def reidentify(engine: Engine, identifier: Identifies, *, only_stale: bool = True) -> int:
     """Bring every stored identification up to date with the knowledge, in one transaction.
     With ``only_stale``, nothing is read when the store was already brought up to this version
     (every write path identifies with the current knowledge)."""
-    identifier = identifier or Identifier()
-    version = identifier.k.version
+    version = identifier.version
     with engine.begin() as conn:
         if only_stale and store_version(conn) == version:
             return 0
         done = identify_rows(conn, identifier, only_stale=only_stale)
         record_version(conn, version)
         return done
+
+
+def match_keys_rows(conn: Connection) -> Any:
+    """(id, mac, serial, asset_id, site_id, ip, fingerprint) of every device, streamed: what the
+    matching rule indexes before an import or a scan."""
+    query = select(
+        devices.c.id,
+        devices.c.mac,
+        devices.c.serial,
+        devices.c.asset_id,
+        devices.c.site_id,
+        devices.c.ip,
+        devices.c.fingerprint,
+    ).order_by(devices.c.id)
+    return conn.execute(query.execution_options(yield_per=50_000))

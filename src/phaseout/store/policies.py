@@ -1,92 +1,55 @@
-"""Which policy packs the organisation applies (kept in the store's ``meta`` table, so a team
-sharing a PostgreSQL database shares the choice), and policy findings over stored devices."""
+"""Which policy packs the organisation applies, and the makers they cover (kept in the store's
+``meta`` table, so a team sharing a PostgreSQL database shares the choice).  Evaluating the
+packs is :mod:`phaseout.policy`; choosing them is :meth:`phaseout.app.Phaseout.use_packs`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections import Counter
-from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, select
 
-from phaseout.errors import KnowledgeError
-from phaseout.policy.evaluate import DeviceFacts, PolicyFinding, SiteFacts, evaluate
-from phaseout.policy.packs import PolicyPack
-from phaseout.store.schema import devices, meta, sites
+from phaseout.store.audit import record_event
+from phaseout.store.generation import bump
+from phaseout.store.schema import meta
 
 KEY = "policies"
+COVERED_KEY = "covered_makers"
 
 
-def packs_in_use(conn: Connection) -> list[str]:
-    value = conn.execute(select(meta.c.value).where(meta.c.key == KEY)).scalar()
+def _get(conn: Connection, key: str) -> list[str]:
+    value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
     return list(json.loads(value)) if value else []
 
 
-def installed_packs_in_use(engine: Engine, installed: dict[str, PolicyPack]) -> list[PolicyPack]:
-    """The packs in use, each of which must still be installed (a pack removed after it was
-    chosen is a knowledge error naming it, not a silent gap in the findings)."""
-    with engine.connect() as conn:
-        chosen = packs_in_use(conn)
-    missing = [p for p in chosen if p not in installed]
-    if missing:
-        raise KnowledgeError(
-            f"packs in use are not installed: {', '.join(missing)}",
-            hint="phaseout policy add FILE, or choose again with phaseout policy use",
-        )
-    return [installed[p] for p in chosen]
+def _put(conn: Connection, key: str, value: list[str]) -> None:
+    text = json.dumps(value)
+    if conn.execute(select(meta.c.key).where(meta.c.key == key)).first() is None:
+        conn.execute(meta.insert().values(key=key, value=text))
+    else:
+        conn.execute(meta.update().where(meta.c.key == key).values(value=text))
 
 
-def set_packs_in_use(engine: Engine, pack_ids: list[str], actor: str | None = None) -> None:
-    from phaseout.store.audit import cli_actor, record_event
+def packs_in_use(conn: Connection) -> list[str]:
+    return _get(conn, KEY)
 
+
+def covered_makers_in_use(conn: Connection) -> list[str]:
+    """Makers covered by the packs in use, as recorded when they were chosen."""
+    return _get(conn, COVERED_KEY)
+
+
+def set_packs_in_use(engine: Engine, pack_ids: list[str], covered: list[str], actor: str) -> None:
+    """Record the packs chosen and the makers they cover, with an audit event."""
     with engine.begin() as conn:
-        record_event(conn, actor or cli_actor(), "policy.use", "policy", "in-use", packs_in_use(conn), pack_ids)
-        value = json.dumps(pack_ids)
-        if conn.execute(select(meta.c.key).where(meta.c.key == KEY)).first() is None:
-            conn.execute(meta.insert().values(key=KEY, value=value))
-        else:
-            conn.execute(meta.update().where(meta.c.key == KEY).values(value=value))
+        record_event(conn, actor, "policy.use", "policy", "in-use", packs_in_use(conn), pack_ids)
+        _put(conn, KEY, pack_ids)
+        _put(conn, COVERED_KEY, sorted(covered))
+        bump(conn)
 
 
-def device_findings(
-    conn: Connection, packs: list[PolicyPack], today: dt.date
-) -> Iterator[tuple[int, str, list[PolicyFinding]]]:
-    """(device id, site code, findings) for every active device some pack covers."""
-    makers = {m for p in packs for m in p.makers} | {m for p in packs for r in p.rules for m in r.makers}
-    query = (
-        select(
-            devices.c.id,
-            devices.c.vendor,
-            devices.c.label,
-            devices.c.relation,
-            devices.c.id_type,
-            devices.c.confidence,
-            sites.c.code,
-            sites.c.sensitivity,
-            sites.c.next_maintenance,
-        )
-        .select_from(devices.join(sites, devices.c.site_id == sites.c.id))
-        .where(devices.c.status == "active", devices.c.vendor.in_(sorted(makers)))
-        .order_by(devices.c.id)
-    )
-    site_cache: dict[tuple[str, object], SiteFacts] = {}
-    for row in conn.execute(query.execution_options(yield_per=20_000)):
-        site = site_cache.setdefault(
-            (row.sensitivity, row.next_maintenance), SiteFacts(row.sensitivity, row.next_maintenance)
-        )
-        device = DeviceFacts(row.vendor, row.label, row.relation, row.id_type or "unknown", None, row.confidence or 0.0)
-        found = evaluate(device, site, packs, today)
-        if found:
-            yield row.id, row.code, found
-
-
-def summary(engine: Engine, packs: list[PolicyPack], today: dt.date) -> Counter[tuple[str, str, str]]:
-    """Devices per (pack rule, status, site sensitivity)."""
-    counts: Counter[tuple[str, str, str]] = Counter()
-    with engine.connect() as conn:
-        sensitivity = dict(conn.execute(select(sites.c.code, sites.c.sensitivity)).all())
-        for _did, code, found in device_findings(conn, packs, today):
-            for f in found:
-                counts[(f.ref, f.status, sensitivity.get(code, "standard"))] += 1
-    return counts
+def record_covered(engine: Engine, covered: list[str]) -> None:
+    """Refresh the covered makers (the packs' files may have changed since they were chosen)."""
+    with engine.begin() as conn:
+        if covered_makers_in_use(conn) != sorted(covered):
+            _put(conn, COVERED_KEY, sorted(covered))
+            bump(conn)

@@ -1,46 +1,52 @@
-"""Store a scan: each answering host's observations, merged into the device table.
+"""Store a scan: the ``scans`` row (targets, ports, vantage, complete or interrupted), one
+``scan_hosts`` row per probed host with its outcome, and each answering host's observations
+merged into the device table.
 
-A host is matched to a stored device the way imports match rows: by the MAC or serial number
-its answers gave, then by (site, IP) when the user named the site the scanned network belongs
-to, and without a site by IP only where exactly one stored device holds that address (estates
-reuse one address plan in every store, so a bare IP is only trusted when it is unambiguous).
-An unmatched host becomes a new device.  Each scan is an ``import_batches`` row of kind
-``scan``; a device's earlier network observations are replaced by the new ones, so exposure is
-judged on what the device answers now.  Everything happens in one transaction.
+The matching rule and the identification engine come from the caller (``Matcher``,
+``Identifies``): this module only writes.  Two rules of evidence are kept here because they
+decide what is deleted:
+
+* a device's earlier answers from the same vantage are replaced by its new ones, so exposure is
+  judged on what it answers now;
+* a device that answered an earlier scan from this vantage and is ``silent`` now loses those
+  earlier answers only when this scan was **complete**, probed its address to the end, and
+  probed every port it answered on before.  An interrupted scan, a host cut by its deadline, or
+  a scan of other ports deletes nothing (issue 13: such scans used to "prove" removals).
+Everything happens in one transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, or_, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
-from phaseout.discover.scanner import HostResult
-from phaseout.domain import OBSERVATION_MAX_BYTES
-from phaseout.identify import Identifier
-from phaseout.identify.facts import gather
+from phaseout.domain import OBSERVATION_MAX_BYTES, Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
+from phaseout.store.audit import record_event
 from phaseout.store.device_writer import SiteResolver
-from phaseout.store.identification import identify_rows
-from phaseout.store.schema import devices, import_batches, observations
+from phaseout.store.generation import bump
+from phaseout.store.identification import identify_rows, match_keys_rows
+from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
+
+#: Builds the matching rule's index from ``match_keys_rows``.
+IndexFactory = Callable[[Iterable[Any]], Matcher]
 
 
 @dataclass(frozen=True, slots=True)
 class ScanRecord:
     batch_id: int
+    scan_id: int
     hosts: int
     created: int
     updated: int
     observations: int
-
-
-def _mac_of(hx: str) -> str:
-    return ":".join(hx[i : i + 2] for i in range(0, 12, 2)).upper()
+    folded: int = 0
+    forgotten: int = 0
 
 
 def _payload(obs: dict[str, Any]) -> tuple[str, int, bool]:
@@ -51,29 +57,25 @@ def _payload(obs: dict[str, Any]) -> tuple[str, int, bool]:
     return orjson.dumps(cut).decode(), len(data), True
 
 
-def _first(pairs: list[tuple[str, str]]) -> str | None:
-    return pairs[0][1] if pairs else None
+def _scan_batches(conn: Connection, vantage: str | None) -> list[int]:
+    """Import batches of earlier scans from the same vantage (``None`` matches ``None``)."""
+    cond = scans.c.vantage.is_(None) if vantage is None else scans.c.vantage == vantage
+    return [int(b) for b in conn.execute(select(scans.c.batch_id).where(cond)).scalars()]
 
 
 def record_scan(
     engine: Engine,
-    results: list[HostResult],
+    run: ScanRun,
+    hosts: list[ScannedHost],
     *,
-    targets: list[str],
-    probed: int,
-    site: str | None = None,
-    identifier: Identifier | None = None,
-    vantage: str | None = None,
+    index: IndexFactory,
+    identifier: Identifies,
+    actor: str,
 ) -> ScanRecord:
-    """Write the answering hosts of one scan (``probed`` hosts were tried); returns what changed.
-
-    ``vantage`` names the network the scan ran from (core, camera, guest, internet): each answer
-    records it, so exposure can say from where a device is reachable, and a re-scan replaces only
-    the earlier answers seen from the same network (a scan from the camera VLAN does not erase
-    what a scan from the core network found)."""
-    now = dt.datetime.now(dt.UTC)
-    answered = [r for r in results if r.observations or r.ports]
-    label = "scan " + " ".join(targets)
+    """Write one scan; returns what changed."""
+    now = run.finished
+    answered = [h for h in hosts if h.state == "answered" or h.observations]
+    label = "scan " + " ".join(run.targets)
     with engine.begin() as conn:
         batch_id = int(
             conn.execute(
@@ -82,66 +84,57 @@ def record_scan(
                     kind="scan",
                     file_name=label[:500],
                     checksum=hashlib.sha256(label.encode()).hexdigest(),
-                    sheet=site,
-                    status="ok",
-                    started_at=now,
-                    finished_at=now,
-                    rows_total=probed,
+                    sheet=run.site,
+                    status="ok" if run.complete else "partial",
+                    started_at=run.started,
+                    finished_at=run.finished,
+                    rows_total=run.probed,
                     rows_imported=len(answered),
-                    mapping=json.dumps({"vantage": vantage, "targets": targets[:1000]}),
-                    rows_bad=sum(1 for r in results if r.errors),
-                    # per-host errors (first 200 hosts with any), for the imports and scans page
-                    errors=json.dumps([{"host": r.ip, "errors": r.errors[:5]} for r in results if r.errors][:200]),
+                    rows_bad=sum(1 for h in hosts if h.errors),
+                    errors=orjson.dumps(
+                        [{"host": h.ip, "errors": h.errors[:5]} for h in hosts if h.errors][:200]
+                    ).decode(),
                 )
                 .returning(import_batches.c.id)
             ).scalar_one()
         )
-        site_id = SiteResolver(conn, now).resolve(site) if site else None
-        same_vantage = [
-            bid
-            for bid, mapping in conn.execute(
-                select(import_batches.c.id, import_batches.c.mapping).where(import_batches.c.kind == "scan")
-            )
-            if _vantage_of(mapping) == vantage
-        ]
-        by_mac: dict[str, int] = {}
-        by_serial: dict[str, int] = {}
-        by_ip: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
-        for did, mac, serial, sid, ip in conn.execute(
-            select(devices.c.id, devices.c.mac, devices.c.serial, devices.c.site_id, devices.c.ip)
-        ):
-            if mac:
-                by_mac.setdefault(mac, did)
-            if serial:
-                by_serial.setdefault(serial.upper(), did)
-            if ip:
-                by_ip[ip].append((did, sid))
-
-        created = updated = written = 0
+        earlier = _scan_batches(conn, run.vantage)
+        scan_id = int(
+            conn.execute(
+                scans.insert()
+                .values(
+                    batch_id=batch_id,
+                    vantage=run.vantage,
+                    site_code=run.site,
+                    targets=orjson.dumps(run.targets[:1000]).decode(),
+                    ports=orjson.dumps(sorted(run.ports)).decode(),
+                    status="complete" if run.complete else "interrupted",
+                    hosts_probed=run.probed,
+                    hosts_answered=len(answered),
+                    started_at=run.started,
+                    finished_at=run.finished,
+                )
+                .returning(scans.c.id)
+            ).scalar_one()
+        )
+        site_id = SiteResolver(conn, now).resolve(run.site) if run.site else None
+        matcher = index(match_keys_rows(conn))
+        created = updated = written = folded = 0
         touched: list[int] = []
+        host_rows: list[dict[str, Any]] = []
         for host in answered:
-            facts = gather(host.observations) if host.observations else None
-            mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
-            serial = _first(facts.serials) if facts else None
-            firmware = _first(facts.firmware) if facts else None
-            did = by_mac.get(mac) if mac else None
-            if did is None and serial:
-                did = by_serial.get(serial.upper())
-            if did is None:
-                holders = [d for d, s in by_ip.get(host.ip, []) if site_id is None or s == site_id]
-                did = holders[0] if len(holders) == 1 else None
-                if did is not None and _other_device(conn, did, mac, serial):
-                    did = None  # same address, another device: a replacement took the old one's IP
-            if did is None:
+            keys = MatchKeys(mac=host.mac, serial=_serial_key(host.serial), site_id=site_id, ip=host.ip)
+            found = matcher.find(keys, bare_ip=site_id is None)
+            if found is None:
                 did = int(
                     conn.execute(
                         devices.insert()
                         .values(
                             site_id=site_id,
                             ip=host.ip,
-                            mac=mac,
-                            serial=serial,
-                            firmware=firmware,
+                            mac=host.mac,
+                            serial=host.serial,
+                            firmware=host.firmware,
                             first_seen=now,
                             last_seen=now,
                             batch_id=batch_id,
@@ -149,28 +142,35 @@ def record_scan(
                         .returning(devices.c.id)
                     ).scalar_one()
                 )
-                by_ip[host.ip].append((did, site_id))
                 created += 1
             else:
+                did = found.device_id
+                for other in found.fold:
+                    _fold(conn, other, did)
+                    folded += 1
                 conn.execute(
                     delete(observations).where(
                         observations.c.device_id == did,
                         observations.c.kind != "inventory",
-                        or_(observations.c.batch_id.in_(same_vantage), observations.c.batch_id.is_(None)),
+                        observations.c.batch_id.in_(earlier) | observations.c.batch_id.is_(None),
                     )
                 )
                 conn.execute(update(devices).where(devices.c.id == did).values(last_seen=now))
-                if mac:
-                    conn.execute(update(devices).where(devices.c.id == did, devices.c.mac.is_(None)).values(mac=mac))
-                for column, value in (("serial", serial), ("firmware", firmware)):
+                if site_id is not None:  # a site-less device learns the site the user named
+                    conn.execute(
+                        update(devices).where(devices.c.id == did, devices.c.site_id.is_(None)).values(site_id=site_id)
+                    )
+                for column, value in (("mac", host.mac), ("serial", host.serial), ("firmware", host.firmware)):
                     if value:  # what the device says fills what the spreadsheet left empty, never overwrites
                         col = devices.c[column]
                         conn.execute(update(devices).where(devices.c.id == did, col.is_(None)).values({column: value}))
                 updated += 1
+            matcher.add(did, keys)
             touched.append(did)
+            host_rows.append(_host_row(scan_id, host, did))
             rows = []
             for obs in host.observations:
-                payload, size, truncated = _payload({**obs, "vantage": vantage} if vantage else obs)
+                payload, size, truncated = _payload({**obs, "vantage": run.vantage} if run.vantage else obs)
                 where = f"{host.ip}:{obs.get('port', '')}{obs.get('path', '')}"
                 rows.append(
                     {
@@ -187,105 +187,186 @@ def record_scan(
             if rows:
                 conn.execute(observations.insert(), rows)
                 written += len(rows)
-        touched += _forget_silent(conn, [b for b in same_vantage if b != batch_id], targets, site_id, touched, by_ip)
+        quiet = [h for h in hosts if not (h.state == "answered" or h.observations)]
+        forgotten: list[int] = []
+        if run.complete:
+            forgotten = _forget_silent(conn, earlier, quiet, set(run.ports), site_id, set(touched))
+        silent_devices = dict(forgotten_pairs(conn, quiet, site_id))
+        host_rows += [_host_row(scan_id, h, silent_devices.get(h.ip)) for h in quiet]
+        for start in range(0, len(host_rows), 5000):
+            conn.execute(scan_hosts.insert(), host_rows[start : start + 5000])
         conn.execute(
             update(import_batches)
             .where(import_batches.c.id == batch_id)
-            .values(created=created, updated=updated, message=f"{len(answered)} of {probed} hosts answered")
+            .values(
+                created=created,
+                updated=updated,
+                message=f"{len(answered)} of {run.probed} hosts answered"
+                + ("" if run.complete else f"; interrupted after {run.probed} of {run.planned} hosts"),
+            )
         )
-        from phaseout.store.audit import cli_actor, record_event
-
         record_event(
             conn,
-            cli_actor(),
+            actor,
             "scan.record",
-            "import",
-            batch_id,
+            "scan",
+            scan_id,
             None,
             {
-                "targets": targets[:20],
-                "vantage": vantage,
+                "targets": run.targets[:20],
+                "ports": sorted(run.ports),
+                "vantage": run.vantage,
+                "complete": run.complete,
+                "probed": run.probed,
+                "planned": run.planned,
                 "answered": len(answered),
                 "created": created,
                 "updated": updated,
+                "forgotten": len(forgotten),
             },
         )
-        if touched:
-            identify_rows(conn, identifier or Identifier(), sorted(set(touched)))
-    return ScanRecord(batch_id, len(answered), created, updated, written)
+        changed = sorted(set(touched) | set(forgotten))
+        if changed:
+            identify_rows(conn, identifier, changed)
+        bump(conn)
+    return ScanRecord(batch_id, scan_id, len(answered), created, updated, written, folded, len(forgotten))
 
 
-def _other_device(conn: Connection, device_id: int, mac: str | None, serial: str | None) -> bool:
-    """True when the answers name a MAC or serial that contradicts the stored device's."""
-    row = conn.execute(select(devices.c.mac, devices.c.serial).where(devices.c.id == device_id)).first()
-    if row is None:
-        return False
-    if mac and row.mac and mac != row.mac:
-        return True
-    if not (serial and row.serial):
-        return False
-    a, b = serial.upper(), row.serial.upper()
-    return a not in b and b not in a  # Hikvision serials are written with or without the model in front
-
-
-def _vantage_of(mapping: str | None) -> str | None:
-    try:
-        value = json.loads(mapping or "{}").get("vantage")
-    except (ValueError, AttributeError):
+def _serial_key(serial: str | None) -> str | None:
+    if not serial:
         return None
-    return value if isinstance(value, str) else None
+    key = "".join(serial.split()).upper()
+    return key or None
 
 
-def scan_coverage(conn: Connection) -> list[tuple[str | None, list[str]]]:
-    """(vantage, targets) of every stored scan: which networks were looked at from where."""
-    out = []
-    for (mapping,) in conn.execute(select(import_batches.c.mapping).where(import_batches.c.kind == "scan")):
+def _host_row(scan_id: int, host: ScannedHost, device_id: int | None) -> dict[str, Any]:
+    state = host.state if host.state in ("answered", "silent", "incomplete") else "incomplete"
+    return {
+        "scan_id": scan_id,
+        "ip": host.ip,
+        "state": state,
+        "ports_open": orjson.dumps(sorted(host.ports_open)).decode(),
+        "device_id": device_id,
+    }
+
+
+def forgotten_pairs(conn: Connection, quiet: list[ScannedHost], site_id: int | None) -> list[tuple[str, int]]:
+    """(ip, device id) for quiet hosts whose address exactly one active device holds (within the
+    site when one was named): lets verification find the scans that probed an old device."""
+    ips = [h.ip for h in quiet]
+    out: dict[str, list[int]] = {}
+    for start in range(0, len(ips), 5000):
+        query = select(devices.c.ip, devices.c.id).where(
+            devices.c.ip.in_(ips[start : start + 5000]), devices.c.status != "retired"
+        )
+        if site_id is not None:
+            query = query.where(devices.c.site_id == site_id)
+        for ip, did in conn.execute(query):
+            out.setdefault(ip, []).append(int(did))
+    return [(ip, ids[0]) for ip, ids in out.items() if len(ids) == 1]
+
+
+def _answered_ports(payloads: Iterable[str]) -> set[int]:
+    ports: set[int] = set()
+    for payload in payloads:
         try:
-            data = json.loads(mapping or "{}")
-        except ValueError:
+            port = orjson.loads(payload).get("port")
+        except (orjson.JSONDecodeError, AttributeError):
             continue
-        targets = data.get("targets") if isinstance(data, dict) else None
-        if isinstance(targets, list):
-            out.append((_vantage_of(mapping), [str(t) for t in targets]))
-    return out
+        if isinstance(port, int):
+            ports.add(port)
+    return ports
 
 
 def _forget_silent(
     conn: Connection,
     earlier: list[int],
-    targets: list[str],
+    quiet: list[ScannedHost],
+    ports: set[int],
     site_id: int | None,
-    answered: list[int],
-    by_ip: dict[str, list[tuple[int, int | None]]],
+    answered: set[int],
 ) -> list[int]:
-    """Devices that answered an earlier scan from this network but not this one, although their
-    address was among its targets, no longer answer from here: their earlier answers from this
-    network are dropped (so an isolation shows as done).  Returns the devices changed.
-
-    Candidates come from the stored addresses (``by_ip``, already in memory), and their answers
-    are found through the observations' device index: no pass over every observation."""
-    from phaseout.assess.verify import in_spans, parse_target
-
+    """Devices that answered an earlier scan from this vantage and whose address this complete
+    scan probed to the end (``silent``) on every port they answered on: their earlier answers
+    from this vantage are dropped (they no longer answer from here).  Returns the devices."""
     if not earlier:
         return []
-    done = set(answered)
-    spans = [parse_target(t) for t in targets]
-    candidates = [
-        did
-        for ip, holders in by_ip.items()
-        if in_spans(ip, spans)
-        for did, sid in holders
-        if did not in done and (site_id is None or sid == site_id)
-    ]
+    silent = [h for h in quiet if h.state == "silent"]
     gone = []
-    for did in candidates:
-        removed = conn.execute(
+    for ip, did in forgotten_pairs(conn, silent, site_id):
+        if did in answered:
+            continue
+        old = conn.execute(
+            select(observations.c.payload).where(
+                observations.c.device_id == did,
+                observations.c.kind != "inventory",
+                observations.c.batch_id.in_(earlier),
+            )
+        ).scalars()
+        before = _answered_ports(old)
+        if not before or not before <= ports:
+            continue  # it answered on ports this scan did not try: its silence says nothing
+        conn.execute(
             delete(observations).where(
                 observations.c.device_id == did,
                 observations.c.kind != "inventory",
                 observations.c.batch_id.in_(earlier),
             )
         )
-        if removed.rowcount:
-            gone.append(did)
+        gone.append(did)
     return gone
+
+
+def _fold(conn: Connection, source: int, target: int) -> None:
+    """Move a site-less scanned device's answers into the site's own device and remove it."""
+    conn.execute(update(observations).where(observations.c.device_id == source).values(device_id=target))
+    conn.execute(update(scan_hosts).where(scan_hosts.c.device_id == source).values(device_id=target))
+    row = conn.execute(
+        select(devices.c.mac, devices.c.serial, devices.c.firmware).where(devices.c.id == source)
+    ).first()
+    conn.execute(delete(devices).where(devices.c.id == source))
+    if row is not None:
+        for column, value in (("mac", row.mac), ("serial", row.serial), ("firmware", row.firmware)):
+            if value:
+                col = devices.c[column]
+                conn.execute(update(devices).where(devices.c.id == target, col.is_(None)).values({column: value}))
+
+
+def scan_coverage(conn: Connection) -> list[tuple[str | None, list[str]]]:
+    """(vantage, targets) of every complete scan: which networks were looked at from where."""
+    out = []
+    for vantage, targets in conn.execute(
+        select(scans.c.vantage, scans.c.targets).where(scans.c.status != "interrupted")
+    ):
+        try:
+            data = orjson.loads(targets or "[]")
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(data, list):
+            out.append((vantage, [str(t) for t in data]))
+    return out
+
+
+def scans_since(conn: Connection, since: dt.datetime) -> list[dict[str, Any]]:
+    """Every scan started at or after ``since``, oldest first, as plain dicts (ports parsed)."""
+    rows = conn.execute(select(scans).where(scans.c.started_at >= since).order_by(scans.c.id)).mappings().all()
+    out = []
+    for row in rows:
+        item = dict(row)
+        item["ports"] = orjson.loads(row["ports"] or "[]")
+        item["targets"] = orjson.loads(row["targets"] or "[]")
+        out.append(item)
+    return out
+
+
+def host_outcomes(conn: Connection, scan_ids: list[int], ips: list[str]) -> dict[tuple[int, str], dict[str, Any]]:
+    """(scan id, ip) -> {state, ports_open} for the given scans and addresses."""
+    if not scan_ids or not ips:
+        return {}
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    query = select(scan_hosts.c.scan_id, scan_hosts.c.ip, scan_hosts.c.state, scan_hosts.c.ports_open).where(
+        scan_hosts.c.scan_id.in_(scan_ids), scan_hosts.c.ip.in_(ips)
+    )
+    for sid, ip, state, ports in conn.execute(query):
+        out[(int(sid), ip)] = {"state": state, "ports_open": orjson.loads(ports or "[]")}
+    return out

@@ -111,8 +111,11 @@ devices = Table(
     Column("confidence", Float),
     Column("evidence_key", String(16)),  # -> evidence.key: the rules that fired (shared by identical results)
     Column("knowledge", String(16)),  # version of the knowledge that made the identification
+    Column("asset_id", String),  # the organisation's own tag (Asset ID, Camera ID...), matched after MAC/serial
+    Column("fingerprint", String(16)),  # digest of a keyless row's values: re-imports match it (estate.match)
     CheckConstraint("status in ('active', 'replaced', 'retired')", name="status"),
     Index(None, "mac"),
+    Index(None, "asset_id"),
     Index(None, "site_id", "ip"),
     Index(None, "vendor"),
 )
@@ -288,5 +291,42 @@ waivers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String, nullable=False),
     Column("revoked", Boolean, nullable=False, server_default=false()),
+    Index(None, "device_id"),
+)
+
+#: One row per scan: exactly what it probed, from where, and whether it finished.  Verification
+#: trusts a silence only from a scan whose status is ``complete`` (issue 13): an interrupted
+#: scan, or one stored before this table existed (``legacy``), proves nothing about a host.
+scans = Table(
+    "scans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("batch_id", Integer, ForeignKey("import_batches.id"), nullable=False, unique=True),
+    Column("vantage", String(16)),  # core | camera | guest | internet | None (not said)
+    Column("site_code", String),
+    Column("targets", Text, nullable=False, server_default="[]"),  # JSON list as the user gave them
+    Column("ports", Text, nullable=False, server_default="[]"),  # JSON list of TCP ports probed
+    Column("status", String(16), nullable=False),  # complete | interrupted | legacy
+    Column("hosts_probed", Integer, nullable=False, server_default="0"),
+    Column("hosts_answered", Integer, nullable=False, server_default="0"),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("status in ('complete', 'interrupted', 'legacy')", name="status"),
+)
+
+#: Every host a scan probed and what became of it: ``answered`` (ports listed), ``silent`` (the
+#: probe finished and nothing answered) or ``incomplete`` (deadline or interruption: proves nothing).
+scan_hosts = Table(
+    "scan_hosts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scan_id", Integer, ForeignKey("scans.id"), nullable=False),
+    Column("ip", String, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("ports_open", Text, nullable=False, server_default="[]"),
+    Column("device_id", Integer, ForeignKey("devices.id")),
+    CheckConstraint("state in ('answered', 'silent', 'incomplete')", name="state"),
+    Index(None, "scan_id"),
+    Index(None, "ip"),
     Index(None, "device_id"),
 )

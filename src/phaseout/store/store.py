@@ -1,6 +1,6 @@
 """The :class:`Store` object: an engine plus the read queries every front end needs.
 
-Writes that must be atomic over many rows (imports) live in :mod:`phaseout.store.imports`
+Writes that must be atomic over many rows (imports) live in :mod:`phaseout.app.imports`
 and take the store's engine; everything here is a short read or a single-row write.
 """
 

@@ -1,44 +1,41 @@
 """Work orders: made from a stored plan (one per visit), moved through their statuses, filled
 from the installer's return, and verified against what the network shows.
 
-Verification of a done work order, device by device:
-1. the new device answers: a stored device with the returned new MAC or serial has been seen
-   by a scan (``phaseout scan --site``), and no policy pack in use covers its maker, under any
-   label; otherwise an exception names what is wrong;
-2. the old device is gone: no scan answer from it after the done date, and a scan since then
-   covered its address; an old device still answering is an exception;
-3. coverage is kept: the site has at least as many active cameras as when the order was made.
-Every device passing makes the work order ``verified`` and its old devices ``replaced``.  A
-replaced device that answers a scan again is flagged.  Every change is an audit event.
+The rules (what proves a swap, which status may follow which, what an installer's return must
+say) are :mod:`phaseout.track`; this module reads what they need and writes their verdicts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from phaseout.errors import DataError, RowError, UsageError
-from phaseout.ingest.tables import open_table
-from phaseout.normalize import normalize_mac
 from phaseout.store.audit import record_event
+from phaseout.store.generation import bump
 from phaseout.store.schema import (
     devices,
-    import_batches,
     observations,
     plan_visits,
     plans,
+    scan_hosts,
+    scans,
     sites,
     work_order_devices,
     work_orders,
 )
-from phaseout.track.workflow import check_transition
 
-RETURN_COLUMNS = ("work_order", "device", "old_serial", "new_serial", "new_mac", "done_date")
+#: The return rows' check against the stored lines (track.returns.check_return).
+ReturnCheck = Callable[
+    [list[tuple[int, dict[str, Any]]], dict[tuple[int, int], tuple[str | None, str]]], list[RowError]
+]
+#: The status machine's check (track.workflow.check_transition).
+TransitionCheck = Callable[..., None]
 
 
 def _now() -> dt.datetime:
@@ -130,6 +127,7 @@ def generate(engine: Engine, actor: str, plan_id: int | None = None) -> tuple[in
                 {"plan": plan_id, "visit": visit["package"]},
             )
             made += 1
+        bump(conn)
     return int(plan_id), made
 
 
@@ -171,12 +169,15 @@ def show(conn: Connection, order_id: int) -> dict[str, Any]:
     return {**_plain(dict(row)), "devices": lines}
 
 
-def set_status(engine: Engine, actor: str, order_id: int, wanted: str, reason: str = "") -> dict[str, Any]:
+def set_status(
+    engine: Engine, actor: str, order_id: int, wanted: str, reason: str = "", *, check: TransitionCheck
+) -> dict[str, Any]:
+    """Move a work order to ``wanted`` if ``check`` (the status machine) allows it."""
     with engine.begin() as conn:
         row = conn.execute(select(work_orders).where(work_orders.c.id == order_id)).mappings().first()
         if row is None:
             raise UsageError(f"no work order {order_id}", hint="phaseout work list")
-        check_transition(row["status"], wanted, reason=reason)
+        check(row["status"], wanted, reason=reason)
         values: dict[str, Any] = {"status": wanted, "updated_at": _now(), "updated_by": actor}
         if wanted == "blocked":
             values.update(reason=reason, blocked_from=row["status"])
@@ -190,6 +191,7 @@ def set_status(engine: Engine, actor: str, order_id: int, wanted: str, reason: s
             {"status": row["status"]},
             {"status": wanted, "reason": reason},
         )
+        bump(conn)
     return {"id": order_id, "from": row["status"], "to": wanted}
 
 
@@ -207,6 +209,7 @@ def unblock(engine: Engine, actor: str, order_id: int) -> dict[str, Any]:
             .values(status=back, reason="", blocked_from=None, updated_at=_now(), updated_by=actor)
         )
         record_event(conn, actor, "work-order.unblock", "work-order", order_id, {"status": "blocked"}, {"status": back})
+        bump(conn)
     return {"id": order_id, "from": "blocked", "to": back}
 
 
@@ -216,81 +219,29 @@ class ReturnResult:
     orders_done: list[int] = field(default_factory=list)
 
 
-def _row_error(line: int, column: str, message: str) -> RowError:
-    return RowError(line, message, column or None)
-
-
-def _header_key(text: object) -> str:
-    return "_".join(str(text or "").strip().lower().replace("-", " ").split())
-
-
-def record_return(engine: Engine, actor: str, path: str | Path) -> ReturnResult:
-    """The installer's return (CSV or spreadsheet: work order, device, old serial, new serial,
-    new MAC, done date), checked whole before anything is written: one bad row and nothing
-    changes, with every problem listed."""
-    table = open_table(path)
-    header: dict[str, int] | None = None
-    parsed: list[tuple[int, dict[str, Any]]] = []  # (line, parsed row)
-    problems: list[RowError] = []
-    for line, row in table.rows:
-        cells = ["" if c is None else str(c).strip() for c in row]
-        if not any(cells):
-            continue
-        if header is None:
-            header = {_header_key(c): i for i, c in enumerate(cells)}
-            missing = [c for c in RETURN_COLUMNS if c not in header]
-            if missing:
-                raise DataError(
-                    f"{table.name}: missing column(s) {', '.join(missing)}",
-                    hint=f"the return needs: {', '.join(RETURN_COLUMNS)}",
-                )
-            continue
-        get = {c: cells[header[c]] if header[c] < len(cells) else "" for c in RETURN_COLUMNS}
-        item: dict[str, Any]
-        try:
-            item = {
-                "work_order": int(get["work_order"]),
-                "device": int(get["device"]),
-                "old_serial": get["old_serial"] or None,
-                "new_serial": get["new_serial"] or None,
-                "new_mac": normalize_mac(get["new_mac"]) if get["new_mac"] else None,
-                "done_on": dt.date.fromisoformat(get["done_date"][:10]),
-            }
-        except ValueError as exc:
-            problems.append(_row_error(line, "", str(exc)))
-            continue
-        if not item["new_serial"] and not item["new_mac"]:
-            problems.append(_row_error(line, "new_mac", "give the new device's MAC or serial: verification needs one"))
-            continue
-        parsed.append((line, item))
+def record_return(
+    engine: Engine, actor: str, name: str, parsed: list[tuple[int, dict[str, Any]]], check: ReturnCheck
+) -> ReturnResult:
+    """Write the installer's return, checked whole first by ``check`` (stored lines -> problems):
+    one bad row and nothing changes, with every problem listed."""
     result = ReturnResult()
     with engine.begin() as conn:
-        for line, item in parsed:
-            found = conn.execute(
-                select(work_order_devices.c.old_serial, work_orders.c.status)
-                .select_from(
-                    work_order_devices.join(work_orders, work_orders.c.id == work_order_devices.c.work_order_id)
-                )
-                .where(
-                    work_order_devices.c.work_order_id == item["work_order"],
-                    work_order_devices.c.device_id == item["device"],
-                )
-            ).first()
-            if found is None:
-                problems.append(
-                    _row_error(line, "device", f"device {item['device']} is not in work order {item['work_order']}")
-                )
-            elif item["old_serial"] and found.old_serial and item["old_serial"].upper() != found.old_serial.upper():
-                problems.append(
-                    RowError(
-                        line, "old_serial", f"old serial {item['old_serial']} is not the recorded {found.old_serial}"
-                    )
-                )
-            elif found.status in ("verified", "blocked"):
-                problems.append(_row_error(line, "work_order", f"work order {item['work_order']} is {found.status}"))
+        stored: dict[tuple[int, int], tuple[str | None, str]] = {}
+        for line_order, line_device, old_serial, status in conn.execute(
+            select(
+                work_order_devices.c.work_order_id,
+                work_order_devices.c.device_id,
+                work_order_devices.c.old_serial,
+                work_orders.c.status,
+            )
+            .select_from(work_order_devices.join(work_orders, work_orders.c.id == work_order_devices.c.work_order_id))
+            .where(work_order_devices.c.work_order_id.in_(sorted({item["work_order"] for _l, item in parsed}) or [-1]))
+        ):
+            stored[(int(line_order), int(line_device))] = (old_serial, status)
+        problems = check(parsed, stored)
         if problems:
             raise DataError(
-                f"{table.name}: {len(problems)} row(s) cannot be recorded; nothing was changed",
+                f"{name}: {len(problems)} row(s) cannot be recorded; nothing was changed",
                 hint="\n".join(f"  line {p.row}: {p.reason}" for p in problems[:15]),
                 row_errors=problems,
             )
@@ -338,186 +289,218 @@ def record_return(engine: Engine, actor: str, path: str | Path) -> ReturnResult:
                     {"status": "done", "by": "installer return"},
                 )
                 result.orders_done.append(order_id)
+        bump(conn)
     return result
 
 
-@dataclass(slots=True)
-class Verification:
-    verified: list[int] = field(default_factory=list)
-    exceptions: list[dict[str, Any]] = field(default_factory=list)
-    pending: list[dict[str, Any]] = field(default_factory=list)
-    came_back: list[dict[str, Any]] = field(default_factory=list)
+# -- verification: the inputs the rules (track.verify) read, and where their verdicts go -------
 
 
-def _scans_since(conn: Connection, day: dt.date) -> list[tuple[dt.datetime, list[str]]]:
-    out = []
-    for started, mapping in conn.execute(
-        select(import_batches.c.started_at, import_batches.c.mapping).where(import_batches.c.kind == "scan")
-    ):
-        started_utc = started if started.tzinfo else started.replace(tzinfo=dt.UTC)
-        if started_utc.date() >= day:
-            targets = orjson.loads(mapping or "{}").get("targets") or []
-            out.append((started_utc, [str(t) for t in targets]))
-    return out
-
-
-def _last_answer(conn: Connection, device_id: int) -> dt.datetime | None:
-    value = conn.execute(
-        select(func.max(observations.c.observed_at)).where(
-            observations.c.device_id == device_id, observations.c.kind != "inventory"
-        )
-    ).scalar()
+def _utc(value: Any) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def verify(engine: Engine, actor: str, covered: set[str]) -> Verification:
-    """Check every done work order against the stored scans (see the module's docstring)."""
-    from phaseout.assess.verify import covers
-
-    out = Verification()
-    with engine.begin() as conn:
-        for order in conn.execute(select(work_orders).where(work_orders.c.status == "done")).mappings().all():
-            lines = (
-                conn.execute(
-                    select(work_order_devices, devices.c.ip)
-                    .select_from(work_order_devices.join(devices, devices.c.id == work_order_devices.c.device_id))
-                    .where(work_order_devices.c.work_order_id == order["id"])
-                )
-                .mappings()
-                .all()
+def done_orders(conn: Connection) -> list[dict[str, Any]]:
+    """Done work orders with their device lines (old device's address included)."""
+    out = []
+    for order in (
+        conn.execute(select(work_orders).where(work_orders.c.status == "done").order_by(work_orders.c.id))
+        .mappings()
+        .all()
+    ):
+        lines = (
+            conn.execute(
+                select(work_order_devices, devices.c.ip, devices.c.id_type)
+                .select_from(work_order_devices.join(devices, devices.c.id == work_order_devices.c.device_id))
+                .where(work_order_devices.c.work_order_id == order["id"])
+                .order_by(work_order_devices.c.device_id)
             )
-            order_ok = True
-            found_new: dict[int, int] = {}  # old device -> the new device that answered for it
-            for line in lines:
-                done_on = line["done_on"]
-                problems: list[str] = []
-                waiting: list[str] = []
-                conds = []
-                if line["new_mac"]:
-                    conds.append(devices.c.mac == line["new_mac"])
-                if line["new_serial"]:
-                    conds.append(func.upper(devices.c.serial) == line["new_serial"].upper())
-                new = (
-                    conn.execute(
-                        select(devices.c.id, devices.c.vendor, devices.c.label).where(
-                            and_(
-                                devices.c.id != line["device_id"],
-                                conds[0] if len(conds) == 1 else (conds[0] | conds[1]),
-                            )
-                        )
-                    ).first()
-                    if conds
-                    else None
-                )
-                if new is None or _last_answer(conn, new.id) is None:
-                    waiting.append("the new device has not answered a scan yet (phaseout scan --site ...)")
-                else:
-                    found_new[line["device_id"]] = new.id
-                if new is not None and new.vendor in covered:
-                    problems.append(
-                        f"the new device {new.id} is made by {new.vendor}"
-                        + (f" (sold as {new.label})" if new.label else "")
-                        + ", covered by a policy pack in use"
-                    )
-                last = _last_answer(conn, line["device_id"])
-                scans = [
-                    s for s in _scans_since(conn, done_on) if line["ip"] and any(covers(t, line["ip"]) for t in s[1])
-                ]
-                if last is not None and done_on is not None and last.date() >= done_on:
-                    problems.append(f"the old device still answered a scan on {last.date()}")
-                elif not scans:
-                    waiting.append("no scan of the old device's address since the work was done")
-                if problems:
-                    state, detail = "exception", "; ".join(problems)
-                elif waiting:
-                    state, detail = "pending", "; ".join(waiting)
-                else:
-                    state, detail = "passed", f"new device {new.id if new else '?'} answers; the old one no longer does"
-                conn.execute(
-                    update(work_order_devices)
-                    .where(
-                        work_order_devices.c.work_order_id == order["id"],
-                        work_order_devices.c.device_id == line["device_id"],
-                    )
-                    .values(verification=state, detail=detail)
-                )
-                entry = {"work_order": order["id"], "device": line["device_id"], "detail": detail}
-                if state == "exception":
-                    out.exceptions.append(entry)
-                elif state == "pending":
-                    out.pending.append(entry)
-                order_ok = order_ok and state == "passed"
-            if order_ok:
-                # coverage: cameras at the site now (the order's old ones out, its new ones in,
-                # whatever type identification gave them) against the count when it was made
-                old_ids = [ln["device_id"] for ln in lines]
-                old_cameras = set(
-                    conn.execute(
-                        select(devices.c.id).where(devices.c.id.in_(old_ids), devices.c.id_type == "camera")
-                    ).scalars()
-                )
-                replacing = [found_new[i] for i in old_ids if i in old_cameras and i in found_new]
-                others = (
-                    conn.execute(
-                        select(func.count())
-                        .select_from(devices.join(sites, sites.c.id == devices.c.site_id))
-                        .where(
-                            sites.c.code == order["site"],
-                            devices.c.status == "active",
-                            devices.c.id_type == "camera",
-                            devices.c.id.not_in([*old_ids, *replacing] or [-1]),
-                        )
-                    ).scalar()
-                    or 0
-                )
-                now = int(others) + len(set(replacing))
-                if old_cameras and now < order["cameras_before"]:
-                    order_ok = False
-                    out.exceptions.append(
-                        {
-                            "work_order": order["id"],
-                            "device": None,
-                            "detail": f"coverage: the site has {now} cameras after the swap, "
-                            f"{order['cameras_before']} before",
-                        }
-                    )
-            if order_ok:
-                check_transition("done", "verified", by_verification=True)
-                conn.execute(
-                    update(work_orders)
-                    .where(work_orders.c.id == order["id"])
-                    .values(status="verified", updated_at=_now(), updated_by=actor)
-                )
-                ids = [ln["device_id"] for ln in lines]
-                conn.execute(update(devices).where(devices.c.id.in_(ids)).values(status="replaced"))
-                record_event(
-                    conn,
-                    actor,
-                    "work-order.status",
-                    "work-order",
-                    order["id"],
-                    {"status": "done"},
-                    {"status": "verified", "devices": ids},
-                )
-                out.verified.append(order["id"])
-        for row in conn.execute(
-            select(devices.c.id, devices.c.ip, func.max(observations.c.observed_at))
-            .select_from(devices.join(observations, observations.c.device_id == devices.c.id))
-            .where(devices.c.status == "replaced", observations.c.kind != "inventory")
-            .group_by(devices.c.id, devices.c.ip)
-        ):
-            replaced_at = conn.execute(
-                select(func.max(work_orders.c.updated_at))
-                .select_from(
-                    work_orders.join(work_order_devices, work_order_devices.c.work_order_id == work_orders.c.id)
-                )
-                .where(work_order_devices.c.device_id == row[0], work_orders.c.status == "verified")
-            ).scalar()
-            seen = row[2] if row[2].tzinfo else row[2].replace(tzinfo=dt.UTC)
-            if replaced_at is not None:
-                replaced_at = replaced_at if replaced_at.tzinfo else replaced_at.replace(tzinfo=dt.UTC)
-                if seen > replaced_at:
-                    out.came_back.append({"device": row[0], "ip": row[1], "seen": seen.isoformat()})
+            .mappings()
+            .all()
+        )
+        out.append({**dict(order), "lines": [dict(ln) for ln in lines]})
     return out
+
+
+def last_answer(conn: Connection, device_id: int) -> dt.datetime | None:
+    """When the device last answered a scan (its newest non-inventory observation)."""
+    return _utc(
+        conn.execute(
+            select(func.max(observations.c.observed_at)).where(
+                observations.c.device_id == device_id, observations.c.kind != "inventory"
+            )
+        ).scalar()
+    )
+
+
+def answer_history(conn: Connection, device_id: int, before: dt.date | None) -> tuple[set[int], set[str | None]]:
+    """Ports the device answered on and vantages it answered from in scans started before the
+    date (from the scan hosts table, and its stored answers for scans older than that table)."""
+    ports: set[int] = set()
+    vantages: set[str | None] = set()
+    query = (
+        select(scan_hosts.c.ports_open, scans.c.vantage, scans.c.started_at)
+        .select_from(scan_hosts.join(scans, scans.c.id == scan_hosts.c.scan_id))
+        .where(scan_hosts.c.device_id == device_id, scan_hosts.c.state == "answered")
+    )
+    for ports_open, vantage, started in conn.execute(query):
+        when = _utc(started)
+        if before is None or (when is not None and when.date() < before):
+            ports.update(int(p) for p in orjson.loads(ports_open or "[]"))
+            vantages.add(vantage)
+    for (payload,) in conn.execute(
+        select(observations.c.payload).where(observations.c.device_id == device_id, observations.c.kind != "inventory")
+    ):
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(body, dict):
+            if isinstance(body.get("port"), int):
+                ports.add(body["port"])
+            vantages.add(body.get("vantage") if isinstance(body.get("vantage"), str) else None)
+    return ports, vantages
+
+
+def new_device(conn: Connection, old_id: int, mac: str | None, serial: str | None) -> dict[str, Any] | None:
+    """The stored device the installer's return names as the replacement (by MAC, then serial)."""
+    for column, value in ((devices.c.mac, mac), (func.upper(devices.c.serial), serial.upper() if serial else None)):
+        if not value:
+            continue
+        row = conn.execute(
+            select(devices.c.id, devices.c.vendor, devices.c.label, devices.c.ip).where(
+                devices.c.id != old_id, column == value
+            )
+        ).first()
+        if row is not None:
+            return dict(row._mapping)
+    return None
+
+
+def scans_at(conn: Connection, ip: str | None, since: dt.date) -> list[dict[str, Any]]:
+    """Every scan started on or after ``since`` with what it saw at ``ip`` (state None: the
+    address was not probed)."""
+    start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+    out = []
+    for row in conn.execute(select(scans).where(scans.c.started_at >= start).order_by(scans.c.id)).mappings():
+        state = None
+        if ip:
+            state = conn.execute(
+                select(scan_hosts.c.state).where(scan_hosts.c.scan_id == row["id"], scan_hosts.c.ip == ip)
+            ).scalar()
+        out.append(
+            {
+                "id": int(row["id"]),
+                "status": row["status"],
+                "vantage": row["vantage"],
+                "ports": frozenset(int(p) for p in orjson.loads(row["ports"] or "[]")),
+                "started": _utc(row["started_at"]),
+                "host_state": state,
+            }
+        )
+    return out
+
+
+def site_cameras_now(conn: Connection, site: str, leaving: list[int], arriving: list[int]) -> int:
+    """Active cameras at the site once ``leaving`` are out and ``arriving`` are in."""
+    others = conn.execute(
+        select(func.count())
+        .select_from(devices.join(sites, sites.c.id == devices.c.site_id))
+        .where(
+            sites.c.code == site,
+            devices.c.status == "active",
+            devices.c.id_type == "camera",
+            devices.c.id.not_in([*leaving, *arriving] or [-1]),
+        )
+    ).scalar()
+    return int(others or 0) + len(set(arriving))
+
+
+def camera_ids(conn: Connection, ids: list[int]) -> set[int]:
+    return set(
+        conn.execute(select(devices.c.id).where(devices.c.id.in_(ids or [-1]), devices.c.id_type == "camera")).scalars()
+    )
+
+
+def set_line(conn: Connection, order_id: int, device_id: int, state: str, detail: str) -> None:
+    conn.execute(
+        update(work_order_devices)
+        .where(work_order_devices.c.work_order_id == order_id, work_order_devices.c.device_id == device_id)
+        .values(verification=state, detail=detail)
+    )
+
+
+def mark_verified(conn: Connection, actor: str, order_id: int, device_ids: list[int], scan_ids: list[int]) -> None:
+    """The order is verified and its old devices replaced, with the scans that proved it."""
+    conn.execute(
+        update(work_orders)
+        .where(work_orders.c.id == order_id)
+        .values(status="verified", updated_at=_now(), updated_by=actor)
+    )
+    conn.execute(update(devices).where(devices.c.id.in_(device_ids)).values(status="replaced"))
+    record_event(
+        conn,
+        actor,
+        "work-order.status",
+        "work-order",
+        order_id,
+        {"status": "done"},
+        {"status": "verified", "devices": device_ids, "scans": sorted(set(scan_ids))},
+    )
+
+
+def replaced_devices(conn: Connection) -> list[dict[str, Any]]:
+    """Replaced devices with their newest answer and the verification that replaced them."""
+    out = []
+    for did, ip, seen in conn.execute(
+        select(devices.c.id, devices.c.ip, func.max(observations.c.observed_at))
+        .select_from(devices.join(observations, observations.c.device_id == devices.c.id))
+        .where(devices.c.status == "replaced", observations.c.kind != "inventory")
+        .group_by(devices.c.id, devices.c.ip)
+    ):
+        order = conn.execute(
+            select(work_orders.c.id, work_orders.c.updated_at)
+            .select_from(work_orders.join(work_order_devices, work_order_devices.c.work_order_id == work_orders.c.id))
+            .where(work_order_devices.c.device_id == did, work_orders.c.status == "verified")
+            .order_by(work_orders.c.updated_at.desc())
+            .limit(1)
+        ).first()
+        out.append(
+            {
+                "device": int(did),
+                "ip": ip,
+                "seen": _utc(seen),
+                "order": int(order.id) if order else None,
+                "replaced_at": _utc(order.updated_at) if order else None,
+            }
+        )
+    return out
+
+
+def reopen(conn: Connection, actor: str, order_id: int, device_id: int, seen: dt.datetime) -> None:
+    """A replaced device answered again: its order goes back to done with the line an exception,
+    and the device is active again (it is on the network)."""
+    conn.execute(
+        update(work_orders)
+        .where(work_orders.c.id == order_id)
+        .values(status="done", updated_at=_now(), updated_by=actor)
+    )
+    conn.execute(update(devices).where(devices.c.id == device_id).values(status="active"))
+    set_line(
+        conn,
+        order_id,
+        device_id,
+        "exception",
+        f"came back: the old device answered a scan on {seen.date()} after verification",
+    )
+    record_event(
+        conn,
+        actor,
+        "work-order.status",
+        "work-order",
+        order_id,
+        {"status": "verified"},
+        {"status": "done", "reason": "came back", "device": device_id, "seen": seen.isoformat()},
+    )

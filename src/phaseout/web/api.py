@@ -15,12 +15,13 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
+from phaseout.app.planning import with_runbook
 from phaseout.errors import PhaseoutError
 from phaseout.export.tables import neutralise
 from phaseout.policy.packs import available_packs
-from phaseout.store import dashboard as q
-from phaseout.store.policies import set_packs_in_use
+from phaseout.queries import dashboard as q
 from phaseout.store.users import ROLES, add_user, generate_password, list_users
+from phaseout.web.pages import acting
 from phaseout.web.security import Caller, CallerDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["phaseout"])
@@ -98,6 +99,8 @@ def sites(
 def site(request: Request, code: str, who: CallerDep) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.site_detail(conn, code)
+        if found is not None:
+            found["plan"] = with_runbook(found["plan"])
     if found is None:
         raise HTTPException(404, f"no site {code!r}")
     return found
@@ -210,9 +213,11 @@ def set_policies(
     unknown = [p for p in packs if p not in known]
     if unknown:
         raise HTTPException(422, f"unknown pack(s): {', '.join(unknown)}")
-    set_packs_in_use(engine(request), packs, actor=who.user.name)
-    q.clear_cache()
-    return {"in_use": packs, "note": "run `phaseout assess` to recompute the findings"}
+    redone = acting(request, who).use_packs(packs)
+    return {
+        "in_use": packs,
+        "note": "findings recomputed" if redone else "run `phaseout assess` to compute the findings",
+    }
 
 
 @router.get("/users", summary="Users (admin)")
@@ -273,12 +278,11 @@ def work_order_status(
     reason: str = Body("", embed=True),
     who: Caller = require("planner"),  # type: ignore[assignment]
 ) -> dict[str, Any]:
-    from phaseout.store.work import set_status, unblock
 
     try:
         if status == "unblock":
-            return unblock(engine(request), who.user.name, order_id)
-        return set_status(engine(request), who.user.name, order_id, status, reason)
+            return acting(request, who).unblock_work(order_id)
+        return acting(request, who).set_work_status(order_id, status, reason)
     except PhaseoutError as exc:
         raise HTTPException(422, exc.message) from None
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
 from phaseout import __version__
-from phaseout.store.dashboard import Warmer
+from phaseout.queries.dashboard import Warmer
 from phaseout.web import api, pages
 from phaseout.web.security import PUBLIC_PATHS, CallerDep, LoginRequired, SecurityHeaders, csp, identify
 

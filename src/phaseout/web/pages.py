@@ -15,10 +15,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from sqlalchemy import Engine
 
+from phaseout.app import Phaseout
+from phaseout.app.planning import with_runbook
 from phaseout.errors import PhaseoutError
 from phaseout.policy.packs import available_packs
-from phaseout.store import dashboard as q
-from phaseout.store.policies import packs_in_use, set_packs_in_use
+from phaseout.queries import dashboard as q
+from phaseout.store import Store
+from phaseout.store.policies import packs_in_use
 from phaseout.store.users import ROLES, add_user, authenticate, create_token, end_session, list_tokens, list_users
 from phaseout.store.users import start_session as new_session
 from phaseout.web.assets import missing_assets
@@ -31,6 +34,11 @@ limiter = LoginLimiter()
 
 def engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def acting(request: Request, who: Caller) -> Phaseout:
+    """The application acting for the signed-in user (every write goes through it)."""
+    return Phaseout(Store(engine(request)), actor=who.user.name)
 
 
 def render(request: Request, name: str, who: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:
@@ -207,6 +215,8 @@ def sites_page(
 def site_page(request: Request, code: str, who: CallerDep) -> HTMLResponse:
     with engine(request).connect() as conn:
         found = q.site_detail(conn, code)
+        if found is not None:
+            found["plan"] = with_runbook(found["plan"])
     if found is None:
         raise HTTPException(404, f"no site {code!r}")
     return render(request, "site.html", who, **found)
@@ -369,9 +379,9 @@ async def settings_policies(request: Request, who: Caller = require("planner")) 
     form = await request.form()
     chosen = [str(v) for v in form.getlist("pack")]
     known = available_packs()
-    set_packs_in_use(engine(request), [p for p in chosen if p in known], actor=who.user.name)
-    q.clear_cache()
-    return RedirectResponse("/settings?message=packs+saved:+run+phaseout+assess+to+recompute+findings", status_code=303)
+    redone = acting(request, who).use_packs([p for p in chosen if p in known])
+    note = "packs+saved;+findings+recomputed" if redone else "packs+saved:+run+phaseout+assess+to+recompute+findings"
+    return RedirectResponse(f"/settings?message={note}", status_code=303)
 
 
 @router.post("/settings/users", response_class=HTMLResponse)
@@ -452,13 +462,11 @@ def work_order_set(
 ) -> Response:
     from urllib.parse import quote
 
-    from phaseout.store.work import set_status, unblock
-
     try:
         if status == "unblock":
-            unblock(engine(request), who.user.name, order_id)
+            acting(request, who).unblock_work(order_id)
         else:
-            set_status(engine(request), who.user.name, order_id, status, reason)
+            acting(request, who).set_work_status(order_id, status, reason)
         note = f"now {status}"
     except PhaseoutError as exc:
         note = exc.message + (f" ({exc.hint})" if exc.hint else "")

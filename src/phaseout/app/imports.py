@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +20,19 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from phaseout.domain import SITE_FIELDS, InventoryRecord, Site
+from phaseout.domain import SITE_FIELDS, Identifies, InventoryRecord, Site
 from phaseout.errors import DataError, RowError, UsageError
+from phaseout.estate.match import index_rows, record_keys
+from phaseout.normalize import site_key
 from phaseout.ingest.columns import ColumnMapping
 from phaseout.ingest.inventory import parse_inventory
 from phaseout.ingest.prepare import MappedTable, open_mapped
 from phaseout.ingest.sites import parse_sites
-from phaseout.normalize import site_key
+from phaseout.store.batches import earlier_batch, finish_batch, site_exists, start_batch
 from phaseout.store.device_writer import DeviceWriter, SiteResolver
-from phaseout.store.identification import reidentify
+from phaseout.store.identification import match_keys_rows, reidentify
 from phaseout.store.ids import SuspendedIndexes, lock_for_import
-from phaseout.store.schema import devices, import_batches, observations, sites
+from phaseout.store.schema import devices, observations, sites
 from phaseout.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ class ImportResult:
     sites_created: list[str] = field(default_factory=list)
     parents_unresolved: int = 0
     same_file_as: int | None = None  # an earlier batch that imported a file with the same checksum
+    merged_by: Counter[str] = field(default_factory=Counter)  # rows merged, by the key that matched
+    keyless: int = 0  # rows with no MAC, serial, asset ID or IP (matched by their values on re-import)
     errors: list[RowError] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
 
@@ -86,84 +91,42 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _start_batch(conn: Connection, kind: str, table_name: str, checksum: str, sheet: str | None) -> int:
-    return int(
-        conn.execute(
-            import_batches.insert()
-            .values(
-                kind=kind,
-                file_name=table_name,
-                checksum=checksum,
-                sheet=sheet,
-                status="running",
-                started_at=_now(),
-            )
-            .returning(import_batches.c.id)
-        ).scalar_one()
-    )
-
-
-def _finish_batch(conn: Connection, result: ImportResult, message: str = "") -> None:
-    conn.execute(
-        import_batches.update()
-        .where(import_batches.c.id == result.batch_id)
-        .values(
-            status=result.status,
-            finished_at=_now(),
-            rows_total=result.rows_total,
-            rows_imported=result.rows_imported,
-            rows_bad=result.rows_bad,
-            created=result.created,
-            updated=result.updated,
-            sites_created=len(result.sites_created),
-            mapping=json.dumps(result.mapping.as_json()),
-            errors=json.dumps([e.as_dict() for e in result.errors[:MAX_ERRORS_STORED]]),
-            message=message,
-        )
-    )
-    from phaseout.store.audit import cli_actor, record_event
-
-    record_event(
+def _finish(conn: Connection, result: ImportResult, actor: str, message: str = "") -> None:
+    finish_batch(
         conn,
-        cli_actor(),
-        f"import.{result.kind}",
-        "import",
         result.batch_id,
-        None,
-        {
+        actor=actor,
+        kind=result.kind,
+        values={
+            "status": result.status,
+            "rows_total": result.rows_total,
+            "rows_imported": result.rows_imported,
+            "rows_bad": result.rows_bad,
+            "created": result.created,
+            "updated": result.updated,
+            "sites_created": len(result.sites_created),
+            "mapping": json.dumps(result.mapping.as_json()),
+            "errors": json.dumps([e.as_dict() for e in result.errors[:MAX_ERRORS_STORED]]),
+            "message": message,
+        },
+        summary={
             "file": result.file_name,
             "status": result.status,
             "created": result.created,
             "updated": result.updated,
+            "merged_by": dict(result.merged_by),
             "rows_bad": result.rows_bad,
         },
     )
 
 
-def _record_failure(store: Store, result: ImportResult, kind: str, sheet: str | None) -> None:
+def _record_failure(store: Store, result: ImportResult, kind: str, sheet: str | None, actor: str) -> None:
     """Keep a trace of a refused import (for the history page) in its own small transaction."""
     with store.engine.begin() as conn:
-        result.batch_id = _start_batch(conn, kind, result.file_name, result.checksum, sheet)
+        result.batch_id = start_batch(conn, kind, result.file_name, result.checksum, sheet)
         result.status = "failed"
-        _finish_batch(conn, result, f"{result.rows_bad} bad rows; nothing imported")
+        _finish(conn, result, actor, f"{result.rows_bad} bad rows; nothing imported")
     result.batch_id = None
-
-
-def _earlier_batch(conn: Connection, kind: str, checksum: str) -> int | None:
-    """The last successful import of the same bytes, if any (a re-import merges; the user
-    may still want to know they sent the same file twice)."""
-    query = (
-        select(import_batches.c.id)
-        .where(
-            import_batches.c.kind == kind,
-            import_batches.c.checksum == checksum,
-            import_batches.c.status.in_(("ok", "partial")),
-        )
-        .order_by(import_batches.c.id.desc())
-        .limit(1)
-    )
-    found = conn.execute(query).scalar()
-    return int(found) if found is not None else None
 
 
 def _collect_error(result: ImportResult, err: RowError) -> None:
@@ -184,7 +147,13 @@ def _refuse(result: ImportResult) -> DataError:
 
 
 def import_devices(
-    store: Store, path: Path | str, options: ImportOptions | None = None, progress: Progress | None = None
+    store: Store,
+    path: Path | str,
+    options: ImportOptions | None = None,
+    progress: Progress | None = None,
+    *,
+    identifier: Identifies,
+    actor: str,
 ) -> tuple[ImportResult, MappedTable]:
     """Import an inventory spreadsheet.  Raises :class:`DataError` (nothing imported) when
     rows are bad and ``skip_bad`` is off."""
@@ -211,10 +180,8 @@ def import_devices(
             if conn.dialect.name == "sqlite":  # room for the batch's index pages: fewer spills to the WAL
                 conn.exec_driver_sql(f"PRAGMA cache_size={IMPORT_CACHE_KIB}")
                 conn.info["cache_raised"] = True  # the engine puts it back when the connection is returned
-            result.same_file_as = _earlier_batch(conn, "devices", mapped.table.checksum)
-            result.batch_id = _start_batch(
-                conn, "devices", mapped.table.name, mapped.table.checksum, mapped.table.sheet
-            )
+            result.same_file_as = earlier_batch(conn, "devices", mapped.table.checksum)
+            result.batch_id = start_batch(conn, "devices", mapped.table.name, mapped.table.checksum, mapped.table.sheet)
             indexes = SuspendedIndexes(conn, devices, observations)
             if SuspendedIndexes.worth_it(conn, devices, mapped.table.total_rows):
                 indexes.drop()
@@ -224,6 +191,8 @@ def import_devices(
                 result.batch_id,
                 f"import:{mapped.table.name}",
                 now,
+                matcher=index_rows(match_keys_rows(conn)),
+                identifier=identifier,
                 track_parents="parent" in mapped.mapping.fields,
             )
             _write_devices(
@@ -241,11 +210,11 @@ def import_devices(
             result.created, result.updated = writer.created, writer.updated
             result.sites_created = resolver.created
             result.status = "partial" if result.rows_bad else "ok"
-            _finish_batch(conn, result)
+            _finish(conn, result, actor)
     except _Abort:
-        _record_failure(store, result, "devices", mapped.table.sheet)
+        _record_failure(store, result, "devices", mapped.table.sheet, actor)
         raise _refuse(result) from None
-    reidentify(store.engine, writer.identifier)  # devices identified by older knowledge, if any
+    reidentify(store.engine, identifier)  # devices identified by older knowledge, if any
     return result, mapped
 
 
@@ -270,7 +239,14 @@ def _write_devices(
             except ValueError as exc:
                 _collect_error(result, RowError(item.row, str(exc), "site", {"site": item.site}))
             else:
-                writer.add(item, site_id)
+                keys = record_keys(
+                    site_id, item.site, item.mac, item.serial, item.asset_id, item.ip, item.observation_fields()
+                )
+                if keys.fingerprint is not None:
+                    result.keyless += 1
+                by = writer.add(item, site_id, keys)
+                if by is not None:
+                    result.merged_by[by] += 1
                 result.rows_imported += 1
         if pending >= CHUNK_ROWS:
             if result.rows_bad == 0 or skip_bad:
@@ -306,11 +282,9 @@ def _dry_run(
 
 
 def _require_site(store: Store, code: str) -> None:
-    key = site_key(code)
     with store.engine.connect() as conn:
-        for found_code, name in conn.execute(select(sites.c.code, sites.c.name)):
-            if site_key(found_code) == key or (name and site_key(name) == key):
-                return
+        if site_exists(conn, code):
+            return
     raise UsageError(
         f"no site {code!r} in the database",
         hint="import sites first (phaseout sites import FILE), or check the code with phaseout sites list",
@@ -321,7 +295,12 @@ _SITE_FIELDS = tuple(f for f in SITE_FIELDS if f != "code")  # matched on code; 
 
 
 def import_sites(
-    store: Store, path: Path | str, options: ImportOptions | None = None, progress: Progress | None = None
+    store: Store,
+    path: Path | str,
+    options: ImportOptions | None = None,
+    progress: Progress | None = None,
+    *,
+    actor: str,
 ) -> tuple[ImportResult, MappedTable]:
     """Create or update sites by code (``Store 012`` and ``12`` are the same site)."""
     options = options or ImportOptions()
@@ -341,13 +320,13 @@ def import_sites(
         else:
             good.append(item)
     if result.rows_bad and not options.skip_bad:
-        _record_failure(store, result, "sites", mapped.table.sheet)
+        _record_failure(store, result, "sites", mapped.table.sheet, actor)
         raise _refuse(result)
     now = _now()
     with store.engine.connect() as conn, conn.execution_options(sqlite_begin="IMMEDIATE").begin():
         lock_for_import(conn, sites)
-        result.same_file_as = _earlier_batch(conn, "sites", mapped.table.checksum)
-        result.batch_id = _start_batch(conn, "sites", mapped.table.name, mapped.table.checksum, mapped.table.sheet)
+        result.same_file_as = earlier_batch(conn, "sites", mapped.table.checksum)
+        result.batch_id = start_batch(conn, "sites", mapped.table.name, mapped.table.checksum, mapped.table.sheet)
         existing = {site_key(code): sid for sid, code in conn.execute(select(sites.c.id, sites.c.code))}
         pending: dict[str, dict[str, Any]] = {}  # new sites by key; a later row for the same code adds to it
         for site in good:
@@ -373,7 +352,7 @@ def import_sites(
                 progress(len(chunk), len(inserts))
         result.rows_imported = len(good)
         result.status = "partial" if result.rows_bad else "ok"
-        _finish_batch(conn, result)
+        _finish(conn, result, actor)
     return result, mapped
 
 

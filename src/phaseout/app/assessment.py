@@ -20,6 +20,7 @@ from phaseout.assess.vulnerabilities import findings_for
 from phaseout.identify.facts import gather
 from phaseout.policy.evaluate import DeviceFacts, SiteFacts, evaluate
 from phaseout.policy.packs import PolicyPack
+from phaseout.store.generation import bump
 from phaseout.store.identification import network_observations
 from phaseout.store.scans import scan_coverage
 from phaseout.store.schema import assessments, devices, sites
@@ -162,4 +163,5 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
         ]
         for start in range(0, len(rows), BATCH):
             conn.execute(assessments.insert(), rows[start : start + BATCH])
+        bump(conn)
     return results

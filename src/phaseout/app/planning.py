@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, func, select
 
+from phaseout.app.assessment import removal_deadline
 from phaseout.errors import PhaseoutError, UsageError
 from phaseout.identify.models import Grammar, match_model
 from phaseout.knowledge.index import Knowledge
@@ -26,7 +27,6 @@ from phaseout.plan.estate import EstateDevice, EstatePlan, EstateSite, PlanSetti
 from phaseout.plan.replace import DeviceSpec, Matcher
 from phaseout.plan.solve import PlanResult
 from phaseout.policy.packs import PolicyPack
-from phaseout.store.assessment import removal_deadline
 from phaseout.store.schema import assessments, devices, plan_visits, plans, sites
 
 BATCH = 5_000
@@ -211,6 +211,9 @@ def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult,
         rows = _visit_rows(plan_id, estate, result)
         for start in range(0, len(rows), BATCH):
             conn.execute(plan_visits.insert(), rows[start : start + BATCH])
+        from phaseout.store.generation import bump
+
+        bump(conn)
         return plan_id
 
 
@@ -228,12 +231,12 @@ def plan_stored_estate(
 ) -> tuple[EstatePlan, Catalogue]:
     """The stored estate as a planning problem, with the catalogue (default: the illustrative
     sample) checked against the packs in use."""
+    from phaseout.app import Phaseout
     from phaseout.knowledge import load_knowledge
-    from phaseout.policy.packs import available_packs
-    from phaseout.store.policies import installed_packs_in_use
+    from phaseout.store import Store
 
     knowledge = load_knowledge()
-    packs = installed_packs_in_use(engine, available_packs())
+    packs = Phaseout(Store(engine)).packs_in_use()
     if not packs:
         raise UsageError(
             "no policy pack is in use, so no device is due for replacement",
@@ -244,3 +247,14 @@ def plan_stored_estate(
         sites, found = read_estate(conn, packs, knowledge, today)
     estate = build_estate_plan(sites, found, Matcher(catalogue.items, settings.labour_rate), settings)
     return estate, catalogue
+
+
+def with_runbook(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A site's stored visits (``queries.dashboard.site_plan``) with their runbook steps (the
+    order of work, never more than the offline share down): read-only, nothing is re-planned."""
+    from phaseout.plan.runbook import runbook_from_details
+
+    if found is None or not found.get("visits"):
+        return found
+    steps = runbook_from_details(found["swaps"], found["periods"], found["cameras"], found["max_offline_share"])
+    return {k: found[k] for k in ("plan", "name", "visits")} | {"runbook": [s.as_dict() for s in steps]}

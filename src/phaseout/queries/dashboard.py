@@ -22,8 +22,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from phaseout.errors import UsageError
+from phaseout.store.generation import current
 from phaseout.store.identification import evidence_of
-from phaseout.store.policies import packs_in_use
+from phaseout.store.policies import covered_makers_in_use, packs_in_use
 from phaseout.store.schema import assessments, devices, import_batches, observations, plan_visits, plans, sites
 
 T = TypeVar("T")
@@ -49,21 +50,13 @@ def check_page(number: int, size: int) -> Page:
 
 # -- the generation cache ---------------------------------------------------------------------
 
-_cache: dict[tuple[str, tuple[Any, ...]], Any] = {}
+_cache: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
 
-def generation(conn: Connection) -> tuple[Any, ...]:
-    """Changes whenever anything the aggregates read changes."""
-    return (
-        conn.execute(select(func.max(import_batches.c.id))).scalar(),
-        conn.execute(select(func.max(import_batches.c.finished_at))).scalar(),
-        # every assessment run replaces all rows with one timestamp: any row tells the run
-        conn.execute(select(assessments.c.assessed_at).limit(1)).scalar(),
-        conn.execute(select(func.max(plans.c.id))).scalar(),
-        conn.execute(select(func.count()).select_from(sites)).scalar(),
-        json.dumps(packs_in_use(conn)),
-    )
+def generation(conn: Connection) -> str:
+    """The store's generation: every writer changes it in its own transaction (store.generation)."""
+    return current(conn)
 
 
 def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
@@ -79,21 +72,12 @@ def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
     return value
 
 
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
-        _plan_cache.clear()
-
-
 # -- overview ---------------------------------------------------------------------------------
 
 
 def _covered_makers(conn: Connection) -> list[str]:
-    from phaseout.plan.catalogue import covered_makers
-    from phaseout.policy.packs import available_packs
-
-    known = available_packs()
-    return sorted(covered_makers([known[p] for p in packs_in_use(conn) if p in known]))
+    """Makers the packs in use cover, as the application recorded them when they were chosen."""
+    return covered_makers_in_use(conn)
 
 
 def overview(conn: Connection) -> dict[str, Any]:
@@ -308,7 +292,6 @@ def site_detail(conn: Connection, code: str) -> dict[str, Any] | None:
 
 def site_plan(conn: Connection, code: str) -> dict[str, Any] | None:
     """The newest plan's visits for the site, and its runbook."""
-    from phaseout.plan.runbook import runbook_from_details
 
     latest = conn.execute(
         select(plans.c.id, plans.c.name, plans.c.settings, plans.c.details).order_by(plans.c.id.desc()).limit(1)
@@ -322,16 +305,15 @@ def site_plan(conn: Connection, code: str) -> dict[str, Any] | None:
     ).all()
     if not rows:
         return {"plan": latest.id, "name": latest.name, "visits": [], "runbook": []}
-    cameras = int(orjson.loads(latest.details).get("cameras_by_site", {}).get(code, 0))
-    share = float(json.loads(latest.settings).get("max_offline_share", 0.25))
-    steps = runbook_from_details(
-        {r.package: orjson.loads(r.swaps) for r in rows}, {r.package: r.period for r in rows}, cameras, share
-    )
     return {
         "plan": latest.id,
         "name": latest.name,
         "visits": [{"id": r.package, "period": r.period, "devices": r.devices} for r in sorted(rows)],
-        "runbook": [s.as_dict() for s in steps],
+        # what the runbook is made from (the application turns it into steps: plan.runbook)
+        "swaps": {r.package: orjson.loads(r.swaps) for r in rows},
+        "periods": {r.package: r.period for r in rows},
+        "cameras": int(orjson.loads(latest.details).get("cameras_by_site", {}).get(code, 0)),
+        "max_offline_share": float(json.loads(latest.settings).get("max_offline_share", 0.25)),
     }
 
 

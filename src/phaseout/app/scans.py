@@ -1,0 +1,120 @@
+"""The scan use case: probe the hosts (``discover``), turn each host's answers into a
+:class:`~phaseout.domain.ScannedHost` (what it said of its MAC, serial and firmware), and store
+the scan with the one matching rule (``estate.match``).
+
+What the scan proves is decided by what it did: the ports it probed, the vantage, which hosts
+finished their probe, and whether the whole scan ran to the end (Ctrl-C makes it
+``interrupted``: stored, but never evidence that a device is gone)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from phaseout.discover.scanner import HostResult, ScanSettings, scan
+from phaseout.domain import Identifies, ScannedHost, ScanRun
+from phaseout.estate.match import index_rows
+from phaseout.identify.facts import gather
+from phaseout.store.scans import ScanRecord, record_scan
+from phaseout.store.store import Store
+
+
+@dataclass(slots=True)
+class ScanOutcome:
+    results: list[HostResult]
+    finished: dict[str, HostResult] = field(default_factory=dict)
+    interrupted: bool = False
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    ended: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def run_probes(
+    hosts: list[str], settings: ScanSettings, progress: Callable[[HostResult], None] | None = None
+) -> ScanOutcome:
+    """Probe ``hosts`` (already checked against the scope).  Ctrl-C stops the scan and keeps
+    what finished; the outcome says it was interrupted."""
+    outcome = ScanOutcome([])
+
+    def done(result: HostResult) -> None:
+        outcome.finished[result.ip] = result
+        if progress:
+            progress(result)
+
+    try:
+        asyncio.run(scan(hosts, settings, done, found=outcome.results))
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    outcome.ended = dt.datetime.now(dt.UTC)
+    return outcome
+
+
+def _first(pairs: list[tuple[str, str]]) -> str | None:
+    return pairs[0][1] if pairs else None
+
+
+def _mac_of(hx: str) -> str:
+    return ":".join(hx[i : i + 2] for i in range(0, 12, 2)).upper()
+
+
+def scanned_host(result: HostResult, finished: bool) -> ScannedHost:
+    """One probed host as the store records it."""
+    facts = gather(result.observations) if result.observations else None
+    mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
+    if result.ports or result.observations:
+        state = "answered"
+    elif finished and result.complete:
+        state = "silent"
+    else:
+        state = "incomplete"
+    return ScannedHost(
+        ip=result.ip,
+        state=state,
+        ports_open=list(result.ports),
+        observations=list(result.observations),
+        errors=list(result.errors),
+        mac=mac,
+        serial=_first(facts.serials) if facts else None,
+        firmware=_first(facts.firmware) if facts else None,
+    )
+
+
+def store_scan(
+    store: Store,
+    outcome: ScanOutcome,
+    *,
+    targets: list[str],
+    planned: int,
+    ports: tuple[int, ...],
+    site: str | None,
+    vantage: str | None,
+    identifier: Identifies,
+    actor: str,
+    extra: dict[str, list[dict[str, Any]]] | None = None,
+) -> ScanRecord:
+    """Store what the probes found.  ``extra``: answers heard on the link (discovery) by address,
+    put first in each host's observations."""
+    by_ip = {r.ip: r for r in outcome.results}
+    for ip, seen in (extra or {}).items():
+        host = by_ip.get(ip)
+        if host is None:
+            host = by_ip[ip] = HostResult(ip)
+            outcome.results.append(host)
+        host.observations[:0] = seen
+    hosts = [scanned_host(r, r.ip in outcome.finished) for r in by_ip.values()]
+    hosts += [scanned_host(r, True) for ip, r in outcome.finished.items() if ip not in by_ip]
+    hosts.sort(key=lambda h: tuple(int(x) for x in h.ip.split(".")) if "." in h.ip else (0,))
+    run = ScanRun(
+        targets=list(targets),
+        ports=list(ports),
+        vantage=vantage,
+        site=site,
+        complete=not outcome.interrupted,
+        probed=len(outcome.finished),
+        planned=planned,
+        started=outcome.started,
+        finished=outcome.ended,
+    )
+    return record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor)

@@ -1,0 +1,257 @@
+"""One rule for "is this the same device?", shared by imports, scans and other tools' exports.
+
+A record (a spreadsheet row, a scanned host, a line of an nmap report) is the same device as a
+stored one when, in this order:
+
+1. their MACs are equal;
+2. their serial numbers agree (see :func:`serials_agree`) and their MACs do not contradict;
+3. their asset IDs (the organisation's own tag) are equal and neither MAC nor serial contradicts;
+4. they hold the same address: the same (site, IP), or, for a scan that names no site, an IP
+   that exactly one known device holds (estates reuse one address plan in every store, so a
+   bare IP is only trusted when it is unambiguous) — and no MAC, serial or asset ID contradicts;
+5. for rows that carry none of those keys, the same row fingerprint (the row's own values)
+   within the same site, taken in order: the n-th such row of a file is the n-th stored device
+   with that fingerprint, so re-importing a register with no MAC, serial or IP column stores
+   nothing twice while two identical rows stay two devices.
+
+A contradiction (two different MACs, serials that do not agree, two asset tags) always means
+two devices: a replacement that took the old camera's address is a new device, never an
+overwrite.
+
+Serials: Hikvision writes the same serial with or without the model in front
+(``DS-2CD2386G2-IU20210101AAWRJ12345678`` on the label and in ISAPI, ``J12345678`` in some
+exports), so two serials agree when they are equal, or when the longer ends with the shorter and
+the shorter has at least :data:`MIN_SERIAL_TAIL` characters.  Serials are compared upper-cased
+with spaces removed.  Decided once here; imports and scans used to disagree (exact versus
+"contains anywhere").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from phaseout.domain import MatchKeys as Keys
+from phaseout.domain import MatchResult as Match
+
+#: The shortest serial that may match the end of a longer one (Hikvision's short form is 9).
+MIN_SERIAL_TAIL = 8
+
+
+def serial_key(serial: str | None) -> str | None:
+    """A serial as compared: upper case, no spaces; ``None`` for blanks."""
+    if not serial:
+        return None
+    key = "".join(serial.split()).upper()
+    return key or None
+
+
+def serials_agree(a: str, b: str) -> bool:
+    """Two normalised serials name the same device (see the module's docstring)."""
+    if a == b:
+        return True
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= MIN_SERIAL_TAIL and long.endswith(short)
+
+
+def asset_key(asset_id: str | None) -> str | None:
+    if not asset_id:
+        return None
+    key = " ".join(asset_id.split()).upper()
+    return key or None
+
+
+@dataclass(slots=True)
+class DeviceKeys:
+    """An in-memory index of the keys of every known device (a million devices fit: ~200 B each)."""
+
+    known: dict[int, Keys] = field(default_factory=dict)
+    by_mac: dict[str, int] = field(default_factory=dict)
+    by_tail: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    by_asset: dict[str, int] = field(default_factory=dict)
+    by_site_ip: dict[tuple[int, str], int] = field(default_factory=dict)
+    by_ip: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    by_fingerprint: dict[tuple[int | None, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: fingerprints already taken by the current import: key -> how many matched so far
+    taken: dict[tuple[int | None, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    # -- building -------------------------------------------------------------------------------
+
+    def add(self, device_id: int, keys: Keys) -> None:
+        """Index a device, or fill the keys it lacked (a key once known is never replaced: the
+        first MAC a device was seen with stays its MAC)."""
+        old = self.known.get(device_id)
+        merged = keys if old is None else _fill(old, keys)
+        self.known[device_id] = merged
+        if merged.mac and (old is None or not old.mac):
+            self.by_mac.setdefault(merged.mac, device_id)
+        if merged.serial and (old is None or not old.serial):
+            self.by_tail[merged.serial[-MIN_SERIAL_TAIL:]].append(device_id)
+        if merged.asset_id and (old is None or not old.asset_id):
+            self.by_asset.setdefault(merged.asset_id, device_id)
+        if keys.ip:
+            if keys.site_id is not None:
+                self.by_site_ip[(keys.site_id, keys.ip)] = device_id  # the newest holder wins
+            holders = self.by_ip[keys.ip]
+            if device_id not in holders:
+                holders.append(device_id)
+        if merged.fingerprint and (old is None or old.fingerprint != merged.fingerprint):
+            self.by_fingerprint[(merged.site_id, merged.fingerprint)].append(device_id)
+
+    def move(self, device_id: int, site_id: int) -> None:
+        """A site-less device learnt its site (a scan named it)."""
+        keys = self.known.get(device_id)
+        if keys is None:
+            return
+        self.known[device_id] = Keys(keys.mac, keys.serial, keys.asset_id, site_id, keys.ip, keys.fingerprint)
+        if keys.ip:
+            self.by_site_ip[(site_id, keys.ip)] = device_id
+
+    def forget(self, device_id: int) -> None:
+        """A device folded into another: no record may match it again."""
+        keys = self.known.pop(device_id, None)
+        if keys is None:
+            return
+        if keys.mac and self.by_mac.get(keys.mac) == device_id:
+            del self.by_mac[keys.mac]
+        if keys.asset_id and self.by_asset.get(keys.asset_id) == device_id:
+            del self.by_asset[keys.asset_id]
+        if keys.serial:
+            tail = self.by_tail.get(keys.serial[-MIN_SERIAL_TAIL:], [])
+            if device_id in tail:
+                tail.remove(device_id)
+        if keys.ip:
+            if device_id in self.by_ip.get(keys.ip, []):
+                self.by_ip[keys.ip].remove(device_id)
+            if keys.site_id is not None and self.by_site_ip.get((keys.site_id, keys.ip)) == device_id:
+                del self.by_site_ip[(keys.site_id, keys.ip)]
+
+    # -- matching -------------------------------------------------------------------------------
+
+    def contradicts(self, device_id: int, keys: Keys) -> bool:
+        """The record names a MAC, serial or asset ID the device cannot have."""
+        known = self.known.get(device_id)
+        if known is None:
+            return False
+        if keys.mac and known.mac and keys.mac != known.mac:
+            return True
+        if keys.serial and known.serial and not serials_agree(keys.serial, known.serial):
+            return True
+        return bool(keys.asset_id and known.asset_id and keys.asset_id != known.asset_id)
+
+    def _by_serial(self, serial: str) -> int | None:
+        if len(serial) >= MIN_SERIAL_TAIL:
+            for did in self.by_tail.get(serial[-MIN_SERIAL_TAIL:], ()):
+                known = self.known[did].serial
+                if known and serials_agree(serial, known):
+                    return did
+            return None
+        # a short serial can only equal another short one (no tail to share)
+        for did in self.by_tail.get(serial, ()):
+            if self.known[did].serial == serial:
+                return did
+        return None
+
+    def find(self, keys: Keys, *, bare_ip: bool = False) -> Match | None:
+        """The known device this record is, or ``None`` for a new device.
+
+        ``bare_ip``: the record has no site (a scan without ``--site``), so an address matches
+        only when exactly one known device holds it."""
+        if keys.mac and (did := self.by_mac.get(keys.mac)) is not None:
+            return self._settle(Match(did, "mac"), keys)
+        if keys.serial and (did := self._by_serial(keys.serial)) is not None and not self.contradicts(did, keys):
+            return self._settle(Match(did, "serial"), keys)
+        if keys.asset_id and (did := self.by_asset.get(keys.asset_id)) is not None and not self.contradicts(did, keys):
+            return self._settle(Match(did, "asset_id"), keys)
+        if keys.ip:
+            did = self._address_holder(keys, bare_ip=bare_ip)
+            if did is not None and not self.contradicts(did, keys):
+                return Match(did, "address")
+            return None
+        if keys.fingerprint and not keys.has_identity:
+            slot = (keys.site_id, keys.fingerprint)
+            holders = self.by_fingerprint.get(slot, [])
+            n = self.taken[slot]
+            if n < len(holders):
+                self.taken[slot] = n + 1
+                return Match(holders[n], "fingerprint")
+        return None
+
+    def _address_holder(self, keys: Keys, *, bare_ip: bool) -> int | None:
+        assert keys.ip is not None
+        if keys.site_id is not None and not bare_ip:
+            return self.by_site_ip.get((keys.site_id, keys.ip))
+        holders = self.by_ip.get(keys.ip, [])
+        return holders[0] if len(holders) == 1 else None
+
+    def _settle(self, match: Match, keys: Keys) -> Match:
+        """A strong-key match to a device with no site, for a record that has one: when the
+        site already holds a device at that address (imported from the register, not yet seen
+        on the network), the two are one device — fold the site-less one into the site's."""
+        known = self.known.get(match.device_id)
+        if known is None or known.site_id is not None or keys.site_id is None or not keys.ip:
+            return match
+        holder = self.by_site_ip.get((keys.site_id, keys.ip))
+        if holder is None or holder == match.device_id or self.contradicts(holder, _keys_of(known)):
+            return match
+        return Match(holder, match.by, fold=(match.device_id,))
+
+    def new_import(self) -> None:
+        """Start counting fingerprint matches afresh (one count per file)."""
+        self.taken.clear()
+
+
+def _keys_of(keys: Keys) -> Keys:
+    return Keys(keys.mac, keys.serial, keys.asset_id)
+
+
+def _fill(old: Keys, new: Keys) -> Keys:
+    return Keys(
+        old.mac or new.mac,
+        old.serial or new.serial,
+        old.asset_id or new.asset_id,
+        new.site_id if new.site_id is not None else old.site_id,
+        new.ip or old.ip,
+        old.fingerprint or new.fingerprint,
+    )
+
+
+def fingerprint(site: str | None, fields: dict[str, object]) -> str:
+    """A row's own values as a short digest: how a keyless row is recognised when the same
+    register is imported again.  Case and spacing do not count; the row number does not."""
+    import hashlib
+
+    import orjson
+
+    parts = sorted(
+        (str(k).lower(), " ".join(str(v).split()).lower())
+        for k, v in fields.items()
+        if v not in (None, "") and str(k).lower() not in ("row", "site")
+    )
+    body = orjson.dumps([" ".join((site or "").split()).lower(), parts])
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+def record_keys(
+    site_id: int | None,
+    site: str | None,
+    mac: str | None,
+    serial: str | None,
+    asset_id: str | None,
+    ip: str | None,
+    fields: dict[str, object] | None,
+) -> Keys:
+    """The keys of one inventory record; the fingerprint only for rows with no other key."""
+    skey = serial_key(serial)
+    akey = asset_key(asset_id)
+    fp = fingerprint(site, fields) if fields is not None and not (mac or skey or akey or ip) else None
+    return Keys(mac, skey, akey, site_id, ip, fp)
+
+
+def index_rows(rows: object) -> DeviceKeys:
+    """A :class:`DeviceKeys` over ``(id, mac, serial, asset_id, site_id, ip, fingerprint)`` rows
+    (``store.identification.match_keys_rows``)."""
+    index = DeviceKeys()
+    for did, mac, serial, asset_id, site_id, ip, fp in rows:  # type: ignore[attr-defined]
+        index.add(int(did), Keys(mac, serial_key(serial), asset_key(asset_id), site_id, ip, fp))
+    return index
