@@ -322,7 +322,7 @@ def main() -> None:
         for name in names:
             print(f"{name:28} {describe(generate(ALL[name], args.seed))}")
         return
-    head = "shape | sites | visits | limit s | time s | status | risk-exposure | bound | gap | rule | plan vs rule | peak MB"
+    head = "shape | sites | visits | limit s | time s | status | risk-exposure | bound | gap | rule | vs rule | peak MB"
     print(f"| {head} |")
     print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
