@@ -163,12 +163,13 @@ def _money(value: float | None) -> str:
 def print_result(result: PlanResult, estate: EstatePlan | None = None) -> None:
     problem = result.problem
     status_style = {"optimal": "green", "feasible": "yellow"}.get(result.status, "red")
+    valid = result.status in ("optimal", "feasible")  # no risk figure for what is not a plan
     console.print(
-        f"[bold]plan[/]: [{status_style}]{result.status}[/] · risk-exposure {_money(result.objective)} · "
-        f"bound {_money(result.bound)} · gap {'-' if result.gap is None else f'{result.gap:.3%}'} · "
-        f"{result.seconds:.1f} s · {escape(result.solver)}"
+        f"[bold]plan[/]: [{status_style}]{escape(result.label)}[/] · risk-exposure "
+        f"{_money(result.objective if valid else None)} · bound {_money(result.bound)} · "
+        f"gap {'-' if result.gap is None else f'{result.gap:.3%}'} · {result.seconds:.1f} s · {escape(result.solver)}"
     )
-    if result.greedy_objective is not None and result.objective:
+    if valid and result.greedy_objective is not None and result.objective:
         better = (result.greedy_objective - result.objective) / result.greedy_objective
         console.print(
             f"spreadsheet rule (deadlines first, then risk per cost, earliest period that fits): risk-exposure "
@@ -456,7 +457,7 @@ def compare(
         return used[-1] if used and not d["unscheduled"] else ("not within horizon" if d["unscheduled"] else "-")
 
     measures: list[tuple[str, Any]] = [
-        ("status", lambda d: d["status"]),
+        ("status", lambda d: d.get("label", d["status"])),
         ("risk-exposure", lambda d: _money(d["objective"])),
         ("gap to bound", lambda d: "-" if d["gap"] is None else f"{d['gap']:.3%}"),
         ("total spend", lambda d: _money(sum(p["spend"] for p in d["periods"]))),
