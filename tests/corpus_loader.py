@@ -202,6 +202,7 @@ KINDS: dict[str, KindSpec] = {
     "onvif-fault": KindSpec("onvif", lambda t: {"kind": "onvif", "raw": t}),
     "wsd-probematch": KindSpec("ws-discovery", lambda t: {"kind": "onvif", "raw": t}),
     "wsd-hello": KindSpec("ws-discovery", lambda t: {"kind": "onvif", "raw": t}),
+    "wsd-printout": KindSpec("ws-discovery", lambda t: {"kind": "onvif", "raw": t}),
     # RTSP
     "rtsp-reply": KindSpec("rtsp", _rtsp_raw),
     "rtsp-transcript": KindSpec("rtsp", _rtsp_raw),
