@@ -25,6 +25,7 @@ from phaseout.discover.scanner import HostResult
 from phaseout.domain import OBSERVATION_MAX_BYTES
 from phaseout.identify import Identifier
 from phaseout.identify.facts import gather
+from phaseout.store.channels import facts_of, record_channels
 from phaseout.store.device_writer import SiteResolver
 from phaseout.store.identification import identify_rows
 from phaseout.store.schema import devices, import_batches, observations
@@ -168,6 +169,9 @@ def record_scan(
                         conn.execute(update(devices).where(devices.c.id == did, col.is_(None)).values({column: value}))
                 updated += 1
             touched.append(did)
+            if host.channels or host.channel_kinds:  # the cameras behind a recorder (store/channels.py)
+                found = facts_of(host.channels)
+                touched += record_channels(conn, did, found, host.channel_kinds, now=now, batch_id=batch_id)
             rows = []
             for obs in host.observations:
                 payload, size, truncated = _payload({**obs, "vantage": vantage} if vantage else obs)

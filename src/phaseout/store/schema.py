@@ -111,8 +111,11 @@ devices = Table(
     Column("confidence", Float),
     Column("evidence_key", String(16)),  # -> evidence.key: the rules that fired (shared by identical results)
     Column("knowledge", String(16)),  # version of the knowledge that made the identification
+    Column("channel", String(16)),  # input on the parent recorder: D3 (IP), A3 (analogue)
+    Column("channel_state", String(16)),  # online | offline | unknown | missing (left its recorder's list)
     CheckConstraint("status in ('active', 'replaced', 'retired')", name="status"),
     Index(None, "mac"),
+    Index(None, "parent_id"),
     Index(None, "site_id", "ip"),
     Index(None, "vendor"),
 )
