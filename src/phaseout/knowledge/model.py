@@ -27,6 +27,10 @@ SIGNAL_FIELDS = (
     "dhdiscover",
     "onvif",
     "url",
+    "http.title",
+    "favicon",
+    "snmp.sysdescr",
+    "snmp.oid",
 )
 
 
