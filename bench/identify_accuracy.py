@@ -60,9 +60,12 @@ def identify_all(captures: Sequence[Capture]) -> list[str]:
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env=env,
     )
+    if not proc.stdout.strip():
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        raise SystemExit(f"phaseout identify gave no output (exit {proc.returncode}):\n{tail}")
     results = {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
     return [str(results.get(i, {}).get("vendor", "error")) for i in range(len(captures))]
 
