@@ -376,9 +376,8 @@ def drop_self(report: ChannelReport, recorder_ip: str, recorder_serials: list[st
     kept = ChannelReport(errors=list(report.errors))
     for ch in report.channels:
         serial = (ch.serial or "").upper()
-        same = serial and any(
-            serial == s or (len(serial) >= 9 and (s.endswith(serial) or serial.endswith(s))) for s in own
-        )
+        distinct = len(serial) >= 9 and len(set(serial)) > 2  # not "000000000" nor a short tag
+        same = serial and any(serial == s or (distinct and (serial in s or s in serial)) for s in own)
         if ch.address == recorder_ip or same:
             kept.error(f"channel {ch.key} names the recorder itself; left out")
             continue

@@ -214,6 +214,11 @@ def dahua_remote_devices(channels: list[dict[str, Any]], spec: dict[str, Any], r
             f"{key}.VideoInputs[0].Enable=true",
             f"{key}.VideoInputs[0].Name={ch['name']}",
         ]
+    if quirk == "bad-ids":  # a slot that is not a number, one far out of range
+        lines += [
+            "table.RemoteDevice.uuid:System_CONFIG_NETCAMERA_INFO_x.Address=10.0.0.1",
+            "table.RemoteDevice.uuid:System_CONFIG_NETCAMERA_INFO_99999999.Address=10.0.0.2",
+        ]
     body = "\r\n".join(lines) + "\r\n"
     if quirk == "truncated":
         body = body[: int(len(body) * 0.6)] + "\x00\x00garbage without equals"
