@@ -167,7 +167,7 @@ def check(
     if fw is None:
         return finding("unknown", "The firmware version is not known: collect it (scan or inventory).")
     if rng.built_before is not None:
-        return _by_build_date(rng, fw, finding)
+        return _by_build_date(rng, rng.built_before, fw, finding)
     if rng.before is not None:
         if compare(fw, rng.before) < 0:
             return finding("affected", f"Firmware {fw} is older than the fix ({rng.before}).")
@@ -180,21 +180,23 @@ def check(
 
 
 def _by_build_date(
-    rng: AffectedRange, fw: Firmware, finding: Callable[[str, str], VulnerabilityFinding]
+    rng: AffectedRange,
+    built_before: dt.date,
+    fw: Firmware,
+    finding: Callable[[str, str], VulnerabilityFinding],
 ) -> VulnerabilityFinding:
     """A build-date decision: affected before ``built_before``; fixed from ``fixed_from`` (at
     ``fixed_version`` or later), or from ``built_before`` when no later date is given; unknown in
     between, or when the firmware carries no build date."""
     basis = f" ({rng.basis})" if rng.basis else ""
-    fixed_from = rng.fixed_from or rng.built_before
-    assert rng.built_before is not None
+    fixed_from = rng.fixed_from or built_before
     if fw.build is None:
         return finding(
             "unknown",
-            f"Affected if built before {rng.built_before}; firmware {fw.raw!r} carries no build date.",
+            f"Affected if built before {built_before}; firmware {fw.raw!r} carries no build date.",
         )
-    if fw.build < rng.built_before:
-        return finding("affected", f"Firmware built {fw.build}, before the fix could exist ({rng.built_before}).")
+    if fw.build < built_before:
+        return finding("affected", f"Firmware built {fw.build}, before the fix could exist ({built_before}).")
     if fw.build >= fixed_from and (rng.fixed_version is None or compare_versions(fw, rng.fixed_version) >= 0):
         return finding("fixed", f"Firmware built {fw.build}, on or after the fixed build ({fixed_from}){basis}.")
     if fw.build >= fixed_from:
@@ -204,7 +206,7 @@ def _by_build_date(
         )
     return finding(
         "unknown",
-        f"Firmware built {fw.build}, between the report ({rng.built_before}) and the first build known to be "
+        f"Firmware built {fw.build}, between the report ({built_before}) and the first build known to be "
         f"fixed ({fixed_from}){basis}: check the advisory for this model.",
     )
 
