@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from phaseout.store.schema import devices
 
@@ -107,6 +107,8 @@ def record_channels(
 
     touched: list[int] = []
     seen: set[int] = set()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for ch in channels:
         serial, mac = _usable_serial(ch.serial), _mac(ch.mac)
         current = by_key.get(ch.key)
@@ -117,44 +119,49 @@ def record_channels(
             did = None if (serial and stored and stored != serial) else current.id
         if did is not None and did in seen:
             did = None  # two channels name one camera (a cascaded recorder): keep both channels
+        values = {"ip": ch.address, "mac": mac, "serial": ch.serial, "model": ch.model, "firmware": ch.firmware}
         if did is None:
-            did = int(
-                conn.execute(
-                    devices.insert()
-                    .values(
-                        site_id=site_id,
-                        parent_id=recorder_id,
-                        channel=ch.key,
-                        channel_state=ch.state,
-                        ip=ch.address,
-                        mac=mac,
-                        serial=ch.serial,
-                        model=ch.model,
-                        firmware=ch.firmware,
-                        description=ch.name or None,
-                        device_type="camera",
-                        first_seen=now,
-                        last_seen=now,
-                        batch_id=batch_id,
-                    )
-                    .returning(devices.c.id)
-                ).scalar_one()
+            inserts.append(
+                {
+                    "site_id": site_id,
+                    "parent_id": recorder_id,
+                    "channel": ch.key,
+                    "channel_state": ch.state,
+                    **values,
+                    "description": ch.name or None,
+                    "device_type": "camera",
+                    "first_seen": now,
+                    "last_seen": now,
+                    "batch_id": batch_id,
+                }
             )
-        else:
-            conn.execute(
-                update(devices)
-                .where(devices.c.id == did)
-                .values(parent_id=recorder_id, channel=ch.key, channel_state=ch.state, last_seen=now)
-            )
-            values = {"ip": ch.address, "mac": mac, "serial": ch.serial, "model": ch.model, "firmware": ch.firmware}
-            for column in _FILLABLE:
-                if values[column]:  # fill what is empty, never overwrite
-                    col = devices.c[column]
-                    conn.execute(
-                        update(devices).where(devices.c.id == did, col.is_(None)).values({column: values[column]})
-                    )
+            continue
+        updates.append(
+            {"did": did, "n_channel": ch.key, "n_state": ch.state, **{f"n_{k}": v for k, v in values.items()}}
+        )
         seen.add(did)
         touched.append(did)
+    if updates:  # one statement for all: what the recorder says fills empty columns, never overwrites
+        fill = {c: func.coalesce(devices.c[c], bindparam(f"n_{c}", type_=devices.c[c].type)) for c in _FILLABLE}
+        conn.execute(
+            update(devices)
+            .where(devices.c.id == bindparam("did"))
+            .values(
+                parent_id=recorder_id,
+                channel=bindparam("n_channel"),
+                channel_state=bindparam("n_state"),
+                last_seen=now,
+                **fill,
+            ),
+            updates,
+        )
+    if inserts:
+        before = {r.id for r in children}
+        conn.execute(devices.insert(), inserts)
+        new = conn.execute(select(devices.c.id).where(devices.c.parent_id == recorder_id)).scalars()
+        created = [i for i in new if i not in before and i not in seen]
+        seen.update(created)
+        touched += created
 
     for child in children:
         if child.id in seen or not child.channel or child.channel_state == "missing":
