@@ -284,3 +284,28 @@ def test_a_record_nested_255_levels_does_not_stop_the_stream() -> None:
     assert (done, errors) == (1, 2)
     assert "error" in out[0] and out[1]["id"] == "x" and "error" in out[1]
     assert out[2]["vendor"] == "dahua"
+
+
+# ---------------------------------------------------------------- labels sold around the world
+
+
+@pytest.mark.parametrize(
+    ("maker", "vendor", "relation"),
+    [
+        ("Intelbras", "dahua", "oem"),  # Brazil: reported, decides alone
+        ("Prama Hikvision India Private Limited", "hikvision", "sub-brand"),  # India
+        ("ABUS", "unknown", None),  # suspected: some lines only, never decides alone
+        ("Grundig Security", "unknown", None),
+        ("Alibi", "unknown", "unknown"),  # a Uniview OEM today: not taken for Hikvision
+    ],
+)
+def test_worldwide_labels_weighed_by_how_well_the_relation_is_known(
+    maker: str, vendor: str, relation: str | None
+) -> None:
+    found = IDF.identify([{"kind": "inventory", "fields": {"manufacturer": maker}}])
+    assert (found.vendor, found.relation) == (vendor, relation)
+
+
+def test_a_suspected_label_with_device_evidence_is_the_makers() -> None:
+    found = IDF.identify([{"kind": "inventory", "fields": {"manufacturer": "ABUS", "model": "DS-2CD2143G2-I"}}])
+    assert (found.vendor, found.brand, found.relation) == ("hikvision", "ABUS (some lines)", "oem")
