@@ -186,7 +186,10 @@ def test_ctrl_c_keeps_and_stores_finished_hosts(tmp_path) -> None:  # type: igno
             text=True,
             env={**env, "PYTHONUNBUFFERED": "1"},
         )
-        time.sleep(4)  # the camera answers within a second; the silent host holds the scan open
+        # the camera answers within a second once the scan runs; the silent host holds the scan
+        # open for 60 s.  12 s leaves room for a slow start on a loaded machine (imports alone
+        # took over 4 s here with ~9 agents on 2 cores)
+        time.sleep(12)
         scan_proc.send_signal(signal.SIGINT)
         out, err = scan_proc.communicate(timeout=30)
     assert scan_proc.returncode == 130, err

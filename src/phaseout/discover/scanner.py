@@ -370,9 +370,31 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
         jobs.append(rtsp())
     if jobs:
         await asyncio.gather(*jobs)
+    if 80 in result.ports and _answered(result.observations, DAHUA_SYSTEM_INFO):
+        await dahua_software_version(ip, settings, result)
     if settings.credentials and 80 in result.ports:
         await recorder_channels(ip, settings, result)
     return result
+
+
+DAHUA_SYSTEM_INFO = "/cgi-bin/magicBox.cgi?action=getSystemInfo"
+DAHUA_SOFTWARE_VERSION = "/cgi-bin/magicBox.cgi?action=getSoftwareVersion"
+
+
+def _answered(observations: list[dict[str, Any]], path: str) -> bool:
+    return any(o.get("path") == path and " 200" in str(o.get("raw", ""))[:13] for o in observations)
+
+
+async def dahua_software_version(ip: str, settings: ScanSettings, result: HostResult) -> None:
+    """A host that answered Dahua's getSystemInfo is asked its firmware too (``version=...,
+    build:...``): the vulnerability decisions need it, and only magicBox says it on recorders
+    whose ONVIF wants WS-Security.  Asked only of hosts that already spoke magicBox."""
+    status, text, _body, error = await _get(ip, DAHUA_SOFTWARE_VERSION, settings, MAX_RESPONSE)
+    if error:
+        result.errors.append(error)
+    if status == 200:
+        obs = {"kind": "http", "port": 80, "tls": False, "path": DAHUA_SOFTWARE_VERSION, "raw": text}
+        result.observations.append(obs | ({"authenticated": True} if settings.credentials else {}))
 
 
 _DEVICE_TYPE = re.compile(r"<deviceType>\s*([^<]{0,40})<", re.IGNORECASE)
@@ -413,19 +435,21 @@ def _own_serials(observations: list[dict[str, Any]]) -> list[str]:
     return [s for s in out if s]
 
 
-async def _get(ip: str, path: str, settings: ScanSettings) -> tuple[int, str, str | None]:
-    """GET ``path`` answering a digest challenge with the user's credentials: (status, body,
-    error).  Status 0 when nothing usable came."""
-    text, error = await _exchange(ip, 80, _http_request(ip, path), settings, MAX_CHANNEL_LIST)
+async def _get(
+    ip: str, path: str, settings: ScanSettings, cap: int = MAX_CHANNEL_LIST
+) -> tuple[int, str, str, str | None]:
+    """GET ``path`` answering a digest challenge with the user's credentials: (status, whole
+    answer, body, error).  Status 0 when nothing usable came."""
+    text, error = await _exchange(ip, 80, _http_request(ip, path), settings, cap)
     head, _sep, body = text.partition("\r\n\r\n")
     if " 401" in head[:13] and settings.credentials and (m := _DIGEST.search(head)):
         challenge = parse_challenge(m.group(1).strip())
         if challenge:
             header = authorization(settings.credentials, "GET", path, challenge)
-            text, error = await _exchange(ip, 80, _http_request(ip, path, header), settings, MAX_CHANNEL_LIST)
+            text, error = await _exchange(ip, 80, _http_request(ip, path, header), settings, cap)
             head, _sep, body = text.partition("\r\n\r\n")
     status = head[9:12] if head.startswith("HTTP/") else ""
-    return (int(status) if status.isdigit() else 0), body, error
+    return (int(status) if status.isdigit() else 0), text, body, error
 
 
 async def recorder_channels(ip: str, settings: ScanSettings, result: HostResult) -> None:
@@ -435,7 +459,7 @@ async def recorder_channels(ip: str, settings: ScanSettings, result: HostResult)
     if kind is None:
         return
     if kind == "hikvision":
-        (s1, proxy_text, e1), (s2, status_text, _e2), (s3, inputs_text, _e3) = await asyncio.gather(
+        (s1, _t1, proxy_text, e1), (s2, _t2, status_text, _e2), (s3, _t3, inputs_text, _e3) = await asyncio.gather(
             _get(ip, ch.HIK_PROXY_PATH, settings),
             _get(ip, ch.HIK_STATUS_PATH, settings),
             _get(ip, ch.HIK_INPUTS_PATH, settings),
@@ -452,7 +476,7 @@ async def recorder_channels(ip: str, settings: ScanSettings, result: HostResult)
             k for k, ok in (("ip", s1 == 200 and not proxy.errors), ("analog", s3 == 200 and not inputs.errors)) if ok
         }
     else:
-        (s1, remote_text, e1), (s2, titles_text, _e2) = await asyncio.gather(
+        (s1, _t1, remote_text, e1), (s2, _t2, titles_text, _e2) = await asyncio.gather(
             _get(ip, ch.DAHUA_REMOTE_PATH, settings), _get(ip, ch.DAHUA_TITLE_PATH, settings)
         )
         problems = [f"channels: {e}" for e in (e1,) if e]
