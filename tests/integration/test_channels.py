@@ -160,3 +160,33 @@ def test_hostile_channel_lists_are_capped_and_reported(quirk: str, connections: 
         assert result.ip not in {c.address for c in result.channels}
         if quirk in ("huge", "truncated", "bad-ids"):
             assert "ip" not in result.channel_kinds  # a damaged list never marks cameras missing
+
+
+@needs_ports
+def test_scan_command_with_credentials_stores_the_recorder_tree(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``phaseout scan --credentials`` against ``phaseout emulate``: the channels come out in the
+    JSON lines and are stored under their recorders; without credentials, none."""
+    import json
+    import os
+    import subprocess
+
+    from tests.integration.test_discovery import PHASEOUT, emulate_process
+
+    db = tmp_path / "tree.db"
+    creds = tmp_path / "creds.toml"
+    creds.write_text('username = "admin"\npassword = "emulated-only"\n', encoding="utf-8")
+    env = {**os.environ, "COLUMNS": "200", "PHASEOUT_DB": str(db)}
+    base = [*PHASEOUT, "scan", "127.35.0.1-2", "--scope", "127.35.0.0/16", "-f", "jsonl", "--host-deadline", "10"]
+    with emulate_process("hikvision-nvr,hikvision-dvr", 2, "127.35.0.1", env):
+        plain = subprocess.run([*base, "--no-store"], capture_output=True, text=True, timeout=90, env=env)
+        proc = subprocess.run([*base, "--credentials", str(creds)], capture_output=True, text=True, timeout=90, env=env)
+    assert plain.returncode == 0 and proc.returncode == 0, proc.stderr
+    assert all("channels" not in json.loads(x) for x in plain.stdout.splitlines())
+    rows = {r["ip"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    nvr, dvr = rows["127.35.0.1"], rows["127.35.0.2"]
+    assert [c["channel"] for c in nvr["channels"]] == [f"D{i}" for i in range(1, 9)]
+    assert [c["channel"] for c in dvr["channels"]] == [f"A{i}" for i in range(1, 9)]
+    assert "emulated-only" not in proc.stdout
+    with Store.open(str(db)) as store:
+        assert store.counts()["devices"] == 2 + 16
+        assert len(_children(store, _recorder_id(store, "127.35.0.1"))) == 8
