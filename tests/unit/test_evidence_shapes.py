@@ -309,3 +309,54 @@ def test_worldwide_labels_weighed_by_how_well_the_relation_is_known(
 def test_a_suspected_label_with_device_evidence_is_the_makers() -> None:
     found = IDF.identify([{"kind": "inventory", "fields": {"manufacturer": "ABUS", "model": "DS-2CD2143G2-I"}}])
     assert (found.vendor, found.brand, found.relation) == ("hikvision", "ABUS (some lines)", "oem")
+
+
+# ---------------------------------------------------------------- printouts given as banners
+
+
+@pytest.mark.parametrize(
+    ("raw", "vendor"),
+    [
+        # SNMP printed by snmpwalk, given as a banner on port 161
+        ("SNMPv2-MIB::sysObjectID.0 = OID: SNMPv2-SMI::enterprises.1004849.3.2.10\n", "dahua"),
+        # a DHIP login challenge printed as header words and JSON
+        (
+            "20000000|44484950|d710c601|00000000|ac000000|00000000|ac000000|00000000\n"
+            '{ "result": false, "params": { "realm": "Login to ASI1201E", "random": "1" }, "session": 1 }\n',
+            "dahua",
+        ),
+        # ISAPI deviceInfo printed as a Python dict (deviceDescription and deviceType first)
+        (
+            "{'@xmlns': 'http://www.hikvision.com/ver20/XMLSchema', 'deviceDescription': 'IPCamera', "
+            "'deviceType': 'IPCamera', 'model': 'DS-2SC3Q140MY-TE', 'firmwareVersion': 'V5.7.12'}",
+            "hikvision",
+        ),
+        ("[*] Remote Model: DH-XVR1B08-I, Class: HCVR\n", "dahua"),
+        ("AXIS P1346 Network Camera 5.50beta3 (2014) ready.", "axis"),
+        ("{'Manufacturer': 'IPCAM', 'Model': 'C6F0SgZ3N0PmL2'}", "unknown"),
+    ],
+)
+def test_printouts_given_as_banners(raw: str, vendor: str) -> None:
+    assert IDF.identify([{"kind": "banner", "port": 80, "raw": raw}]).vendor == vendor
+
+
+def test_ssdp_headers_printed_as_json() -> None:
+    raw = (
+        '{"SERVER": "Linux/3.8.8, UPnP/1.0, ZheJiang Dahua Technology CO.,LTD. Upnp SDK", '
+        '"USN": "uuid:www.dahuatech.com.device_3_0-1L047ACPAW00037"}'
+    )
+    assert IDF.identify([{"kind": "upnp", "raw": raw}]).vendor == "dahua"
+
+
+def test_certificate_fields_in_a_tools_wording() -> None:
+    obs = {
+        "kind": "tls",
+        "subject": "CN: 192.168.2.70, Country: CN",
+        "issuer": "CN: Dahua Device NVR CA, Org: Zhejiang Dahua Technology Co.,Ltd., Country: CN",
+    }
+    assert IDF.identify([obs]).vendor == "dahua"
+
+
+def test_the_shared_odm_namespace_alone_names_no_maker() -> None:
+    raw = '<Envelope xmlns:hikwsd="http://www.onvifext.com/onvif/ext/ver10/wsdl"><Manufacturer>IPCAM</Manufacturer>'
+    assert IDF.identify([{"kind": "onvif", "raw": raw}]).vendor == "unknown"

@@ -296,12 +296,19 @@ def _first(info: dict[str, Any], *keys: str) -> str:
 def _device_info_facts(facts: Facts, kind: str, info: dict[str, Any]) -> None:
     """Device fields by their lower-cased names, as Dahua CGI, RPC2, DHDiscover and scan datasets
     write them."""
-    model = _first(info, "devicetype", "device_model", "type", "devicemodel", "model")
-    if model:
-        if _looks_like_model(model):
-            facts.models.append((1, kind, "DeviceType", model))
+    # DeviceType holds the model in Dahua answers and a class word ("IPCamera") in ISAPI ones:
+    # the first value that looks like a model is the model, the others are type hints
+    model = ""
+    for key in ("devicetype", "device_model", "type", "devicemodel", "model"):
+        value = _first(info, key)
+        if not value:
+            continue
+        if _looks_like_model(value):
+            model = model or value
         else:
-            facts.type_hints.append((kind, model))
+            facts.type_hints.append((kind, value))
+    if model:
+        facts.models.append((1, kind, "DeviceType", model))
     if base := _first(info, "updateserial"):
         facts.models.append((3, kind, "updateSerial", base))
     vendor = _first(info, "vendor", "device_vendor", "manufacturer")
@@ -439,6 +446,9 @@ def _xml_kind(kind: str) -> Any:
     def parse(facts: Facts, obs: dict[str, Any]) -> None:
         raw = _raw(obs)
         facts.text(kind if kind in ("sadp", "onvif") else "http.body", kind, raw)
+        if kind == "upnp" and raw.lstrip().startswith("{"):  # SSDP headers printed as a JSON object
+            _printed_dict(facts, kind, raw)
+            return
         if kind == "upnp" and not raw.lstrip().startswith("<"):
             _status, headers, body = split_message(raw)
             for server in headers.get("server", []):
@@ -557,6 +567,22 @@ def _cert_names(text: str) -> dict[str, str]:
     return found
 
 
+_RDN_PART = re.compile(r",\s*(?=[A-Za-z][A-Za-z ]{0,30}:)")
+
+
+def _rdn_text(value: str) -> str:
+    """``CN: x, Org: Zhejiang Dahua Technology Co.,Ltd.`` (a tool's wording) -> ``CN=x,
+    O=Zhejiang Dahua Technology Co.,Ltd.``; text already in ``O=`` form is left as it is."""
+    if "=" in value or ":" not in value:
+        return value
+    parts = []
+    for part in _RDN_PART.split(value):
+        key, sep, item = part.partition(":")
+        name = _RDN_NAMES.get(re.sub(r"[^a-z]", "", key.lower())) if sep else None
+        parts.append(f"{name}={item.strip()}" if name else part.strip())
+    return ", ".join(parts)
+
+
 def _tls(facts: Facts, obs: dict[str, Any]) -> None:
     """A certificate's subject and issuer, given as fields or as a tool's printout in ``raw``."""
     values: dict[str, str] = {}
@@ -566,7 +592,7 @@ def _tls(facts: Facts, obs: dict[str, Any]) -> None:
             continue
         if not isinstance(value, str):
             raise ObservationError(f"tls.{name} must be a string")
-        values[name] = clean_text(value[:4096])
+        values[name] = _rdn_text(clean_text(value[:4096]))
     if not values and "raw" in obs:
         values = _cert_names(_raw(obs)[:65536])
     for name, value in values.items():
@@ -594,23 +620,34 @@ def _snmp(facts: Facts, obs: dict[str, Any]) -> None:
     for name, value in (("sysdescr", descr), ("sysobjectid", oid)):
         if value is not None and not isinstance(value, str):
             raise ObservationError(f"snmp.{name} must be a string")
-    oids: list[str] = [oid[:1024]] if oid else []
-    if "raw" in obs:
-        raw = _raw(obs)[:65536]
-        for m in _SNMP_LINE.finditer(raw):
-            what, value = m.group(1).lower(), m.group(2).strip().strip('"')
-            if what == "descr" and descr is None:
-                descr = value
-            elif what == "objectid" and not oid:
-                oids.append(value)
-        oids.extend(m.group(1) for m in _WALKED.finditer(raw))
     if descr:
         facts.text("snmp.sysdescr", "snmp", clean_text(descr[:4096]))
+    if oid:
+        _snmp_text(facts, "snmp", oid[:1024], with_descr=False)
+    if "raw" in obs and descr is None and oid is None:
+        _snmp_text(facts, "snmp", _raw(obs)[:65536])
+
+
+def _snmp_text(facts: Facts, kind: str, text: str, with_descr: bool = True) -> None:
+    """sysDescr and enterprise arcs from SNMP text: a bare OID, ``snmpget`` / ``snmpwalk`` lines."""
+    oids: list[str] = []
+    descr = None
+    for m in _SNMP_LINE.finditer(text):
+        what, value = m.group(1).lower(), m.group(2).strip().strip('"')
+        if what == "descr" and descr is None:
+            descr = value
+        elif what == "objectid":
+            oids.append(value)
+    if descr and with_descr:
+        facts.text("snmp.sysdescr", kind, descr[:4096])
+    oids.extend(m.group(1) for m in _WALKED.finditer(text))
+    if not oids:
+        oids.append(text[:1024])
     seen: set[str] = set()
-    for text in oids[:5000]:
-        if (hit := _OID.search(text)) and (arc := hit.group(1).split(".", 1)[0]) not in seen:
+    for item in oids[:5000]:
+        if (hit := _OID.search(item)) and (arc := hit.group(1).split(".", 1)[0]) not in seen:
             seen.add(arc)
-            facts.text("snmp.oid", "snmp", "1.3.6.1.4.1." + hit.group(1))
+            facts.text("snmp.oid", kind, "1.3.6.1.4.1." + hit.group(1))
 
 
 def _favicon(facts: Facts, obs: dict[str, Any]) -> None:
@@ -644,9 +681,15 @@ _PASTED_FAVICON = re.compile(
 _PASTED_TITLE = re.compile(r"^\|?\s*http-title\s*:?\s*\r?\n?[ \t|_]*([^\r\n]{1,256})", re.IGNORECASE | re.MULTILINE)
 
 
+_PASTED_MODEL = re.compile(r"\bmodel\b['\"]?\s*[:=]\s*['\"]?([A-Za-z0-9][\w()/+.-]{2,40})", re.IGNORECASE)
+#: A DHIP frame printed as hex words (``20000000|44484950|...``) or as text ("DHIP" then JSON).
+_DHIP_PRINT = re.compile(r"\b44484950\b|DHIP")
+
+
 def _pasted(facts: Facts, kind: str, text: str) -> None:
-    """Signals that scanners print about a web interface, found in pasted text: the favicon's
-    mmh3, the page title, and a certificate's subject and issuer."""
+    """What tools print about a device, found in pasted text: the favicon's mmh3, the page title,
+    a certificate's subject and issuer, SNMP objects, DHIP frames, ``Model: ...`` values and
+    printed dicts (``{'model': ...}``, a client library's view of ISAPI, RPC2 or SSDP answers)."""
     head = text[:65536]
     for m in _PASTED_FAVICON.finditer(head):
         facts.text("favicon", kind, m.group(1))
@@ -657,13 +700,45 @@ def _pasted(facts: Facts, kind: str, text: str) -> None:
             facts.text(f"tls.{name}", kind, value)
             for o in re.finditer(r"(?:^|[,;/]\s*)O\s*=\s*([^,;/]+)", value):
                 facts.makers.append((kind, f"certificate {name} O", _value(o.group(1))))
+    if "1.3.6.1.4.1." in head or "enterprises." in head or "sysDescr" in head:
+        _snmp_text(facts, kind, head)
+    if _DHIP_PRINT.search(head):
+        facts.text("dhdiscover", kind, head)
+    if model := _PASTED_MODEL.search(head):
+        facts.models.append((2, kind, "printed model", _value(model.group(1))))
+    if "{" in head:
+        _printed_dict(facts, kind, head)
+
+
+#: Keys of printed dicts (ISAPI deviceInfo via xmltodict, RPC2 params, SSDP headers), lower case.
+_DICT_TEXT_FIELDS = {"server": "http.server", "location": "url", "usn": "url", "st": "url"}
+
+
+def _printed_dict(facts: Facts, kind: str, text: str) -> None:
+    """A dict or JSON object printed by a tool (quotes of either kind, possibly cut short)."""
+    flat: dict[str, str] = {}
+    for key, value in json_text_pairs(text):
+        flat.setdefault(key, value)
+    if not flat:
+        return
+    for key, fld in _DICT_TEXT_FIELDS.items():
+        if flat.get(key):
+            facts.text(fld, kind, flat[key][:2048])
+    if namespace := flat.get("@xmlns"):  # an XML namespace, printed as an attribute
+        facts.text("http.body", kind, f'xmlns="{namespace[:256]}"')
+    if realm := flat.get("realm"):  # a DHIP / RPC2 login challenge names its realm
+        facts.text("auth", kind, f'realm="{realm[:256]}"')
+    description = flat.get("devicedescription", "")
+    if description and "model" not in flat and _looks_like_model(description):
+        flat["model"] = description
+    _device_info_facts(facts, kind, {k: v for k, v in flat.items() if k != "type" or _looks_like_model(v)})
 
 
 def _banner(facts: Facts, obs: dict[str, Any]) -> None:
+    """A greeting (telnet, FTP...), or a tool's report pasted as one: both are read."""
     raw = _raw(obs)
     facts.text("banner", "banner", raw)
-    if "\n" in raw:  # a greeting is one line; several lines may be a pasted tool report
-        _pasted(facts, "banner", raw)
+    _pasted(facts, "banner", raw)
 
 
 def _mac(facts: Facts, obs: dict[str, Any]) -> None:
