@@ -1,168 +1,186 @@
-"""Identification accuracy on real captured device answers (../shared/corpus).
+"""Identification accuracy on real captured device answers.
 
-Each sample is turned into the observation a scanner would have made (an HTTP answer, an RTSP
-answer, a TLS certificate, a discovery reply...) -- the file name, which holds the brand, is
-never passed on -- and run through ``phaseout identify`` as JSON Lines.  Printed: precision and
-recall for Hikvision and Dahua (OEM labels included), a confusion table, recall by capture tier,
-and the same figures for a baseline in the same run: the keyword search a spreadsheet user
-would do (does the text contain "hikvision" or "dahua"?).
+Three corpora, each run through ``phaseout identify`` (the stable JSON Lines interface, in a
+subprocess, as a user would run it):
 
-Run: ``python bench/identify_accuracy.py [--corpus DIR] [--show-misses]``; exits 0 and prints
-a note when the corpus folder is absent.
+  (a) the repository corpus tests/data/captures, split ``dev`` (rules may be tuned on it),
+  (b) the same corpus, split ``holdout`` (about 30 % of the source groups, never tuned on),
+  (c) ../shared/corpus when that folder is present (read-only, never committed).
+
+Each capture becomes the observation a scanner would record (tests/corpus_loader.py); the
+file name and the labels never reach the identifier.  Printed per corpus: precision and
+recall per covered maker (Hikvision, Dahua; OEM labels count for their maker), recall per
+evidence kind with the false positives on other makers, the list of those false positives,
+and the same figures for the baseline in the same run: the keyword search a spreadsheet user
+would do (does the answer contain "hikvision" or "dahua"?).
+
+Run: ``PYTHONPATH=src python bench/identify_accuracy.py [--shared DIR] [--show-misses]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import re
+import os
 import subprocess
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-MAKERS = ("hikvision", "dahua")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.corpus_loader import (  # noqa: E402  (the repository root must be on the path first)
+    MAKERS,
+    Capture,
+    device_record,
+    load_manifest,
+    load_shared,
+    read_payload,
+)
+
+DEFAULT_SHARED = ROOT.parents[1] / "shared" / "corpus"
 
 
-def observation(kind: str, text: str) -> dict[str, object]:
-    """The observation a scanner would record for a capture of this kind."""
-    k = kind.lower()
-    if k.startswith("magicbox-"):
-        action = kind.split("-", 1)[1]
-        return {
-            "kind": "http",
-            "port": 80,
-            "path": f"/cgi-bin/magicBox.cgi?action={action}",
-            "raw": "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + text,
-        }
-    if k.startswith("isapi-"):
-        return {
-            "kind": "http",
-            "port": 80,
-            "path": "/ISAPI/System/deviceInfo",
-            "raw": "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\r\n" + text,
-        }
-    if k.startswith("rpc2"):
-        return {"kind": "http", "port": 80, "path": "/RPC2", "raw": "HTTP/1.1 200 OK\r\n\r\n" + text}
-    if k == "http-www-authenticate":
-        return {
-            "kind": "http",
-            "port": 80,
-            "raw": f"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {text.strip()}\r\n\r\n",
-        }
-    if k == "http-html-title":
-        return {
-            "kind": "http",
-            "port": 80,
-            "raw": f"HTTP/1.1 200 OK\r\n\r\n<html><head><title>{text.strip()}</title></head></html>",
-        }
-    if k.startswith("http"):
-        return {"kind": "http", "port": 80, "raw": text}
-    if k == "rtsp-server-header":
-        return {"kind": "rtsp", "port": 554, "raw": f"RTSP/1.0 200 OK\r\nCSeq: 1\r\nServer: {text.strip()}\r\n\r\n"}
-    if k.startswith("rtsp"):
-        return {"kind": "rtsp", "port": 554, "raw": text}
-    if k == "tls-cert-subject":
-        return {"kind": "tls", "subject": text.strip()}
-    if k.startswith("tls-cert"):
-        subject = re.search(r"subject:\s*(.+)", text)
-        issuer = re.search(r"issuer:\s*(.+)", text)
-        return {
-            "kind": "tls",
-            "subject": subject.group(1).strip() if subject else "",
-            "issuer": issuer.group(1).strip() if issuer else "",
-        }
-    if k.startswith(("ftp-", "telnet-")):
-        return {"kind": "banner", "port": 21 if k.startswith("ftp") else 23, "raw": text}
-    if k.startswith("dhdiscover"):
-        return {"kind": "dhdiscover", "raw": text}
-    if k.startswith("sadp"):
-        return {"kind": "sadp", "raw": text}
-    if k.startswith(("onvif", "wsdiscovery")):
-        return {"kind": "onvif", "raw": text}
-    if k.startswith("upnp"):
-        return {"kind": "upnp", "raw": text}
-    return {"kind": "banner", "raw": text}
+@dataclass(frozen=True)
+class Outcome:
+    capture: Capture
+    predicted: str
 
 
-def keyword_baseline(text: str) -> str:
-    low = text.lower()
-    if "hikvision" in low:
-        return "hikvision"
-    if "dahua" in low:
-        return "dahua"
+def identify_all(captures: Sequence[Capture]) -> list[str]:
+    """The ``vendor`` phaseout gives each capture, in order (``error`` for an error line)."""
+    lines = [json.dumps(device_record(c, i)) for i, c in enumerate(captures)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "phaseout", "identify"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if not proc.stdout.strip():
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        raise SystemExit(f"phaseout identify gave no output (exit {proc.returncode}):\n{tail}")
+    results = {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    return [str(results.get(i, {}).get("vendor", "error")) for i in range(len(captures))]
+
+
+def keyword_baseline(capture: Capture) -> str:
+    low = read_payload(capture.path).lower()
+    for maker in MAKERS:
+        if maker in low:
+            return maker
     return "unknown"
 
 
-def scores(pairs: list[tuple[str, str]]) -> dict[str, tuple[float, float, int, int, int]]:
-    out = {}
-    for maker in MAKERS:
-        tp = sum(1 for t, p in pairs if t == maker and p == maker)
-        fp = sum(1 for t, p in pairs if t != maker and p == maker)
-        fn = sum(1 for t, p in pairs if t == maker and p != maker)
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
-        out[maker] = (precision, recall, tp, fp, fn)
-    return out
+def maker_scores(outcomes: Sequence[Outcome], maker: str) -> tuple[int, int, int]:
+    tp = sum(1 for o in outcomes if o.capture.true_vendor == maker and o.predicted == maker)
+    fp = sum(1 for o in outcomes if o.capture.true_vendor != maker and o.predicted == maker)
+    fn = sum(1 for o in outcomes if o.capture.true_vendor == maker and o.predicted != maker)
+    return tp, fp, fn
+
+
+def ratio(num: int, den: int) -> str:
+    return f"{num / den:.3f}" if den else "  n/a"
+
+
+def is_false_positive(o: Outcome) -> bool:
+    """A non-covered device called Hikvision/Dahua, or one covered maker called the other."""
+    return o.predicted in MAKERS and o.predicted != o.capture.true_vendor
+
+
+def report(title: str, captures: Sequence[Capture], show_misses: bool) -> None:
+    if not captures:
+        print(f"\n== {title}: no captures")
+        return
+    predicted = identify_all(captures)
+    ours = [Outcome(c, p) for c, p in zip(captures, predicted, strict=True)]
+    base = [Outcome(c, keyword_baseline(c)) for c in captures]
+    covered = sum(1 for c in captures if c.covered)
+    print(
+        f"\n== {title}: {len(captures)} captures ({covered} Hikvision/Dahua incl. OEM, {len(captures) - covered} other)"
+    )
+    print(f"{'per maker':<30}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}")
+    for name, outcomes in (("phaseout", ours), ("baseline keyword", base)):
+        for maker in MAKERS:
+            tp, fp, fn = maker_scores(outcomes, maker)
+            print(f"{name + ' ' + maker:<30}{ratio(tp, tp + fp):>10}{ratio(tp, tp + fn):>8}{tp:>5}{fp:>5}{fn:>5}")
+        oem = [o for o in outcomes if o.capture.covered and o.capture.oem_of]
+        hit = sum(1 for o in oem if o.predicted == o.capture.true_vendor)
+        print(f"{name + ' OEM labels':<30}{'':>10}{ratio(hit, len(oem)):>8}{hit:>5}{'':>5}{len(oem) - hit:>5}")
+
+    print(
+        f"\n{'per evidence kind':<18}{'covered':>8}{'ours':>7}{'recall':>8}{'base':>7}{'recall':>8}"
+        f"{'other':>7}{'FP ours':>8}{'FP base':>8}"
+    )
+    by_family: dict[str, list[tuple[Outcome, Outcome]]] = defaultdict(list)
+    for o, b in zip(ours, base, strict=True):
+        by_family[o.capture.family].append((o, b))
+    for family in sorted(by_family):
+        pairs = by_family[family]
+        cov = [(o, b) for o, b in pairs if o.capture.covered]
+        oth = [(o, b) for o, b in pairs if not o.capture.covered]
+        hit_o = sum(1 for o, _ in cov if o.predicted == o.capture.true_vendor)
+        hit_b = sum(1 for _, b in cov if b.predicted == b.capture.true_vendor)
+        fp_o = sum(1 for o, _ in pairs if is_false_positive(o))
+        fp_b = sum(1 for _, b in pairs if is_false_positive(b))
+        print(
+            f"{family:<18}{len(cov):>8}{hit_o:>7}{ratio(hit_o, len(cov)):>8}{hit_b:>7}{ratio(hit_b, len(cov)):>8}"
+            f"{len(oth):>7}{fp_o:>8}{fp_b:>8}"
+        )
+
+    print("\nby capture tier (recall on Hikvision/Dahua, ours / baseline)")
+    for tier in sorted({c.tier for c in captures if c.tier}):
+        rows = [(o, b) for o, b in zip(ours, base, strict=True) if o.capture.tier == tier and o.capture.covered]
+        if rows:
+            print(
+                f"  tier {tier}: {sum(o.predicted == o.capture.true_vendor for o, _ in rows)}/{len(rows)}"
+                f"  baseline {sum(b.predicted == b.capture.true_vendor for _, b in rows)}/{len(rows)}"
+            )
+
+    confusion = Counter((o.capture.true_vendor if o.capture.covered else "other", bucket(o.predicted)) for o in ours)
+    print("\nconfusion (rows: truth, columns: phaseout)")
+    cols = ("hikvision", "dahua", "other maker", "unknown")
+    print(f"{'':12}" + "".join(f"{c:>13}" for c in cols))
+    for truth in ("hikvision", "dahua", "other"):
+        print(f"{truth:<12}" + "".join(f"{confusion[(truth, c)]:>13}" for c in cols))
+
+    listing("false positives (phaseout)", ours, is_false_positive)
+    listing("false positives (baseline)", base, is_false_positive)
+    if show_misses:
+        listing("misses (phaseout)", ours, lambda o: o.capture.covered and o.predicted != o.capture.true_vendor)
 
 
 def bucket(vendor: str) -> str:
     return vendor if vendor in (*MAKERS, "unknown") else "other maker"
 
 
-def main() -> int:
+def listing(title: str, outcomes: Sequence[Outcome], keep: Callable[[Outcome], bool]) -> None:
+    chosen = [o for o in outcomes if keep(o)]
+    print(f"\n{title}: {len(chosen)}")
+    for o in chosen:
+        c = o.capture
+        print(f"  {c.file}  [{c.family}] truth={c.true_vendor} ({c.true_brand}) got={o.predicted}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--show-misses", action="store_true")
-    args = parser.parse_args()
-    labels_file = args.corpus / "labels.csv"
-    if not labels_file.exists():
-        print(f"corpus not found at {args.corpus}: skipped")
-        return 0
-    labels = list(csv.DictReader(labels_file.open(encoding="utf-8")))
-    lines, texts = [], []
-    for i, row in enumerate(labels):
-        text = (args.corpus / "samples" / row["file"]).read_text(encoding="utf-8", errors="replace")
-        texts.append(text)
-        lines.append(json.dumps({"id": i, "observations": [observation(row["kind"], text)]}))
-    proc = subprocess.run(
-        [sys.executable, "-m", "phaseout", "identify"],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    results = {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
-    ours = [(row["true_vendor"], results[i].get("vendor", "unknown")) for i, row in enumerate(labels)]
-    base = [(row["true_vendor"], keyword_baseline(texts[i])) for i, row in enumerate(labels)]
-    print(f"corpus: {len(labels)} samples ({Counter(r['true_vendor'] for r in labels)})")
-    print(f"{'':24}{'precision':>10}{'recall':>8}{'tp':>5}{'fp':>5}{'fn':>5}")
-    for name, pairs in (("phaseout", ours), ("baseline: keyword", base)):
-        for maker, (p, r, tp, fp, fn) in scores(pairs).items():
-            print(f"{name + ' ' + maker:<24}{p:>10.3f}{r:>8.3f}{tp:>5}{fp:>5}{fn:>5}")
-    other_fp = sum(1 for t, p in ours if t == "other" and p in MAKERS)
-    print(
-        f"false positives on other makers: phaseout {other_fp}, "
-        f"baseline {sum(1 for t, p in base if t == 'other' and p in MAKERS)}"
-    )
-    print("\nconfusion (rows: truth, columns: phaseout)")
-    cols = ("hikvision", "dahua", "other maker", "unknown")
-    print(f"{'':12}" + "".join(f"{c:>13}" for c in cols))
-    for truth in ("hikvision", "dahua", "other"):
-        counts = Counter(bucket(p) for t, p in ours if t == truth)
-        print(f"{truth:<12}" + "".join(f"{counts[c]:>13}" for c in cols))
-    print("\nrecall of Hikvision + Dahua by capture tier (A verbatim ... D one short banner)")
-    for tier in sorted({r["tier"] for r in labels}):
-        rows = [(t, p) for (t, p), r in zip(ours, labels, strict=True) if r["tier"] == tier and t in MAKERS]
-        if rows:
-            hit = sum(1 for t, p in rows if t == p)
-            print(f"  tier {tier}: {hit}/{len(rows)}")
-    if args.show_misses:
-        for (t, p), row in zip(ours, labels, strict=True):
-            if (t in MAKERS and p != t) or (t == "other" and p in MAKERS):
-                print(f"  miss: {row['file']} truth={t} got={p}")
+    parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="shared corpus folder (labels.csv)")
+    parser.add_argument("--show-misses", action="store_true", help="list every missed Hikvision/Dahua capture")
+    args = parser.parse_args(argv)
+    captures = load_manifest()
+    for split in ("dev", "holdout"):
+        report(f"repository corpus, split {split}", [c for c in captures if c.split == split], args.show_misses)
+    shared = load_shared(args.shared)
+    if shared:
+        report(f"shared corpus {args.shared}", shared, args.show_misses)
+    else:
+        print(f"\n== shared corpus not found at {args.shared}: skipped")
     return 0
 
 

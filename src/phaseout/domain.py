@@ -213,6 +213,9 @@ class ScannedHost:
     mac: str | None = None
     serial: str | None = None
     firmware: str | None = None
+    #: cameras behind a recorder (discover.channels records) and the lists read whole
+    channels: list[Any] = field(default_factory=list)
+    channel_kinds: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)

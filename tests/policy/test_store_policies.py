@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from phaseout.app import Phaseout
+from phaseout.app.policies import summary
 from phaseout.errors import KnowledgeError, UsageError
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
-from phaseout.app.policies import summary
 from phaseout.store.policies import packs_in_use, set_packs_in_use
 
 

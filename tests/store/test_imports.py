@@ -251,7 +251,6 @@ def test_merged_devices_are_identified_from_merged_fields(store: Store, tmp_path
 
 
 def test_stale_identifications_are_redone(store: Store, tmp_path: Path) -> None:
-    from phaseout.store.identification import reidentify
 
     _seed_sites(store, tmp_path)
     Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))

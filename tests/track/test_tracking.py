@@ -71,7 +71,9 @@ def test_plan_to_verified_work_order_with_a_swap_mid_test(db_url: str, tmp_path:
     new = plan_devices(["axis-ipc"], 1, ip, seed=8)[0]
     (tmp_path / "sites.csv").write_text("Code,Region\nS1,North\n", encoding="utf-8")
     (tmp_path / "devices.csv").write_text(
-        f"Site,Make,Model,IP,MAC,Serial,Type\nS1,Hikvision,DS-2CD2143G2-I,{ip},{old.mac},DS-2CD2143G2-I{old.serial},camera\n",
+        # model and serial as the emulated camera reports them (its profile copies real firmware)
+        f"Site,Make,Model,IP,MAC,Serial,Type\nS1,Hikvision,{old.profile.model},{ip},{old.mac},"
+        f"{old.fill(old.profile.onvif['serial'])},camera\n",
         encoding="utf-8",
     )
     with Store.open(db_url) as store:

@@ -23,11 +23,11 @@ from sqlalchemy import Connection, select
 from phaseout.domain import SITE_FIELDS, Identifies, InventoryRecord, Site
 from phaseout.errors import DataError, RowError, UsageError
 from phaseout.estate.match import index_rows, record_keys
-from phaseout.normalize import site_key
 from phaseout.ingest.columns import ColumnMapping
 from phaseout.ingest.inventory import parse_inventory
 from phaseout.ingest.prepare import MappedTable, open_mapped
 from phaseout.ingest.sites import parse_sites
+from phaseout.normalize import site_key
 from phaseout.store.batches import earlier_batch, finish_batch, site_exists, start_batch
 from phaseout.store.device_writer import DeviceWriter, SiteResolver
 from phaseout.store.identification import match_keys_rows, reidentify

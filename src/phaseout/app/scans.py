@@ -63,7 +63,7 @@ def scanned_host(result: HostResult, finished: bool) -> ScannedHost:
     """One probed host as the store records it."""
     facts = gather(result.observations) if result.observations else None
     mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
-    if result.ports or result.observations:
+    if result.ports or result.observations or result.channels:
         state = "answered"
     elif finished and result.complete:
         state = "silent"
@@ -78,6 +78,8 @@ def scanned_host(result: HostResult, finished: bool) -> ScannedHost:
         mac=mac,
         serial=_first(facts.serials) if facts else None,
         firmware=_first(facts.firmware) if facts else None,
+        channels=list(result.channels),
+        channel_kinds=set(result.channel_kinds),
     )
 
 

@@ -86,3 +86,8 @@ def compare(a: Firmware, b: Firmware) -> int:
     if a.build and b.build and a.build != b.build:
         return -1 if a.build < b.build else 1
     return 0
+
+
+def compare_versions(a: Firmware, b: Firmware) -> int:
+    """-1, 0 or 1 on the version numbers alone (the build date is judged separately)."""
+    return -1 if a.version < b.version else 1 if a.version > b.version else 0

@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from phaseout.assess.findings import finding_dict
-from phaseout.assess.firmware import Firmware, compare, parse_firmware
+from phaseout.assess.firmware import Firmware, compare, compare_versions, parse_firmware
 from phaseout.errors import KnowledgeError
 from phaseout.identify.models import normalize_model
 
@@ -35,6 +36,9 @@ class AffectedRange:
     last: Firmware | None = None
     before: Firmware | None = None  # exclusive upper bound ("lessThan" in CVE records)
     built_before: dt.date | None = None
+    fixed_from: dt.date | None = None  # with built_before: builds in between are unknown
+    fixed_version: Firmware | None = None  # a build from fixed_from is fixed only at this version or later
+    basis: str = ""  # why the dates are what they are (the advisory or portal they come from)
     unknown: str = ""
     examples: tuple[str, ...] = ()
     counter: tuple[str, ...] = ()
@@ -101,6 +105,9 @@ def load_vulnerabilities() -> tuple[Vulnerability, ...]:
                     last=_firmware(r["to"], where) if "to" in r else None,
                     before=_firmware(r["before"], where) if "before" in r else None,
                     built_before=r.get("built_before"),
+                    fixed_from=r.get("fixed_from"),
+                    fixed_version=_firmware(r["fixed_version"], where) if "fixed_version" in r else None,
+                    basis=r.get("basis", ""),
                     unknown=r.get("unknown", ""),
                     examples=tuple(r.get("examples", ())),
                     counter=tuple(r.get("counter", ())),
@@ -160,13 +167,7 @@ def check(
     if fw is None:
         return finding("unknown", "The firmware version is not known: collect it (scan or inventory).")
     if rng.built_before is not None:
-        if fw.build is None:
-            return finding(
-                "unknown", f"Affected if built before {rng.built_before}; firmware {fw.raw!r} carries no build date."
-            )
-        if fw.build < rng.built_before:
-            return finding("affected", f"Firmware built {fw.build}, before the fix ({rng.built_before}).")
-        return finding("fixed", f"Firmware built {fw.build}, on or after the fix ({rng.built_before}).")
+        return _by_build_date(rng, rng.built_before, fw, finding)
     if rng.before is not None:
         if compare(fw, rng.before) < 0:
             return finding("affected", f"Firmware {fw} is older than the fix ({rng.before}).")
@@ -176,6 +177,38 @@ def check(
     if rng.last is not None and compare(fw, rng.last) > 0:
         return finding("fixed", f"Firmware {fw} is past the affected range (up to {rng.last}).")
     return finding("affected", f"Firmware {fw} is inside the affected range ({rng.first} to {rng.last}).")
+
+
+def _by_build_date(
+    rng: AffectedRange,
+    built_before: dt.date,
+    fw: Firmware,
+    finding: Callable[[str, str], VulnerabilityFinding],
+) -> VulnerabilityFinding:
+    """A build-date decision: affected before ``built_before``; fixed from ``fixed_from`` (at
+    ``fixed_version`` or later), or from ``built_before`` when no later date is given; unknown in
+    between, or when the firmware carries no build date."""
+    basis = f" ({rng.basis})" if rng.basis else ""
+    fixed_from = rng.fixed_from or built_before
+    if fw.build is None:
+        return finding(
+            "unknown",
+            f"Affected if built before {built_before}; firmware {fw.raw!r} carries no build date.",
+        )
+    if fw.build < built_before:
+        return finding("affected", f"Firmware built {fw.build}, before the fix could exist ({built_before}).")
+    if fw.build >= fixed_from and (rng.fixed_version is None or compare_versions(fw, rng.fixed_version) >= 0):
+        return finding("fixed", f"Firmware built {fw.build}, on or after the fixed build ({fixed_from}){basis}.")
+    if fw.build >= fixed_from:
+        return finding(
+            "unknown",
+            f"Firmware built {fw.build} but version {fw} is older than the fixed release {rng.fixed_version}{basis}.",
+        )
+    return finding(
+        "unknown",
+        f"Firmware built {fw.build}, between the report ({built_before}) and the first build known to be "
+        f"fixed ({fixed_from}){basis}: check the advisory for this model.",
+    )
 
 
 def findings_for(

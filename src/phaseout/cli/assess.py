@@ -44,7 +44,6 @@ def assess(
         phaseout assess --format jsonl > findings.jsonl
     """
     day = dt.date.fromisoformat(today) if today else dt.date.today()
-    packs_known = available_packs()
     store = open_store(ctx)
     try:
         app = Phaseout(store)

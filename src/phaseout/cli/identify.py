@@ -20,6 +20,7 @@ from phaseout.knowledge import load_knowledge
 from phaseout.knowledge.check import check_knowledge
 from phaseout.knowledge.index import clear_cache
 from phaseout.knowledge.oui import load_registry_csv, user_registry_path
+from phaseout.policy.packs import available_packs, covered_makers
 
 
 class IdentifyFormat(StrEnum):
@@ -183,7 +184,7 @@ def knowledge_show(name: str = typer.Argument(..., help="A maker, a brand or a M
         ("country", maker.country),
         ("parent", maker.parent),
         ("state ownership", maker.state_ownership),
-        ("covered", "yes" if maker.covered else "no"),
+        ("covered by packs", ", ".join(covered_makers(list(available_packs().values())).get(maker.key, [])) or "none"),
     ):
         if value:
             table.add_row(label, escape(value))

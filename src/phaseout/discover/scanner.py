@@ -8,7 +8,10 @@ identified.  Each read is capped in size and time and each host has a deadline, 
 drips, floods or never answers costs one host's deadline and an error line, not the scan.
 Passwords are never guessed: requests are unauthenticated unless the user gave credentials,
 which are then used only to answer a digest challenge on the information endpoints (the
-answers' realms and headers identify a device anyway; credentials add its serial and MAC).
+answers' realms and headers identify a device anyway; credentials add its serial and MAC) and,
+on a recorder, to read its channel lists (:mod:`phaseout.discover.channels`): the cameras behind
+it are recorded from what the recorder says, and their addresses are never contacted, so a
+recorder's list can never take the scan outside its scope.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from typing import Any
 
 from cryptography import x509
 
+from phaseout.discover import channels as ch
 from phaseout.discover.digest import Credentials, authorization, parse_challenge
 from phaseout.identify import Identifier
 
 PORTS = (80, 443, 554, 8000, 8080, 37777)
 MAX_RESPONSE = 64 * 1024
+MAX_CHANNEL_LIST = 1024 * 1024  # a 256-channel recorder's list is ~250 KiB
 HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo")
 ONVIF_PATH = "/onvif/device_service"
 MAX_CERTIFICATE = 16 * 1024
@@ -58,10 +63,23 @@ class HostResult:
     elapsed: float = 0.0
     #: False when the host's deadline cut the probe short: its silence on a port proves nothing.
     complete: bool = True
+    #: the cameras behind a recorder, read from its lists with the user's credentials
+    channels: list[ch.Channel] = field(default_factory=list)
+    #: the lists read whole (``ip``, ``analog``): only those may say a stored channel went missing
+    channel_kinds: set[str] = field(default_factory=set)
 
     def as_dict(self, identifier: Identifier) -> dict[str, Any]:
         ident = identifier.identify(self.observations).as_dict() if self.observations else {"vendor": "unknown"}
-        return {"ip": self.ip, "ports": self.ports, **ident, "errors": self.errors}
+        out = {"ip": self.ip, "ports": self.ports, **ident, "errors": self.errors}
+        if self.channels:
+            out["channels"] = [channel_dict(c, identifier) for c in self.channels]
+        return out
+
+
+def channel_dict(channel: ch.Channel, identifier: Identifier) -> dict[str, Any]:
+    """A channel with the identification of what the recorder reported about its camera."""
+    found = identifier.identify([channel.inventory()])
+    return channel.as_dict() | {"vendor": found.vendor, "brand": found.brand, "relation": found.relation}
 
 
 async def _open(
@@ -99,13 +117,15 @@ class RateLimit:
             await asyncio.sleep(slot - now)
 
 
-async def _read_capped(reader: asyncio.StreamReader, port: int, settings: ScanSettings) -> tuple[bytes, str | None]:
+async def _read_capped(
+    reader: asyncio.StreamReader, port: int, settings: ScanSettings, cap: int = MAX_RESPONSE
+) -> tuple[bytes, str | None]:
     """Read an answer until close, the size cap or the read deadline; returns (bytes, error)."""
     data = b""
     error = None
     try:
         deadline = time.monotonic() + settings.read_timeout
-        while len(data) < MAX_RESPONSE:
+        while len(data) < cap:
             left = deadline - time.monotonic()
             if left <= 0:
                 error = f"port {port}: answer not finished within {settings.read_timeout:.0f} s (kept what came)"
@@ -115,7 +135,7 @@ async def _read_capped(reader: asyncio.StreamReader, port: int, settings: ScanSe
                 break
             data += chunk
         else:
-            error = f"port {port}: answer cut at {MAX_RESPONSE // 1024} KiB"
+            error = f"port {port}: answer cut at {cap // 1024} KiB"
     except TimeoutError:
         error = (
             f"port {port}: no answer within {settings.read_timeout:.0f} s"
@@ -124,10 +144,12 @@ async def _read_capped(reader: asyncio.StreamReader, port: int, settings: ScanSe
         )
     except (OSError, ssl.SSLError) as exc:
         error = f"port {port}: connection failed ({exc.__class__.__name__})"
-    return data[:MAX_RESPONSE], error
+    return data[:cap], error
 
 
-async def _exchange(ip: str, port: int, request: bytes, settings: ScanSettings) -> tuple[str, str | None]:
+async def _exchange(
+    ip: str, port: int, request: bytes, settings: ScanSettings, cap: int = MAX_RESPONSE
+) -> tuple[str, str | None]:
     """Send one request, read the answer until close, the size cap or the read deadline.
     Returns (text, error)."""
     conn = await _open(ip, port, settings.connect_timeout)
@@ -137,7 +159,7 @@ async def _exchange(ip: str, port: int, request: bytes, settings: ScanSettings) 
     try:
         writer.write(request)
         await writer.drain()
-        data, error = await _read_capped(reader, port, settings)
+        data, error = await _read_capped(reader, port, settings, cap)
     except OSError as exc:
         data, error = b"", f"port {port}: connection failed ({exc.__class__.__name__})"
     finally:
@@ -350,7 +372,124 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
         jobs.append(rtsp())
     if jobs:
         await asyncio.gather(*jobs)
+    if 80 in result.ports and _answered(result.observations, DAHUA_SYSTEM_INFO):
+        await dahua_software_version(ip, settings, result)
+    if settings.credentials and 80 in result.ports:
+        await recorder_channels(ip, settings, result)
     return result
+
+
+DAHUA_SYSTEM_INFO = "/cgi-bin/magicBox.cgi?action=getSystemInfo"
+DAHUA_SOFTWARE_VERSION = "/cgi-bin/magicBox.cgi?action=getSoftwareVersion"
+
+
+def _answered(observations: list[dict[str, Any]], path: str) -> bool:
+    return any(o.get("path") == path and " 200" in str(o.get("raw", ""))[:13] for o in observations)
+
+
+async def dahua_software_version(ip: str, settings: ScanSettings, result: HostResult) -> None:
+    """A host that answered Dahua's getSystemInfo is asked its firmware too (``version=...,
+    build:...``): the vulnerability decisions need it, and only magicBox says it on recorders
+    whose ONVIF wants WS-Security.  Asked only of hosts that already spoke magicBox."""
+    status, text, _body, error = await _get(ip, DAHUA_SOFTWARE_VERSION, settings, MAX_RESPONSE)
+    if error:
+        result.errors.append(error)
+    if status == 200:
+        obs = {"kind": "http", "port": 80, "tls": False, "path": DAHUA_SOFTWARE_VERSION, "raw": text}
+        result.observations.append(obs | ({"authenticated": True} if settings.credentials else {}))
+
+
+_DEVICE_TYPE = re.compile(r"<deviceType>\s*([^<]{0,40})<", re.IGNORECASE)
+_MODEL = re.compile(r"<model>\s*([^<]{0,64})<", re.IGNORECASE)
+_SERIAL = re.compile(r"<serialNumber>\s*([^<]{0,96})<|^serialNumber=(.{0,96})$", re.IGNORECASE | re.MULTILINE)
+_DAHUA_TYPE = re.compile(r"^(?:deviceType|updateSerial)=(.{0,64})$", re.MULTILINE)
+_RECORDER_WORD = re.compile(r"NVR|DVR|XVR|HVR|HCVR|DVS", re.IGNORECASE)
+_HIK_RECORDER_MODEL = re.compile(r"^i?DS-(?:7|8|9)\d", re.IGNORECASE)
+
+
+def recorder_kind(observations: list[dict[str, Any]]) -> str | None:
+    """``hikvision`` or ``dahua`` when the answers show a recorder of that firmware family (an
+    ISAPI deviceInfo with an NVR/DVR device type or recorder model; a magicBox answer naming a
+    recorder or Lorex's numeric device type), else None.  Only these get their lists read."""
+    for obs in observations:
+        raw = str(obs.get("raw", ""))
+        body = raw.split("\r\n\r\n", 1)[-1]
+        if obs.get("path") == "/ISAPI/System/deviceInfo" and obs.get("authenticated"):
+            kind = _DEVICE_TYPE.search(body)
+            model = _MODEL.search(body)
+            if (kind and _RECORDER_WORD.search(kind.group(1))) or (
+                model and _HIK_RECORDER_MODEL.match(model.group(1).strip())
+            ):
+                return "hikvision"
+        if str(obs.get("path", "")).startswith("/cgi-bin/magicBox.cgi") and " 200" in raw[:13]:
+            for m in _DAHUA_TYPE.finditer(body):
+                value = m.group(1).strip()
+                if _RECORDER_WORD.search(value) or (value.isdigit() and len(value) <= 3):
+                    return "dahua"
+    return None
+
+
+def _own_serials(observations: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for obs in observations:
+        for m in _SERIAL.finditer(str(obs.get("raw", ""))):
+            out.append((m.group(1) or m.group(2) or "").strip())
+    return [s for s in out if s]
+
+
+async def _get(
+    ip: str, path: str, settings: ScanSettings, cap: int = MAX_CHANNEL_LIST
+) -> tuple[int, str, str, str | None]:
+    """GET ``path`` answering a digest challenge with the user's credentials: (status, whole
+    answer, body, error).  Status 0 when nothing usable came."""
+    text, error = await _exchange(ip, 80, _http_request(ip, path), settings, cap)
+    head, _sep, body = text.partition("\r\n\r\n")
+    if " 401" in head[:13] and settings.credentials and (m := _DIGEST.search(head)):
+        challenge = parse_challenge(m.group(1).strip())
+        if challenge:
+            header = authorization(settings.credentials, "GET", path, challenge)
+            text, error = await _exchange(ip, 80, _http_request(ip, path, header), settings, cap)
+            head, _sep, body = text.partition("\r\n\r\n")
+    status = head[9:12] if head.startswith("HTTP/") else ""
+    return (int(status) if status.isdigit() else 0), text, body, error
+
+
+async def recorder_channels(ip: str, settings: ScanSettings, result: HostResult) -> None:
+    """Read a recorder's channel lists with the user's credentials into ``result.channels``;
+    problems (refused credentials, cut or malformed lists, hostile entries) go to its errors."""
+    kind = recorder_kind(result.observations)
+    if kind is None:
+        return
+    if kind == "hikvision":
+        (s1, _t1, proxy_text, e1), (s2, _t2, status_text, _e2), (s3, _t3, inputs_text, _e3) = await asyncio.gather(
+            _get(ip, ch.HIK_PROXY_PATH, settings),
+            _get(ip, ch.HIK_STATUS_PATH, settings),
+            _get(ip, ch.HIK_INPUTS_PATH, settings),
+        )
+        problems = [f"channels: {e}" for e in (e1,) if e]
+        if s1 == 401:
+            problems.append("channels: the credentials given were refused for the channel list")
+        proxy = ch.parse_hikvision_proxy_channels(proxy_text) if s1 == 200 else ch.ChannelReport()
+        status, status_errors = ch.parse_hikvision_proxy_status(status_text) if s2 == 200 else ({}, [])
+        inputs = ch.parse_hikvision_video_inputs(inputs_text) if s3 == 200 else ch.ChannelReport()
+        report = ch.merge_hikvision(proxy, status, inputs)
+        report.errors.extend(status_errors)
+        result.channel_kinds = {
+            k for k, ok in (("ip", s1 == 200 and not proxy.errors), ("analog", s3 == 200 and not inputs.errors)) if ok
+        }
+    else:
+        (s1, _t1, remote_text, e1), (s2, _t2, titles_text, _e2) = await asyncio.gather(
+            _get(ip, ch.DAHUA_REMOTE_PATH, settings), _get(ip, ch.DAHUA_TITLE_PATH, settings)
+        )
+        problems = [f"channels: {e}" for e in (e1,) if e]
+        if s1 == 401:
+            problems.append("channels: the credentials given were refused for the remote device list")
+        remote = ch.parse_dahua_remote_devices(remote_text) if s1 == 200 else ch.ChannelReport()
+        result.channel_kinds = {"ip"} if s1 == 200 and not remote.errors else set()
+        report = ch.merge_dahua(remote, ch.parse_dahua_channel_titles(titles_text) if s2 == 200 else {})
+    report = ch.drop_self(report, ip, _own_serials(result.observations))
+    result.channels = report.channels
+    result.errors.extend(problems + [f"channels: {e}" for e in report.errors])
 
 
 async def scan(

@@ -4,7 +4,10 @@ Each device gets its own 127.x.y.z address and listens on its profile's real por
 8000, 37777...): HTTP answers with the profile's headers, login page and information endpoints
 (digest-protected ones answer 401 with the realm, as real firmware does), RTSP answers OPTIONS
 and DESCRIBE, 443 (when the profile names a certificate subject) answers HTTP over TLS with a
-self-signed certificate of that subject, other ports accept and stay silent.  Hostile behaviours test the scanner's caps
+self-signed certificate of that subject, other ports accept and stay silent.  Each profile names
+the published captures it was rebuilt from (``sources``): field order, header order, realms,
+error and 401 bodies are theirs, quirks included.  Recorders serve their channel lists
+(:mod:`phaseout.emulate.recorder`) behind digest auth.  Hostile behaviours test the scanner's caps
 and deadlines: ``silent`` never answers, ``drip`` sends an endless body a byte at a time, ``bomb``
 answers every request with an XML entity-expansion bomb, ``reset`` aborts the connection as soon
 as a request arrives, ``garbage`` sends malformed headers, NUL bytes and markup.  Only loopback addresses are accepted.
@@ -13,13 +16,17 @@ as a request arrives, ``garbage`` sends malformed headers, NUL bytes and markup.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import email.utils
 import ipaddress
 import random
 import re
 import socket
 import struct
 import tomllib
+import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -27,6 +34,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from phaseout.discover.digest import Credentials, check_authorization
+from phaseout.emulate import recorder
 from phaseout.emulate.tls import server_context
 from phaseout.errors import UsageError
 
@@ -50,6 +58,10 @@ class Profile:
     behaviour: str = ""
     #: discovery answers: ``sadp`` / ``dhdiscover`` templates, ``wsd = true`` for a ProbeMatch
     discovery: dict[str, Any] = field(default_factory=dict)
+    #: the published captures the profile was rebuilt from (repo+path+commit or URL)
+    sources: tuple[str, ...] = ()
+    #: a recorder's channels: ``family`` (hikvision | dahua), ``ip`` entries, counts, quirk
+    channels: dict[str, Any] = field(default_factory=dict)
 
 
 @cache
@@ -60,6 +72,8 @@ def load_profiles() -> dict[str, Profile]:
             data = tomllib.loads(item.read_text("utf-8"))
             if data.get("behaviour", "") not in BEHAVIOURS:
                 raise ValueError(f"profile {item.name}: unknown behaviour {data['behaviour']!r}; one of {BEHAVIOURS}")
+            if data.get("channels", {}).get("quirk", "") not in recorder.QUIRKS:
+                raise ValueError(f"profile {item.name}: unknown channel quirk; one of {recorder.QUIRKS}")
             out[data["name"]] = Profile(
                 name=data["name"],
                 maker=data["maker"],
@@ -74,6 +88,8 @@ def load_profiles() -> dict[str, Profile]:
                 tls=data.get("tls", {}),
                 behaviour=data.get("behaviour", ""),
                 discovery=data.get("discovery", {}),
+                sources=tuple(data.get("sources", ())),
+                channels=data.get("channels", {}),
             )
     return out
 
@@ -113,6 +129,8 @@ class Device:
     ip: str
     serial: str
     mac: str
+    #: a recorder's channels (plain dicts a test may change between scans)
+    channels: list[dict[str, Any]] = field(default_factory=list)
 
     def fill(self, template: str) -> str:
         return template.format(
@@ -126,6 +144,11 @@ class Device:
             name=f"{self.profile.name} {self.ip}",
             ip=self.ip,
             mac_dashes=self.mac.replace(":", "-").lower(),
+            serial9=self.serial[:9],
+            serial_tail5=self.serial[4:9],
+            device_id=str(uuid.uuid5(uuid.NAMESPACE_OID, self.ip + self.serial)),
+            channel_count=sum(1 for c in self.channels if not c.get("analog")),
+            analog_count=sum(1 for c in self.channels if c.get("analog")),
         )
 
 
@@ -143,8 +166,11 @@ def in_private_namespace() -> bool:
         return False
 
 
-def plan_devices(profiles: list[str], count: int, base: str, seed: int = 1) -> list[Device]:
-    """``count`` devices cycling through ``profiles`` on consecutive loopback addresses."""
+def plan_devices(
+    profiles: list[str], count: int, base: str, seed: int = 1, channels: int | None = None
+) -> list[Device]:
+    """``count`` devices cycling through ``profiles`` on consecutive loopback addresses;
+    ``channels`` sets how many IP channels each recorder serves (default: its profile's)."""
     known = load_profiles()
     unknown = [p for p in profiles if p not in known]
     if unknown:
@@ -162,7 +188,9 @@ def plan_devices(profiles: list[str], count: int, base: str, seed: int = 1) -> l
         profile = known[profiles[i % len(profiles)]]
         serial = "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(12))
         mac = profile.mac_prefix + "".join(f":{rng.randrange(256):02X}" for _ in range(3))
-        devices.append(Device(profile, str(ip), serial, mac))
+        device = Device(profile, str(ip), serial, mac)
+        device.channels = recorder.plan_channels(profile.channels, str(ip), serial, channels)
+        devices.append(device)
     return devices
 
 
@@ -242,6 +270,67 @@ def _authorized(device: Device, request: bytes) -> bool:
     return m is not None and check_authorization(m.group(1), creds, "GET")
 
 
+def _nonce(style: str) -> str:
+    """A fresh nonce in the firmware's style: Hikvision's is the hex of base64("<8 hex>:<8 hex>")
+    (decoded from published challenges), others 32 hex digits."""
+    if style == "hikvision":
+        inner = f"{random.getrandbits(32):08x}:{random.getrandbits(32):08x}"
+        return base64.b64encode(inner.encode()).hex()
+    if style == "hex-colon-ms":  # "<32 hex>:<epoch milliseconds>", as older recorders send
+        return f"{random.getrandbits(128):032x}:{random.randrange(1_500_000_000_000, 1_800_000_000_000)}"
+    return f"{random.getrandbits(128):032x}"
+
+
+def _unauthorized(device: Device, base: dict[str, str]) -> bytes:
+    """The profile's 401: its header lines in its order (``http.headers_401``, values filled with
+    realm, nonce, date and body length) and its body (``http.body_401``)."""
+    http = device.profile.http
+    realm = device.fill(http.get("realm", "device"))
+    nonce = _nonce(http.get("nonce_style", ""))
+    body = str(http.get("body_401", ""))
+    lines = http.get("headers_401")
+    if not lines:
+        challenge = f'Digest qop="auth", realm="{realm}", nonce="{nonce}", stale="FALSE"'
+        return _response("401 Unauthorized", base | {"WWW-Authenticate": challenge}, body)
+    values = {
+        "realm": realm,
+        "nonce": nonce,
+        "date": email.utils.formatdate(usegmt=True),
+        "length": str(len(body.encode())),
+    }
+    head = ["HTTP/1.1 401 Unauthorized"] + [f"{k}: {v.format(**values)}".rstrip() for k, v in lines]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body.encode()
+
+
+_HIK_NOT_SUPPORTED = (
+    '<?xml version="1.0" encoding="UTF-8" ?>\n<ResponseStatus version="2.0" xmlns="http://www.isapi.org/ver20/XMLSchema">\n'
+    "<requestURL>{path}</requestURL>\n<statusCode>4</statusCode>\n<statusString>Invalid Operation</statusString>\n"
+    "<subStatusCode>notSupport</subStatusCode>\n</ResponseStatus>\n"
+)
+
+
+def _channel_answer(device: Device, path: str) -> tuple[str, str] | None:
+    """(status, body) for a recorder's channel-list paths; None for any other path."""
+    spec = device.profile.channels
+    family = spec.get("family", "")
+    own = {"address": device.ip, "serial": f"{device.profile.model}{device.serial}"}
+    if family == "hikvision":
+        if path == "/ISAPI/ContentMgmt/InputProxy/channels":
+            return "200 OK", recorder.hikvision_proxy_channels(device.channels, spec, own)
+        if path == "/ISAPI/ContentMgmt/InputProxy/channels/status":
+            return "200 OK", recorder.hikvision_proxy_status(device.channels, spec)
+        if path == "/ISAPI/System/Video/inputs/channels":
+            inputs = recorder.hikvision_video_inputs(device.channels, spec)
+            return ("200 OK", inputs) if inputs else ("403 Forbidden", _HIK_NOT_SUPPORTED.format(path=path))
+    if family == "dahua":
+        own["serial"] = device.serial
+        if path == "/cgi-bin/configManager.cgi?action=getConfig&name=RemoteDevice":
+            return "200 OK", recorder.dahua_remote_devices(device.channels, spec, own)
+        if path == "/cgi-bin/configManager.cgi?action=getConfig&name=ChannelTitle":
+            return "200 OK", recorder.dahua_channel_titles(device.channels, spec)
+    return None
+
+
 def _http_answer(device: Device, request: bytes) -> bytes:
     line = request.split(b"\r\n", 1)[0].decode("latin-1")
     parts = line.split(" ")
@@ -256,15 +345,17 @@ def _http_answer(device: Device, request: bytes) -> bytes:
         return _response("200 OK", base | {"Content-Type": "text/html"}, device.fill(http.get("login_body", "")))
     if path in http.get("open_paths", {}):
         return _response("200 OK", base | {"Content-Type": "text/plain"}, device.fill(http["open_paths"][path]))
-    if path in http.get("auth_paths", {}) and _authorized(device, request):
-        return _response("200 OK", base | {"Content-Type": "application/xml"}, device.fill(http["auth_paths"][path]))
-    if path in http.get("auth_paths", {}) or (http.get("realm") and path.startswith(("/ISAPI", "/cgi-bin"))):
-        realm = device.fill(http.get("realm", "device"))
-        nonce = f"{random.getrandbits(128):032x}"
-        return _response(
-            "401 Unauthorized",
-            base | {"WWW-Authenticate": f'Digest qop="auth", realm="{realm}", nonce="{nonce}", stale="FALSE"'},
-        )
+    listing = _channel_answer(device, path) if device.profile.channels else None
+    if listing is not None or path in http.get("auth_paths", {}):
+        if not _authorized(device, request):
+            return _unauthorized(device, base)
+        if listing is not None:
+            kind = "application/xml" if path.startswith("/ISAPI") else "text/plain;charset=utf-8"
+            return _response(listing[0], base | {"Content-Type": kind}, listing[1])
+        kind = http.get("auth_content_type", "application/xml")
+        return _response("200 OK", base | {"Content-Type": kind}, device.fill(http["auth_paths"][path]))
+    if http.get("realm") and path.startswith(("/ISAPI", "/cgi-bin")) and not _authorized(device, request):
+        return _unauthorized(device, base)
     return _response("404 Not Found", base)
 
 
@@ -318,6 +409,8 @@ class Emulator:
         self.connections: set[asyncio.Task[None]] = set()
         self.udp: list[socket.socket] = []
         self.udp_tasks: list[asyncio.Task[None]] = []
+        #: TCP connections accepted, per device address: tests check no scan went where it must not
+        self.hits: Counter[str] = Counter()
 
     async def start(self) -> Emulator:
         for device in self.devices:
@@ -330,6 +423,7 @@ class Emulator:
 
     def _handler(self, device: Device, port: int) -> Any:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.hits[device.ip] += 1
             task = asyncio.current_task()
             if task is not None:
                 self.connections.add(task)

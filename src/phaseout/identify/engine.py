@@ -4,8 +4,8 @@ How signals combine (explainable on purpose): each piece of evidence names a mak
 in (0, 1].  Per maker, the strongest evidence of each rule counts once, and rules combine as
 independent witnesses (noisy-or: 1 - product of (1 - weight)).  The best-scoring maker wins; a
 second maker with support lowers the confidence (confidence = best x (1 - second / 2)) and is
-listed as a conflict.  Below ``MIN_SCORE`` the vendor is ``unknown``: a device nobody can place
-is never guessed.
+listed as a conflict.  Below ``min_score`` the vendor is ``unknown``: a device nobody can place
+is never guessed.  Every weight that is not a rule's own is data: ``knowledge/data/weights.toml``.
 """
 
 from __future__ import annotations
@@ -18,20 +18,8 @@ from phaseout.identify.models import Decoded, Grammar, match_serial, normalize_m
 from phaseout.identify.result import Evidence, Identification
 from phaseout.ingest.values import parse_device_type
 from phaseout.knowledge import Knowledge, load_knowledge
-from phaseout.knowledge.model import CONFIDENCE_WEIGHT
 from phaseout.knowledge.oui import is_locally_administered
 
-MIN_SCORE = 0.35
-#: Weight of a maker named in a field, by where the name came from and how well it matched.
-NAME_WEIGHT = {("device", True): 0.85, ("device", False): 0.7, ("inventory", True): 0.8, ("inventory", False): 0.65}
-OUI_WEIGHT = {
-    ("own", "confirmed"): 0.8,
-    ("formerly-owned", "reported"): 0.45,
-    ("oem", "reported"): 0.35,
-    ("oem", "suspected"): 0.15,
-}
-REGISTRY_WEIGHT = 0.6
-SERIAL_WEIGHT = 0.6
 #: Device type words that devices and discovery protocols report.
 _TYPE_WORDS = {
     "ipcamera": "camera",
@@ -70,6 +58,7 @@ class Identifier:
 
     def __init__(self, knowledge: Knowledge | None = None) -> None:
         self.k = knowledge or load_knowledge()
+        self.w = self.k.weights
         self.grammar = Grammar(self.k.grammar)
         self._inventory_cache: dict[tuple[Any, ...], Identification] = {}
         self._name_cache: dict[tuple[str, str, str], Evidence] = {}
@@ -156,7 +145,7 @@ class Identifier:
         if decoded is None and (serial := _value(serial)):
             found = match_serial(self.grammar, serial)
             if found is not None:
-                evidence.append(_serial_evidence("inventory", serial, found))
+                evidence.append(_serial_evidence("inventory", serial, found, self.w.serial_model_prefix))
                 decoded = found  # the maker is known; the model is not (a serial is not a model)
                 via_serial = True
         fired: tuple[str, ...] = ()
@@ -289,11 +278,13 @@ class Identifier:
         hit = self.k.match_name(text)
         if hit is None:
             return Evidence(kind, "name:unrecognised", text, note=f"{source} names no maker we know")
-        weight = NAME_WEIGHT[("inventory" if kind == "inventory" else "device", hit.exact)]
+        weight = self.w.name[("inventory" if kind == "inventory" else "device", hit.exact)]
         if hit.brand:
             brand = self.k.brands[hit.brand]
             if brand.relation != "own":
-                weight = min(weight, CONFIDENCE_WEIGHT.get(brand.confidence, 0.25))
+                weight = min(
+                    weight, self.w.brand_confidence.get(brand.confidence, self.w.brand_confidence["suspected"])
+                )
         rule = f"name:{hit.brand or hit.maker}"
         return Evidence(kind, rule, text, hit.maker, weight, hit.brand, "" if hit.exact else "near match")
 
@@ -325,7 +316,7 @@ class Identifier:
             return Evidence(kind, "oui:unregistered", _pretty(hx[:6]), note="prefix not in any registry")
         if found.curated is not None:
             entry = found.curated
-            weight = OUI_WEIGHT.get((entry.relation, entry.confidence), 0.0) if entry.maker else 0.0
+            weight = self.w.oui.get((entry.relation, entry.confidence), 0.0) if entry.maker else 0.0
             note = f"{entry.registrant}" + (f" ({entry.relation})" if entry.relation != "own" else "")
             return Evidence(
                 kind,
@@ -337,8 +328,10 @@ class Identifier:
                 note,
             )
         maker = self.k.maker_of_registrant(found.registrant)
-        covered = maker and self.k.makers[maker].covered
-        weight = 0.8 if covered else REGISTRY_WEIGHT if maker else 0.0
+        weight = 0.0
+        if maker:
+            own = self.k.makers[maker].registrant_weight
+            weight = own if own is not None else self.w.oui_registry
         return Evidence(kind, "oui:registry", _pretty(found.prefix), maker, weight, note=found.registrant)
 
     def _brand_key(self, name: str) -> str:
@@ -374,7 +367,7 @@ class Identifier:
             for kind, serial in facts.serials:
                 decoded = match_serial(self.grammar, serial)
                 if decoded is not None:
-                    evidence.append(_serial_evidence(kind, serial, decoded))
+                    evidence.append(_serial_evidence(kind, serial, decoded, self.w.serial_model_prefix))
                     best = decoded
                     break
         return shown, best
@@ -419,11 +412,11 @@ class Identifier:
             scores[maker] = 1 - (1 - scores.get(maker, 0.0)) * (1 - weight)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         vendor, confidence, conflicts = "unknown", 0.0, tuple[str, ...]()
-        if ranked and ranked[0][1] >= MIN_SCORE:
+        if ranked and ranked[0][1] >= self.w.min_score:
             vendor, top = ranked[0]
             second = ranked[1][1] if len(ranked) > 1 else 0.0
             confidence = round(top * (1 - second / 2), 2)
-            conflicts = tuple(m for m, s in ranked[1:] if s >= MIN_SCORE)
+            conflicts = tuple(m for m, s in ranked[1:] if s >= self.w.min_score)
         brand, relation = self._label(brands, notes, evidence, vendor)
         device_type = decoded.device_type if decoded else None
         if not device_type or device_type == "unknown":
@@ -490,13 +483,13 @@ class Identifier:
             yield vendor, ""
 
 
-def _serial_evidence(kind: str, serial: str, decoded: Decoded) -> Evidence:
+def _serial_evidence(kind: str, serial: str, decoded: Decoded, weight: float) -> Evidence:
     return Evidence(
         kind,
         f"serial:{decoded.rule.id}",
         serial[:40],
         decoded.rule.maker,
-        SERIAL_WEIGHT,
+        weight,
         note="serial number begins with the model",
     )
 

@@ -18,11 +18,26 @@ from typing import Any
 from defusedxml import ElementTree as SafeET  # type: ignore[import-untyped]
 from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped]
 
+from phaseout.identify.fallback import clean_text, json_text_pairs, key_value_lines, xml_text_elements
+
 #: Raw text considered per observation (a hostile device may send a gigabyte).
 MAX_RAW_CHARS = 256 * 1024
 #: Longest single value kept (a model name of 10 kB is junk, not a model).
 MAX_VALUE_CHARS = 256
-KINDS = ("inventory", "mac", "http", "rtsp", "onvif", "sadp", "dhdiscover", "upnp", "tls", "banner")
+KINDS = (
+    "inventory",
+    "mac",
+    "http",
+    "rtsp",
+    "onvif",
+    "sadp",
+    "dhdiscover",
+    "upnp",
+    "tls",
+    "banner",
+    "snmp",
+    "favicon",
+)
 
 
 class ObservationError(ValueError):
@@ -54,6 +69,8 @@ def _value(v: Any) -> str:
         return ""
     if type(v) is str and len(v) <= MAX_VALUE_CHARS and v.isprintable() and "  " not in v and v.strip() == v:
         return v  # already clean (the common case): skip the split and join
+    if isinstance(v, (dict, list, tuple)):
+        raise ObservationError("a field value must be text or a number, not an object or a list")
     text = " ".join(str(v).split())
     return text[:MAX_VALUE_CHARS]
 
@@ -70,63 +87,102 @@ def mac_hex(value: str) -> str | None:
 
 # ---------------------------------------------------------------- structured payloads
 
-# XML element (local name, lower case) -> what it is.  ISAPI deviceInfo, ONVIF
-# GetDeviceInformation, SADP ProbeMatch and UPnP device descriptions all fit.
-_XML_FIELDS = {
-    "model": "model",
-    "devicedescription": "model",
-    "modelname": "model",
-    "modelnumber": "model",
-    "manufacturer": "maker",
-    "serialnumber": "serial",
-    "devicesn": "serial",
-    "firmwareversion": "firmware",
-    "softwareversion": "firmware",
-    "macaddress": "mac",
-    "mac": "mac",
-    "devicetype": "type",
-    "scopes": "scopes",
-    "uri": "url",
-    "xaddrs": "url",
-    "presentationurl": "url",
-    "streamuri": "url",
+# XML element (local name, lower case) -> (what it is, rank).  ISAPI deviceInfo, ONVIF
+# GetDeviceInformation, SADP ProbeMatch and UPnP device descriptions all fit.  Elements may come
+# in any order (real Hikvision firmware sends <deviceDescription>IPCamera</deviceDescription> and
+# <deviceType> before <model>), so the value of the best-ranked element wins, not the first one.
+_XML_FIELDS: dict[str, tuple[str, int]] = {
+    "model": ("model", 0),
+    "modelname": ("model", 1),
+    "modelnumber": ("model", 2),
+    "devicemodel": ("model", 1),
+    # SADP puts the model in DeviceDescription; ISAPI puts a class word ("IPCamera") there: it
+    # counts as a model only when it looks like one (see _apply_xml_fields)
+    "devicedescription": ("model", 5),
+    "manufacturer": ("maker", 0),
+    "serialnumber": ("serial", 0),
+    "devicesn": ("serial", 1),
+    "serialno": ("serial", 1),
+    "firmwareversion": ("firmware", 0),
+    "softwareversion": ("firmware", 1),
+    "macaddress": ("mac", 0),
+    "mac": ("mac", 1),
+    "devicetype": ("type", 0),
+    "scopes": ("scopes", 0),
+    "scopeitem": ("scopes", 0),
+    "uri": ("url", 0),
+    "xaddrs": ("url", 0),
+    "xaddr": ("url", 0),
+    "presentationurl": ("url", 0),
+    "streamuri": ("url", 0),
+    "statusstring": ("status", 0),
+    "substatuscode": ("status", 0),
 }
-_SCOPE = re.compile(r"onvif://www\.onvif\.org/(name|hardware|mfr|manufacturer)/([^\s]+)", re.IGNORECASE)
+#: ONVIF scopes, as URIs anywhere in the text (an XML Scopes element, one per line, a list).
+_SCOPE = re.compile(r"onvif://www\.onvif\.org/(name|hardware|mfr|manufacturer|mac)/([^\s<\"',]+)", re.IGNORECASE)
+#: Elements read per XML document: a real answer has a few hundred; more is a flood.
+MAX_XML_ELEMENTS = 20_000
 
 
 def _xml_facts(facts: Facts, kind: str, text: str) -> bool:
-    """Structured facts from an XML payload; False when it is not (safe) XML."""
+    """Facts from an XML payload: parsed with defusedxml when it is well-formed, else read
+    element by element from the text (truncated answers, misspelt closing tags, frames around
+    it).  False when there is no XML at all."""
     start = text.find("<")
     if start < 0:
         return False
+    pairs: list[tuple[str, str]] = []
     try:
         root = SafeET.fromstring(text[start:].encode("utf-8", "replace"), forbid_dtd=True)
     except DefusedXmlException as exc:
         facts.notes.append((kind, f"XML refused ({exc.__class__.__name__}): read as text only"))
+        pairs = xml_text_elements(_strip_dtd(text[start:]))
+    except (SafeET.ParseError, RecursionError, ValueError):
+        pairs = xml_text_elements(text[start:])
+    else:
+        for n, el in enumerate(root.iter()):
+            if n >= MAX_XML_ELEMENTS:
+                break
+            tag = el.tag.rsplit("}", 1)[-1].lower() if isinstance(el.tag, str) else ""
+            value = (el.text or "").strip()
+            if value:
+                pairs.append((tag, value))
+    if not pairs:
         return False
-    except SafeET.ParseError:
-        return False
-    found: dict[str, str] = {}
+    _apply_xml_fields(facts, kind, pairs)
+    return True
+
+
+def _strip_dtd(text: str) -> str:
+    """A document without its DOCTYPE block: entities are never expanded, only skipped."""
+    return re.sub(r"<!DOCTYPE[^\[>]*(?:\[[^\]]*\])?\s*>", "", text[:MAX_RAW_CHARS], flags=re.IGNORECASE)
+
+
+def _apply_xml_fields(facts: Facts, kind: str, pairs: list[tuple[str, str]]) -> None:
+    best: dict[str, tuple[int, str]] = {}
     released = ""
-    for el in root.iter():
-        tag = el.tag.rsplit("}", 1)[-1].lower() if isinstance(el.tag, str) else ""
-        value = (el.text or "").strip()
-        if not value:
-            continue
+    for tag, raw_value in pairs:
         if tag == "firmwarereleaseddate":
-            released = _value(value)
-        what = _XML_FIELDS.get(tag)
+            released = _value(raw_value)
+            continue
+        spec = _XML_FIELDS.get(tag)
+        if spec is None:
+            continue
+        what, rank = spec
         if what == "scopes":
-            for m in _SCOPE.finditer(value):
-                scope, item = m.group(1).lower(), _unquote(m.group(2))
-                if scope == "hardware":
-                    facts.models.append((2, kind, "onvif scope hardware", _value(item)))
-                else:
-                    facts.makers.append((kind, f"onvif scope {scope}", _value(item)))
+            _scopes(facts, kind, raw_value)
         elif what == "url":
-            facts.text("url", kind, value[:2048])
-        elif what and what not in found:
-            found[what] = _value(value)
+            facts.text("url", kind, raw_value[:2048])
+        elif what == "status":
+            facts.notes.append((kind, f"device answered {tag}={_value(raw_value)[:60]!r}"))
+        else:
+            value = _value(raw_value)
+            if what == "model" and rank >= 5 and not _looks_like_model(value):
+                facts.type_hints.append((kind, value))  # "IPCamera", "NVR": a class, not a model
+                continue
+            if what not in best or rank < best[what][0]:
+                best[what] = (rank, value)
+    found = {what: value for what, (_rank, value) in best.items()}
     if "model" in found:
         facts.models.append((1, kind, "model", found["model"]))
     if "maker" in found:
@@ -140,7 +196,22 @@ def _xml_facts(facts: Facts, kind: str, text: str) -> bool:
         facts.macs.append((kind, hx))
     if "type" in found:
         facts.type_hints.append((kind, found["type"]))
-    return True
+
+
+def _scopes(facts: Facts, kind: str, text: str) -> bool:
+    """ONVIF scopes (``onvif://www.onvif.org/hardware/DS-2CD2143G2-I``...) anywhere in a text."""
+    found = False
+    for m in _SCOPE.finditer(text[:65536]):
+        found = True
+        scope, item = m.group(1).lower(), _unquote(m.group(2))
+        if scope == "hardware":
+            facts.models.append((2, kind, "onvif scope hardware", _value(item)))
+        elif scope == "mac":
+            if hx := mac_hex(item):
+                facts.macs.append((kind, hx))
+        else:
+            facts.makers.append((kind, f"onvif scope {scope}", _value(item)))
+    return found
 
 
 def _unquote(text: str) -> str:
@@ -149,29 +220,19 @@ def _unquote(text: str) -> str:
     return unquote(text).replace("_", " ")
 
 
-_KEY_VALUE = re.compile(r"^([A-Za-z][\w.\[\]]{0,63})=(.*)$", re.MULTILINE)
+_KEY_VALUE = re.compile(r"^[ \t]*([A-Za-z][\w.\[\]]{0,63})[ \t]*=(.*)$", re.MULTILINE)
 
 
 def _key_value_facts(facts: Facts, kind: str, text: str) -> bool:
-    """Dahua CGI answers (``deviceType=...`` lines)."""
-    pairs = dict((k, _value(v)) for k, v in _KEY_VALUE.findall(text[:65536]))
+    """Dahua CGI answers: ``deviceType=...`` lines of ``magicBox.cgi`` and ``table.X.Y=...``
+    lines of ``configManager.cgi`` (the last dotted part names the field)."""
+    pairs: dict[str, str] = {}
+    for k, v in _KEY_VALUE.findall(text[:65536]):
+        key = k.rsplit(".", 1)[-1].lower()
+        pairs.setdefault(key, _value(v))
     if not pairs:
         return False
-    device_type = pairs.get("deviceType") or pairs.get("type")
-    base = pairs.get("updateSerial")
-    if device_type:
-        if _looks_like_model(device_type):
-            facts.models.append((1, kind, "deviceType", device_type))
-        else:
-            facts.type_hints.append((kind, device_type))
-    if base:
-        facts.models.append((3, kind, "updateSerial", base))
-    if pairs.get("serialNumber"):
-        facts.serials.append((kind, pairs["serialNumber"]))
-    if pairs.get("version"):
-        facts.firmware.append((kind, pairs["version"]))
-    if pairs.get("vendor"):
-        facts.makers.append((kind, "vendor", pairs["vendor"]))
+    _device_info_facts(facts, kind, pairs)
     return True
 
 
@@ -184,48 +245,84 @@ _GENERIC_VENDORS = {"general", "private", "oem", "default", "none", ""}
 
 
 def _json_facts(facts: Facts, kind: str, text: str) -> bool:
+    """JSON answers: Dahua RPC2 replies (``{"result":..., "params": {...}}``), DHDiscover
+    ``client.notifyDevInfo`` messages, scan-dataset rows.  JSON that does not parse (a DHIP frame
+    cut mid-field) is read member by member from the text."""
     start = text.find("{")
     if start < 0:
         return False
     try:
         data = json.loads(text[start:])
-    except ValueError:
-        return False
+    except (ValueError, RecursionError):
+        pairs = json_text_pairs(text[start:])
+        if not pairs:
+            return False
+        flat: dict[str, Any] = {}
+        for key, value in pairs:
+            flat.setdefault(key, value)
+        if "method" in flat:
+            facts.text("dhdiscover", kind, str(flat["method"]))
+        _device_info_facts(facts, kind, flat)
+        facts.notes.append((kind, "JSON incomplete: read member by member"))
+        return True
     info: dict[str, Any] = {}
     if isinstance(data, dict):
         params = data.get("params")
+        result = data.get("result")
         if isinstance(params, dict):
             device_info = params.get("deviceInfo")
             info = device_info if isinstance(device_info, dict) else params
+        elif isinstance(result, dict):
+            info = result
         else:
-            result = data.get("result") if isinstance(data.get("result"), dict) else None
-            info = result or data
+            info = data
         if isinstance(data.get("mac"), str) and (hx := mac_hex(data["mac"])):
             facts.macs.append((kind, hx))
     _device_info_facts(facts, kind, {str(k).lower(): v for k, v in info.items()})
     return True
 
 
+def _first(info: dict[str, Any], *keys: str) -> str:
+    """The first of ``keys`` that holds text or a number ({"Version": ...} objects unwrapped)."""
+    for key in keys:
+        value = info.get(key)
+        if isinstance(value, dict):
+            value = next((v for k, v in value.items() if str(k).lower() == key), None)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and (text := _value(value)):
+            return text
+    return ""
+
+
 def _device_info_facts(facts: Facts, kind: str, info: dict[str, Any]) -> None:
-    """DHDiscover deviceInfo / scan-dataset columns, keys already lower-cased."""
-    model = _value(info.get("devicetype") or info.get("device_model") or info.get("type"))
-    if model:
-        if _looks_like_model(model):
-            facts.models.append((1, kind, "DeviceType", model))
+    """Device fields by their lower-cased names, as Dahua CGI, RPC2, DHDiscover and scan datasets
+    write them."""
+    # DeviceType holds the model in Dahua answers and a class word ("IPCamera") in ISAPI ones:
+    # the first value that looks like a model is the model, the others are type hints
+    model = ""
+    for key in ("devicetype", "device_model", "type", "devicemodel", "model"):
+        value = _first(info, key)
+        if not value:
+            continue
+        if _looks_like_model(value):
+            model = model or value
         else:
-            facts.type_hints.append((kind, model))
-    vendor = _value(info.get("vendor") or info.get("device_vendor") or info.get("manufacturer"))
+            facts.type_hints.append((kind, value))
+    if model:
+        facts.models.append((1, kind, "DeviceType", model))
+    if base := _first(info, "updateserial"):
+        facts.models.append((3, kind, "updateSerial", base))
+    vendor = _first(info, "vendor", "device_vendor", "manufacturer")
     if vendor.lower() not in _GENERIC_VENDORS:
         facts.makers.append((kind, "Vendor", vendor))
     elif vendor:
         facts.notes.append((kind, f"vendor field says {vendor!r} (generic OEM firmware)"))
-    if serial := _value(info.get("serialno") or info.get("device_serial")):
+    if serial := _first(info, "serialno", "serialnumber", "sn", "device_serial"):
         facts.serials.append((kind, serial))
-    if version := _value(info.get("version") or info.get("device_version")):
+    if version := _first(info, "version", "device_version", "softwareversion"):
         facts.firmware.append((kind, version))
-    if device_class := _value(info.get("deviceclass") or info.get("device_type")):
+    if device_class := _first(info, "deviceclass", "device_type", "class"):
         facts.type_hints.append((kind, device_class))
-    if (mac := info.get("mac") or info.get("mac_address")) and (hx := mac_hex(str(mac))):
+    if (mac := _first(info, "mac", "mac_address", "macaddress")) and (hx := mac_hex(mac)):
         facts.macs.append((kind, hx))
 
 
@@ -272,16 +369,43 @@ def split_message(raw: str) -> tuple[str, dict[str, list[str]], str]:
     return status, headers, body
 
 
+#: Header lines anywhere in a transcript of several exchanges (an RTSP OPTIONS / DESCRIBE / 401
+#: sequence, ``curl -v`` output whose lines start with ``< ``): the realm or the Server value
+#: may only appear in the second answer.
+_TRANSCRIPT_HEADER = re.compile(
+    r"^(?:< ?)?(server|www-authenticate|content-base|content-location|location)[ \t]*:[ \t]*([^\r\n]{1,4096})",
+    re.IGNORECASE | re.MULTILINE,
+)
+_TITLE = re.compile(r"<title[^>]{0,64}>([^<]{1,512})</title", re.IGNORECASE)
+
+
+def _headers(text: str, headers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The first message's headers plus those of every later message in the same text."""
+    if text.count("TTP/1.") + text.count("TSP/1.") <= 1 and "\n<" not in text:
+        return headers
+    merged = {k: list(v) for k, v in headers.items()}
+    for m in _TRANSCRIPT_HEADER.finditer(text):
+        name, value = m.group(1).lower(), m.group(2).strip()
+        values = merged.setdefault(name, [])
+        if value not in values and len(values) < 50:
+            values.append(value)
+    return merged
+
+
 def _http(facts: Facts, obs: dict[str, Any]) -> None:
-    status, headers, body = split_message(_raw(obs))
+    raw = _raw(obs)
+    status, headers, body = split_message(raw)
+    headers = _headers(raw, headers)
     for server in headers.get("server", []):
         facts.text("http.server", "http", server)
     for auth in headers.get("www-authenticate", []):
         facts.text("auth", "http", auth)
-    if location := headers.get("location"):
-        facts.text("url", "http", location[0])
+    for location in headers.get("location", [])[:5]:
+        facts.text("url", "http", location)
     if body:
         facts.text("http.body", "http", body)
+        if m := _TITLE.search(body[:65536]):
+            facts.text("http.title", "http", _value(m.group(1)))
         stripped = body.lstrip("\ufeff \r\n\t")
         answered = False
         if stripped.startswith("<"):
@@ -299,7 +423,9 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
 
 
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
-    _status, headers, body = split_message(_raw(obs))
+    raw = _raw(obs)
+    _status, headers, body = split_message(raw)
+    headers = _headers(raw, headers)
     for server in headers.get("server", []):
         facts.text("rtsp.server", "rtsp", server)
     for auth in headers.get("www-authenticate", []):
@@ -320,6 +446,9 @@ def _xml_kind(kind: str) -> Any:
     def parse(facts: Facts, obs: dict[str, Any]) -> None:
         raw = _raw(obs)
         facts.text(kind if kind in ("sadp", "onvif") else "http.body", kind, raw)
+        if kind == "upnp" and raw.lstrip().startswith("{"):  # SSDP headers printed as a JSON object
+            _printed_dict(facts, kind, raw)
+            return
         if kind == "upnp" and not raw.lstrip().startswith("<"):
             _status, headers, body = split_message(raw)
             for server in headers.get("server", []):
@@ -327,32 +456,289 @@ def _xml_kind(kind: str) -> Any:
             if body:
                 _xml_facts(facts, kind, body)
             return
-        _xml_facts(facts, kind, raw)
+        if _xml_facts(facts, kind, raw):
+            return
+        # not XML: a client library's printout, scopes one per line, key: value text
+        _scopes(facts, kind, raw)
+        _printout_facts(facts, kind, raw)
 
     return parse
+
+
+#: Keys of a GetDeviceInformation / SADP / UPnP printout, squeezed to letters and digits.
+_PRINTOUT_KEYS = {
+    "manufacturer": "vendor",
+    "vendor": "vendor",
+    "model": "devicetype",
+    "modelname": "devicetype",
+    "devicetype": "devicetype",
+    "devicedescription": "devicedescription",
+    "firmwareversion": "version",
+    "softwareversion": "version",
+    "serialnumber": "serialnumber",
+    "devicesn": "serialnumber",
+    "macaddress": "mac",
+    "mac": "mac",
+}
+
+
+def _printout_facts(facts: Facts, kind: str, text: str) -> None:
+    """``Manufacturer: HIKVISION`` / ``'Model': 'DS-2CD2143G2-I'`` lines -> device fields."""
+    info: dict[str, Any] = {}
+    for key, value in key_value_lines(text[:65536]):
+        if (field_name := _PRINTOUT_KEYS.get(key)) and field_name not in info:
+            info[field_name] = value
+    description = info.pop("devicedescription", "")
+    if description and "devicetype" not in info and _looks_like_model(description):
+        info["devicetype"] = description
+    if info:
+        _device_info_facts(facts, kind, info)
+
+
+def _structured(facts: Facts, kind: str, raw: str) -> None:
+    """A discovery reply as XML, JSON (after a DHIP header when there is one), a dataset row
+    or ``key: value`` text, whichever it is."""
+    dhip = raw.find("DHIP")
+    body = raw
+    if dhip >= 0:  # a DHIP frame: 32-byte header, then JSON (header bytes may hold a "{")
+        m = re.compile(r'\{\s*"').search(raw, dhip + 4)
+        body = raw[m.start() :] if m else raw[dhip + 4 :]
+    lt, brace = body.find("<"), body.find("{")
+    if lt >= 0 and (brace < 0 or lt < brace) and _xml_facts(facts, kind, body[lt:]):
+        return
+    if brace >= 0 and _json_facts(facts, kind, body):
+        return
+    if _csv_record_facts(facts, kind, body):
+        return
+    _printout_facts(facts, kind, body)
 
 
 def _dhdiscover(facts: Facts, obs: dict[str, Any]) -> None:
     raw = _raw(obs)
     facts.text("dhdiscover", "dhdiscover", raw)
-    if not _json_facts(facts, "dhdiscover", raw):
-        _csv_record_facts(facts, "dhdiscover", raw)
+    _structured(facts, "dhdiscover", raw)
+
+
+def _sadp(facts: Facts, obs: dict[str, Any]) -> None:
+    raw = _raw(obs)
+    facts.text("sadp", "sadp", raw)
+    _structured(facts, "sadp", raw)
+
+
+_CERT_LINE = re.compile(r"^[\s*>|]*(subject|issuer)\s*[:=]\s*(\S.*)$", re.IGNORECASE | re.MULTILINE)
+#: A printout in blocks: a ``Subject`` / ``Issuer`` line, then indented ``CN: ...`` lines.
+_CERT_BLOCK = re.compile(r"^[ \t]*(Subject|Issuer)[ \t]*:?[ \t]*\r?\n((?:[ \t]+[^\r\n]+\r?\n?){1,20})", re.MULTILINE)
+_RDN_NAMES = {
+    "cn": "CN",
+    "commonname": "CN",
+    "o": "O",
+    "org": "O",
+    "organization": "O",
+    "organizationname": "O",
+    "ou": "OU",
+    "orgunit": "OU",
+    "organizationalunit": "OU",
+    "organizationalunitname": "OU",
+    "c": "C",
+    "country": "C",
+    "countryname": "C",
+    "st": "ST",
+    "state": "ST",
+    "stateorprovincename": "ST",
+    "l": "L",
+    "locality": "L",
+    "localityname": "L",
+}
+
+
+def _cert_names(text: str) -> dict[str, str]:
+    """Subject and issuer from a tool's printout: ``subject: CN=...`` lines (openssl, curl -v)
+    or blocks of indented ``CN: ...`` lines, written back as ``CN=..., O=...``."""
+    found: dict[str, str] = {}
+    for m in _CERT_LINE.finditer(text):
+        found.setdefault(m.group(1).lower(), m.group(2).strip()[:4096])
+    for m in _CERT_BLOCK.finditer(text):
+        parts = []
+        for key, value in key_value_lines(m.group(2)):
+            if name := _RDN_NAMES.get(key):
+                parts.append(f"{name}={value}")
+        if parts:
+            found.setdefault(m.group(1).lower(), ", ".join(parts)[:4096])
+    return found
+
+
+_RDN_PART = re.compile(r",\s*(?=[A-Za-z][A-Za-z ]{0,30}:)")
+
+
+def _rdn_text(value: str) -> str:
+    """``CN: x, Org: Zhejiang Dahua Technology Co.,Ltd.`` (a tool's wording) -> ``CN=x,
+    O=Zhejiang Dahua Technology Co.,Ltd.``; text already in ``O=`` form is left as it is."""
+    if "=" in value or ":" not in value:
+        return value
+    parts = []
+    for part in _RDN_PART.split(value):
+        key, sep, item = part.partition(":")
+        name = _RDN_NAMES.get(re.sub(r"[^a-z]", "", key.lower())) if sep else None
+        parts.append(f"{name}={item.strip()}" if name else part.strip())
+    return ", ".join(parts)
 
 
 def _tls(facts: Facts, obs: dict[str, Any]) -> None:
+    """A certificate's subject and issuer, given as fields or as a tool's printout in ``raw``."""
+    values: dict[str, str] = {}
     for name in ("subject", "issuer"):
         value = obs.get(name)
         if value is None:
             continue
         if not isinstance(value, str):
             raise ObservationError(f"tls.{name} must be a string")
-        facts.text(f"tls.{name}", "tls", value[:4096])
-        for m in re.finditer(r"(?:^|[,;/]\s*)O\s*=\s*([^,;/]+)", value[:4096]):
+        values[name] = _rdn_text(clean_text(value[:4096]))
+    if not values and "raw" in obs:
+        values = _cert_names(_raw(obs)[:65536])
+    for name, value in values.items():
+        facts.text(f"tls.{name}", "tls", value)
+        for m in re.finditer(r"(?:^|[,;/]\s*)O\s*=\s*([^,;/]+)", value):
             facts.makers.append(("tls", f"certificate {name} O", _value(m.group(1))))
 
 
+#: An OID under the private-enterprise arc, as tools write it: ``SNMPv2-SMI::enterprises.39165.1.1``,
+#: ``iso.3.6.1.4.1...``, ``.1.3.6.1.4.1...``; normalised to dotted numbers from 1.3.6.1.
+_OID = re.compile(
+    r"(?:(?<![\d.])\.?1\.3\.6\.1\.4\.1\.|\biso\.3\.6\.1\.4\.1\.|\benterprises\.)(\d{1,10}(?:\.\d{1,10}){0,30})",
+    re.IGNORECASE,
+)
+_SNMP_LINE = re.compile(r"sys(Descr|ObjectID)(?:\.0)?\s*(?:=|:)\s*(?:STRING:|OID:)?\s*([^\r\n]+)", re.IGNORECASE)
+#: The first OID of each line of a walk (the object answered, not a value that looks like one).
+_WALKED = re.compile(r"^[ \t]*(\S{1,256})[ \t]*=", re.MULTILINE)
+
+
+def _snmp(facts: Facts, obs: dict[str, Any]) -> None:
+    """SNMP: ``sysdescr`` / ``sysobjectid`` fields, or an ``snmpwalk`` / ``snmpget`` printout in
+    ``raw``.  The enterprise arc of the sysObjectID, and of private objects the device answers,
+    names the organisation that registered it (its IANA Private Enterprise Number)."""
+    descr, oid = obs.get("sysdescr"), obs.get("sysobjectid")
+    for name, value in (("sysdescr", descr), ("sysobjectid", oid)):
+        if value is not None and not isinstance(value, str):
+            raise ObservationError(f"snmp.{name} must be a string")
+    if descr:
+        facts.text("snmp.sysdescr", "snmp", clean_text(descr[:4096]))
+    if oid:
+        _snmp_text(facts, "snmp", oid[:1024], with_descr=False)
+    if "raw" in obs and descr is None and oid is None:
+        _snmp_text(facts, "snmp", _raw(obs)[:65536])
+
+
+def _snmp_text(facts: Facts, kind: str, text: str, with_descr: bool = True) -> None:
+    """sysDescr and enterprise arcs from SNMP text: a bare OID, ``snmpget`` / ``snmpwalk`` lines."""
+    oids: list[str] = []
+    descr = None
+    for m in _SNMP_LINE.finditer(text):
+        what, value = m.group(1).lower(), m.group(2).strip().strip('"')
+        if what == "descr" and descr is None:
+            descr = value
+        elif what == "objectid":
+            oids.append(value)
+    if descr and with_descr:
+        facts.text("snmp.sysdescr", kind, descr[:4096])
+    oids.extend(m.group(1) for m in _WALKED.finditer(text))
+    if not oids:
+        oids.append(text[:1024])
+    seen: set[str] = set()
+    for item in oids[:5000]:
+        if (hit := _OID.search(item)) and (arc := hit.group(1).split(".", 1)[0]) not in seen:
+            seen.add(arc)
+            facts.text("snmp.oid", kind, "1.3.6.1.4.1." + hit.group(1))
+
+
+def _favicon(facts: Facts, obs: dict[str, Any]) -> None:
+    """A web interface's icon, as the MurmurHash3 that Shodan and others publish (``hash``), or
+    as the icon's bytes in base64 (``base64``), hashed here the same way: mmh3 (32-bit, signed)
+    of the base64 text with a newline every 76 characters."""
+    value = obs.get("hash")
+    if value is None and isinstance(obs.get("base64"), str):
+        import base64
+        import binascii
+
+        import mmh3
+
+        try:
+            data = base64.b64decode(obs["base64"][: MAX_RAW_CHARS * 2], validate=False)
+        except (binascii.Error, ValueError):
+            raise ObservationError("favicon.base64 is not base64") from None
+        value = mmh3.hash(base64.encodebytes(data))
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ObservationError("favicon observation needs a hash (integer) or base64 bytes")
+    text = str(value).strip()
+    if not re.fullmatch(r"-?\d{1,10}", text):
+        raise ObservationError("favicon hash must be a 32-bit integer")
+    facts.text("favicon", "favicon", text)
+
+
+#: Pasted scanner output (nmap scripts, httpx, Shodan exports): the favicon hash and title lines.
+_PASTED_FAVICON = re.compile(
+    r"(?:favicon_mmhash|favicon\.hash|favicon_hash|icon_hash)\s*[:=]\s*\"?(-?\d{1,10})\b", re.IGNORECASE
+)
+_PASTED_TITLE = re.compile(r"^\|?\s*http-title\s*:?\s*\r?\n?[ \t|_]*([^\r\n]{1,256})", re.IGNORECASE | re.MULTILINE)
+
+
+_PASTED_MODEL = re.compile(r"\bmodel\b['\"]?\s*[:=]\s*['\"]?([A-Za-z0-9][\w()/+.-]{2,40})", re.IGNORECASE)
+#: A DHIP frame printed as hex words (``20000000|44484950|...``) or as text ("DHIP" then JSON).
+_DHIP_PRINT = re.compile(r"\b44484950\b|DHIP")
+
+
+def _pasted(facts: Facts, kind: str, text: str) -> None:
+    """What tools print about a device, found in pasted text: the favicon's mmh3, the page title,
+    a certificate's subject and issuer, SNMP objects, DHIP frames, ``Model: ...`` values and
+    printed dicts (``{'model': ...}``, a client library's view of ISAPI, RPC2 or SSDP answers)."""
+    head = text[:65536]
+    for m in _PASTED_FAVICON.finditer(head):
+        facts.text("favicon", kind, m.group(1))
+    if title := _PASTED_TITLE.search(head):
+        facts.text("http.title", kind, _value(title.group(1)))
+    if "ubject" in head or "ssuer" in head:
+        for name, value in _cert_names(head).items():
+            facts.text(f"tls.{name}", kind, value)
+            for o in re.finditer(r"(?:^|[,;/]\s*)O\s*=\s*([^,;/]+)", value):
+                facts.makers.append((kind, f"certificate {name} O", _value(o.group(1))))
+    if "1.3.6.1.4.1." in head or "enterprises." in head or "sysDescr" in head:
+        _snmp_text(facts, kind, head)
+    if _DHIP_PRINT.search(head):
+        facts.text("dhdiscover", kind, head)
+    if model := _PASTED_MODEL.search(head):
+        facts.models.append((2, kind, "printed model", _value(model.group(1))))
+    if "{" in head:
+        _printed_dict(facts, kind, head)
+
+
+#: Keys of printed dicts (ISAPI deviceInfo via xmltodict, RPC2 params, SSDP headers), lower case.
+_DICT_TEXT_FIELDS = {"server": "http.server", "location": "url", "usn": "url", "st": "url"}
+
+
+def _printed_dict(facts: Facts, kind: str, text: str) -> None:
+    """A dict or JSON object printed by a tool (quotes of either kind, possibly cut short)."""
+    flat: dict[str, str] = {}
+    for key, value in json_text_pairs(text):
+        flat.setdefault(key, value)
+    if not flat:
+        return
+    for key, fld in _DICT_TEXT_FIELDS.items():
+        if flat.get(key):
+            facts.text(fld, kind, flat[key][:2048])
+    if namespace := flat.get("@xmlns"):  # an XML namespace, printed as an attribute
+        facts.text("http.body", kind, f'xmlns="{namespace[:256]}"')
+    if realm := flat.get("realm"):  # a DHIP / RPC2 login challenge names its realm
+        facts.text("auth", kind, f'realm="{realm[:256]}"')
+    description = flat.get("devicedescription", "")
+    if description and "model" not in flat and _looks_like_model(description):
+        flat["model"] = description
+    _device_info_facts(facts, kind, {k: v for k, v in flat.items() if k != "type" or _looks_like_model(v)})
+
+
 def _banner(facts: Facts, obs: dict[str, Any]) -> None:
-    facts.text("banner", "banner", _raw(obs))
+    """A greeting (telnet, FTP...), or a tool's report pasted as one: both are read."""
+    raw = _raw(obs)
+    facts.text("banner", "banner", raw)
+    _pasted(facts, "banner", raw)
 
 
 def _mac(facts: Facts, obs: dict[str, Any]) -> None:
@@ -395,10 +781,12 @@ def _inventory(facts: Facts, obs: dict[str, Any]) -> None:
 
 
 def _raw(obs: dict[str, Any]) -> str:
+    """The capped raw text, with terminal colours, written-out byte escapes and control
+    characters removed (pasted tool output, binary frames)."""
     raw = obs.get("raw")
     if not isinstance(raw, str):
         raise ObservationError(f"{obs.get('kind')} observation needs a raw string")
-    return raw[:MAX_RAW_CHARS]
+    return clean_text(raw[:MAX_RAW_CHARS])
 
 
 PARSERS: dict[str, Any] = {
@@ -407,11 +795,13 @@ PARSERS: dict[str, Any] = {
     "http": _http,
     "rtsp": _rtsp,
     "onvif": _xml_kind("onvif"),
-    "sadp": _xml_kind("sadp"),
+    "sadp": _sadp,
     "upnp": _xml_kind("upnp"),
     "dhdiscover": _dhdiscover,
     "tls": _tls,
     "banner": _banner,
+    "snmp": _snmp,
+    "favicon": _favicon,
 }
 
 

@@ -56,6 +56,8 @@ def identify_line(identifier: Identifier, number: int, line: bytes | None) -> di
     if not isinstance(record, dict):
         return _error(None, number, "a record must be a JSON object with id and observations")
     record_id = record.get("id")
+    if not (record_id is None or isinstance(record_id, (str, int, float, bool))):
+        return _error(None, number, "id must be a string or a number")
     observations = record.get("observations")
     if not isinstance(observations, list):
         return _error(record_id, number, "observations must be a list")
@@ -74,10 +76,15 @@ def run(identifier: Identifier, source: IO[bytes], sink: IO[bytes]) -> tuple[int
         out = identify_line(identifier, number, line)
         if out is None:
             continue
+        try:
+            encoded = orjson.dumps(out)
+        except (orjson.JSONEncodeError, TypeError):  # defensive: never let one record stop the stream
+            out = _error(None, number, "the identification cannot be written as JSON")
+            encoded = orjson.dumps(out)
         if "error" in out:
             errors += 1
         else:
             done += 1
-        sink.write(orjson.dumps(out) + b"\n")
+        sink.write(encoded + b"\n")
     sink.flush()
     return done, errors

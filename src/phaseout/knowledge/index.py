@@ -11,6 +11,7 @@ from phaseout.errors import KnowledgeError
 from phaseout.knowledge.load import RawKnowledge, data_folder, load_raw
 from phaseout.knowledge.model import Brand, GrammarRule, Maker, SignalRule
 from phaseout.knowledge.oui import OuiResolver, load_registry_csv, user_registry_path
+from phaseout.knowledge.weights import Weights
 
 
 def name_key(text: str) -> str:
@@ -35,6 +36,9 @@ class Knowledge:
         self.makers: dict[str, Maker] = raw.makers
         self.brands: dict[str, Brand] = raw.brands
         self.grammar: list[GrammarRule] = raw.grammar
+        if raw.weights is None:
+            raise KnowledgeError(f"knowledge in {raw.folder} has no weights", hint="it needs weights.toml")
+        self.weights: Weights = raw.weights
         self.signals_by_field: dict[str, list[SignalRule]] = {}
         for rule in raw.signals:
             self.signals_by_field.setdefault(rule.field, []).append(rule)

@@ -33,9 +33,11 @@ from phaseout.knowledge.model import (
     OuiEntry,
     SignalRule,
 )
+from phaseout.knowledge.schema import check_keys, check_oui_header
+from phaseout.knowledge.weights import Weights, parse_weights
 
 ENV_VAR = "PHASEOUT_KNOWLEDGE"
-FILES = ("makers.toml", "brands.toml", "oui.csv", "models.toml", "signals.toml")
+FILES = ("makers.toml", "brands.toml", "oui.csv", "models.toml", "signals.toml", "weights.toml")
 
 
 @dataclass(slots=True)
@@ -49,6 +51,7 @@ class RawKnowledge:
     ouis: dict[str, OuiEntry] = field(default_factory=dict)
     grammar: list[GrammarRule] = field(default_factory=list)
     signals: list[SignalRule] = field(default_factory=list)
+    weights: Weights | None = None
 
 
 def data_folder(folder: str | Path | None = None) -> Path:
@@ -95,9 +98,17 @@ def _compile(pattern: str, where: str, problems: list[str], flags: int = 0) -> r
         return re.compile(r"(?!)")
 
 
+def _toml(file: str, text: bytes, problems: list[str]) -> dict[str, Any]:
+    """A knowledge file parsed, after its keys are checked against the schema (with lines)."""
+    source = text.decode("utf-8")
+    data = tomllib.loads(source)
+    problems.extend(check_keys(file, source, data))
+    return data
+
+
 def _makers(text: bytes, problems: list[str]) -> dict[str, Maker]:
     out: dict[str, Maker] = {}
-    for i, m in enumerate(tomllib.loads(text.decode("utf-8")).get("maker", [])):
+    for i, m in enumerate(_toml("makers.toml", text, problems).get("maker", [])):
         where = f"makers.toml maker #{i + 1} ({m.get('key', '?')})"
         if not m.get("key") or not m.get("name"):
             problems.append(f"{where}: needs key and name")
@@ -112,7 +123,7 @@ def _makers(text: bytes, problems: list[str]) -> dict[str, Maker]:
             legal_name=m.get("legal_name", ""),
             parent=m.get("parent", ""),
             state_ownership=m.get("state_ownership", ""),
-            covered=bool(m.get("covered")),
+            registrant_weight=_weight_or_none(m.get("registrant_weight"), where, problems),
             aliases=_tuple(m.get("aliases")),
             registrant=_tuple(m.get("registrant")),
             sources=_tuple(m.get("sources")),
@@ -121,9 +132,18 @@ def _makers(text: bytes, problems: list[str]) -> dict[str, Maker]:
     return out
 
 
+def _weight_or_none(value: Any, where: str, problems: list[str]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        problems.append(f"{where}: registrant_weight must be a number in (0, 1]")
+        return None
+    return float(value)
+
+
 def _brands(text: bytes, makers: dict[str, Maker], problems: list[str]) -> dict[str, Brand]:
     out: dict[str, Brand] = {}
-    for i, b in enumerate(tomllib.loads(text.decode("utf-8")).get("brand", [])):
+    for i, b in enumerate(_toml("brands.toml", text, problems).get("brand", [])):
         where = f"brands.toml brand #{i + 1} ({b.get('key', '?')})"
         if b.get("maker") not in makers:
             problems.append(f"{where}: unknown maker {b.get('maker')!r}")
@@ -151,7 +171,9 @@ def _brands(text: bytes, makers: dict[str, Maker], problems: list[str]) -> dict[
 def _ouis(text: bytes, makers: dict[str, Maker], problems: list[str]) -> dict[str, OuiEntry]:
     lines = [ln for ln in text.decode("utf-8").splitlines() if not ln.startswith("#")]
     out: dict[str, OuiEntry] = {}
-    for n, row in enumerate(csv.DictReader(io.StringIO("\n".join(lines))), start=1):
+    reader = csv.DictReader(io.StringIO("\n".join(lines)))
+    problems.extend(check_oui_header(list(reader.fieldnames) if reader.fieldnames else None))
+    for n, row in enumerate(reader, start=1):
         prefix = (row.get("prefix") or "").strip().upper()
         if len(prefix) not in (6, 7, 9) or not all(c in "0123456789ABCDEF" for c in prefix):
             problems.append(f"oui.csv row {n}: prefix {prefix!r} is not 6, 7 or 9 hex digits")
@@ -197,7 +219,7 @@ def _rules(
 ) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(id, where, rule) for each ``[[rule]]`` of a rules file, after the checks all rules share."""
     seen: set[str] = set()
-    for i, r in enumerate(tomllib.loads(text.decode("utf-8")).get("rule", [])):
+    for i, r in enumerate(_toml(file, text, problems).get("rule", [])):
         rid = r.get("id", f"#{i + 1}")
         where = f"{file} rule {rid}"
         if rid in seen:
@@ -272,10 +294,12 @@ def load_raw(folder: str | Path | None = None) -> tuple[RawKnowledge, list[str]]
         ouis = _ouis(blobs["oui.csv"], makers, problems)
         grammar = _grammar(blobs["models.toml"], makers, brands, problems)
         signals = _signals(blobs["signals.toml"], makers, brands, problems)
+        weights_text = blobs["weights.toml"].decode("utf-8")
+        weights = parse_weights(weights_text, tomllib.loads(weights_text), problems)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise KnowledgeError(
             f"cannot parse the knowledge files in {path}: {exc}",
             hint="run `phaseout knowledge check` after fixing the syntax",
         ) from exc
-    raw = RawKnowledge(str(path), digest.hexdigest()[:16], makers, brands, ouis, grammar, signals)
+    raw = RawKnowledge(str(path), digest.hexdigest()[:16], makers, brands, ouis, grammar, signals, weights)
     return raw, problems

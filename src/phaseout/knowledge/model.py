@@ -9,8 +9,6 @@ from typing import Any
 
 RELATIONS = ("own", "sub-brand", "oem", "formerly-owned")
 CONFIDENCES = ("confirmed", "reported", "suspected")
-#: How much a brand or manufacturer name says about who made the device, by confidence.
-CONFIDENCE_WEIGHT = {"confirmed": 0.85, "reported": 0.6, "suspected": 0.25}
 DEVICE_TYPES = ("camera", "recorder", "body-worn", "intercom", "access-control", "thermal", "other", "unknown")
 SIGNAL_FIELDS = (
     "http.server",
@@ -27,6 +25,10 @@ SIGNAL_FIELDS = (
     "dhdiscover",
     "onvif",
     "url",
+    "http.title",
+    "favicon",
+    "snmp.sysdescr",
+    "snmp.oid",
 )
 
 
@@ -45,7 +47,7 @@ class Maker:
     legal_name: str = ""
     parent: str = ""
     state_ownership: str = ""
-    covered: bool = False
+    registrant_weight: float | None = None  # weight of an IEEE registry block under this maker's name
     aliases: tuple[str, ...] = ()
     registrant: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()

@@ -24,6 +24,7 @@ from phaseout.errors import DataError
 from phaseout.ingest.tables import open_table
 from phaseout.knowledge.index import Knowledge
 from phaseout.policy.packs import DEVICE_TYPES, PolicyPack
+from phaseout.policy.packs import covered_makers as covered_makers  # the definition lives in policy
 
 REQUIRED = (
     "sku",
@@ -178,15 +179,6 @@ def parse_rows(rows: Iterable[tuple[int, list[object]]], source: str = "") -> li
             hint="fix these lines and run again:\n" + "\n".join(f"  {p}" for p in problems[:15]),
         )
     return out
-
-
-def covered_makers(packs: list[PolicyPack]) -> dict[str, list[str]]:
-    """Maker key -> the packs in use that cover it."""
-    covered: dict[str, list[str]] = {}
-    for pack in packs:
-        for maker in {*pack.makers, *(m for rule in pack.rules for m in rule.makers)}:
-            covered.setdefault(maker, []).append(pack.id)
-    return covered
 
 
 def check_item(item: CatalogueItem, knowledge: Knowledge, covered: dict[str, list[str]]) -> tuple[str, str]:

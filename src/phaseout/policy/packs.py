@@ -219,3 +219,18 @@ def available_packs() -> dict[str, PolicyPack]:
                 pack = read_pack(path)
                 packs[pack.id] = pack
     return packs
+
+
+def covered_makers(packs: list[PolicyPack]) -> dict[str, list[str]]:
+    """Maker key -> the ids of the packs (in ``packs``) that cover it.
+
+    The one definition of "covered": a maker is covered when a policy pack in use names it, in
+    the pack's ``makers`` or in one of its rules.  Not a property of the maker in the knowledge,
+    because it depends on which rules an organisation follows (a US agency, a UK department and
+    a retailer's own policy cover different makers); the knowledge keeps only the sourced facts
+    of which public lists name a maker."""
+    covered: dict[str, list[str]] = {}
+    for pack in packs:
+        for maker in sorted({*pack.makers, *(m for rule in pack.rules for m in rule.makers)}):
+            covered.setdefault(maker, []).append(pack.id)
+    return covered

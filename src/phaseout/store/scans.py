@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
 from phaseout.store.audit import record_event
+from phaseout.store.channels import facts_of, record_channels
 from phaseout.store.device_writer import SiteResolver
 from phaseout.store.generation import bump
 from phaseout.store.identification import identify_rows, match_keys_rows
@@ -168,6 +169,9 @@ def record_scan(
             matcher.add(did, keys)
             touched.append(did)
             host_rows.append(_host_row(scan_id, host, did))
+            if host.channels or host.channel_kinds:  # the cameras behind a recorder (store/channels.py)
+                found = facts_of(host.channels)
+                touched += record_channels(conn, did, found, host.channel_kinds, now=now, batch_id=batch_id)
             rows = []
             for obs in host.observations:
                 payload, size, truncated = _payload({**obs, "vantage": run.vantage} if run.vantage else obs)

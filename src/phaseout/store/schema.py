@@ -113,9 +113,12 @@ devices = Table(
     Column("knowledge", String(16)),  # version of the knowledge that made the identification
     Column("asset_id", String),  # the organisation's own tag (Asset ID, Camera ID...), matched after MAC/serial
     Column("fingerprint", String(16)),  # digest of a keyless row's values: re-imports match it (estate.match)
+    Column("channel", String(16)),  # input on the parent recorder: D3 (IP), A3 (analogue)
+    Column("channel_state", String(16)),  # online | offline | unknown | missing (left its recorder's list)
     CheckConstraint("status in ('active', 'replaced', 'retired')", name="status"),
     Index(None, "mac"),
     Index(None, "asset_id"),
+    Index(None, "parent_id"),
     Index(None, "site_id", "ip"),
     Index(None, "vendor"),
 )

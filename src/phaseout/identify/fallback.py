@@ -1,0 +1,113 @@
+"""Text-level readers for evidence whose structure is broken, truncated or pasted.
+
+Real answers reach phaseout in many shapes: a device that cuts its XML mid-element, a DHIP frame
+cut mid-field, a scanner's output pasted from a terminal with ANSI colours, or a log that writes
+bytes as ``\\xC2\\xA0`` escapes.  The structured parsers in :mod:`phaseout.identify.facts` try
+first; when they cannot read the structure these functions find the same fields in the text.
+Every pattern here is bounded (no nested quantifiers over unbounded text) and every input is
+capped by the caller, so a hostile answer costs linear time at worst.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: ANSI escape sequences (CSI ... letter, OSC ... BEL/ST) that terminals and coloured tool
+#: output leave in pasted text.
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|[@-Z\\-_])")
+#: ``\xC2\xA0`` written out as text (Python bytes reprs, some log formats): runs of escapes.
+_HEX_ESCAPES = re.compile(r"(?:\\x[0-9A-Fa-f]{2})+")
+#: Control characters other than tab, CR and LF (NULs from binary frames among them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _unescape(m: re.Match[str]) -> str:
+    data = bytes(int(m.group(0)[i + 2 : i + 4], 16) for i in range(0, len(m.group(0)), 4))
+    return data.decode("utf-8", errors="replace")
+
+
+def clean_text(text: str) -> str:
+    """Pasted or framed text -> plain text: ANSI colours removed, ``\\xHH`` escapes decoded
+    (as UTF-8), no-break spaces made spaces, control characters dropped.  Text that needs none
+    of it (the common case) is returned as is without a regex pass."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "\\x" in text:
+        text = _HEX_ESCAPES.sub(_unescape, text)
+    if "\xa0" in text:
+        text = text.replace("\xa0", " ")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return text
+
+
+#: ``<tag>value</tag>`` or ``<ns:tag attr="x">value`` (the closing tag may be cut off).
+_XML_ELEMENT = re.compile(r"<(?:[A-Za-z_][\w.-]{0,40}:)?([A-Za-z_][\w.-]{0,63})(?:\s[^<>]{0,512})?>([^<>]{1,2048})")
+
+
+def xml_text_elements(text: str, limit: int = 5000) -> list[tuple[str, str]]:
+    """(local tag name in lower case, text) for each element that holds text, read with a regex:
+    for XML that does not parse (truncated, misspelt closing tags, binary around it)."""
+    out = []
+    for m in _XML_ELEMENT.finditer(text):
+        value = m.group(2).strip()
+        if value:
+            out.append((m.group(1).lower(), _entities(value)))
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _entities(text: str) -> str:
+    if "&" not in text:
+        return text
+    return (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+    )
+
+
+#: ``"Key" : "value"`` or ``"Key": 123`` inside JSON that does not parse (cut mid-field), and
+#: ``'Key': 'value'`` of a Python dict printed by a client library.
+_JSON_PAIR = re.compile(
+    r"""(["'])([@A-Za-z_][\w.@]{0,63})\1\s*:\s*(?:"((?:[^"\\\r\n]|\\.){0,512})"|'([^'\r\n]{0,512})'|(-?\d{1,20}(?:\.\d{1,10})?))"""
+)
+
+
+def json_text_pairs(text: str, limit: int = 5000) -> list[tuple[str, str]]:
+    """(key in lower case, value) for each string or number member found in broken JSON or in
+    a printed Python dict."""
+    out = []
+    for m in _JSON_PAIR.finditer(text):
+        value = next(g for g in (m.group(3), m.group(4), m.group(5)) if g is not None)
+        out.append((m.group(2).lower(), value.replace('\\"', '"').replace("\\/", "/")))
+        if len(out) >= limit:
+            break
+    return out
+
+
+#: ``Key: value``, ``Key = value`` or ``'Key': 'value'`` lines (client libraries' printouts of
+#: ONVIF GetDeviceInformation, pasted CGI answers, SNMP walks).
+_KV_LINE = re.compile(
+    r"""^[\s'"{,]*([A-Za-z][\w .\-\[\]]{0,63}?)['"]?\s*(?:[:=]|::=)\s*['"]?([^\r\n'"]{1,512}?)['"]?[\s,}]*$""",
+    re.MULTILINE,
+)
+
+
+def key_value_lines(text: str, limit: int = 2000) -> list[tuple[str, str]]:
+    """(key squeezed to lower-case letters and digits, value) for each ``key: value`` line;
+    a Python-dict printout on one line is split at its commas first."""
+    if text.count("\n") < 2 and "', '" in text:
+        text = re.sub(r"""(['"]),\s*(['"])""", r"\1\n\2", text[:65536])
+    out = []
+    for m in _KV_LINE.finditer(text):
+        key = re.sub(r"[^a-z0-9]", "", m.group(1).lower())
+        value = m.group(2).strip()
+        if key and value:
+            out.append((key, value))
+            if len(out) >= limit:
+                break
+    return out
