@@ -11,7 +11,9 @@ from sqlalchemy import select
 from phaseout.app import Phaseout
 from phaseout.app.imports import ImportOptions
 from phaseout.errors import DataError, UsageError
-from phaseout.store import DeviceFilter, Store
+from phaseout.queries import records
+from phaseout.queries.devices import DeviceQuery, count_devices, iter_devices
+from phaseout.store import Store
 from phaseout.store.schema import devices, sites
 
 SITES_CSV = """Estate register
@@ -50,14 +52,14 @@ def _seed_sites(store: Store, tmp_path: Path) -> None:
 def test_sites_import_parses_and_updates(store: Store, tmp_path: Path) -> None:
     result, _ = Phaseout(store).import_sites(_write(tmp_path, "sites.csv", SITES_CSV))
     assert (result.created, result.updated, result.rows_bad) == (3, 0, 0)
-    by_code = {s["code"]: s for s in store.list_sites()}
+    by_code = {s["code"]: s for s in records.list_sites(store.engine)}
     assert by_code["0002"]["sensitivity"] == "sensitive"
     assert by_code["0001"]["next_maintenance"].isoformat() == "2027-03-01"  # day first
     assert by_code["0002"]["maintenance_cycle_months"] == 6
     assert by_code["0001"]["latitude"] == pytest.approx(53.8)
     again, _ = Phaseout(store).import_sites(_write(tmp_path, "sites2.csv", "Store No,Region\n1,North\n"))
     assert (again.created, again.updated) == (0, 1)
-    by_code = {s["code"]: s for s in store.list_sites()}
+    by_code = {s["code"]: s for s in records.list_sites(store.engine)}
     assert by_code["0001"]["region"] == "North"
     assert by_code["0001"]["name"] == "Leeds Hyper"  # untouched fields keep their values
 
@@ -68,18 +70,23 @@ def test_device_import_stores_devices_evidence_and_batch(store: Store, tmp_path:
     result, _ = Phaseout(store).import_devices(path)
     assert (result.rows_total, result.rows_imported, result.created, result.updated) == (4, 4, 4, 0)
     assert result.sites_created == []  # "1", "Store 0001" and the name all resolve to existing sites
-    rows = {r["mac"]: r for r in store.iter_devices()}
+    rows = {
+        r["mac"]: r
+        for r in iter_devices(
+            store.engine,
+        )
+    }
     assert rows["28:57:BE:00:00:02"]["site"] == "0001"
     assert rows["00:40:8C:00:00:03"]["manufacturer"] == "Axis"
-    hilook = next(r for r in store.iter_devices(DeviceFilter(brand=None, text="IPC-B140H")))
+    hilook = next(r for r in iter_devices(store.engine, DeviceQuery(text="IPC-B140H")))
     assert hilook["site"] == "0002"
-    obs = store.device_observations(rows["28:57:BE:00:00:02"]["id"])
+    obs = records.device_observations(store.engine, rows["28:57:BE:00:00:02"]["id"])
     assert len(obs) == 1
     payload = json.loads(obs[0]["payload"])
     assert payload["kind"] == "inventory"
     assert payload["fields"]["manufacturer"] == "Hikvison"  # evidence kept as written
     assert obs[0]["source"] == "import:cams.csv#row=4"
-    batch = store.list_batches()[0]  # newest first; the sites import is the other
+    batch = records.list_batches(store.engine)[0]  # newest first; the sites import is the other
     assert batch["status"] == "ok" and batch["rows_imported"] == 4 and len(batch["checksum"]) == 64
     assert json.loads(batch["mapping"])["MAC Address"] == "mac"
 
@@ -116,7 +123,12 @@ def test_updated_file_merges_by_mac_then_serial_then_site_ip(store: Store, tmp_p
 """
     result, _ = Phaseout(store).import_devices(_write(tmp_path, "update.csv", update))
     assert (result.created, result.updated) == (1, 3)
-    rows = {r["id"]: r for r in store.iter_devices()}
+    rows = {
+        r["id"]: r
+        for r in iter_devices(
+            store.engine,
+        )
+    }
     nvr = next(r for r in rows.values() if r["mac"] == "28:57:BE:00:00:01")
     assert nvr["ip"] == "127.20.0.99" and nvr["firmware"] == "V4.62.210 build 230619"
     assert nvr["model"] == "DS-7616NI-Q2/16P"  # blank cells never erase known values
@@ -137,7 +149,7 @@ def test_bad_rows_refuse_the_whole_import_and_change_nothing(store: Store, tmp_p
     assert [e.row for e in info.value.row_errors] == [7, 8]
     assert "nothing was imported" in info.value.message
     assert store.table_rows(["sites", "devices", "observations"]) == before
-    failed = store.list_batches()[0]
+    failed = records.list_batches(store.engine)[0]
     assert failed["status"] == "failed" and failed["rows_bad"] == 2
 
 
@@ -152,7 +164,7 @@ def test_skip_bad_imports_the_rest(store: Store, tmp_path: Path) -> None:
 def test_unknown_sites_are_created_and_reported(store: Store, tmp_path: Path) -> None:
     result, _ = Phaseout(store).import_devices(_write(tmp_path, "c.csv", "Site,Make,Model\nNew Store 9,Axis,M3106\n"))
     assert result.sites_created == ["New Store 9"]
-    assert [s["code"] for s in store.list_sites()] == ["New Store 9"]
+    assert [s["code"] for s in records.list_sites(store.engine)] == ["New Store 9"]
 
 
 def test_site_option(store: Store, tmp_path: Path) -> None:
@@ -163,7 +175,14 @@ def test_site_option(store: Store, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no site 'Nowhere'"):
         Phaseout(store).import_devices(path, ImportOptions(site="Nowhere"))
     Phaseout(store).import_devices(path, ImportOptions(site="Store 2"))
-    assert next(store.iter_devices())["site"] == "0002"
+    assert (
+        next(
+            iter_devices(
+                store.engine,
+            )
+        )["site"]
+        == "0002"
+    )
 
 
 def test_ambiguous_site_name_is_a_row_error(store: Store, tmp_path: Path) -> None:
@@ -195,12 +214,12 @@ def test_dry_run_writes_nothing(store: Store, tmp_path: Path) -> None:
 def test_device_filters(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
-    assert store.count_devices(DeviceFilter(site="0001")) == 3
-    assert store.count_devices(DeviceFilter(maker="AXIS")) == 1
-    assert store.count_devices(DeviceFilter(device_type="unknown")) == 4
-    assert store.count_devices(DeviceFilter(text="ds-2cd")) == 1
-    assert store.count_devices(DeviceFilter(text="%")) == 0  # LIKE wildcards are literal
-    assert next(r["site"] for r in store.iter_devices(sort="site", descending=True)) == "0002"
+    assert count_devices(store.engine, DeviceQuery(site="0001")) == 3
+    assert count_devices(store.engine, DeviceQuery(reported_maker="AXIS")) == 1
+    assert count_devices(store.engine, DeviceQuery(reported_type="unknown")) == 4
+    assert count_devices(store.engine, DeviceQuery(text="ds-2cd")) == 1
+    assert count_devices(store.engine, DeviceQuery(text="%")) == 0  # LIKE wildcards are literal
+    assert next(r["site"] for r in iter_devices(store.engine, sort="site", descending=True)) == "0002"
 
 
 def test_same_file_twice_is_noted(store: Store, tmp_path: Path) -> None:
@@ -216,7 +235,11 @@ def test_hostile_cell_values_are_stored_as_text(store: Store, tmp_path: Path) ->
     long_note = "x" * 100_000
     text = f'Site,Make,Model,Notes\n1,"<script>alert(1)</script>","=HYPERLINK(""http://evil"")","{long_note}"\n'
     Phaseout(store).import_devices(_write(tmp_path, "evil.csv", text))
-    row = next(store.iter_devices())
+    row = next(
+        iter_devices(
+            store.engine,
+        )
+    )
     assert row["manufacturer"] == "<script>alert(1)</script>"
     assert row["model"] == '=HYPERLINK("http://evil")'
     assert len(row["description"]) == 2000  # cells are capped on read
@@ -225,7 +248,12 @@ def test_hostile_cell_values_are_stored_as_text(store: Store, tmp_path: Path) ->
 def test_devices_are_identified_on_import_with_evidence(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     Phaseout(store).import_devices(_write(tmp_path, "cams.csv", DEVICES_CSV))
-    rows = {r["mac"]: r for r in store.iter_devices()}
+    rows = {
+        r["mac"]: r
+        for r in iter_devices(
+            store.engine,
+        )
+    }
     hik = rows["28:57:BE:00:00:02"]  # written "Hikvison"
     assert (hik["vendor"], hik["label"], hik["id_type"], hik["form_factor"], hik["megapixels"]) == (
         "hikvision",
@@ -237,17 +265,31 @@ def test_devices_are_identified_on_import_with_evidence(store: Store, tmp_path: 
     hilook = next(r for r in rows.values() if r["model"] == "IPC-B140H-M")
     assert (hilook["vendor"], hilook["label"], hilook["relation"]) == ("hikvision", "HiLook", "sub-brand")
     assert rows["00:40:8C:00:00:03"]["vendor"] == "axis"
-    assert store.count_devices(DeviceFilter(vendor="hikvision")) == 3
-    rules = {e["rule"] for e in store.device_evidence(hik["id"])}
+    assert count_devices(store.engine, DeviceQuery(vendor="hikvision")) == 3
+    rules = {e["rule"] for e in records.device_evidence(store.engine, hik["id"])}
     assert {"name:hikvision", "hikvision.ipc.ds-2cd", "oui:2857BE"} <= rules
 
 
 def test_merged_devices_are_identified_from_merged_fields(store: Store, tmp_path: Path) -> None:
     _seed_sites(store, tmp_path)
     Phaseout(store).import_devices(_write(tmp_path, "a.csv", "Site,MAC,Model\n0001,00:11:22:33:44:55,\n"))
-    assert next(store.iter_devices())["vendor"] == "unknown"
+    assert (
+        next(
+            iter_devices(
+                store.engine,
+            )
+        )["vendor"]
+        == "unknown"
+    )
     Phaseout(store).import_devices(_write(tmp_path, "b.csv", "Site,MAC,Model\n0001,00:11:22:33:44:55,DS-2CD2143G2-I\n"))
-    assert next(store.iter_devices())["vendor"] == "hikvision"
+    assert (
+        next(
+            iter_devices(
+                store.engine,
+            )
+        )["vendor"]
+        == "hikvision"
+    )
 
 
 def test_stale_identifications_are_redone(store: Store, tmp_path: Path) -> None:
@@ -261,4 +303,4 @@ def test_stale_identifications_are_redone(store: Store, tmp_path: Path) -> None:
         record_version(conn, "old")
     assert Phaseout(store).reidentify() == 4
     assert Phaseout(store).reidentify() == 0
-    assert store.count_devices(DeviceFilter(vendor="hikvision")) == 3
+    assert count_devices(store.engine, DeviceQuery(vendor="hikvision")) == 3

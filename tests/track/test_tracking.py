@@ -112,7 +112,6 @@ def test_plan_to_verified_work_order_with_a_swap_mid_test(db_url: str, tmp_path:
             encoding="utf-8",
         )
         assert Phaseout(store, actor="installer").record_return(good).orders_done == [wo]
-        covered = {"hikvision", "dahua"}
         pending = Phaseout(store, actor="tester").verify()
         assert not pending.verified and pending.pending  # no re-scan yet: never a silent pass
         # the installer swapped the Hikvision camera for an Axis one at the same address
@@ -257,3 +256,21 @@ def test_a_scan_from_another_vantage_proves_nothing(db_url: str, tmp_path: Path)
         app = Phaseout(store, actor="tester")
         app.record_results([], targets=[ip], ports=(80,), site="S9", vantage="guest", silent=[ip])
         assert app.verify().verified == []
+
+
+def test_the_overview_follows_verification_without_clearing_a_cache(db_url: str, tmp_path: Path) -> None:
+    """Issue 12: the dashboard's cached overview kept replaced devices active until cleared by
+    hand; every writer now changes the store's generation, which keys the cache."""
+    from phaseout.queries import dashboard
+
+    ip, new_ip = "127.53.0.1", "127.53.0.2"
+    with Store.open(db_url) as store:
+        wo, _old = _done_order_with_new_device_elsewhere(store, tmp_path, ip, new_ip)
+        with store.engine.connect() as conn:
+            before = dashboard.overview(conn)["by_status"]
+        app = Phaseout(store, actor="tester")
+        app.record_results([], targets=[ip], ports=(80,), site="S9", silent=[ip])
+        assert app.verify().verified == [wo]
+        with store.engine.connect() as conn:
+            after = dashboard.overview(conn)["by_status"]
+        assert before != after and "replaced" in str(after), (before, after)

@@ -14,7 +14,6 @@ from rich.table import Table
 
 from phaseout.app import Phaseout
 from phaseout.cli.common import console, open_store
-from phaseout.policy.packs import available_packs
 
 
 class AssessFormat(StrEnum):

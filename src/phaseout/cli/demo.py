@@ -14,6 +14,7 @@ from phaseout.app.imports import Progress
 from phaseout.cli import render
 from phaseout.cli.common import console, err_console
 from phaseout.demo.run import run_demo
+from phaseout.queries.devices import iter_devices
 from phaseout.store import Store
 
 
@@ -119,7 +120,7 @@ def _overview(store: Store, truth_file: Path) -> None:
     said: Counter[str] = Counter()
     found: Counter[str] = Counter()
     right = total = 0
-    for row in store.iter_devices():
+    for row in iter_devices(store.engine):
         written = (row["manufacturer"] or "").lower()
         said["hikvision" if "hik" in written else "dahua" if "dahua" in written else "other or blank"] += 1
         found[row["vendor"] or "unknown"] += 1

@@ -14,9 +14,9 @@ from phaseout.cli.common import console, open_store
 from phaseout.domain import DEVICE_FIELDS
 from phaseout.errors import UsageError
 from phaseout.export.tables import write_csv, write_jsonl, write_xlsx
-from phaseout.store import DeviceFilter
+from phaseout.queries.devices import SORT, DeviceQuery, count_devices, iter_devices
+from phaseout.store import Store
 from phaseout.store.identification import COLUMNS as IDENTIFICATION_COLUMNS
-from phaseout.store.store import SORTABLE
 
 EXPORT_COLUMNS = (
     "id",
@@ -44,16 +44,26 @@ def devices(
         "--vendor",
         help="Identified maker: hikvision, dahua, axis... or unknown. Catches OEM labels (a Lorex unit is dahua).",
     ),
-    maker: str | None = typer.Option(None, "--maker", help="Manufacturer as the spreadsheet wrote it."),
-    brand: str | None = typer.Option(None, "--brand", help="Brand on the label, e.g. HiLook."),
+    label: str | None = typer.Option(
+        None, "--label", "--brand", help="Identified brand on the box, e.g. hilook, lorex (any source's spelling)."
+    ),
     device_type: str | None = typer.Option(
-        None, "--type", help="camera, recorder, body-worn, intercom, access-control, thermal, other, unknown."
+        None,
+        "--type",
+        help="Identified type: camera, recorder, body-worn, intercom, access-control, thermal, other, unknown.",
+    ),
+    maker: str | None = typer.Option(
+        None, "--reported-maker", "--maker", help="Manufacturer exactly as the source (spreadsheet, export) wrote it."
+    ),
+    reported_brand: str | None = typer.Option(None, "--reported-brand", help="Brand exactly as the source wrote it."),
+    reported_type: str | None = typer.Option(
+        None, "--reported-type", help="Type as the source wrote it, normalised (a 'Dome' row is camera)."
     ),
     status: str | None = typer.Option(None, "--status", help="active, replaced or retired."),
     text: str | None = typer.Option(
         None, "--search", "-s", help="Text in model, serial, MAC, IP, host name, description, maker or brand."
     ),
-    sort: str = typer.Option("id", "--sort", help=f"One of: {', '.join(SORTABLE)}."),
+    sort: str = typer.Option("id", "--sort", help=f"One of: {', '.join(SORT)}."),
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many rows (table format default: 50)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table on screen, or an export format."),
@@ -71,8 +81,16 @@ def devices(
 
         phaseout devices -s DS-2CD --format jsonl > hik-cameras.jsonl
     """
-    flt = DeviceFilter(
-        site=site, maker=maker, brand=brand, device_type=device_type, status=status, text=text, vendor=vendor
+    flt = DeviceQuery(
+        site=site,
+        vendor=vendor,
+        label=label,
+        type=device_type,
+        reported_maker=maker,
+        reported_brand=reported_brand,
+        reported_type=reported_type,
+        status=status,
+        text=text,
     )
     if fmt is Format.xlsx and output is None:
         raise UsageError("--format xlsx needs --output FILE.xlsx")
@@ -81,7 +99,7 @@ def devices(
         if fmt is Format.table:
             _table(store, flt, sort, descending, limit or 50)
             return
-        rows = store.iter_devices(flt, sort=sort, descending=descending, limit=limit)
+        rows = iter_devices(store.engine, flt, sort=sort, descending=descending, limit=limit)
         if fmt is Format.xlsx:
             assert output is not None
             count = write_xlsx(rows, EXPORT_COLUMNS, output)
@@ -96,11 +114,8 @@ def devices(
         store.close()
 
 
-def _table(store: object, flt: DeviceFilter, sort: str, descending: bool, limit: int) -> None:
-    from phaseout.store import Store
-
-    assert isinstance(store, Store)
-    total = store.count_devices(flt)
+def _table(store: Store, flt: DeviceQuery, sort: str, descending: bool, limit: int) -> None:
+    total = count_devices(store.engine, flt)
     table = Table(title=f"devices: {min(limit, total):,} of {total:,}", title_justify="left")
     for col in TABLE_COLUMNS:
         table.add_column(
@@ -108,7 +123,7 @@ def _table(store: object, flt: DeviceFilter, sort: str, descending: bool, limit:
             overflow="fold",
             no_wrap=col in ("id", "site", "ip", "mac"),
         )
-    for row in store.iter_devices(flt, sort=sort, descending=descending, limit=limit):
+    for row in iter_devices(store.engine, flt, sort=sort, descending=descending, limit=limit):
         table.add_row(*(escape("" if row[c] is None else str(row[c])) for c in TABLE_COLUMNS))
     console.print(table)
     if total > limit:

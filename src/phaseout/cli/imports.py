@@ -13,6 +13,7 @@ from phaseout.app.imports import ImportOptions, ImportResult
 from phaseout.cli import render
 from phaseout.cli.common import console, open_store, parse_map
 from phaseout.errors import DataError
+from phaseout.queries import records
 
 FILE_ARG = typer.Argument(..., help="CSV (any of , ; tab |; UTF-8 or cp1252) or XLSX/XLS/ODS file.", show_default=False)
 SHEET = typer.Option(None, "--sheet", help="Sheet name in a workbook (default: the first sheet).")
@@ -128,7 +129,7 @@ def sites_list(ctx: typer.Context, region: str | None = typer.Option(None, help=
     """List sites with their device counts."""
     store = open_store(ctx)
     try:
-        rows = store.list_sites()
+        rows = records.list_sites(store.engine)
     finally:
         store.close()
     table = Table(title=f"sites ({len(rows):,})", title_justify="left")
@@ -153,7 +154,7 @@ def import_history(ctx: typer.Context, limit: int = typer.Option(20, help="How m
     """Show the latest imports: file, checksum, status, row counts."""
     store = open_store(ctx)
     try:
-        rows = store.list_batches(limit)
+        rows = records.list_batches(store.engine, limit)
     finally:
         store.close()
     table = Table(title="imports", title_justify="left")

@@ -74,6 +74,8 @@ class DeviceKeys:
     by_fingerprint: dict[tuple[int | None, str], list[int]] = field(default_factory=lambda: defaultdict(list))
     #: fingerprints already taken by the current import: key -> how many matched so far
     taken: dict[tuple[int | None, str], int] = field(default_factory=lambda: defaultdict(int))
+    #: True while loading the stored devices (``index_rows``); False once records are matched
+    building: bool = True
 
     # -- building -------------------------------------------------------------------------------
 
@@ -96,7 +98,10 @@ class DeviceKeys:
             if device_id not in holders:
                 holders.append(device_id)
         if merged.fingerprint and (old is None or old.fingerprint != merged.fingerprint):
-            self.by_fingerprint[(merged.site_id, merged.fingerprint)].append(device_id)
+            slot = (merged.site_id, merged.fingerprint)
+            self.by_fingerprint[slot].append(device_id)
+            if old is None and self.building is False:
+                self.taken[slot] += 1  # a row of this import made it: no later row of it may match it
 
     def move(self, device_id: int, site_id: int) -> None:
         """A site-less device learnt its site (a scan named it)."""
@@ -254,4 +259,5 @@ def index_rows(rows: object) -> DeviceKeys:
     index = DeviceKeys()
     for did, mac, serial, asset_id, site_id, ip, fp in rows:  # type: ignore[attr-defined]
         index.add(int(did), Keys(mac, serial_key(serial), asset_key(asset_id), site_id, ip, fp))
+    index.building = False
     return index

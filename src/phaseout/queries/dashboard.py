@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, and_, case, func, or_, select
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy import Connection, case, func, select
 
 from phaseout.errors import UsageError
+from phaseout.queries.devices import COLUMNS, SORT, DeviceQuery, count
+from phaseout.queries.devices import page as device_page
 from phaseout.store.generation import current
 from phaseout.store.identification import evidence_of
 from phaseout.store.policies import covered_makers_in_use, packs_in_use
@@ -319,48 +319,6 @@ def site_plan(conn: Connection, code: str) -> dict[str, Any] | None:
 
 # -- devices ----------------------------------------------------------------------------------
 
-DEVICE_SORT = {
-    "id": devices.c.id,
-    "site": sites.c.code,
-    "ip": devices.c.ip,
-    "vendor": devices.c.vendor,
-    "brand": devices.c.label,
-    "model": devices.c.model,
-    "type": devices.c.id_type,
-    "status": devices.c.status,
-    "confidence": devices.c.confidence,
-    "risk": assessments.c.risk,
-    "last_seen": devices.c.last_seen,
-}
-DEVICE_COLUMNS = (
-    devices.c.id,
-    sites.c.code.label("site"),
-    devices.c.ip,
-    devices.c.mac,
-    devices.c.serial,
-    devices.c.manufacturer,
-    devices.c.brand,
-    devices.c.model,
-    devices.c.firmware,
-    devices.c.status,
-    devices.c.vendor,
-    devices.c.label,
-    devices.c.relation,
-    devices.c.id_model,
-    devices.c.id_type,
-    devices.c.form_factor,
-    devices.c.megapixels,
-    devices.c.confidence,
-    devices.c.last_seen,
-    assessments.c.risk,
-    assessments.c.deadline,
-    assessments.c.policy_status,
-)
-
-
-def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
 
 def list_devices(
     conn: Connection,
@@ -372,55 +330,31 @@ def list_devices(
     status: str | None = None,
     policy_status: str | None = None,
     q: str | None = None,
+    reported_maker: str | None = None,
+    reported_brand: str | None = None,
+    reported_type: str | None = None,
     sort: str = "id",
     descending: bool = False,
     page: Page | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    if sort not in DEVICE_SORT:
-        raise UsageError(f"cannot sort devices by {sort!r}", hint=f"choose one of: {', '.join(DEVICE_SORT)}")
-    joined = devices.outerjoin(sites, sites.c.id == devices.c.site_id).outerjoin(
-        assessments, assessments.c.device_id == devices.c.id
+    """The dashboard's and the API's page of devices: ``brand`` and ``device_type`` are the
+    identified label and type (as ``phaseout devices --label/--type``), the ``reported_*``
+    filters what the source wrote (queries.devices)."""
+    query = DeviceQuery(
+        site=site,
+        vendor=vendor,
+        label=brand,
+        type=device_type,
+        reported_maker=reported_maker,
+        reported_brand=reported_brand,
+        reported_type=reported_type,
+        status=status,
+        policy_status=policy_status,
+        text=q,
     )
-    conds: list[ColumnElement[bool]] = []
-    if vendor:
-        conds.append(devices.c.vendor == vendor.lower())
-    if brand:
-        conds.append(func.lower(devices.c.label) == brand.lower())
-    if device_type:
-        conds.append(devices.c.id_type == device_type.lower())
-    if site:
-        conds.append(sites.c.code == site)
-    if status:
-        conds.append(devices.c.status == status.lower())
-    if policy_status:
-        conds.append(assessments.c.policy_status == policy_status.lower())
-    if q:
-        pattern = _like(q)
-        conds.append(
-            or_(
-                *(
-                    func.lower(c).like(pattern, escape="\\")
-                    for c in (devices.c.model, devices.c.ip, devices.c.mac, devices.c.serial, sites.c.code)
-                )
-            )
-        )
-    where = and_(*conds) if conds else None
-    # the count joins only what the filters read: outer joins over 150,000 rows cost ~100 ms
-    counted: FromClause = devices
-    if site or q:
-        counted = counted.outerjoin(sites, sites.c.id == devices.c.site_id)
-    if policy_status:
-        counted = counted.outerjoin(assessments, assessments.c.device_id == devices.c.id)
-    count = select(func.count()).select_from(counted)
-    query = select(*DEVICE_COLUMNS).select_from(joined)
-    if where is not None:
-        count, query = count.where(where), query.where(where)
-    key = DEVICE_SORT[sort]
     page = page or Page()
-    query = query.order_by(key.desc() if descending else key.asc(), devices.c.id).limit(page.size).offset(page.offset)
-    total = int(conn.execute(count).scalar() or 0)
-    rows = [_plain(dict(r)) for r in conn.execute(query).mappings()]
-    return total, rows
+    rows = device_page(conn, query, sort=sort, descending=descending, size=page.size, offset=page.offset)
+    return count(conn, query), rows
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -480,7 +414,7 @@ def list_devices_by_id(conn: Connection, device_id: int) -> tuple[int, list[dict
     )
     rows = [
         _plain(dict(r))
-        for r in conn.execute(select(*DEVICE_COLUMNS).select_from(joined).where(devices.c.id == device_id)).mappings()
+        for r in conn.execute(select(*COLUMNS).select_from(joined).where(devices.c.id == device_id)).mappings()
     ]
     return len(rows), rows
 
@@ -613,7 +547,7 @@ class Warmer:
         self.thread.start()
 
     def _run(self) -> None:
-        seen: tuple[Any, ...] | None = None
+        seen: str | None = None
         while not self.stop.is_set():
             try:
                 with self.engine.connect() as conn:
@@ -627,3 +561,7 @@ class Warmer:
             except Exception:
                 seen = None
             self.stop.wait(self.every)
+
+
+#: Sort keys of the device listing (the same for CLI, pages and API).
+DEVICE_SORT = SORT

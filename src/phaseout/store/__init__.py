@@ -3,6 +3,6 @@
 ``Store.open()`` is the one way in; the CLI, the demo and (later) the web app share it.
 """
 
-from phaseout.store.store import DeviceFilter, Store
+from phaseout.store.store import Store
 
-__all__ = ["DeviceFilter", "Store"]
+__all__ = ["Store"]

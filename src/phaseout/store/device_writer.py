@@ -150,8 +150,8 @@ class DeviceWriter:
         self.codec = IdentificationCodec(conn, identifier.version)
         self.updated_ids: list[int] = []
         self.insert_columns = (
-            f"id, site_id, {', '.join(TEXT_FIELDS)}, fingerprint, device_type, status, first_seen, last_seen, batch_id, "
-            f"{', '.join(ID_COLUMNS)}"
+            f"id, site_id, {', '.join(TEXT_FIELDS)}, fingerprint, device_type, status, first_seen, last_seen, "
+            f"batch_id, {', '.join(ID_COLUMNS)}"
         )
         self.observation_columns = "id, device_id, batch_id, kind, source, observed_at, payload, size_bytes, truncated"
         self.insert_sql = (

@@ -115,9 +115,11 @@ def identify_device(identifier: Identifies, row: Any, seen: list[dict[str, Any]]
     """One stored device: its reported fields, plus its network observations when it has any."""
     fields = fields_of(row)
     if not seen:
-        return identifier.identify_inventory(fields)
+        found: Identified = identifier.identify_inventory(fields)
+        return found
     inventory = {"kind": "inventory", "fields": {k: v for k, v in fields.items() if v is not None}}
-    return identifier.identify([inventory, *seen])
+    merged: Identified = identifier.identify([inventory, *seen])
+    return merged
 
 
 def update_sql(conn: Connection) -> str:

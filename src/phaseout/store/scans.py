@@ -170,8 +170,8 @@ def record_scan(
             touched.append(did)
             host_rows.append(_host_row(scan_id, host, did))
             if host.channels or host.channel_kinds:  # the cameras behind a recorder (store/channels.py)
-                found = facts_of(host.channels)
-                touched += record_channels(conn, did, found, host.channel_kinds, now=now, batch_id=batch_id)
+                behind = facts_of(host.channels)
+                touched += record_channels(conn, did, behind, host.channel_kinds, now=now, batch_id=batch_id)
             rows = []
             for obs in host.observations:
                 payload, size, truncated = _payload({**obs, "vantage": run.vantage} if run.vantage else obs)
@@ -297,7 +297,7 @@ def _forget_silent(
         return []
     silent = [h for h in quiet if h.state == "silent"]
     gone = []
-    for ip, did in forgotten_pairs(conn, silent, site_id):
+    for _ip, did in forgotten_pairs(conn, silent, site_id):
         if did in answered:
             continue
         old = conn.execute(

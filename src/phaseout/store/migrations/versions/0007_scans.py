@@ -100,7 +100,8 @@ def _carry_over_legacy_scans() -> None:
             mapping = {}
         if not isinstance(mapping, dict):
             mapping = {}
-        targets = mapping.get("targets") if isinstance(mapping.get("targets"), list) else []
+        found = mapping.get("targets")
+        targets: list[object] = found if isinstance(found, list) else []
         vantage = mapping.get("vantage") if isinstance(mapping.get("vantage"), str) else None
         rows.append(
             {
