@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test lint typecheck bench lock clean
+.PHONY: install run demo test test-fast lint typecheck bench lock clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# The pure core, the knowledge rules and the layer test: seconds, for every edit.
+test-fast: install
+	$(BIN)/python -m pytest -n 2 -q tests/unit tests/knowledge tests/policy/test_packs.py tests/plan/test_status.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from phaseout.app import Phaseout
 from phaseout.discover import scanner
 from phaseout.discover.digest import Credentials
 from phaseout.discover.scanner import HostResult, ScanSettings, scan
 from phaseout.emulate.devices import Device, Emulator, plan_devices
 from phaseout.identify import Identifier
 from phaseout.store import Store
-from phaseout.store.scans import record_scan
 from phaseout.store.schema import devices as devices_t
 from tests.integration.test_discovery import needs_ports
 
@@ -120,7 +120,7 @@ def test_channels_stored_under_their_recorder_rescan_in_place_and_missing_marked
                 )
             )
         results, _ = _scan(devices)
-        record_scan(store.engine, results, targets=targets, probed=3)
+        Phaseout(store).record_results(results, targets=targets)
         nvr, dvr, dahua = (_recorder_id(store, d.ip) for d in devices)
         first = _children(store, nvr)
         assert set(first) == {f"D{i}" for i in range(1, 9)}
@@ -134,12 +134,12 @@ def test_channels_stored_under_their_recorder_rescan_in_place_and_missing_marked
         total = store.counts()["devices"]
 
         results, _ = _scan(devices)  # the same again: nothing new
-        record_scan(store.engine, results, targets=targets, probed=3)
+        Phaseout(store).record_results(results, targets=targets)
         assert store.counts()["devices"] == total and _children(store, nvr) == first
 
         gone = devices[0].channels.pop(4)  # a camera unplugged from the NVR
         results, _ = _scan(devices)
-        record_scan(store.engine, results, targets=targets, probed=3)
+        Phaseout(store).record_results(results, targets=targets)
         after = _children(store, nvr)
         assert store.counts()["devices"] == total
         assert after[f"D{gone['number']}"][2] == "missing"

@@ -37,12 +37,21 @@ def summary(result: ImportResult) -> Table:
     if result.status != "dry-run":
         table.add_row(f"{what} created", f"{result.created:,}")
         table.add_row(f"{what} updated", f"{result.updated:,}")
+        merged_by = getattr(result, "merged_by", None)
+        if merged_by:
+            table.add_row("merged by", ", ".join(f"{k} {n:,}" for k, n in merged_by.most_common()))
+        if getattr(result, "keyless", 0):
+            table.add_row(
+                "warning",
+                f"{result.keyless:,} rows have no MAC, serial, asset ID or IP: matched by their values on a "
+                "re-import; add an asset ID column to track them for sure",
+            )
     if result.sites_created:
         shown = ", ".join(escape(s) for s in result.sites_created[:8])
         more = f" (+{len(result.sites_created) - 8} more)" if len(result.sites_created) > 8 else ""
         table.add_row("new sites", f"{len(result.sites_created)}: {shown}{more}")
     if result.same_file_as is not None:
-        table.add_row("note", f"same file as batch {result.same_file_as}: merged, no duplicates")
+        table.add_row("note", f"same bytes as batch {result.same_file_as}: {result.created:,} new, rest merged")
     if result.parents_unresolved:
         table.add_row("recorder not found", f"{result.parents_unresolved:,} rows")
     return table
