@@ -150,6 +150,7 @@ class Device:
             mac_hex_lower=self.mac.replace(":", "").lower(),
             serial_tail5=self.serial[4:9],
             device_id=str(uuid.uuid5(uuid.NAMESPACE_OID, self.ip + self.serial)),
+            message_id=str(uuid.uuid4()),
             channel_count=sum(1 for c in self.channels if not c.get("analog")),
             analog_count=sum(1 for c in self.channels if c.get("analog")),
         )
@@ -235,6 +236,8 @@ def _onvif_answer(device: Device, request: bytes, base: dict[str, str]) -> bytes
         fault = "ter:ActionNotSupported"
     elif onvif.get("auth", False):
         fault = "ter:NotAuthorized"
+    elif onvif.get("device_information"):  # the profile's captured answer, filled
+        return _response("200 OK", soap, device.fill(onvif["device_information"]))
     else:
         info = (
             f"<tds:GetDeviceInformationResponse><tds:Manufacturer>{escape(onvif.get('manufacturer', ''))}"
@@ -411,6 +414,8 @@ def _discovery_answer(device: Device, protocol: str, probe: bytes) -> bytes | No
     if protocol == "dhdiscover" and b"DHDiscover.search" in probe:
         body = device.fill(profile.discovery["dhdiscover"]).encode()
         return struct.pack("<I4sIIII8s", 0x20, b"DHIP", 0, 0, len(body), 0, b"\0" * 8) + body
+    if protocol == "wsd" and b"Probe" in probe and isinstance(profile.discovery.get("wsd"), str):
+        return device.fill(profile.discovery["wsd"]).encode()  # the profile's captured ProbeMatches
     if protocol == "wsd" and b"Probe" in probe:
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
