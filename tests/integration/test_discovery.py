@@ -176,22 +176,52 @@ def test_every_profile_is_identified_as_its_maker_and_hostile_ones_cost_nothing(
 @needs_ports
 def test_ctrl_c_keeps_and_stores_finished_hosts(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Ctrl-C during a scan: hosts already finished are printed and stored, exit code 130."""
+    import threading
+
     db = tmp_path / "int.db"
     env = {**os.environ, "COLUMNS": "200", "PHASEOUT_DB": str(db)}
-    with emulate_process("hikvision-ipc,hostile-silent", 2, "127.28.0.1", env):
-        scan_proc = subprocess.Popen(
-            [*PHASEOUT, "scan", "127.28.0.1-2", "--scope", "127.28.0.0/16", "-f", "jsonl", "--host-deadline", "60"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-        )
-        # the camera answers within a second once the scan runs; the silent host holds the scan
-        # open for 60 s.  12 s leaves room for a slow start on a loaded machine (imports alone
-        # took over 4 s here with ~9 agents on 2 cores)
-        time.sleep(12)
-        scan_proc.send_signal(signal.SIGINT)
-        out, err = scan_proc.communicate(timeout=30)
+    # the silent host is a listener of this test: it accepts and never answers, and says when the
+    # scan first reached it, so Ctrl-C comes while the scan runs however slow the start was
+    reached = threading.Event()
+    held: list[socket.socket] = []
+    listeners = []
+    for port in (80, 554):
+        listener = socket.create_server(("127.28.0.2", port), reuse_port=False)
+        listener.settimeout(0.2)
+        listeners.append(listener)
+
+    def accept(listener: socket.socket) -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            held.append(conn)
+            reached.set()
+
+    stop = threading.Event()
+    threads = [threading.Thread(target=accept, args=(ls,), daemon=True) for ls in listeners]
+    for t in threads:
+        t.start()
+    try:
+        with emulate_process("hikvision-ipc", 1, "127.28.0.1", env):
+            scan_proc = subprocess.Popen(
+                [*PHASEOUT, "scan", "127.28.0.1-2", "--scope", "127.28.0.0/16", "-f", "jsonl", "--host-deadline", "60"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**env, "PYTHONUNBUFFERED": "1"},
+            )
+            assert reached.wait(timeout=60), "the scan never reached the silent host"
+            time.sleep(1.5)  # the camera answers within a second; the silent host holds the scan ~4 s
+            scan_proc.send_signal(signal.SIGINT)
+            out, err = scan_proc.communicate(timeout=30)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=5)
+        for sock in held + listeners:
+            sock.close()
     assert scan_proc.returncode == 130, err
     assert "interrupted" in err
     rows = [json.loads(x) for x in out.splitlines()]

@@ -93,13 +93,17 @@ def test_covered_is_decided_by_the_packs() -> None:
 
 
 def test_every_citation_resolves_inside_the_repository_or_to_a_public_source() -> None:
-    """No knowledge entry cites a file outside the repository (../shared, research notes)."""
-    outside = re.compile(r"\.\./|shared/research|(?<![\w/])(?:signals|brands|models|oui|policies)\.md\b")
+    """No knowledge entry, vulnerability or policy pack cites a file outside the repository
+    (../shared, research notes)."""
+    outside = re.compile(
+        r"\.\./shared|\.\./\.\./|shared/research|(?<![\w/])(?:signals|brands|models|oui|policies)\.md\b"
+    )
     folder = data_folder()
     vulnerabilities = Path(str(resources.files("phaseout.assess").joinpath("data/vulnerabilities.toml")))
+    packs = sorted(Path(str(resources.files("phaseout.policy").joinpath("packs"))).glob("*.toml"))
     offenders = [
         f"{path.name}:{n}"
-        for path in [*sorted(folder.iterdir()), vulnerabilities]
+        for path in [*sorted(folder.iterdir()), vulnerabilities, *packs]
         if path.suffix in (".toml", ".csv")
         for n, line in enumerate(path.read_text("utf-8").splitlines(), start=1)
         if outside.search(line)

@@ -24,6 +24,7 @@ import random
 import re
 import socket
 import struct
+import time
 import tomllib
 import uuid
 from collections import Counter
@@ -145,8 +146,11 @@ class Device:
             ip=self.ip,
             mac_dashes=self.mac.replace(":", "-").lower(),
             serial9=self.serial[:9],
+            mac_hex=self.mac.replace(":", "").upper(),
+            mac_hex_lower=self.mac.replace(":", "").lower(),
             serial_tail5=self.serial[4:9],
             device_id=str(uuid.uuid5(uuid.NAMESPACE_OID, self.ip + self.serial)),
+            message_id=str(uuid.uuid4()),
             channel_count=sum(1 for c in self.channels if not c.get("analog")),
             analog_count=sum(1 for c in self.channels if c.get("analog")),
         )
@@ -232,6 +236,8 @@ def _onvif_answer(device: Device, request: bytes, base: dict[str, str]) -> bytes
         fault = "ter:ActionNotSupported"
     elif onvif.get("auth", False):
         fault = "ter:NotAuthorized"
+    elif onvif.get("device_information"):  # the profile's captured answer, filled
+        return _response("200 OK", soap, device.fill(onvif["device_information"]))
     else:
         info = (
             f"<tds:GetDeviceInformationResponse><tds:Manufacturer>{escape(onvif.get('manufacturer', ''))}"
@@ -276,6 +282,10 @@ def _nonce(style: str) -> str:
     if style == "hikvision":
         inner = f"{random.getrandbits(32):08x}:{random.getrandbits(32):08x}"
         return base64.b64encode(inner.encode()).hex()
+    if style == "HEX":  # upper-case hex, as Hanwha's RTSP sends it
+        return f"{random.getrandbits(128):032X}"
+    if style == "axis":  # "0000" + 4 hex + "Y" + 10 digits + 28 hex, as the Axis transcript shows
+        return f"0000{random.getrandbits(16):04x}Y{random.randrange(10**9, 10**10)}{random.getrandbits(112):028x}"
     if style == "hex-colon-ms":  # "<32 hex>:<epoch milliseconds>", as older recorders send
         return f"{random.getrandbits(128):032x}:{random.randrange(1_500_000_000_000, 1_800_000_000_000)}"
     return f"{random.getrandbits(128):032x}"
@@ -359,23 +369,41 @@ def _http_answer(device: Device, request: bytes) -> bytes:
     return _response("404 Not Found", base)
 
 
+def _header_lines(status: str, lines: list[list[str]], values: dict[str, str], proto: str = "RTSP/1.0") -> bytes:
+    """A head written line by line in the profile's order (``[name, template]`` pairs; a repeated
+    name gives a repeated header, as Hikvision's two WWW-Authenticate lines)."""
+    head = [f"{proto} {status}"] + [f"{k}: {v.format(**values)}".rstrip() for k, v in lines]
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
 def _rtsp_answer(device: Device, request: bytes) -> bytes:
+    """OPTIONS answered, DESCRIBE refused with the realm: in the profile's header lines and order
+    (``rtsp.options`` / ``rtsp.unauthorized``) when it has them, as the published transcripts
+    show (Hikvision's Date with two spaces and no comma after the day, Dahua's bare 401,
+    Hanwha's Expires/Cache-Control, Axis's GStreamer Server line)."""
     text = request.decode("latin-1")
     method = text.split(" ", 1)[0]
     cseq = next((ln.split(":", 1)[1].strip() for ln in text.split("\r\n") if ln.lower().startswith("cseq:")), "1")
     rtsp = device.profile.rtsp
+    now = email.utils.formatdate(usegmt=True)
+    values = {
+        "cseq": cseq,
+        "realm": device.fill(rtsp.get("realm", "device")),
+        "nonce": _nonce(rtsp.get("nonce_style", "")),
+        "date": now,
+        "rtsp_date": time.strftime("%a, %b %d %Y %H:%M:%S GMT", time.gmtime()),
+    }
+    if method == "OPTIONS" and rtsp.get("options"):
+        return _header_lines("200 OK", rtsp["options"], values)
+    if method != "OPTIONS" and rtsp.get("unauthorized"):
+        return _header_lines("401 Unauthorized", rtsp["unauthorized"], values)
     headers = {"CSeq": cseq, "Server": rtsp.get("server", "")}
     if method == "OPTIONS":
         return _response(
             "200 OK", headers | {"Public": "OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY, PAUSE"}, proto="RTSP/1.0"
         )
-    realm = device.fill(rtsp.get("realm", "device"))
-    return _response(
-        "401 Unauthorized",
-        headers
-        | {"WWW-Authenticate": f'Digest realm="{realm}", nonce="{random.getrandbits(128):032x}", stale="FALSE"'},
-        proto="RTSP/1.0",
-    )
+    challenge = f'Digest realm="{values["realm"]}", nonce="{values["nonce"]}", stale="FALSE"'
+    return _response("401 Unauthorized", headers | {"WWW-Authenticate": challenge}, proto="RTSP/1.0")
 
 
 def _discovery_answer(device: Device, protocol: str, probe: bytes) -> bytes | None:
@@ -386,6 +414,8 @@ def _discovery_answer(device: Device, protocol: str, probe: bytes) -> bytes | No
     if protocol == "dhdiscover" and b"DHDiscover.search" in probe:
         body = device.fill(profile.discovery["dhdiscover"]).encode()
         return struct.pack("<I4sIIII8s", 0x20, b"DHIP", 0, 0, len(body), 0, b"\0" * 8) + body
+    if protocol == "wsd" and b"Probe" in probe and isinstance(profile.discovery.get("wsd"), str):
+        return device.fill(profile.discovery["wsd"]).encode()  # the profile's captured ProbeMatches
     if protocol == "wsd" and b"Probe" in probe:
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
