@@ -119,12 +119,12 @@ def main() -> int:
                 tally[1] += 1
         t_ident = time.monotonic() - start
 
+        from phaseout.app import Phaseout
         from phaseout.store import Store
-        from phaseout.store.scans import record_scan
 
         with tempfile.TemporaryDirectory() as tmp, Store.open(str(Path(tmp) / "bench.db")) as store:
             start = time.monotonic()
-            record_scan(store.engine, results, targets=hosts, probed=len(hosts))
+            Phaseout(store).record_results(results, targets=hosts)
             t_store = time.monotonic() - start
             stored = store.counts()["devices"]
     finally:
