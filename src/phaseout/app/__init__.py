@@ -24,7 +24,7 @@ from phaseout.store import Store
 from phaseout.store.audit import cli_actor
 
 if TYPE_CHECKING:
-    from phaseout.app.assessment import DeviceAssessment
+    from phaseout.assess.device import DeviceAssessment
     from phaseout.app.imports import ImportOptions, ImportResult, Progress
     from phaseout.app.scans import ScanOutcome
     from phaseout.app.work import Verification

@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, func, select
 
-from phaseout.app.assessment import removal_deadline
 from phaseout.errors import PhaseoutError, UsageError
 from phaseout.identify.models import Grammar, match_model
 from phaseout.knowledge.index import Knowledge
@@ -27,6 +26,7 @@ from phaseout.plan.estate import EstateDevice, EstatePlan, EstateSite, PlanSetti
 from phaseout.plan.replace import DeviceSpec, Matcher
 from phaseout.plan.solve import PlanResult
 from phaseout.policy.packs import PolicyPack
+from phaseout.policy.status import removal_deadline
 from phaseout.store.schema import assessments, devices, plan_visits, plans, sites
 
 BATCH = 5_000
