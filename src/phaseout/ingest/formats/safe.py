@@ -156,7 +156,8 @@ def iter_xml(path: Path, record_tags: frozenset[str], *, keep: frozenset[str] = 
         capped = _CappedReader(raw, path.name)
         stream = io.BufferedReader(capped, 64 * 1024)
         stack: list[Element] = []
-        inside = 0
+        inside = 0  # elements opened inside the current record
+        level = 0  # depth of the current record's element
         try:
             for event, elem in SafeET.iterparse(stream, events=("start", "end"), forbid_dtd=False):
                 if event == "start":
@@ -170,16 +171,15 @@ def iter_xml(path: Path, record_tags: frozenset[str], *, keep: frozenset[str] = 
                         inside += 1
                         if inside > MAX_RECORD_ELEMENTS:
                             raise InputFileError(f"{path.name}: one record holds over {MAX_RECORD_ELEMENTS:,} elements")
-                    elif local(elem.tag) in record_tags:
-                        inside = 1
+                    elif local(elem.tag) in wanted:
+                        inside, level = 1, len(stack)
                     continue
+                depth = len(stack)
                 stack.pop()
-                name = local(elem.tag)
-                if name in wanted and (name in keep or inside):
+                if inside and depth == level:
                     yield elem
-                    if name in record_tags:
-                        inside = 0
-                        capped.mark = capped.read_bytes
+                    inside = 0
+                    capped.mark = capped.read_bytes
                     elem.clear()
                     if stack:
                         stack[-1].remove(elem)
