@@ -24,7 +24,7 @@ from phaseout.ingest.formats.registry import Format, Item
 
 MAX_YAML_BYTES = 8 * 1024 * 1024
 MAX_ALIASES = 100
-_URL = re.compile(r"\b(?:rtsps?|https?|rtmp)://[^\s\"'<>]+", re.I)
+_URL = re.compile(r"\b(?:rtsps?|rtspx|https?|rtmps?|onvif|isapi|dvrip)://[^\s\"'<>#]+", re.I)
 
 
 class _Loader(yaml.SafeLoader):
@@ -66,7 +66,8 @@ def _urls(value: Any, depth: int = 0) -> list[str]:
     return []
 
 
-def _camera(fmt: str, file: str, where: str, name: str, urls: list[str], recorder: str) -> SourceRecord | RecordError:
+def _camera(fmt: str, file: str, where: str, name: str, urls: list[str], recorder: str) -> SourceRecord | None:
+    """A camera from its stream URLs; None for an entry with no URL (an exec pipe, a file)."""
     rec = SourceRecord(fmt, file, where, description=clip(name), device_type="camera", parent=recorder)
     seen: set[str] = set()
     for url in urls[:20]:
@@ -79,9 +80,7 @@ def _camera(fmt: str, file: str, where: str, name: str, urls: list[str], recorde
         if host and rec.ip is None and rec.hostname is None:
             rec.ip = ip_or_none(host)
             rec.hostname = None if rec.ip else clip(host)
-    if not rec.observations:
-        return RecordError(where, "no stream URL")
-    return rec
+    return rec if rec.observations else None
 
 
 def read_frigate(path: Path) -> Iterator[Item]:
@@ -99,7 +98,8 @@ def read_frigate(path: Path) -> Iterator[Item]:
             if tail in go2rtc:
                 urls.extend(_urls(go2rtc[tail]))
         urls = [u for u in urls if url_host(u) not in ("127.0.0.1", "localhost")] or urls
-        yield _camera("frigate", path.name, f"cameras.{name}", str(name), urls, "Frigate")
+        if cam := _camera("frigate", path.name, f"cameras.{name}", str(name), urls, "Frigate"):
+            yield cam
 
 
 def read_go2rtc(path: Path) -> Iterator[Item]:
@@ -109,7 +109,8 @@ def read_go2rtc(path: Path) -> Iterator[Item]:
         yield RecordError("streams", "no streams section")
         return
     for name, cfg in streams.items():
-        yield _camera("go2rtc", path.name, f"streams.{name}", str(name), _urls(cfg), "go2rtc")
+        if cam := _camera("go2rtc", path.name, f"streams.{name}", str(name), _urls(cfg), "go2rtc"):
+            yield cam
 
 
 def read_home_assistant(path: Path) -> Iterator[Item]:
@@ -124,7 +125,9 @@ def read_home_assistant(path: Path) -> Iterator[Item]:
             continue
         name = str(cfg.get("name") or f"camera {i}")
         rec = _camera("home-assistant", path.name, f"camera[{i}] ({name})", name, _urls(cfg), "Home Assistant")
-        if isinstance(rec, SourceRecord) and (platform := clip(cfg.get("platform"))):
+        if rec is None:
+            continue
+        if platform := clip(cfg.get("platform")):
             rec.extra["platform"] = platform
         yield rec
 

@@ -37,7 +37,33 @@ def _usable_mac(mac: str) -> bool:
     return mac != "FF:FF:FF:FF:FF:FF" and not first & 1 and mac != "00:00:00:00:00:00"
 
 
-def table_line(fmt: str, file: str, number: int, line: str) -> SourceRecord | None:
+_HEADER_PORT = re.compile(r"\b(ports?|interface|logical|destination)\b", re.I)
+_HEADER_VLAN = re.compile(r"\b(vlan|vid)\b", re.I)
+
+
+def header_columns(line: str) -> dict[str, int]:
+    """Where the port and VLAN columns start, from a table's header line (fixed-width CLI
+    output keeps every value under its label)."""
+    if _MAC.search(line) or not re.search(r"\b(mac|hardware|address)\b", line, re.I):
+        return {}
+    out = {}
+    if m := _HEADER_PORT.search(line):
+        out["port"] = m.start()
+    if m := _HEADER_VLAN.search(line):
+        out["vlan"] = m.start()
+    return out
+
+
+def _token_at(line: str, column: int) -> str | None:
+    for m in re.finditer(r"\S+", line):
+        if m.start() - 3 <= column <= m.end():
+            return m.group(0)
+    return None
+
+
+def table_line(
+    fmt: str, file: str, number: int, line: str, columns: dict[str, int] | None = None
+) -> SourceRecord | None:
     """One line of a MAC or ARP table: a record when it holds a usable unicast MAC."""
     match = _MAC.search(line)
     if not match:
@@ -56,10 +82,13 @@ def table_line(fmt: str, file: str, number: int, line: str) -> SourceRecord | No
     rest = [w for w in words if w != match.group(0) and (not ip_match or w != ip_match.group(1))]
     ports = [w for w in rest if _PORT.match(w) and not w.isdigit()]
     vlans = [w for w in rest if w.isdigit() and 0 < int(w) < 4095]
-    if ports:
-        rec.extra["switch_port"] = ports[-1]
-    if vlans and fmt != "listing":
-        rec.extra["vlan"] = vlans[0]
+    columns = columns or {}
+    port = _token_at(line, columns["port"]) if "port" in columns else None
+    vlan = _token_at(line, columns["vlan"]) if "vlan" in columns else None
+    if port or ports:
+        rec.extra["switch_port"] = port or ports[-1]
+    if vlan or (fmt == "mac-table" and vlans):
+        rec.extra["vlan"] = vlan or vlans[0]
     if fmt == "listing":
         text = " ".join(w for w in rest if not _PORT.match(w))
         if vendor := clip(text):
@@ -71,8 +100,12 @@ def table_line(fmt: str, file: str, number: int, line: str) -> SourceRecord | No
 def _reader(fmt: str) -> object:
     def read(path: Path) -> Iterator[Item]:
         seen: set[str] = set()
+        columns: dict[str, int] = {}
         for number, line in iter_lines(path):
-            rec = table_line(fmt, path.name, number, line)
+            if found := header_columns(line):
+                columns = found
+                continue
+            rec = table_line(fmt, path.name, number, line, columns)
             if rec is None:
                 continue
             key = f"{rec.mac}|{rec.ip}"
@@ -143,7 +176,7 @@ def _sniff_mac_table(head: str, name: str) -> float:
     low = head.lower()
     if "mac address table" in low or "ethernet switching table" in low or "ethernet-switching table" in low:
         return 0.9
-    if re.search(r"^\s*(?:vlan|vid)\s+mac\s+address\s+type\s+ports?", head, re.I | re.M):
+    if re.search(r"^\s*(?:vlan|vid)\s+mac\s+address\s+type\b", head, re.I | re.M):
         return 0.9
     if re.search(r"^\s*mac address\s+(?:vlan|port)", head, re.I | re.M) and not _IP.search(head):
         return 0.85
@@ -153,10 +186,12 @@ def _sniff_mac_table(head: str, name: str) -> float:
 def _sniff_arp(head: str, name: str) -> float:
     if re.search(r"^\s*protocol\s+address\s+age\s*\(min\)\s+hardware addr", head, re.I | re.M):
         return 0.95  # Cisco show ip arp
-    if re.search(r"^\s*mac address\s+address\s+name\s+interface", head, re.I | re.M):
+    if re.search(r"^\s*mac address\s+address\s+(?:name\s+)?interface", head, re.I | re.M):
         return 0.95  # Juniper show arp
     if re.search(r"^\s*ip(?:v4)? address\s+mac address\s+(?:type\s+)?port", head, re.I | re.M):
         return 0.9  # HPE/Aruba show arp
+    if re.search(r"^\s*protocol\s+ip address\s+hardware address", head, re.I | re.M):
+        return 0.9  # ArubaOS show arp
     if re.search(r"^\s*address\s+hwtype\s+hwaddress", head, re.I | re.M):
         return 0.9  # Linux arp -n
     return 0.0
