@@ -234,7 +234,7 @@ def read_shodan(path: Path) -> Iterator[Item]:
         if not isinstance(obj, dict):
             yield RecordError(where, str(obj) if isinstance(obj, Exception) else "not a JSON object")
             continue
-        banners = (obj["data"] if isinstance(obj.get("data"), list) else [obj])
+        banners = obj["data"] if isinstance(obj.get("data"), list) else [obj]
         ip = ip_or_none(obj.get("ip_str"))
         if ip is None:
             yield RecordError(where, "no ip_str")

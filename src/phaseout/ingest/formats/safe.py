@@ -58,8 +58,23 @@ def detect_encoding(head: bytes) -> str:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - a declared dependency
         return "cp1252"
-    best = from_bytes(head).best()
+    results = from_bytes(head)
+    for match in results:  # few, repeated CJK words (a model column) can look like a Greek codepage:
+        if match.encoding in _CJK and _mostly_cjk(str(match)):  # a CJK candidate that decodes
+            return match.encoding  # every non-ASCII run to CJK text is the better reading
+    best = results.best()
     return best.encoding if best is not None else "cp1252"
+
+
+_CJK = {"gb18030", "gbk", "gb2312", "big5", "big5hkscs", "cp950", "cp932", "shift_jis", "euc_jp", "euc_kr", "cp949"}
+
+
+def _mostly_cjk(text: str) -> bool:
+    wide = [c for c in text if ord(c) > 127]
+    if not wide:
+        return False
+    cjk = sum(1 for c in wide if "\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af")
+    return cjk >= 0.9 * len(wide)
 
 
 def head_text(path: Path, size: int = HEAD_BYTES) -> str:

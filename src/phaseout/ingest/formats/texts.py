@@ -66,8 +66,8 @@ def table_line(
 ) -> SourceRecord | None:
     """One line of a MAC or ARP table: a record when it holds a usable unicast MAC."""
     match = _MAC.search(line)
-    if not match:
-        return None
+    if not match or line.lstrip().startswith(("Interface:", "Starting ", "Ending ")):
+        return None  # arp-scan's own interface line and banners are not devices
     mac = mac_or_none(match.group(0))
     if mac is None or not _usable_mac(mac):
         return None
