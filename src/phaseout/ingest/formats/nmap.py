@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -43,7 +44,8 @@ def sniff(head: str, name: str) -> float:
     return 0.3 if name.endswith(".xml") and "nmap" in head.lower() else 0.0
 
 
-def decode_fingerprint(fp: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=4096)  # a scan of one estate repeats a few hundred distinct answers
+def decode_fingerprint(fp: str) -> tuple[tuple[str, str], ...]:
     """nmap's ``servicefp`` -> [(probe name, the response text it got)], escapes undone."""
     joined = "".join(line[3:] if line.startswith("SF:") else line for line in fp.splitlines())
     out = []
@@ -54,10 +56,11 @@ def decode_fingerprint(fp: str) -> list[tuple[str, str]]:
             body,
         )
         out.append((probe, text[:MAX_RAW]))
-    return out
+    return tuple(out)
 
 
-def _headers_from_script(output: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=4096)
+def _headers_from_script(output: str) -> tuple[tuple[str, str], ...]:
     out = []
     for line in output.splitlines():
         line = line.strip()
@@ -66,9 +69,10 @@ def _headers_from_script(output: str) -> list[tuple[str, str]]:
         name, sep, value = line.partition(":")
         if sep and re.fullmatch(r"[A-Za-z][\w-]*", name.strip()):
             out.append((name.strip(), value.strip()))
-    return out
+    return tuple(out)
 
 
+@lru_cache(maxsize=4096)
 def _cert_line(output: str, label: str) -> str | None:
     for line in output.splitlines():
         if line.strip().startswith(label + ":"):
@@ -98,11 +102,11 @@ def _port(port: Element, ip: str | None) -> list[dict[str, Any]]:
         ]
         obs.append({"kind": "banner", "port": number, "raw": "nmap service: " + " ".join(words)})
     name = svc.get("name", "")
-    http_parts: list[tuple[str, str]] = []
+    http_parts: tuple[tuple[str, str], ...] = ()
     if "http-headers" in scripts:
         http_parts = _headers_from_script(scripts["http-headers"])
     elif "http-server-header" in scripts:
-        http_parts = [("Server", scripts["http-server-header"].strip())]
+        http_parts = (("Server", scripts["http-server-header"].strip()),)
     title = scripts.get("http-title", "").strip()
     if http_parts or title:
         body = (
