@@ -14,11 +14,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+import xml.etree.ElementTree as ET  # entity/DTD declarations are refused first: check_prolog
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
-import re
-import xml.etree.ElementTree as ET  # noqa: S405 - entity/DTD declarations are refused first (check_prolog)
 from xml.etree.ElementTree import Element, ParseError
 
 import orjson
