@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, delete, select
@@ -90,7 +91,7 @@ def to_inventory(rec: SourceRecord, number: int, site: str | None) -> InventoryR
     return inv
 
 
-def _payload(obs: dict[str, object]) -> tuple[str, int, bool]:
+def _payload(obs: dict[str, Any]) -> tuple[str, int, bool]:
     data = orjson.dumps(obs)
     if len(data) <= OBSERVATION_MAX_BYTES:
         return data.decode(), len(data), False
@@ -107,6 +108,7 @@ class SourceWriter:
         self.replaced: list[int] = []  # merged devices whose earlier answers from this file go
         self.site_of: dict[int, int | None] = {}  # device -> its site, for records that name none
         self.identified: dict[bytes, Identification] = {}
+        self.payloads: dict[int, tuple[dict[str, Any], tuple[str, int, bool]]] = {}
         holders: dict[str, list[tuple[int, int | None]]] = {}
         query = select(devices.c.id, devices.c.ip, devices.c.site_id).where(devices.c.ip.is_not(None))
         for did, ip, sid in writer.conn.execute(query.execution_options(yield_per=50_000)):
@@ -142,13 +144,24 @@ class SourceWriter:
         else:
             self.replaced.append(did)
         for obs in rec.observations:
-            payload, size, truncated = _payload(obs)
+            payload, size, truncated = self._encoded(obs)
             oid = w.observation_ids.next_id
             w.observation_ids.next_id += 1
             kind = str(obs.get("kind", "banner"))
             w.observations.append(
                 (oid, did, w.batch_id, kind, rec.provenance, w.now, payload, size, w.true if truncated else w.false)
             )
+
+    def _encoded(self, obs: dict[str, Any]) -> tuple[str, int, bool]:
+        """An observation's stored JSON; readers share one dict between hosts that answered
+        alike (nmap ports of one camera model), so each shared dict is encoded once."""
+        hit = self.payloads.get(id(obs))
+        if hit is not None and hit[0] is obs:
+            return hit[1]
+        encoded = _payload(obs)
+        if len(self.payloads) < 50_000:
+            self.payloads[id(obs)] = (obs, encoded)  # holding obs keeps its id() unique
+        return encoded
 
     def _identify(self, rec: SourceRecord) -> Identification:
         """Identify from every observation; records whose answers agree except for the MAC's

@@ -86,14 +86,31 @@ def _cert_line(output: str, label: str) -> str | None:
     return None
 
 
-def _port(port: Element, ip: str | None) -> list[dict[str, Any]]:
+_PORT_CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+PORT_CACHE_LIMIT = 20_000
+
+
+def _port(port: Element) -> list[dict[str, Any]]:
+    """A port's answers.  Cameras of one model answer alike on every host, so the answers are
+    computed once per distinct (port, service, scripts) and shared (they are never mutated)."""
     state = port.find("state")
     if state is None or state.get("state") not in ("open", "open|filtered"):
         return []
-    number = int(port.get("portid", "0") or 0)
     service = port.find("service")
     svc = dict(service.attrib) if service is not None else {}
-    scripts = {s.get("id", ""): s.get("output", "") for s in port.findall("script")}
+    script_items = tuple((s.get("id", ""), s.get("output", "")) for s in port.iter("script"))
+    key = (port.get("portid"), tuple(svc.items()), script_items)
+    hit = _PORT_CACHE.get(key)
+    if hit is None:
+        hit = _port_answers(port.get("portid", "0"), svc, dict(script_items))
+        if len(_PORT_CACHE) >= PORT_CACHE_LIMIT:
+            _PORT_CACHE.clear()
+        _PORT_CACHE[key] = hit
+    return hit
+
+
+def _port_answers(portid: str, svc: dict[str, str], scripts: dict[str, str]) -> list[dict[str, Any]]:
+    number = int(portid or 0) if portid.isdigit() else 0
     tls = svc.get("tunnel") == "ssl" or svc.get("name", "") in ("https", "ssl/http", "https-alt")
     obs: list[dict[str, Any]] = []
     if svc.get("product") or svc.get("devicetype") or svc.get("extrainfo"):
@@ -128,7 +145,7 @@ def _port(port: Element, ip: str | None) -> list[dict[str, Any]]:
         issuer = _cert_line(scripts["ssl-cert"], "Issuer")
         if subject or issuer:
             obs.append({"kind": "tls", "port": number, "subject": subject or "", "issuer": issuer or ""})
-    fp = service.get("servicefp") if service is not None else None
+    fp = svc.get("servicefp")
     if fp:
         for probe, text in decode_fingerprint(fp):
             if text.startswith("RTSP/"):
@@ -176,7 +193,7 @@ def host_record(host: Element, file: str, number: int) -> SourceRecord | RecordE
     if os_match is not None and os_match.get("name"):
         rec.extra["os_guess"] = clip(os_match.get("name")) or ""
     for port in host.iter("port"):
-        rec.observations.extend(_port(port, ip))
+        rec.observations.extend(_port(port))
     for script in host.findall("hostscript/script"):
         if script.get("output"):
             rec.observations.append({"kind": "banner", "raw": f"{script.get('id')}: {script.get('output')}"[:MAX_RAW]})
