@@ -154,7 +154,7 @@ def phase_sheet(file: Path, db: str) -> str:
 PHASES = {"nmap": phase_nmap, "etree": phase_etree, "sheet": phase_sheet}
 
 
-def run_child(phase: str, file: Path, db: str) -> tuple[float, float, str]:
+def run_child(phase: str, file: Path, db: str) -> tuple[float, float, float, str]:
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--phase", phase, str(file), db], stdout=subprocess.PIPE, text=True
@@ -164,7 +164,7 @@ def run_child(phase: str, file: Path, db: str) -> tuple[float, float, str]:
     out = proc.stdout.read().strip() if proc.stdout else ""
     if status != 0:
         raise SystemExit(f"phase {phase} failed (status {status}): {out}")
-    return elapsed, usage.ru_maxrss / 1024, out
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
 def main() -> None:
@@ -191,10 +191,11 @@ def main() -> None:
             ("baseline: ElementTree.parse whole file, walk hosts", "etree", xml, ""),
             ("baseline: same hosts as a spreadsheet (IP, MAC, name)", "sheet", sheet, str(Path(tmp) / "b.db")),
         ]
-        print(f"{'what':<56} {'seconds':>8} {'peak RSS MB':>12}  result")
+        print(f"load average before: {os.getloadavg()[0]:.1f} (CPU seconds are the steadier figure on a busy machine)")
+        print(f"{'what':<56} {'wall s':>7} {'CPU s':>7} {'peak RSS MB':>12}  result")
         for label, phase, file, db in rows:
-            seconds, rss, out = run_child(phase, file, db)
-            print(f"{label:<56} {seconds:>8.1f} {rss:>12,.0f}  {out}")
+            seconds, cpu, rss, out = run_child(phase, file, db)
+            print(f"{label:<56} {seconds:>7.1f} {cpu:>7.1f} {rss:>12,.0f}  {out}")
         print("targets: nmap import <= 30 s, <= 500 MB")
 
 
