@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from phaseout.cli import app
-from phaseout.errors import DataError, InputFileError
+from phaseout.errors import DataError, InputFileError, UsageError
 from phaseout.ingest.formats.registry import by_name, detect
 from phaseout.store.schema import devices, observations
 from phaseout.store.source_import import import_source
@@ -110,6 +110,17 @@ def test_truncated_file_writes_nothing(store: Store, tmp_path: Path) -> None:
     cut.write_text(text[: int(len(text) * 0.8)])
     with pytest.raises(Exception, match="XML broken"):
         import_source(store, cut, by_name("nmap"))
+    assert _counts(store) == (0, 0)
+
+
+def test_device_type_library_is_listed_not_stored(store: Store) -> None:
+    path = DATA / "netbox-devicetype" / "DS-2CD2143G2-I.yaml"
+    with pytest.raises(UsageError, match="model knowledge"):
+        import_source(store, path, detect(path))
+    listed = import_source(store, path, detect(path), dry_run=True)
+    assert listed.preview == [
+        {"manufacturer": "Hikvision", "model": "DS-2CD2143G2-I", "source": path.name + "#document 1"}
+    ]
     assert _counts(store) == (0, 0)
 
 

@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import Connection, delete, select
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, DeviceType, InventoryRecord
-from phaseout.errors import DataError, RowError
+from phaseout.errors import DataError, RowError, UsageError
 from phaseout.identify import Identification
 from phaseout.identify.facts import mac_hex
 from phaseout.ingest.columns import ColumnMapping
@@ -225,6 +225,11 @@ def import_source(
     """Read ``path`` as ``fmt`` and store its devices; raises :class:`DataError` (nothing
     stored) when records are bad and ``skip_bad`` is off."""
     assert fmt.read is not None, "spreadsheets go through import_devices"
+    if fmt.name == "netbox-devicetype" and not dry_run:
+        raise UsageError(
+            f"{path.name} is NetBox device-type library YAML: model knowledge, not devices",
+            hint="phaseout import FILE --dry-run lists the models it holds",
+        )
     mapping = ColumnMapping(header_row=0, headers=[])
     result = ImportResult("devices", path.name, file_checksum(path), mapping)
     items = fmt.read(path)
