@@ -144,3 +144,15 @@ def test_encodings_are_detected(tmp_path: Path, encoding: str, model: str) -> No
     path = _write(tmp_path, "sadp.csv", (header + rows).encode(encoding))
     recs = [r for r in by_name("sadp").read(path) if isinstance(r, SourceRecord)]  # type: ignore[misc]
     assert len(recs) == 39 and recs[0].model == model
+
+
+def test_cells_listing_several_addresses_give_the_first(tmp_path: Path) -> None:
+    """runZero's CSV lists every address of an asset in one cell."""
+    text = (
+        "id,site,type,os,hw,hw_vendor,addresses,macs,names\n"
+        "x1,Primary,IP Camera,Linux,Hikvision DS-2CD2143G2-I,Hikvision,192.0.2.64 10.9.9.9,"
+        "28:57:be:12:34:56 28:57:be:12:34:57,CAM\n"
+    )
+    (rec,) = list(by_name("runzero-csv").read(_write(tmp_path, "assets.csv", text)))  # type: ignore[misc]
+    assert isinstance(rec, SourceRecord)
+    assert (rec.ip, rec.mac, rec.hostname, rec.asset_id) == ("192.0.2.64", "28:57:BE:12:34:56", "CAM", "x1")

@@ -60,7 +60,6 @@ MILESTONE = TableSpec(
         "firmware": ("Firmware",),
         "manufacturer": ("DriverFamily",),
         "parent": ("RecorderName",),
-        "hostname": ("HardwareName",),
         "serial": ("SerialNumber",),
         "asset_id": ("Id",),
     },

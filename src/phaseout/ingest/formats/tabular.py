@@ -93,6 +93,9 @@ def sniffer(spec: TableSpec) -> Callable[[str, str], float]:
 def row_record(spec: TableSpec, file: str, line: int, header: list[str], cells: list[str]) -> Item:
     index = header_index(header, spec.columns)
     values = {f: v for f in [*FIELDS, "url"] if (v := cell(cells, index, f))}
+    for multi in ("ip", "mac"):  # runZero and others list every address in one cell: the first is the device's
+        if multi in values and "://" not in values[multi]:
+            values[multi] = re.split(r"[\s,;]+", values[multi].strip())[0]
     where = f"row {line}"
     rec = SourceRecord(spec.name, file, where)
     raw_ip = values.get("ip")
