@@ -156,3 +156,22 @@ def test_cells_listing_several_addresses_give_the_first(tmp_path: Path) -> None:
     (rec,) = list(by_name("runzero-csv").read(_write(tmp_path, "assets.csv", text)))  # type: ignore[misc]
     assert isinstance(rec, SourceRecord)
     assert (rec.ip, rec.mac, rec.hostname, rec.asset_id) == ("192.0.2.64", "28:57:BE:12:34:56", "CAM", "x1")
+
+
+def test_gzip_exports_are_read_and_a_truncated_one_is_an_error(tmp_path: Path) -> None:
+    """``shodan download`` writes .json.gz: read as it is, streaming."""
+    import gzip
+
+    line = (
+        '{"ip_str": "192.0.2.9", "port": 554, '
+        '"data": "RTSP/1.0 401 Unauthorized\\r\\nServer: Rtsp Server/3.0\\r\\n\\r\\n"}\n'
+    )
+    path = tmp_path / "cams.json.gz"
+    path.write_bytes(gzip.compress((line * 3).encode()))
+    assert detect(path).name == "shodan"
+    (rec,) = [r for r in by_name("shodan").read(path) if isinstance(r, SourceRecord)]  # type: ignore[misc]
+    assert rec.observations[0]["kind"] == "rtsp"
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(gzip.compress((line * 2000).encode())[:-200])
+    with pytest.raises(InputFileError, match="compressed data broken"):
+        list(by_name("shodan").read(cut))  # type: ignore[misc]

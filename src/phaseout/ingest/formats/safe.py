@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import re
 import xml.etree.ElementTree as ET  # entity/DTD declarations are refused first: check_prolog
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -33,12 +35,31 @@ MAX_JSON_DOCUMENT = 64 * 1024 * 1024
 HEAD_BYTES = 64 * 1024
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed on the fly when it is gzip (``shodan download`` writes
+    ``.json.gz``).  Streaming, so a gzip bomb costs time, never memory: every reader above
+    caps lines, records and documents on the decompressed bytes."""
+    fh = path.open("rb")
+    if fh.read(2) == GZIP_MAGIC:
+        fh.seek(0)
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    fh.seek(0)
+    return fh
+
+
+def _broken_gzip(path: Path, exc: Exception) -> InputFileError:
+    return InputFileError(f"{path.name}: compressed data broken ({exc})", hint="a truncated download? fetch it again")
+
+
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
     try:
-        with path.open("rb") as fh:
+        with open_binary(path) as fh:
             return fh.read(size)
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except (OSError, EOFError) as exc:
+        raise InputFileError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def detect_encoding(head: bytes) -> str:
@@ -85,7 +106,7 @@ def head_text(path: Path, size: int = HEAD_BYTES) -> str:
 
 def open_text(path: Path) -> IO[str]:
     encoding = detect_encoding(read_head(path))
-    return io.TextIOWrapper(path.open("rb"), encoding=encoding, errors="replace", newline="")
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, errors="replace", newline="")
 
 
 def iter_lines(path: Path, limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, str]]:
@@ -94,7 +115,10 @@ def iter_lines(path: Path, limit: int = MAX_LINE_CHARS) -> Iterator[tuple[int, s
     with open_text(path) as fh:
         number = 0
         while True:
-            line = fh.readline(limit + 1)
+            try:
+                line = fh.readline(limit + 1)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+                raise _broken_gzip(path, exc) from None
             if not line:
                 return
             number += 1
@@ -203,7 +227,7 @@ def iter_xml(path: Path, record_tags: frozenset[str]) -> Iterator[Element]:
     ``check_prolog`` refuses entity and DTD declarations first; the body is then parsed by
     the standard library's C parser (several times faster than a pure-Python one)."""
     check_prolog(path)
-    with path.open("rb") as raw:
+    with open_binary(path) as raw:
         capped = _CappedReader(raw, path.name)
         stream = io.BufferedReader(capped, 64 * 1024)
         stack: list[Element] = []
@@ -236,6 +260,8 @@ def iter_xml(path: Path, record_tags: frozenset[str]) -> Iterator[Element]:
                         stack[-1].remove(elem)
                 elif not inside and len(stack) <= 1:
                     elem.clear()  # report-level clutter (scaninfo, verbose...) is not kept
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise _broken_gzip(path, exc) from None
         except ParseError as exc:
             records = "" if not stack else f" inside <{local(stack[-1].tag)}>"
             raise InputFileError(
@@ -272,13 +298,17 @@ def iter_json(path: Path) -> Iterator[tuple[str, Any]]:
             except orjson.JSONDecodeError as exc:
                 yield f"line {number}", InputFileError(f"not JSON ({exc})")
         return
-    size = path.stat().st_size
-    if size > MAX_JSON_DOCUMENT:
+    try:
+        with open_binary(path) as fh:
+            data = fh.read(MAX_JSON_DOCUMENT + 1)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise _broken_gzip(path, exc) from None
+    if len(data) > MAX_JSON_DOCUMENT:
         raise InputFileError(
-            f"{path.name} is one JSON document of {size:,} bytes; at most {MAX_JSON_DOCUMENT:,} are read whole",
+            f"{path.name} is one JSON document of over {MAX_JSON_DOCUMENT:,} bytes, the most read whole",
             hint="export it as JSON Lines (one record per line), which is read as a stream",
         )
     try:
-        yield "document", orjson.loads(path.read_bytes())
+        yield "document", orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InputFileError(f"{path.name} is not valid JSON ({exc}): truncated?") from None
