@@ -61,7 +61,9 @@ def _run(kind: str, ctx: typer.Context, file: Path, options: ImportOptions, erro
 
 def import_inventory(
     ctx: typer.Context,
-    file: Path = FILE_ARG,
+    file: Path | None = typer.Argument(None, help="A spreadsheet or another tool's export.", show_default=False),
+    format_: str | None = typer.Option(None, "--format", help="Read the file as this format (default: recognised)."),
+    list_formats: bool = typer.Option(False, "--formats", help="List the formats phaseout import reads."),
     site: str | None = typer.Option(None, "--site", help="Every row belongs to this site (code or name)."),
     sheet: str | None = SHEET,
     map_: list[str] | None = MAP,
@@ -85,6 +87,13 @@ def import_inventory(
 
         phaseout import estate.csv --skip-bad --errors bad-rows.csv
     """
+    from phaseout.cli.source_import import list_format_table, run_source
+
+    if list_formats or file is None:
+        list_format_table()
+        return
+    if run_source(ctx, file, format_, site, dry_run, skip_bad, errors):
+        return
     options = ImportOptions(
         site=site,
         sheet=sheet,
