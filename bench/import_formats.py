@@ -112,13 +112,13 @@ def write_csv(path: Path, hosts: int) -> None:
 
 
 def phase_nmap(file: Path, db: str) -> str:
+    from phaseout.app import Phaseout
     from phaseout.ingest.formats.registry import detect
     from phaseout.store import Store
-    from phaseout.store.source_import import import_source
 
     store = Store.open(db)
     fmt = detect(file)
-    result = import_source(store, file, fmt)
+    result = Phaseout(store).import_source(file, fmt)
     with store.engine.connect() as conn:
         from sqlalchemy import func, select
 
@@ -142,11 +142,12 @@ def phase_etree(file: Path, db: str) -> str:
 
 
 def phase_sheet(file: Path, db: str) -> str:
+    from phaseout.app import Phaseout
+    from phaseout.app.imports import ImportOptions
     from phaseout.store import Store
-    from phaseout.store.imports import ImportOptions, import_devices
 
     store = Store.open(db)
-    result, _mapped = import_devices(store, file, ImportOptions())
+    result, _mapped = Phaseout(store).import_devices(file, ImportOptions())
     store.close()
     return f"created={result.created}"
 

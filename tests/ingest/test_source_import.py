@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from phaseout.app import Phaseout
 from phaseout.cli import app
 from phaseout.errors import DataError, InputFileError, UsageError
 from phaseout.ingest.formats.registry import by_name, detect
 from phaseout.store.schema import devices, observations
-from phaseout.store.source_import import import_source
 from phaseout.store.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "imports"
@@ -40,10 +40,10 @@ def _counts(store: Store) -> tuple[int, int]:
 
 def test_nmap_hosts_stored_with_answers_and_reimport_does_not_duplicate(store: Store) -> None:
     path = DATA / "nmap" / "full_sudo6.xml"
-    first = import_source(store, path, detect(path))
+    first = Phaseout(store).import_source(path, detect(path))
     assert (first.created, first.updated, first.rows_bad) == (4, 0, 0)
     after_first = _counts(store)
-    second = import_source(store, path, detect(path))
+    second = Phaseout(store).import_source(path, detect(path))
     assert (second.created, second.updated) == (0, 4) and second.same_file_as == first.batch_id
     devices_now, obs_now = _counts(store)
     assert devices_now == 4
@@ -56,7 +56,7 @@ def test_nmap_hosts_stored_with_answers_and_reimport_does_not_duplicate(store: S
 
 def test_identification_uses_the_answers(store: Store) -> None:
     path = DATA / "go2rtc" / "isapi_readme.yaml"
-    import_source(store, path, detect(path), site="12")
+    Phaseout(store).import_source(path, detect(path), site="12")
     with store.engine.connect() as conn:
         row = conn.execute(select(devices.c.vendor, devices.c.ip, devices.c.device_type)).one()
     assert row.vendor == "hikvision" and row.ip == "192.168.1.123" and row.device_type == "camera"
@@ -70,7 +70,7 @@ def test_cameras_linked_to_their_recorder_within_the_file(store: Store, tmp_path
         '"NVR","NVR","DS-7608NI-K2/8P","http://192.0.2.65/","C056E3AABBCC","V4.30","Hikvision","-"\n'
         '"Cam 1","Cam 1","DS-2CD2143G2-I","http://192.0.2.64/","2857BE123456","V5.7.3","Hikvision","192.0.2.65"\n'
     )
-    result = import_source(store, vms, detect(vms), site="12")
+    result = Phaseout(store).import_source(vms, detect(vms), site="12")
     assert result.parents_unresolved == 0
     with store.engine.connect() as conn:
         parent_of = {r[0]: r[1] for r in conn.execute(select(devices.c.ip, devices.c.parent_id))}
@@ -79,13 +79,13 @@ def test_cameras_linked_to_their_recorder_within_the_file(store: Store, tmp_path
 
 
 def test_merges_with_a_spreadsheet_device_by_mac_and_keeps_its_site(store: Store, tmp_path: Path) -> None:
-    from phaseout.store.imports import ImportOptions, import_devices
+    from phaseout.app.imports import ImportOptions
 
     sheet = tmp_path / "inv.csv"
     sheet.write_text("Store,Make,Model,MAC\n12,Hikvision,DS-2CD2143G2-I,28:57:BE:12:34:56\n")
-    import_devices(store, sheet, ImportOptions())
+    Phaseout(store).import_devices(sheet, ImportOptions())
     path = DATA / "listing" / "arp_scan_from_docs.txt"
-    result = import_source(store, path, detect(path))
+    result = Phaseout(store).import_source(path, detect(path))
     assert result.updated == 1 and result.created == 2
     with store.engine.connect() as conn:
         row = conn.execute(select(devices.c.site_id, devices.c.ip).where(devices.c.mac == "28:57:BE:12:34:56")).one()
@@ -97,10 +97,10 @@ def test_bad_record_refuses_the_whole_file_and_skip_bad_keeps_the_good(store: St
     path = tmp_path / "banners.json"
     path.write_text(good + "\n{broken\n")
     with pytest.raises(DataError, match=r"1 of 2 records .* line 2") as err:
-        import_source(store, path, by_name("shodan"))
+        Phaseout(store).import_source(path, by_name("shodan"))
     assert err.value.row_errors[0].reason.startswith("line 2:")
     assert _counts(store) == (0, 0)
-    result = import_source(store, path, by_name("shodan"), skip_bad=True)
+    result = Phaseout(store).import_source(path, by_name("shodan"), skip_bad=True)
     assert (result.status, result.created, result.rows_bad) == ("partial", 1, 1)
 
 
@@ -109,15 +109,15 @@ def test_truncated_file_writes_nothing(store: Store, tmp_path: Path) -> None:
     cut = tmp_path / "cut.xml"
     cut.write_text(text[: int(len(text) * 0.8)])
     with pytest.raises(Exception, match="XML broken"):
-        import_source(store, cut, by_name("nmap"))
+        Phaseout(store).import_source(cut, by_name("nmap"))
     assert _counts(store) == (0, 0)
 
 
 def test_device_type_library_is_listed_not_stored(store: Store) -> None:
     path = DATA / "netbox-devicetype" / "DS-2CD2143G2-I.yaml"
     with pytest.raises(UsageError, match="model knowledge"):
-        import_source(store, path, detect(path))
-    listed = import_source(store, path, detect(path), dry_run=True)
+        Phaseout(store).import_source(path, detect(path))
+    listed = Phaseout(store).import_source(path, detect(path), dry_run=True)
     assert listed.preview == [
         {"manufacturer": "Hikvision", "model": "DS-2CD2143G2-I", "source": path.name + "#document 1"}
     ]
@@ -126,7 +126,7 @@ def test_device_type_library_is_listed_not_stored(store: Store) -> None:
 
 def test_dry_run_writes_nothing(store: Store) -> None:
     path = DATA / "milestone" / "camera_report_from_docs.csv"
-    result = import_source(store, path, detect(path), dry_run=True)
+    result = Phaseout(store).import_source(path, detect(path), dry_run=True)
     assert result.status == "dry-run" and result.rows_imported == 3 and len(result.preview) == 3
     assert _counts(store) == (0, 0)
 

@@ -24,10 +24,10 @@ from phaseout.store import Store
 from phaseout.store.audit import cli_actor
 
 if TYPE_CHECKING:
-    from phaseout.assess.device import DeviceAssessment
     from phaseout.app.imports import ImportOptions, ImportResult, Progress
     from phaseout.app.scans import ScanOutcome
     from phaseout.app.work import Verification
+    from phaseout.assess.device import DeviceAssessment
     from phaseout.discover.scanner import HostResult, ScanSettings
     from phaseout.identify import Identifier
     from phaseout.ingest.prepare import MappedTable
@@ -146,6 +146,12 @@ class Phaseout:
         from phaseout.app.imports import import_sites
 
         return import_sites(self.store, path, options, progress, actor=self.actor)
+
+    def import_source(self, path: Path, fmt: Any, **options: Any) -> ImportResult:
+        """Another tool's export (nmap, Nessus, VMS lists, DHCP leases...; ``ingest.formats``)."""
+        from phaseout.app.source_import import import_source
+
+        return import_source(self.store, path, fmt, identifier=self.identifier, actor=self.actor, **options)
 
     def probe(
         self, hosts: list[str], settings: ScanSettings, progress: Callable[[HostResult], None] | None = None

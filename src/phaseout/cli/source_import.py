@@ -11,11 +11,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.app import Phaseout
 from phaseout.cli import render
 from phaseout.cli.common import console, open_store
 from phaseout.errors import DataError
 from phaseout.ingest.formats.registry import all_formats, detect
-from phaseout.store.source_import import import_source
 
 
 def list_format_table() -> None:
@@ -46,8 +46,7 @@ def run_source(
     try:
         with render.progress_bar(f"importing {escape(file.name)} ({fmt.name})", total=0) as bar:
             task = bar.tasks[0].id
-            result = import_source(
-                store,
+            result = Phaseout(store).import_source(
                 file,
                 fmt,
                 site=site,

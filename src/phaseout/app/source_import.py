@@ -21,28 +21,21 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, select
 
+from phaseout.app.imports import CHUNK_ROWS, ImportResult, Progress, _finish, _now, _record_failure
 from phaseout.domain import OBSERVATION_MAX_BYTES, DeviceType, InventoryRecord
 from phaseout.errors import DataError, RowError, UsageError
-from phaseout.identify import Identification
+from phaseout.estate.match import DeviceKeys, index_rows, record_keys
+from phaseout.identify import Identification, Identifier
 from phaseout.identify.facts import mac_hex
 from phaseout.ingest.columns import ColumnMapping
 from phaseout.ingest.formats.record import ModelFact, RecordError, SourceRecord
 from phaseout.ingest.formats.registry import Format
 from phaseout.ingest.values import parse_device_type
+from phaseout.store.batches import earlier_batch, start_batch
 from phaseout.store.device_writer import DeviceWriter, SiteResolver
 from phaseout.store.identification import COLUMNS as ID_COLUMNS
-from phaseout.store.identification import reidentify
+from phaseout.store.identification import match_keys_rows, reidentify
 from phaseout.store.ids import SuspendedIndexes, lock_for_import
-from phaseout.store.imports import (
-    CHUNK_ROWS,
-    ImportResult,
-    Progress,
-    _earlier_batch,
-    _finish_batch,
-    _now,
-    _record_failure,
-    _start_batch,
-)
 from phaseout.store.schema import devices, observations
 from phaseout.store.store import Store
 
@@ -102,36 +95,29 @@ def _payload(obs: dict[str, Any]) -> tuple[str, int, bool]:
 class SourceWriter:
     """Adds source records through a :class:`DeviceWriter`, with their answers as observations."""
 
-    def __init__(self, writer: DeviceWriter, fmt: Format, file_name: str) -> None:
+    def __init__(
+        self, writer: DeviceWriter, matcher: DeviceKeys, identifier: Identifier, fmt: Format, file_name: str
+    ) -> None:
         self.writer = writer
+        self.matcher = matcher
+        self.identifier = identifier
         self.prefix = f"{fmt.name}:{file_name}#"
         self.replaced: list[int] = []  # merged devices whose earlier answers from this file go
         self.site_of: dict[int, int | None] = {}  # device -> its site, for records that name none
         self.identified: dict[bytes, Identification] = {}
         self.payloads: dict[int, tuple[dict[str, Any], tuple[str, int, bool]]] = {}
-        holders: dict[str, list[tuple[int, int | None]]] = {}
-        query = select(devices.c.id, devices.c.ip, devices.c.site_id).where(devices.c.ip.is_not(None))
-        for did, ip, sid in writer.conn.execute(query.execution_options(yield_per=50_000)):
-            holders.setdefault(ip, []).append((did, sid))
-        # Like a scan: without a site, a bare IP is trusted only when one stored device holds it.
-        self.unique_ip = {ip: h[0] for ip, h in holders.items() if len(h) == 1}
-        for ip, (did, sid) in self.unique_ip.items():
-            self.site_of[did] = sid
-            if sid is None:
-                writer.index.by_site_ip[(None, ip)] = did  # type: ignore[index]
 
     def add(self, rec: SourceRecord, number: int, site: str | None, site_id: int | None) -> None:
         w = self.writer
         created_before = w.created
         inv = to_inventory(rec, number, site)
+        keys = record_keys(site_id, site, inv.mac, inv.serial, inv.asset_id, inv.ip, None)
         if site_id is None:  # a scan export names no site: a merged device keeps the one it has
-            found = w.index.find(inv.mac, inv.serial, site_id, inv.ip)  # type: ignore[arg-type]
-            if found is None and inv.ip and (held := self.unique_ip.get(inv.ip)) is not None:
-                serial_key = inv.serial.upper() if inv.serial else None
-                found = held[0] if w.index._compatible(held[0], inv.mac, serial_key) else None
+            found = self.matcher.find(keys, bare_ip=True)  # a bare IP only when one device holds it
             if found is not None:
-                site_id = self._site(found)
-        w.add(inv, site_id)  # type: ignore[arg-type]  # site-less sources (a scan export) keep site_id NULL
+                site_id = self._site(found.device_id)
+                keys = record_keys(site_id, site, inv.mac, inv.serial, inv.asset_id, inv.ip, None)
+        w.add(inv, site_id, keys)  # type: ignore[arg-type]  # site-less sources (a scan export) keep site_id NULL
         obs_row = w.observations[-1]
         did = int(obs_row[1])
         w.observations[-1] = (*obs_row[:4], rec.provenance, *obs_row[5:])
@@ -167,7 +153,7 @@ class SourceWriter:
         """Identify from every observation; records whose answers agree except for the MAC's
         last digits (inside one registry block) share one computation, as the spreadsheet
         path shares rows of one model (100,000 scanned cameras are a few hundred kinds)."""
-        identifier = self.writer.identifier
+        identifier = self.identifier
         observations = rec.all_observations()
         key_parts: list[object] = []
         for obs in observations:
@@ -192,6 +178,9 @@ class SourceWriter:
         return hit
 
     def _site(self, did: int) -> int | None:
+        known = self.matcher.known.get(did)
+        if known is not None:
+            return known.site_id
         if did not in self.site_of:
             row = self.writer.conn.execute(select(devices.c.site_id).where(devices.c.id == did)).first()
             self.site_of[did] = row[0] if row is not None else None
@@ -221,6 +210,8 @@ def import_source(
     skip_bad: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,
+    identifier: Identifier,
+    actor: str,
 ) -> ImportResult:
     """Read ``path`` as ``fmt`` and store its devices; raises :class:`DataError` (nothing
     stored) when records are bad and ``skip_bad`` is off."""
@@ -240,14 +231,23 @@ def import_source(
     try:
         with store.engine.connect() as conn, conn.execution_options(sqlite_begin="IMMEDIATE").begin():
             lock_for_import(conn, devices, observations)
-            result.same_file_as = _earlier_batch(conn, "devices", result.checksum)
-            result.batch_id = _start_batch(conn, "devices", path.name, result.checksum, f"format:{fmt.name}")
+            result.same_file_as = earlier_batch(conn, "devices", result.checksum)
+            result.batch_id = start_batch(conn, "devices", path.name, result.checksum, f"format:{fmt.name}")
             indexes = SuspendedIndexes(conn, devices, observations)
             resolver = SiteResolver(conn, now)
-            writer = DeviceWriter(conn, result.batch_id, f"{fmt.name}:{path.name}", now, track_parents=True)
+            matcher = index_rows(match_keys_rows(conn))
+            writer = DeviceWriter(
+                conn,
+                result.batch_id,
+                f"{fmt.name}:{path.name}",
+                now,
+                matcher=matcher,
+                identifier=identifier,
+                track_parents=True,
+            )
             if SuspendedIndexes.worth_it(conn, devices, 100_000 if path.stat().st_size > 50_000_000 else 0):
                 indexes.drop()
-            source = SourceWriter(writer, fmt, path.name)
+            source = SourceWriter(writer, matcher, identifier, fmt, path.name)
             _write(result, items, resolver, source, site, skip_bad, progress)
             indexes.restore()
             source.drop_earlier_answers(conn, result.batch_id)
@@ -257,9 +257,9 @@ def import_source(
             result.created, result.updated = writer.created, writer.updated
             result.sites_created = resolver.created
             result.status = "partial" if result.rows_bad else "ok"
-            _finish_batch(conn, result, json.dumps({"format": fmt.name})[:200])
+            _finish(conn, result, actor, json.dumps({"format": fmt.name})[:200])
     except _Refused:
-        _record_failure(store, result, "devices", f"format:{fmt.name}")
+        _record_failure(store, result, "devices", f"format:{fmt.name}", actor)
         first = result.errors[0]
         raise DataError(
             f"{result.rows_bad} of {result.rows_total} records in {path.name} are bad "
@@ -267,7 +267,7 @@ def import_source(
             hint="fix the file, or import the good records with --skip-bad (--errors FILE saves the list)",
             row_errors=result.errors,
         ) from None
-    reidentify(store.engine, writer.identifier)
+    reidentify(store.engine, identifier)
     return result
 
 
