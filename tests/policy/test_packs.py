@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from phaseout.errors import KnowledgeError
 from phaseout.policy.evaluate import DeviceFacts, SiteFacts, evaluate
 from phaseout.policy.packs import available_packs, packaged_dir, parse_pack
+from tests.support import run_cli
 
 PACKS = available_packs()
 TODAY = dt.date(2026, 11, 29)
@@ -111,12 +111,10 @@ def test_findings_carry_their_evidence() -> None:
 
 
 def test_policy_commands(tmp_path: Path) -> None:
-    env = {"XDG_DATA_HOME": str(tmp_path), "COLUMNS": "200", "PATH": "", "PHASEOUT_DB": str(tmp_path / "p.db")}
+    env = {"XDG_DATA_HOME": str(tmp_path), "COLUMNS": "200", "PHASEOUT_DB": str(tmp_path / "p.db")}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "phaseout", "policy", *args], capture_output=True, text=True, timeout=60, env=env
-        )
+        return run_cli("policy", *args, env=env)  # in process: no interpreter start per call
 
     assert "no pack in use yet" in cli("list").stdout
     mine = tmp_path / "mine.toml"
