@@ -66,6 +66,16 @@ def test_truncated_deviceinfo_is_read_as_far_as_it_goes(cut: float) -> None:
     assert found.model == "DS-2CD2386G2-IU"  # <model> is in the first half
 
 
+def test_an_entity_bomb_is_never_read_as_a_value() -> None:
+    body = (
+        '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>\n'
+        "<DeviceInfo><model>&lol2;</model><serialNumber>X1</serialNumber></DeviceInfo>"
+    )
+    found = IDF.identify([http(body)])
+    assert found.model is None
+    assert any("XML refused" in e.note for e in found.evidence)
+
+
 def test_deviceinfo_with_a_doctype_is_refused_as_xml_but_read_as_text() -> None:
     text = sample("hikvision-ds-2cd2386g2-iu-deviceinfo.xml").replace(
         "?>\n", '?>\n<!DOCTYPE d [<!ENTITY x "boom">]>\n', 1

@@ -51,11 +51,15 @@ def xml_text_elements(text: str, limit: int = 5000) -> list[tuple[str, str]]:
     out = []
     for m in _XML_ELEMENT.finditer(text):
         value = m.group(2).strip()
-        if value:
+        if value and not _UNRESOLVED.search(value):  # an entity is never expanded, nor read as text
             out.append((m.group(1).lower(), _entities(value)))
             if len(out) >= limit:
                 break
     return out
+
+
+#: An entity reference other than the five XML predefines and character references.
+_UNRESOLVED = re.compile(r"&(?!(?:lt|gt|amp|quot|apos|#\d{1,7}|#x[0-9A-Fa-f]{1,6});)[A-Za-z_:][\w.:-]{0,63};")
 
 
 def _entities(text: str) -> str:
