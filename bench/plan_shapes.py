@@ -157,7 +157,7 @@ LARGE: dict[str, Shape] = {
     f"{s.name}-30k": replace(
         s, name=f"{s.name}-30k", sites=30000, regions=s.regions * 10 if s.regions < 20 else s.regions
     )
-    for s in (SHAPES["reported"], SHAPES["pareto-carry"], SHAPES["many-visits-carry"])
+    for s in (SHAPES["reported"], SHAPES["pareto-carry"], SHAPES["rich-few-regions"])
 }
 ALL: dict[str, Shape] = {**SHAPES, **LARGE}
 
