@@ -281,14 +281,17 @@ def run_one(name: str, seed: int, time_limit: float) -> dict[str, object]:
     greedy = greedy_plan(problem)
     rule = risk_exposure(problem, greedy) if meets_deadlines(problem, greedy) else None
     t2 = time.perf_counter()
+    cpu = time.process_time()
     result = solve(problem, time_limit=time_limit)
     t3 = time.perf_counter()
+    cpu = time.process_time() - cpu
     return {
         "shape": name,
         "sites": len(problem.sites),
         "visits": len(problem.packages),
         "generate_s": round(t1 - t0, 2),
         "seconds": round(t3 - t2, 2),
+        "cpu_s": round(cpu, 1),
         "time_limit": time_limit,
         "status": result.status,
         "label": result.label,
@@ -322,9 +325,11 @@ def main() -> None:
         for name in names:
             print(f"{name:28} {describe(generate(ALL[name], args.seed))}")
         return
-    head = "shape | sites | visits | limit s | time s | status | risk-exposure | bound | gap | rule | vs rule | peak MB"
+    head = (
+        "shape | sites | visits | limit s | time s | CPU s | status | risk-exposure | bound | gap | rule | vs rule | MB"
+    )
     print(f"| {head} |")
-    print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for name in names:
         limit = args.time_limit if args.time_limit is not None else (300.0 if ALL[name].sites > 3000 else 30.0)
         cmd = [sys.executable, __file__, "--one", name, "--seed", str(args.seed), "--time-limit", str(limit)]
@@ -338,7 +343,8 @@ def main() -> None:
         )
         status = r["label"] if r["status"] != "infeasible" else "infeasible (explained)"
         print(
-            f"| {name} | {r['sites']:,} | {r['visits']:,} | {limit:g} | {r['seconds']:.1f} | {status} | "
+            f"| {name} | {r['sites']:,} | {r['visits']:,} | {limit:g} | {r['seconds']:.1f} | {r['cpu_s']:.1f} | "
+            f"{status} | "
             f"{_fmt(r['objective'])} | {_fmt(r['bound'])} | {gap} | {_fmt(r['rule'])} | {vs} | {r['peak_mb']:,} |",
             flush=True,
         )

@@ -23,7 +23,7 @@ from phaseout.plan.improve import Arrays, force_deadlines, local_search, problem
 from phaseout.plan.model import Model, build_model, start_vector
 from phaseout.plan.neighbourhood import MAX_FREE, by_region, repair_deadlines
 from phaseout.plan.problem import Problem
-from phaseout.plan.status import honest_status, status_label
+from phaseout.plan.status import OPTIMAL_GAP, honest_status, status_label
 
 DEFAULT_GAP = 0.001  # stop searching once a plan is proved within 0.1 % of the best possible
 
@@ -225,6 +225,8 @@ def solve(
     returns the rule's plan, repaired to meet the deadlines, flagged as such."""
     started = time.perf_counter()
     stop = None if time_limit is None else started + max(time_limit - _margin(time_limit), 0.0)
+    if len(problem.packages) <= MAX_FREE:
+        gap = min(gap, OPTIMAL_GAP)  # small: branch and bound proves the optimum in moments
 
     def left() -> float | None:
         return None if stop is None else max(stop - time.perf_counter(), 0.0)
