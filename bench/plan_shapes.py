@@ -225,6 +225,15 @@ def generate(shape: Shape, seed: int = 1) -> Problem:
     budgets = total_cost * shape.budget_share * profile / profile.sum()
     region_hours = np.bincount(region_of[site_of], weights=hours, minlength=shape.regions)
     crew = (region_hours * shape.crew_share / horizon)[:, None] * rng.uniform(0.85, 1.15, (shape.regions, horizon))
+    # ordinary deadlines must be possible: by every period, each region's crews and the budgets up
+    # to then cover the work due by then with 10 % to spare (the impossible ones come after)
+    due_by = np.where(deadline_of[site_of] >= 0, deadline_of[site_of], horizon)
+    for t in range(horizon):
+        need = np.bincount(region_of[site_of][due_by <= t], weights=hours[due_by <= t], minlength=shape.regions)
+        short = 1.1 * need / np.maximum(crew[:, : t + 1].sum(axis=1), 1e-9)
+        crew *= np.maximum(short, 1.0)[:, None]
+        money = 1.1 * float(cost[due_by <= t].sum()) / float(budgets[: t + 1].sum())
+        budgets *= max(money, 1.0)
     crew = np.maximum(np.round(crew), math.ceil(float(hours.max())))  # every visit fits some crew
     budgets = np.maximum(np.round(budgets), math.ceil(float(cost.max())))  # every visit fits some period
 
