@@ -26,7 +26,10 @@ from phaseout.plan.problem import Problem
 from phaseout.plan.status import OPTIMAL_GAP, honest_status, status_label
 
 DEFAULT_GAP = 0.001  # stop searching once a plan is proved within 0.1 % of the best possible
-MAX_BNB_COLUMNS = 150_000  # branch and bound on the whole problem only up to this many x[p, t]
+#: branch and bound on the whole problem only up to this many x[p, t]: beyond, its root cut rounds
+#: (5 s each at 3,000 sites, the clock unread between them) overran a 30 s limit by 6 s and
+#: lifted the bound by under 0.001 %; at 30,000 sites it needed 1.5 GB
+MAX_BNB_COLUMNS = 20_000
 
 
 @dataclass(slots=True)
@@ -272,8 +275,8 @@ def solve(
     searched = False
     if best_periods is None or not _within(risk_exposure(problem, best), lp_value, gap):
         remaining = left()
-        # on the whole of a large problem branch and bound does not finish its root node in the
-        # time, yet needs over 1 GB at 30,000 sites: the neighbourhoods had that time instead
+        # on the whole of a large problem branch and bound overruns the clock and barely moves
+        # the bound (see MAX_BNB_COLUMNS): the neighbourhoods had that time instead
         small = model.n_x <= MAX_BNB_COLUMNS
         if (remaining is None or remaining > 0.2) and (small or best_periods is None):
             searched = True
