@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from phaseout.cli import render
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.errors import UsageError
 from phaseout.knowledge import load_knowledge
@@ -476,7 +477,8 @@ def compare(
 def catalogue_cmd(
     ctx: typer.Context,
     path: Path | None = typer.Argument(None, help="The catalogue (default: the illustrative sample)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or jsonl."),
+    wide: bool = render.WIDE,
 ) -> None:
     """Check a catalogue against the knowledge and the packs in use: which items may be planned
     with, which are refused (a covered maker under any label) and which are flagged (a maker on
@@ -496,26 +498,42 @@ def catalogue_cmd(
         }
         typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return
-    table = Table(title=f"catalogue {escape(cat.source)} (packs in use: {len(packs)})", title_justify="left")
-    for col in ("line", "sku", "maker", "type", "form", "MP", "ch", "price", "verdict"):
-        table.add_column(col)
-    rows = [
-        (item, f"[yellow]flagged[/]: {escape(flagged[item.sku])}" if item.sku in flagged else "[green]ok[/]")
-        for item in cat.items
-    ] + [(item, f"[red]refused[/]: {escape(reason)}") for item, reason in cat.refused]
-    for item, verdict in rows:
-        table.add_row(
-            str(item.line),
-            escape(item.sku),
-            escape(item.maker),
-            item.device_type,
-            escape(item.form_factor),
-            str(item.megapixels or ""),
-            str(item.channels or ""),
-            f"{item.unit_price:,.2f}",
-            verdict,
-        )
-    console.print(table)
+    if fmt not in ("table", "csv", "jsonl"):
+        raise UsageError(f"--format {fmt!r} is not one of table, json, csv, jsonl")
+    verdicts = [(item, f"flagged: {flagged[item.sku]}" if item.sku in flagged else "ok") for item in cat.items]
+    verdicts += [(item, f"refused: {reason}") for item, reason in cat.refused]
+    render.listing(
+        f"catalogue {cat.source} (packs in use: {len(packs)})",
+        [
+            render.Column("sku", key=True),
+            render.Column("price", key=True, right=True),
+            render.Column("verdict"),
+            render.Column("maker"),
+            render.Column("type"),
+            render.Column("form"),
+            render.Column("MP", right=True),
+            render.Column("ch", right=True),
+            render.Column("line", right=True),
+        ],
+        [
+            [
+                item.sku,
+                f"{item.unit_price:,.2f}" if fmt == "table" else item.unit_price,
+                verdict,
+                item.maker,
+                item.device_type,
+                item.form_factor,
+                item.megapixels or "",
+                item.channels or "",
+                item.line,
+            ]
+            for item, verdict in verdicts
+        ],
+        fmt=render.ListFormat(fmt),
+        wide=wide,
+    )
+    if fmt != "table":
+        return
     if cat.not_approved:
         console.print(f"not approved (ignored): {escape(', '.join(i.sku for i in cat.not_approved))}")
     if not packs:
