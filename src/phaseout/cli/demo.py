@@ -233,7 +233,7 @@ def _track(store: Store, workdir: Path) -> None:
     import datetime as dt
 
     from phaseout.policy.packs import available_packs
-    from phaseout.report.data import board_report
+    from phaseout.report.board import board_report
     from phaseout.report.render import write
     from phaseout.store.policies import installed_packs_in_use
     from phaseout.store.work import generate

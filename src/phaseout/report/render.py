@@ -43,6 +43,7 @@ def chart_svg(chart: Chart) -> Markup:
         disable_xml_declaration=True,
         js=[],  # no script: the SVG is a picture
     )
+    graph.value_formatter = lambda v: "" if v is None else f"{v:,.0f}"
     graph.title = chart.title
     graph.x_labels = chart.labels
     for name, values in chart.series:
