@@ -14,7 +14,7 @@ from rich.table import Table
 
 from phaseout.cli import render
 from phaseout.cli.common import console, open_store
-from phaseout.errors import UsageError
+from phaseout.errors import EXIT_CHECK_FAILED, UsageError
 from phaseout.plan.catalogue import covered_makers
 from phaseout.policy.packs import available_packs
 from phaseout.store.audit import cli_actor, list_events
@@ -172,7 +172,7 @@ def work_verify(ctx: typer.Context) -> None:
             f"{back['seen']} after it was replaced"
         )
     if result.exceptions or result.came_back:
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @waiver_app.command("add")
