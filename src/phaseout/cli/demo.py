@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import shlex
 from collections import Counter
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from phaseout.cli import render
 from phaseout.cli.common import console, err_console
@@ -41,6 +43,10 @@ def demo(
         phaseout demo --sites 3000 --seed 7
     """
     db = ctx.obj.db if ctx.obj else None
+    if serve_after:  # fail before the work, not after it
+        from phaseout.cli.web import ensure_can_listen
+
+        ensure_can_listen("127.0.0.1", port)
     bars: list[object] = []
 
     def progress(label: str) -> Progress:
@@ -80,17 +86,20 @@ def demo(
         by = _plan(store)
         _track(store, workdir)
         password = _admin(store)
-    console.print(
-        f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)\n"
-        f"database: {escape(result.db_url)}\n"
-        f"next: phaseout --db {escape(result.db_url)} devices --vendor dahua --brand lorex\n"
-        f"      phaseout --db {escape(result.db_url)} devices --brand hilook --format xlsx -o hilook.xlsx\n"
-        f"      phaseout --db {escape(result.db_url)} assess -f jsonl | head\n"
-        f"      phaseout --db {escape(result.db_url)} policy use\n"
-        f"      phaseout --db {escape(result.db_url)} plan budget --by {escape(by)}\n"
-        f"      phaseout --db {escape(result.db_url)} plan --name lean --budget 900000 --carry-over --runbooks rb/\n"
-        f"      phaseout --db {escape(result.db_url)} plan compare"
-    )
+    console.print(f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)")
+    console.print(f"database: {escape(result.db_url)}")
+    console.print("next (each command is one line; copy and paste it):")
+    base = f"phaseout --db {shlex.quote(result.db_url)}"
+    for command in (
+        "devices --vendor dahua --brand lorex",
+        "devices --brand hilook --format xlsx -o hilook.xlsx",
+        "assess -f jsonl | head",
+        "report board -o board.pdf",
+        f"plan budget --by {by}",
+        "plan --site 0001",
+        "plan compare",
+    ):
+        console.print(Text(f"  {base} {command}"), soft_wrap=True)
     if serve_after:
         import uvicorn
 
@@ -104,8 +113,7 @@ def demo(
             uvicorn.run(create_app(store.engine), host="127.0.0.1", port=port, log_level="warning")
     else:
         console.print(
-            f"dashboard: phaseout --db {escape(result.db_url)} serve — log in as admin, password "
-            f"{escape(password)} (shown once)"
+            Text(f"dashboard: {base} serve   (log in as admin, password {password}, shown once)"), soft_wrap=True
         )
 
 
@@ -232,6 +240,7 @@ def _track(store: Store, workdir: Path) -> None:
     """Work orders from the demo plan, and the board report as a PDF."""
     import datetime as dt
 
+    from phaseout.errors import MissingLibraryError
     from phaseout.policy.packs import available_packs
     from phaseout.report.board import board_report
     from phaseout.report.render import write
@@ -243,5 +252,10 @@ def _track(store: Store, workdir: Path) -> None:
     with store.engine.connect() as conn:
         report = board_report(conn, packs, dt.date.today())
     target = workdir / "board-report.pdf"
-    write(report, "pdf", target)
+    try:
+        write(report, "pdf", target)
+    except MissingLibraryError as exc:
+        target = workdir / "board-report.html"
+        write(report, "html", target)
+        err_console.print(f"[yellow]warning[/]: {escape(exc.message)}; wrote HTML instead. {escape(exc.hint or '')}")
     console.print(f"{made:,} work orders made from plan {plan_id}; board report: {escape(str(target))}")
