@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from phaseout.plan.catalogue import covered_makers
 from phaseout.policy.packs import PolicyPack
 from phaseout.report.data import Chart, Report, Section, Table, exceptions_section
-from phaseout.report.facts import Facts, PlanFacts, actual_left_at, gather, maker_name, maker_order, money, progress_now
+from phaseout.report.facts import Facts, PlanFacts, gather, maker_name, maker_order, money, progress_chart, progress_now
 
 
 def _labels(facts: Facts, vendor: str) -> str:
@@ -179,8 +179,7 @@ def board_report(
         if budget is not None:
             decide.text.append(
                 f"Budget that finishes every planned replacement by {target} (latest deadline {deadline}), "
-                f"with the plan's crews: {budget}"
-                + (" (sample catalogue prices)." if plan.sample_prices else ".")
+                f"with the plan's crews: {budget}" + (" (sample catalogue prices)." if plan.sample_prices else ".")
             )
         else:
             decide.text.append(
@@ -194,33 +193,23 @@ def board_report(
         )
     report.sections.append(decide)
     if plan is not None:
-        report.sections.append(_progress_section(plan, facts))
+        report.sections.append(_progress_section(conn, plan, facts))
     report.sections.append(_deadlines(facts))
     report.sections.append(exceptions_section(conn, today))
     report.sources = facts.sources + [f"{p.name} (version {p.version}): {'; '.join(p.sources[:2])}" for p in packs]
     return report
 
 
-def _progress_section(plan: PlanFacts, facts: Facts) -> Section:
+def _progress_section(conn: Connection, plan: PlanFacts, facts: Facts) -> Section:
     section = Section("Plan against actual")
     unplanned = len(plan.unplanned)
-    labels = ["start", *(p["id"] for p in plan.periods)]
-    scheduled = plan.periods[0]["left"] + plan.periods[0]["done"] if plan.periods else 0
-    planned = [float(scheduled + unplanned), *(float(p["left"] + unplanned) for p in plan.periods)]
-    actual: list[float | None] = [None]
-    start_day = plan.periods[0]["first_day"] if plan.periods else None
-    if start_day:
-        first = actual_left_at(facts, start_day)
-        actual = [None if first is None else float(first)]
-    actual += [
-        None if (v := actual_left_at(facts, p["last_day"] or "9999")) is None else float(v) for p in plan.periods
+    spec = progress_chart(conn, facts.makers, facts.today, plan.id)["chart"]
+    series: list[tuple[str, list[float | None]]] = [
+        (str(line["label"]), [None if v is None else float(v) for v in line["values"]]) for line in spec["series"]
     ]
-    series: list[tuple[str, list[float | None]]] = [("plan (incl. no replacement planned)", list(planned))]
-    if any(v is not None for v in actual):
-        series.append(("actual (verified)", actual))
     if unplanned:
-        series.append(("no replacement planned", [float(unplanned)] * len(labels)))
-    section.charts.append(Chart("line", "Covered devices remaining: plan against actual", labels, series))
+        series.append(("no replacement planned", [float(unplanned)] * len(spec["labels"])))
+    section.charts.append(Chart("line", "Covered devices remaining: plan against actual", spec["labels"], series))
     if plan.infeasible:
         section.text.append(f"Plan “{plan.name}” is {plan.label}; its figures are shown for reference only.")
     cur = facts.currency

@@ -33,6 +33,15 @@ RISK_BANDS: tuple[tuple[str, float, str], ...] = (
     ("medium", 20.0, "score 20 to 49"),
     ("low", 0.0, "score under 20"),
 )
+# Absolute colour scale of sites by covered devices still in service: the dashboard map and the
+# reports use the same bands (lower bound, label, colour), never one relative to the busiest site.
+SITE_SCALE: tuple[tuple[int, str, str], ...] = (
+    (100, "100 or more", "#7f1d1d"),
+    (50, "50 to 99", "#b91c1c"),
+    (10, "10 to 49", "#ea580c"),
+    (1, "1 to 9", "#ca8a04"),
+    (0, "none", "#15803d"),
+)
 # The planner's budget when --budget is not given (cli/plan.py): never reported as a budget.
 DEFAULT_BUDGET = 750_000.0
 MAKER_NAMES = {"hikvision": "Hikvision", "dahua": "Dahua"}
@@ -149,9 +158,12 @@ def _sample_skus() -> set[str]:
     return {row.get("sku", "") for row in csv.DictReader(lines)}
 
 
-def plan_facts(conn: Connection, today: dt.date) -> PlanFacts | None:
-    """The newest stored plan, cut at its last period with work."""
-    row = conn.execute(select(plans).order_by(plans.c.id.desc()).limit(1)).mappings().first()
+def plan_facts(conn: Connection, today: dt.date, plan_id: int | None = None) -> PlanFacts | None:
+    """A stored plan (default: the newest), cut at its last period with work."""
+    query = select(plans).order_by(plans.c.id.desc()).limit(1)
+    if plan_id is not None:
+        query = select(plans).where(plans.c.id == plan_id)
+    row = conn.execute(query).mappings().first()
     if row is None:
         return None
     result = orjson.loads(row["result"])
@@ -328,15 +340,60 @@ def progress_now(facts: Facts) -> dict[str, Any]:
     return {**row, "expected": expected, "behind": max(expected - int(row["verified"]), 0)}
 
 
-def actual_left_at(facts: Facts, day: str) -> int | None:
-    """Covered devices remaining at the end of a day, or None for a day still to come."""
-    if day > facts.today.isoformat():
-        return None
-    row = as_of(facts.progress, dt.date.fromisoformat(day))
-    return None if row is None else int(row["remaining"])
-
-
 def mitigation_proven(facts: Facts, action: str) -> bool:
     """True only when every remaining covered device has this mitigation verified as passed."""
     states = facts.mitigations.get(action, Counter())
     return facts.remaining > 0 and states.get("passed", 0) == facts.remaining
+
+
+def site_colour(covered: int) -> tuple[str, str]:
+    """(label, colour) of a site on the absolute scale."""
+    for low, label, colour in SITE_SCALE:
+        if covered >= low:
+            return label, colour
+    return SITE_SCALE[-1][1], SITE_SCALE[-1][2]
+
+
+def progress_chart(conn: Connection, makers: list[str], today: dt.date, plan_id: int | None = None) -> dict[str, Any]:
+    """Plan against actual for the dashboard: covered devices remaining at the end of each planned
+    period (up to the last with work, plus the devices with no replacement planned) against the
+    devices actually remaining (verified replacements only), and today's progress figures."""
+    days = progress_days(conn, makers, today)
+    plan = plan_facts(conn, today, plan_id)
+    now = as_of(days, today) or {"remaining": 0, "replaced": 0, "verified": 0}
+    out: dict[str, Any] = {"now": now, "total": int(now["remaining"]) + int(now["verified"]), "chart": None}
+    if plan is None:
+        out["expected"] = out["behind"] = 0
+        return out
+    unplanned = len(plan.unplanned)
+    expected = sum(p["done"] for p in plan.periods if p["last_day"] and p["last_day"] < today.isoformat())
+    out["expected"] = expected
+    out["behind"] = max(expected - int(now["verified"]), 0)
+    out["plan"] = {"id": plan.id, "name": plan.name, "label": plan.label, "unplanned": unplanned}
+    scheduled = plan.periods[0]["left"] + plan.periods[0]["done"] if plan.periods else 0
+
+    def actual(first_day: str | None, last_day: str | None) -> int | None:
+        """Remaining at the period's end, or today for the period under way; None ahead of today."""
+        if not first_day or first_day > today.isoformat():
+            return None
+        day = min(last_day or today.isoformat(), today.isoformat())
+        row = as_of(days, dt.date.fromisoformat(day))
+        return None if row is None else int(row["remaining"])
+
+    first = plan.periods[0]["first_day"] if plan.periods else None
+    start = actual(first, first) if first and first <= today.isoformat() else int(now["remaining"])
+    out["chart"] = {
+        "type": "line",
+        "labels": ["start", *(p["id"] for p in plan.periods)],
+        "series": [
+            {
+                "label": "plan (incl. no replacement planned)",
+                "values": [scheduled + unplanned, *(p["left"] + unplanned for p in plan.periods)],
+            },
+            {
+                "label": "actual (verified)",
+                "values": [start, *(actual(p["first_day"], p["last_day"]) for p in plan.periods)],
+            },
+        ],
+    }
+    return out
