@@ -70,7 +70,9 @@ def test_devices_keeps_key_columns_whole(
     width_of(monkeypatch, width)
     code, out, _ = run(capsys, "devices")
     assert code == 0
-    assert all(len(line) <= width for line in out.splitlines()), [line for line in out.splitlines() if len(line) > width]
+    assert all(len(line) <= width for line in out.splitlines()), [
+        line for line in out.splitlines() if len(line) > width
+    ]
     for row in rows:
         for key in ("id", "ip", "mac"):
             assert re.search(rf"(^|\s){re.escape(row[key])}(\s|$)", out, re.M), (key, row[key], out)
@@ -114,7 +116,9 @@ def test_listings_fit_and_keep_keys(
     width_of(monkeypatch, width)
     code, out, _ = run(capsys, *args)
     assert code == 0
-    assert all(len(line) <= width for line in out.splitlines()), [line for line in out.splitlines() if len(line) > width]
+    assert all(len(line) <= width for line in out.splitlines()), [
+        line for line in out.splitlines() if len(line) > width
+    ]
     for row in rows:
         for key in keys:
             value = row[key]

@@ -204,13 +204,21 @@ def _plan(store: Store) -> str:
     problem = estate.problem
     cost = sum(p.cost for p in problem.packages)
     hours: dict[str, float] = {}
+    first: dict[str, float] = {}  # work due by the end of the first period (sites already overdue)
+    cost_first = 0.0
     for p in problem.packages:
         region = problem.site_by_id[p.site].region
         hours[region] = hours.get(region, 0.0) + p.hours
+        if problem.deadline_index(p) == 0:
+            first[region] = first.get(region, 0.0) + p.hours
+            cost_first += p.cost
+    # small estates: the overdue sensitive sites alone can outweigh a quarter of the whole work
     settings = PlanSettings(
         start=start,
-        budget=(round(cost / 3.6, -3),),
-        crew_by_region=tuple((r, round(h / 3.2, -1)) for r, h in sorted(hours.items())),
+        budget=(round(max(cost / 3.6, cost_first * 1.05), -3),),
+        crew_by_region=tuple(
+            (r, round(max(h / 3.2, first.get(r, 0.0) * 1.1, 45.0), -1)) for r, h in sorted(hours.items())
+        ),
     )
     estate, _ = plan_stored_estate(store.engine, None, settings, today)
     console.print(
@@ -221,7 +229,9 @@ def _plan(store: Store) -> str:
         result = solve(estate.problem, time_limit=30)
     print_result(result, estate)
     save_plan(store.engine, "demo", estate, result)
-    return estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id
+    busy = [u.id for u in result.period_use() if u.packages] if result.status in ("optimal", "feasible") else []
+    # the budget question the demo suggests is one its own plan shows can be answered
+    return busy[-1] if busy else estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id
 
 
 def _admin(store: Store) -> str:

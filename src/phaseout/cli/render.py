@@ -230,15 +230,22 @@ def mapping(result: ImportResult) -> Table:
     return table
 
 
-def preview(result: ImportResult) -> Table:
-    columns: list[str] = []
+PREVIEW_KEYS = ("site", "ip", "mac", "serial", "model")
+
+
+def preview(result: ImportResult, width: int | None = None) -> Table:
+    """The first rows as parsed; at ``width`` the key fields stay whole and others fold or drop."""
+    names: list[str] = []
     for row in result.preview:
-        columns.extend(k for k in row if k not in columns)
-    table = Table(title="first rows as parsed", title_justify="left")
-    for c in columns:
-        table.add_column(escape(c), overflow="fold")
-    for row in result.preview:
-        table.add_row(*(escape("" if row.get(c) is None else str(row.get(c))) for c in columns))
+        names.extend(k for k in row if k not in names)
+    names.sort(key=lambda n: PREVIEW_KEYS.index(n) if n in PREVIEW_KEYS else len(PREVIEW_KEYS))
+    columns = [Column(n, key=n in PREVIEW_KEYS) for n in names]
+    rows = [[row.get(n) for n in names] for row in result.preview]
+    shown = fit_columns(columns, rows, width or console.width)
+    table = _table("first rows as parsed", [columns[i] for i in shown], [[r[i] for i in shown] for r in rows])
+    hidden = [c.name for i, c in enumerate(columns) if i not in shown]
+    if hidden:
+        table.caption = f"not shown at this width: {', '.join(hidden)}"
     return table
 
 

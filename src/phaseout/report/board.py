@@ -240,12 +240,19 @@ def _progress_section(conn: Connection, plan: PlanFacts, facts: Facts) -> Sectio
 
 
 def _deadlines(facts: Facts) -> Section:
-    section = Section("Sensitive sites past their deadline")
+    section = Section("Sites")
     section.tables.append(
         Table(
             "sensitive sites overdue",
             ["site", "name", "deadline", "covered devices"],
             [[e["code"], e["name"], e["deadline"].isoformat(), f"{e['devices']:,}"] for e in facts.overdue_sensitive],
+        )
+    )
+    section.tables.append(
+        Table(
+            "sites by covered devices still in service (the dashboard map's scale)",
+            ["covered devices at the site", "sites"],
+            [[label, f"{n:,}"] for label, n in facts.site_bands],
         )
     )
     section.tables.append(

@@ -114,6 +114,7 @@ class Facts:
     sites_total: int
     sites_with_covered: int
     regions: list[tuple[str, int, int]]  # region, remaining covered devices, sites
+    site_bands: list[tuple[str, int]]  # SITE_SCALE label -> sites (every site, none included)
     top_sites: list[dict[str, Any]]
     bands: list[tuple[str, str, int]]  # band, words, remaining devices
     overdue_sensitive: list[dict[str, Any]]
@@ -250,6 +251,8 @@ def gather(conn: Connection, makers: list[str], today: dt.date) -> Facts:
         key=lambda x: (-x[1], x[0]),
     )
     top = sorted(site_rows.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:5]
+    all_codes = [c for (c,) in conn.execute(select(sites.c.code))]
+    per_band = Counter(site_colour(len(site_rows.get(code, [])))[0] for code in all_codes)
     top_sites = [
         {
             "code": code,
@@ -288,6 +291,7 @@ def gather(conn: Connection, makers: list[str], today: dt.date) -> Facts:
         sites_total=sites_total,
         sites_with_covered=len({r.code for r in rows if r.code}),
         regions=region_rows,
+        site_bands=[(label, per_band.get(label, 0)) for _low, label, _colour in SITE_SCALE],
         top_sites=top_sites,
         bands=[(name, words, bands.get(name, 0)) for name, _low, words in RISK_BANDS],
         latest_deadline=max((r.deadline for r in active if r.deadline is not None), default=None),
