@@ -208,6 +208,16 @@ def test_board_page_one_as_text(db: str, tmp_path: Path) -> None:
     ):
         assert fact in flat, fact
     assert "not checked" not in flat
+    full = " ".join(
+        subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split()
+    )
+    with Store.open(db) as store, store.engine.connect() as conn:
+        plan = gather(conn, ["dahua", "hikvision"], TODAY).plan
+    assert plan is not None
+    shown = [p["id"] for p in plan.periods]
+    after = [p["id"] for p in plan.all_periods[len(shown) :]]
+    table = full.split("plan by period", 1)[1].split("Sites", 1)[0]
+    assert shown[-1] in table and not any(pid in table for pid in after)  # no empty trailing periods
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")], check=True)
     artefacts = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
     artefacts.mkdir(parents=True, exist_ok=True)

@@ -181,7 +181,11 @@ def compliance_report(conn: Connection, packs: list[PolicyPack], today: dt.date)
                 )
             )
         report.sections.append(section)
-    report.figures = [("packs", str(len(packs))), ("generated", today.isoformat())]
+    report.figures = [("packs", str(len(packs))), ("as of", today.isoformat())]
+    report.sources = [
+        "Devices, replacements and verifications: this organisation's phaseout database.",
+        *(f"{p.name} (version {p.version}): {'; '.join(p.sources[:2])}" for p in packs),
+    ]
     return report
 
 
@@ -196,6 +200,7 @@ def site_report(conn: Connection, code: str, today: dt.date) -> Report:
         f"{site['address']} · region {site['region']} · {site['sensitivity']}",
         today.isoformat(),
     )
+    report.sources = ["Devices and the plan's runbook: this organisation's phaseout database (newest stored plan)."]
     summary = found["summary"] or {}
     report.figures = [
         ("devices", str(summary.get("devices", 0))),
