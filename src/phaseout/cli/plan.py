@@ -545,8 +545,8 @@ def compare(
         return used[-1] if used and not d["unscheduled"] else ("not within horizon" if d["unscheduled"] else "-")
 
     measures: list[tuple[str, Any]] = [
-        ("status", lambda d: d["status"]),
-        ("risk-exposure", lambda d: _money(d["objective"])),
+        ("status", lambda d: status_label(d["status"], d.get("gap"))),
+        ("risk-exposure", lambda d: "-" if d["status"] in ("infeasible", "no-solution") else _money(d["objective"])),
         ("gap to bound", lambda d: "-" if d["gap"] is None else f"{d['gap']:.3%}"),
         ("total spend", lambda d: _money(sum(p["spend"] for p in d["periods"]))),
         ("budget", lambda d: _money(sum(p["budget"] for p in d["periods"]))),
