@@ -179,7 +179,9 @@ def board_report(
         if budget is not None:
             decide.text.append(
                 f"Budget that finishes every planned replacement by {target} (latest deadline {deadline}), "
-                f"with the plan's crews: {budget}" + (" (sample catalogue prices)." if plan.sample_prices else ".")
+                f"with the plan's crews"
+                + (" and the SAMPLE catalogue's prices" if plan.sample_prices else "")
+                + f": {budget}."
             )
         else:
             decide.text.append(
@@ -210,6 +212,14 @@ def _progress_section(conn: Connection, plan: PlanFacts, facts: Facts) -> Sectio
     if unplanned:
         series.append(("no replacement planned", [float(unplanned)] * len(spec["labels"])))
     section.charts.append(Chart("line", "Covered devices remaining: plan against actual", spec["labels"], series))
+    changes = facts.progress[-14:]
+    section.tables.append(
+        Table(
+            "progress by day (days with a change, latest 14; from the audit trail)",
+            ["day", "covered devices remaining", "replaced on site", "verified by re-scan"],
+            [[d["day"], f"{d['remaining']:,}", f"{d['replaced']:,}", f"{d['verified']:,}"] for d in changes],
+        )
+    )
     if plan.infeasible:
         section.text.append(f"Plan “{plan.name}” is {plan.label}; its figures are shown for reference only.")
     cur = facts.currency
