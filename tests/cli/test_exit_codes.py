@@ -126,10 +126,55 @@ def test_7_no_plan_meets_the_constraints(db: str, capsys: pytest.CaptureFixture[
     assert code == 7 and "nothing finishes everything by P1" in out
 
 
-def test_8_a_check_failed() -> None:
-    from phaseout.errors import EXIT_CHECK_FAILED, CheckFailedError
+def test_8_a_check_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`work verify` when the replacement is itself covered (an Annke camera is a Hikvision)."""
+    import asyncio
+    import datetime as dt
 
-    # `work verify` exits with this code when verification finds exceptions or a device came back
-    source = (ROOT / "src" / "phaseout" / "cli" / "track.py").read_text(encoding="utf-8")
-    assert "raise typer.Exit(EXIT_CHECK_FAILED)" in source
-    assert CheckFailedError("x").exit_code == EXIT_CHECK_FAILED == 8
+    from phaseout.discover.scanner import ScanSettings, scan
+    from phaseout.emulate.devices import Emulator, plan_devices
+    from phaseout.plan.estate import PlanSettings
+    from phaseout.plan.solve import solve
+    from phaseout.policy.packs import available_packs
+    from phaseout.store import Store
+    from phaseout.store.assessment import run_assessment
+    from phaseout.store.imports import import_devices
+    from phaseout.store.planning import plan_stored_estate, save_plan
+    from phaseout.store.policies import set_packs_in_use
+    from phaseout.store.scans import record_scan
+    from phaseout.store.work import generate, list_orders, record_return, set_status, show
+
+    today = dt.date(2026, 11, 29)
+    ip = "127.49.0.1"
+    old = plan_devices(["dahua-ipc"], 1, ip, seed=7)[0]
+    new = plan_devices(["annke-ipc"], 1, ip, seed=9)[0]
+    db = str(tmp_path / "v.db")
+    (tmp_path / "d.csv").write_text(
+        f"Site,Make,Model,IP,MAC,Serial\nS2,Dahua,IPC-HDW2431T-AS-S2,{ip},{old.mac},{old.serial}\n", encoding="utf-8"
+    )
+    with Store.open(db) as store:
+        import_devices(store, tmp_path / "d.csv")
+        set_packs_in_use(store.engine, ["us-ndaa-889"])
+        run_assessment(store.engine, [available_packs()["us-ndaa-889"]], today)
+        estate, _ = plan_stored_estate(store.engine, None, PlanSettings(start=dt.date(2027, 1, 1)), today)
+        save_plan(store.engine, "b", estate, solve(estate.problem))
+        generate(store.engine, "t")
+        with store.engine.connect() as conn:
+            wo = list_orders(conn)[0]["id"]
+            device_id = show(conn, wo)["devices"][0]["device_id"]
+        for status in ("scheduled", "in-progress"):
+            set_status(store.engine, "t", wo, status)
+        (tmp_path / "r.csv").write_text(
+            f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,{new.serial},{new.mac},{today}\n",
+            encoding="utf-8",
+        )
+        record_return(store.engine, "installer", tmp_path / "r.csv")
+
+        async def run_scan() -> list:  # type: ignore[type-arg]
+            async with Emulator([new]):
+                return await scan([ip], ScanSettings(host_deadline=4.0, read_timeout=1.0, ports=(80,)))
+
+        record_scan(store.engine, asyncio.run(run_scan()), targets=[f"{ip}/32"], probed=1, site="S2")
+    monkeypatch.setenv("PHASEOUT_DB", db)
+    code, out, _ = run(capsys, "work", "verify")
+    assert code == 8 and "exceptions" in out
