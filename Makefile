@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run demo test test-fast lint typecheck bench lock clean
+.PHONY: install run demo test test-fast lint typecheck bench lock clean offline-bundle
 
 install: $(STAMP)
 
@@ -46,6 +46,24 @@ bench: install
 lock: install
 	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --universal --python-version 3.11 -o requirements-dev.lock -q
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -o requirements.lock -q
+
+# One archive for machines with no registry: every pinned wheel (requirements.lock, this
+# platform and Python), phaseout's own wheel and the dashboard's front-end assets, with a
+# Makefile whose `make install` needs no network. Build it on a connected machine of the same
+# OS, CPU and Python minor version as the target.
+BUNDLE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
+BUNDLE := build/phaseout-offline-$(BUNDLE_VERSION)
+offline-bundle: install
+	rm -rf $(BUNDLE) $(BUNDLE).tar.gz
+	mkdir -p $(BUNDLE)/wheels
+	$(BIN)/python -m pip download --quiet --only-binary=:all: --require-hashes -r requirements.lock -d $(BUNDLE)/wheels
+	$(BIN)/uv build --quiet --wheel --out-dir $(BUNDLE)/wheels .
+	cp -r src/phaseout/web/static/vendor $(BUNDLE)/vendor
+	cp requirements.lock $(BUNDLE)/
+	cp packaging/offline-install.mk $(BUNDLE)/Makefile
+	cp README.md $(BUNDLE)/
+	tar -C build -czf $(BUNDLE).tar.gz phaseout-offline-$(BUNDLE_VERSION)
+	@echo "offline bundle: $(BUNDLE).tar.gz ($$(du -h $(BUNDLE).tar.gz | cut -f1)); on the target: tar xzf it, cd into it, make install"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache phaseout-demo

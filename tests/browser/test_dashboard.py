@@ -206,3 +206,70 @@ def test_api_docs_render_under_the_csp(page: Any) -> None:
     assert "phaseout" in page.inner_text(".swagger-ui .info")
     shot(page, "api-docs")
     assert not page.problems, page.problems
+
+
+def test_overview_progress_tile_and_plan_against_actual(page: Any) -> None:
+    log_in(page)
+    page.wait_for_selector("canvas[data-chart=progress][data-drawn='1']")
+    tile = page.inner_text("#progress-tile")
+    assert "replaced and verified" in tile and " of " in tile
+    spec = page.evaluate("JSON.parse(document.getElementById('chart-progress').textContent)")
+    labels = [s["label"] for s in spec["series"]]
+    assert labels == ["plan (incl. no replacement planned)", "actual (verified)"]
+    assert spec["series"][0]["values"][-1] >= 0 and len(spec["labels"]) <= 13  # stops at the last period with work
+    assert "optimal" in page.inner_text("main")  # "optimal" or "within X % of optimal", never a bare status
+    shot(page, "overview-progress")
+    assert not page.problems, page.problems
+
+
+def test_map_legend_and_absolute_scale(page: Any) -> None:
+    log_in(page)
+    page.goto("/sites")
+    page.wait_for_selector("#site-map[data-drawn] canvas")
+    legend = page.inner_text("#map-legend")
+    for label in ("100 or more", "50 to 99", "10 to 49", "1 to 9", "none"):
+        assert label in legend
+    swatches = page.eval_on_selector_all(".legend i", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert len(swatches) == 5 and all(c != "rgba(0, 0, 0, 0)" for c in swatches)
+    colours = page.evaluate("JSON.parse(document.getElementById('site-map').dataset.colours)")
+    points = page.evaluate("JSON.parse(document.getElementById('map-points').textContent)")
+    scale = page.evaluate("JSON.parse(document.getElementById('map-scale').textContent)")
+
+    def expected(covered: int) -> str:
+        return next(b["colour"] for b in scale if covered >= b["min"])
+
+    want: dict[str, int] = {}
+    for p in points:
+        want[expected(p["covered"])] = want.get(expected(p["covered"]), 0) + 1
+    assert colours == want  # each site's colour depends on its own count only
+    shot(page, "sites-legend")
+    assert not page.problems, page.problems
+
+
+def test_findings_totals_reconcile_and_labels_once(page: Any) -> None:
+    log_in(page)
+    page.goto("/findings")
+    page.wait_for_selector("#findings-vulnerability")
+    totals = page.inner_text("#totals-vulnerability")
+    assert "devices with at least one finding" in totals and "findings in all" in totals
+    refs = page.locator("#findings-vulnerability tbody tr td:first-child").all_inner_texts()
+    assert refs and len(refs) == len(set(refs))  # each CVE once, its statuses inside the row
+    findings = sum(int(t.replace(",", "")) for t in page.locator("#findings-vulnerability td.num").all_inner_texts())
+    assert f"{findings:,} findings in all" in totals
+    for detail in page.locator("#findings-vulnerability td.detail summary").all_inner_texts():
+        assert detail.endswith("…") and not detail[:-1].endswith(" ")
+    shot(page, "findings")
+    assert not page.problems, page.problems
+
+
+def test_api_docs_readable(page: Any) -> None:
+    log_in(page)
+    page.goto("/api/v1/docs")
+    page.wait_for_selector("#swagger-ui .opblock", timeout=20000)
+    accent = page.evaluate(
+        "() => { const b = document.createElement('button'); document.querySelector('main').appendChild(b);"
+        " const c = getComputedStyle(b).backgroundColor; b.remove(); return c; }"
+    )
+    inside = page.eval_on_selector_all("#swagger-ui button", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert inside and accent not in inside  # the dashboard's button style stays out of Swagger UI
+    shot(page, "api-docs")

@@ -60,9 +60,14 @@ def test_plan_the_estate_store_it_and_write_runbooks(
     rows = list(csv.DictReader(steps[0].open(encoding="utf-8")))
     assert rows[-1]["action"].startswith("record new serials")
     site = steps[0].stem
-    code, out, _ = run(capsys, "plan", *common, "--name", "lean", "--budget", "150000", "--site", site)
-    assert code == 4 and "short by" in out  # too lean for the deadlines: infeasible, explained, exit 4
-    assert f"runbook for {site}" in out
+    code, out, _ = run(capsys, "plan", "--site", site)  # shows the stored plan's runbook; plans nothing
+    assert code == 0 and f"runbook for site {site}" in out
+    code, _out, err = run(capsys, "plan", *common, "--site", site)
+    assert code == 2 and "does not plan" in err  # planning options beside --site are refused
+    code, out, _ = run(capsys, "plan", *common, "--name", "lean", "--budget", "150000")
+    assert code == 7 and "short by" in out  # too lean for the deadlines: infeasible, explained, exit 7
+    status = next(line for line in out.splitlines() if line.startswith("plan:"))
+    assert "infeasible" in status and "risk-exposure" not in status  # no risk figure that reads as best
     code, out, _ = run(capsys, "plan", "compare")
     assert code == 0 and "baseline" in out and "lean" in out and "risk-exposure" in out
 
@@ -89,7 +94,7 @@ def test_export_solve_budget_and_compare_files(env: str, tmp_path: Path, capsys:
     code, out, err = run(capsys, "plan", "solve", "--problem", str(problem_file), "--output", str(tmp_path / "p.json"))
     plan = orjson.loads((tmp_path / "p.json").read_bytes())
     assert plan["status"] in ("optimal", "feasible", "infeasible")
-    assert code == (4 if plan["status"] == "infeasible" else 0)
+    assert code == (7 if plan["status"] == "infeasible" else 0)
     code, out, err = run(
         capsys, "plan", "budget", "--by", "2027-Q4", "--problem", str(problem_file), "-o", str(tmp_path / "b.json")
     )

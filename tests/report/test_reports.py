@@ -12,7 +12,9 @@ import openpyxl
 import pytest
 
 from phaseout.policy.packs import available_packs
-from phaseout.report.data import board_report, compliance_report, public_report, site_report
+from phaseout.report.board import board_report
+from phaseout.report.data import compliance_report, site_report
+from phaseout.report.public import public_report
 from phaseout.report.render import to_html, write
 from phaseout.store import Store
 from phaseout.store.waivers import add_waiver
@@ -45,10 +47,11 @@ def test_report_contents(store: Store) -> None:
     reports = _reports(store)
     board = reports["board"]
     figures = dict(board.figures)  # type: ignore[attr-defined]
-    assert int(figures["covered devices found"].replace(",", "")) > 500
-    assert figures["of which waived"] in ("0", "1")
+    assert int(figures["Hikvision devices"].replace(",", "")) > 100
+    assert int(figures["Dahua devices"].replace(",", "")) > 50
     headings = [s.heading for s in board.sections]  # type: ignore[attr-defined]
-    assert headings[:2] == ["Covered devices remaining, by site sensitivity", "Burn-down and spend against the plan"]
+    assert headings[:3] == ["At a glance", "Needs a decision", "Plan against actual"]
+    assert board.sections[1].page_break_after  # type: ignore[attr-defined]
     assert "Exceptions" in headings
     compliance = reports["compliance"]
     assert [s.heading for s in compliance.sections] == [  # type: ignore[attr-defined]
@@ -77,7 +80,26 @@ def test_pdf_renders_with_its_text(store: Store, kind: str, tmp_path: Path) -> N
     text = " ".join(raw.split())  # lines wrap where the page does
     assert report.title.split(":")[0] in text  # type: ignore[attr-defined]
     if kind == "board":
-        assert "Deadlines at risk" in text and "Exceptions" in text and "waiver" in text
+        assert "Needs a decision" in text and "Exceptions" in text and "waiver" in text
+        page1 = " ".join(
+            subprocess.run(
+                ["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True, check=True
+            ).stdout.split()
+        )
+        for fact in (
+            "Hikvision devices",
+            "Dahua devices",
+            "HiLook",
+            "Where:",
+            "How risky",
+            "critical",
+            "What it costs",
+            "Progress:",
+            "Needs a decision",
+            "as of 2026-11-29",
+        ):
+            assert fact in page1, fact
+        assert "not checked" not in text
     if kind == "site":
         assert "<script>alert(1)</script>" in text  # shown as text
 

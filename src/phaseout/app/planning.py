@@ -33,7 +33,7 @@ BATCH = 5_000
 
 
 class NotAssessedError(PhaseoutError):
-    exit_code = 4
+    exit_code = 2  # a step that must come first (`phaseout assess`): a usage error
 
 
 def read_estate(

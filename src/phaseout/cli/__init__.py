@@ -23,15 +23,12 @@ from phaseout.cli.imports import import_history, import_inventory, sites_app
 from phaseout.cli.plan import plan_app
 from phaseout.cli.policy import policy_app
 from phaseout.cli.report import report
+from phaseout.cli.settings import settings_app
 from phaseout.cli.track import audit, waiver_app, work_app
 from phaseout.cli.web import serve, token_app, user_app
-from phaseout.errors import PhaseoutError
+from phaseout.errors import EXIT_CODES, PhaseoutError
 
-EPILOG = (
-    "Exit codes: 0 ok; 1 internal error (a bug, please report it); 2 usage error; "
-    "3 input file problem; 4 bad rows, nothing imported; 5 database problem; 6 knowledge files invalid; "
-    "130 interrupted."
-)
+EPILOG = "Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + "."
 
 app = typer.Typer(
     name="phaseout",
@@ -95,6 +92,7 @@ app.add_typer(waiver_app, name="waiver")
 app.add_typer(token_app, name="token")
 app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
+app.add_typer(settings_app, name="settings")
 
 
 def main(argv: list[str] | None = None) -> None:

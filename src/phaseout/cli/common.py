@@ -11,8 +11,8 @@ from rich.markup import escape
 from phaseout.errors import PhaseoutError
 from phaseout.store import Store
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 
 @dataclass(slots=True)

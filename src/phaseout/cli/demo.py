@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import shlex
 from collections import Counter
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from phaseout.app.imports import Progress
 from phaseout.cli import render
@@ -42,6 +44,10 @@ def demo(
         phaseout demo --sites 3000 --seed 7
     """
     db = ctx.obj.db if ctx.obj else None
+    if serve_after:  # fail before the work, not after it
+        from phaseout.cli.web import ensure_can_listen
+
+        ensure_can_listen("127.0.0.1", port)
     bars: list[object] = []
 
     def progress(label: str) -> Progress:
@@ -81,17 +87,20 @@ def demo(
         by = _plan(store)
         _track(store, workdir)
         password = _admin(store)
-    console.print(
-        f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)\n"
-        f"database: {escape(result.db_url)}\n"
-        f"next: phaseout --db {escape(result.db_url)} devices --vendor dahua --brand lorex\n"
-        f"      phaseout --db {escape(result.db_url)} devices --brand hilook --format xlsx -o hilook.xlsx\n"
-        f"      phaseout --db {escape(result.db_url)} assess -f jsonl | head\n"
-        f"      phaseout --db {escape(result.db_url)} policy use\n"
-        f"      phaseout --db {escape(result.db_url)} plan budget --by {escape(by)}\n"
-        f"      phaseout --db {escape(result.db_url)} plan --name lean --budget 900000 --carry-over --runbooks rb/\n"
-        f"      phaseout --db {escape(result.db_url)} plan compare"
-    )
+    console.print(f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)")
+    console.print(f"database: {escape(result.db_url)}")
+    console.print("next (each command is one line; copy and paste it):")
+    base = f"phaseout --db {shlex.quote(result.db_url)}"
+    for command in (
+        "devices --vendor dahua --brand lorex",
+        "devices --brand hilook --format xlsx -o hilook.xlsx",
+        "assess -f jsonl | head",
+        "report board -o board.pdf",
+        f"plan budget --by {by}",
+        "plan --site 0001",
+        "plan compare",
+    ):
+        console.print(Text(f"  {base} {command}"), soft_wrap=True)
     if serve_after:
         import uvicorn
 
@@ -105,8 +114,7 @@ def demo(
             uvicorn.run(create_app(store.engine), host="127.0.0.1", port=port, log_level="warning")
     else:
         console.print(
-            f"dashboard: phaseout --db {escape(result.db_url)} serve — log in as admin, password "
-            f"{escape(password)} (shown once)"
+            Text(f"dashboard: {base} serve   (log in as admin, password {password}, shown once)"), soft_wrap=True
         )
 
 
@@ -195,13 +203,21 @@ def _plan(store: Store) -> str:
     problem = estate.problem
     cost = sum(p.cost for p in problem.packages)
     hours: dict[str, float] = {}
+    first: dict[str, float] = {}  # work due by the end of the first period (sites already overdue)
+    cost_first = 0.0
     for p in problem.packages:
         region = problem.site_by_id[p.site].region
         hours[region] = hours.get(region, 0.0) + p.hours
+        if problem.deadline_index(p) == 0:
+            first[region] = first.get(region, 0.0) + p.hours
+            cost_first += p.cost
+    # small estates: the overdue sensitive sites alone can outweigh a quarter of the whole work
     settings = PlanSettings(
         start=start,
-        budget=(round(cost / 3.6, -3),),
-        crew_by_region=tuple((r, round(h / 3.2, -1)) for r, h in sorted(hours.items())),
+        budget=(round(max(cost / 3.6, cost_first * 1.05), -3),),
+        crew_by_region=tuple(
+            (r, round(max(h / 3.2, first.get(r, 0.0) * 1.1, 45.0), -1)) for r, h in sorted(hours.items())
+        ),
     )
     estate, _ = plan_stored_estate(store.engine, None, settings, today)
     console.print(
@@ -212,7 +228,9 @@ def _plan(store: Store) -> str:
         result = solve(estate.problem, time_limit=30)
     print_result(result, estate)
     save_plan(store.engine, "demo", estate, result)
-    return estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id
+    busy = [u.id for u in result.period_use() if u.packages] if result.status in ("optimal", "feasible") else []
+    # the budget question the demo suggests is one its own plan shows can be answered
+    return busy[-1] if busy else estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id
 
 
 def _admin(store: Store) -> str:
@@ -232,7 +250,8 @@ def _track(store: Store, workdir: Path) -> None:
     import datetime as dt
 
     from phaseout.app import Phaseout
-    from phaseout.report.data import board_report
+    from phaseout.errors import MissingLibraryError
+    from phaseout.report.board import board_report
     from phaseout.report.render import write
 
     app = Phaseout(store, actor="demo")
@@ -241,5 +260,10 @@ def _track(store: Store, workdir: Path) -> None:
     with store.engine.connect() as conn:
         report = board_report(conn, packs, dt.date.today())
     target = workdir / "board-report.pdf"
-    write(report, "pdf", target)
+    try:
+        write(report, "pdf", target)
+    except MissingLibraryError as exc:
+        target = workdir / "board-report.html"
+        write(report, "html", target)
+        err_console.print(f"[yellow]warning[/]: {escape(exc.message)}; wrote HTML instead. {escape(exc.hint or '')}")
     console.print(f"{made:,} work orders made from plan {plan_id}; board report: {escape(str(target))}")

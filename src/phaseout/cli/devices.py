@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from phaseout.cli import render
 from phaseout.cli.common import console, open_store
 from phaseout.domain import DEVICE_FIELDS
 from phaseout.errors import UsageError
@@ -26,7 +26,9 @@ EXPORT_COLUMNS = (
     "last_seen",
     *(c for c in IDENTIFICATION_COLUMNS if c not in ("evidence_key", "knowledge")),
 )
-TABLE_COLUMNS = ("id", "site", "ip", "mac", "manufacturer", "model", "vendor", "label", "relation", "confidence")
+# listed by importance: at 80 columns the last ones are dropped first
+TABLE_COLUMNS = ("id", "site", "ip", "mac", "vendor", "model", "label", "manufacturer", "relation", "confidence")
+KEY_COLUMNS = ("id", "site", "ip", "mac")
 
 
 class Format(StrEnum):
@@ -67,6 +69,7 @@ def devices(
     descending: bool = typer.Option(False, "--desc", help="Sort descending."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many rows (table format default: 50)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table on screen, or an export format."),
+    wide: bool = render.WIDE,
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the export here (xlsx needs it)."),
 ) -> None:
     """List and filter devices; export them as CSV, XLSX or JSON Lines.
@@ -97,7 +100,7 @@ def devices(
     store = open_store(ctx)
     try:
         if fmt is Format.table:
-            _table(store, flt, sort, descending, limit or 50)
+            _table(store, flt, sort, descending, limit or 50, wide)
             return
         rows = iter_devices(store.engine, flt, sort=sort, descending=descending, limit=limit)
         if fmt is Format.xlsx:
@@ -114,17 +117,17 @@ def devices(
         store.close()
 
 
-def _table(store: Store, flt: DeviceQuery, sort: str, descending: bool, limit: int) -> None:
+def _table(store: Store, flt: DeviceQuery, sort: str, descending: bool, limit: int, wide: bool) -> None:
     total = count_devices(store.engine, flt)
-    table = Table(title=f"devices: {min(limit, total):,} of {total:,}", title_justify="left")
-    for col in TABLE_COLUMNS:
-        table.add_column(
-            {"manufacturer": "maker as written", "label": "brand"}.get(col, col.replace("_", " ")),
-            overflow="fold",
-            no_wrap=col in ("id", "site", "ip", "mac"),
-        )
-    for row in iter_devices(store.engine, flt, sort=sort, descending=descending, limit=limit):
-        table.add_row(*(escape("" if row[c] is None else str(row[c])) for c in TABLE_COLUMNS))
-    console.print(table)
-    if total > limit:
-        console.print(f"[dim]{total - limit:,} more: use --limit, filters, or --format csv/xlsx/jsonl -o FILE[/]")
+    columns = [
+        render.Column({"manufacturer": "maker as written", "label": "brand"}.get(c, c), key=c in KEY_COLUMNS)
+        for c in TABLE_COLUMNS
+    ]
+    rows = [
+        [row[c] for c in TABLE_COLUMNS]
+        for row in iter_devices(store.engine, flt, sort=sort, descending=descending, limit=limit)
+    ]
+    more = (
+        f"{total - limit:,} more: use --limit, filters, or --format csv/xlsx/jsonl -o FILE" if total > limit else None
+    )
+    render.listing(f"devices: {min(limit, total):,} of {total:,}", columns, rows, wide=wide, note=more)

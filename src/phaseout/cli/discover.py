@@ -120,7 +120,8 @@ def scan_cmd(
     ),
 ) -> None:
     """Probe hosts for cameras and recorders (HTTP, ISAPI and Dahua CGI information endpoints,
-    RTSP) and identify them. Unauthenticated, never guesses passwords; every answer is capped in
+    RTSP) and identify them. Unauthenticated: no login is tried unless --check-default-logins names
+    the makers' default logins to try; every answer is capped in
     size and time and every host has a deadline. Ctrl-C stops the scan and keeps (and stores)
     the hosts already finished, then exits with 130.
 

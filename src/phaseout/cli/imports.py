@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from phaseout.app import Phaseout
 from phaseout.app.imports import ImportOptions, ImportResult
@@ -134,65 +133,97 @@ def sites_import(
 
 
 @sites_app.command("list")
-def sites_list(ctx: typer.Context, region: str | None = typer.Option(None, help="Only this region.")) -> None:
+def sites_list(
+    ctx: typer.Context,
+    region: str | None = typer.Option(None, help="Only this region."),
+    fmt: render.ListFormat = render.LIST_FORMAT,
+    wide: bool = render.WIDE,
+) -> None:
     """List sites with their device counts."""
     store = open_store(ctx)
     try:
         rows = records.list_sites(store.engine)
     finally:
         store.close()
-    table = Table(title=f"sites ({len(rows):,})", title_justify="left")
-    for col in ("code", "name", "region", "type", "sensitivity", "next maintenance", "devices"):
-        table.add_column(col, justify="right" if col == "devices" else "left")
-    for r in rows:
-        if region and (r["region"] or "").lower() != region.lower():
-            continue
-        table.add_row(
-            escape(r["code"]),
-            escape(r["name"]),
-            escape(r["region"]),
-            escape(r["site_type"]),
-            "[red]sensitive[/]" if r["sensitivity"] == "sensitive" else "standard",
-            str(r["next_maintenance"] or ""),
-            f"{r['devices']:,}",
-        )
-    console.print(table)
+    rows = [r for r in rows if not region or (r["region"] or "").lower() == region.lower()]
+    columns = [
+        render.Column("code", key=True),
+        render.Column("sensitivity"),
+        render.Column("devices", right=True),
+        render.Column("region"),
+        render.Column("name"),
+        render.Column("next maintenance", key=fmt is not render.ListFormat.table),
+        render.Column("type"),
+    ]
+    render.listing(
+        f"sites ({len(rows):,})",
+        columns,
+        [
+            [
+                r["code"],
+                r["sensitivity"],
+                r["devices"] if fmt is not render.ListFormat.table else f"{r['devices']:,}",
+                r["region"],
+                r["name"],
+                r["next_maintenance"],
+                r["site_type"],
+            ]
+            for r in rows
+        ],
+        fmt=fmt,
+        wide=wide,
+    )
 
 
-def import_history(ctx: typer.Context, limit: int = typer.Option(20, help="How many of the latest imports.")) -> None:
+def import_history(
+    ctx: typer.Context,
+    limit: int = typer.Option(20, help="How many of the latest imports."),
+    fmt: render.ListFormat = render.LIST_FORMAT,
+    wide: bool = render.WIDE,
+) -> None:
     """Show the latest imports: file, checksum, status, row counts."""
     store = open_store(ctx)
     try:
         rows = records.list_batches(store.engine, limit)
     finally:
         store.close()
-    table = Table(title="imports", title_justify="left")
-    for col in (
-        "batch",
-        "kind",
-        "file",
-        "sha256",
-        "status",
-        "started",
-        "rows",
-        "imported",
-        "bad",
-        "new",
-        "updated",
-    ):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["kind"],
-            escape(r["file_name"]),
-            r["checksum"][:12],
-            r["status"],
-            r["started_at"].strftime("%Y-%m-%d %H:%M") if r["started_at"] else "",
-            f"{r['rows_total']:,}",
-            f"{r['rows_imported']:,}",
-            f"{r['rows_bad']:,}",
-            f"{r['created']:,}",
-            f"{r['updated']:,}",
-        )
-    console.print(table)
+    table = fmt is render.ListFormat.table
+    columns = [
+        render.Column("batch", key=True),
+        render.Column("sha256", key=True),
+        render.Column("started (UTC)", key=True),
+        render.Column("status"),
+        render.Column("rows", right=True),
+        render.Column("imported", right=True),
+        render.Column("bad", right=True),
+        render.Column("file"),
+        render.Column("kind"),
+        render.Column("new", right=True),
+        render.Column("updated", right=True),
+    ]
+
+    def n(value: int) -> object:
+        return f"{value:,}" if table else value
+
+    render.listing(
+        "imports",
+        columns,
+        [
+            [
+                r["id"],
+                r["checksum"][:12] if table else r["checksum"],
+                r["started_at"],
+                r["status"],
+                n(r["rows_total"]),
+                n(r["rows_imported"]),
+                n(r["rows_bad"]),
+                r["file_name"],
+                r["kind"],
+                n(r["created"]),
+                n(r["updated"]),
+            ]
+            for r in rows
+        ],
+        fmt=fmt,
+        wide=wide,
+    )

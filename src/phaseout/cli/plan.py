@@ -11,11 +11,13 @@ import orjson
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import select
 
 from phaseout.app import Phaseout
 from phaseout.app.planning import plan_stored_estate, save_plan, stored_plans
+from phaseout.cli import render
 from phaseout.cli.common import console, err_console, open_store
-from phaseout.errors import UsageError
+from phaseout.errors import EXIT_NO_SOLUTION, UsageError
 from phaseout.knowledge import load_knowledge
 from phaseout.plan.budget import budget_to_finish
 from phaseout.plan.catalogue import Catalogue, read_catalogue, sample_catalogue_path
@@ -23,6 +25,7 @@ from phaseout.plan.estate import EstatePlan, PlanSettings
 from phaseout.plan.problem import Problem, read_problem, write_json
 from phaseout.plan.runbook import site_runbook
 from phaseout.plan.solve import PlanResult, solve
+from phaseout.report.facts import status_label
 
 plan_app = typer.Typer(
     help="Plan the replacement: like-for-like compliant models from your catalogue, and the schedule "
@@ -163,12 +166,18 @@ def _money(value: float | None) -> str:
 def print_result(result: PlanResult, estate: EstatePlan | None = None) -> None:
     problem = result.problem
     status_style = {"optimal": "green", "feasible": "yellow"}.get(result.status, "red")
-    valid = result.status in ("optimal", "feasible")  # no risk figure for what is not a plan
-    console.print(
-        f"[bold]plan[/]: [{status_style}]{escape(result.label)}[/] · risk-exposure "
-        f"{_money(result.objective if valid else None)} · bound {_money(result.bound)} · "
-        f"gap {'-' if result.gap is None else f'{result.gap:.3%}'} · {result.seconds:.1f} s · {escape(result.solver)}"
-    )
+    label = result.label
+    valid = result.status in ("optimal", "feasible")  # no risk figure for what is not a plan: 0 reads as best
+    if not valid:
+        console.print(
+            f"[bold]plan[/]: [{status_style}]{escape(label)}[/] · {result.seconds:.1f} s · {escape(result.solver)}"
+        )
+    else:
+        console.print(
+            f"[bold]plan[/]: [{status_style}]{escape(label)}[/] · risk-exposure {_money(result.objective)} · "
+            f"bound {_money(result.bound)} · gap {'-' if result.gap is None else f'{result.gap:.3%}'} · "
+            f"{result.seconds:.1f} s · {escape(result.solver)}"
+        )
     if valid and result.greedy_objective is not None and result.objective:
         better = (result.greedy_objective - result.objective) / result.greedy_objective
         console.print(
@@ -257,25 +266,75 @@ def _write_runbooks(folder: Path, estate: EstatePlan, result: PlanResult) -> int
     return written
 
 
-def _print_runbook(estate: EstatePlan, result: PlanResult, site: str) -> None:
-    if site not in {v.site for v in estate.visits.values()}:
-        raise UsageError(f"site {site!r} has no planned work", hint="check the code with `phaseout sites list`")
-    steps = site_runbook(estate, site, result.assignments)
-    table = Table(title=f"runbook for {escape(site)} (keeps the site covered)", title_justify="left")
-    for col in ("#", "visit", "period", "action", "device", "old", "ip", "new"):
-        table.add_column(col)
-    for s in steps:
-        table.add_row(
-            str(s.number),
-            escape(s.visit),
-            escape(s.period or "unscheduled"),
-            escape(s.action),
-            "" if s.device is None else str(s.device),
-            escape(s.old),
-            escape(s.ip),
-            escape(s.sku),
-        )
-    console.print(table)
+def show_site_runbook(ctx: typer.Context, code: str) -> None:
+    """Print the runbook of the newest stored plan for one site: reads only, never plans or stores."""
+    from difflib import get_close_matches
+
+    from phaseout.store.schema import sites
+
+    with open_store(ctx) as store:
+        with store.engine.connect() as conn:
+            codes = [c for (c,) in conn.execute(select(sites.c.code))]
+        if code not in codes:
+            inside = [c for c in codes if code.lower() in c.lower() or c.lower() in code.lower()]
+            close = list(dict.fromkeys(inside[:5] + get_close_matches(code, codes, n=5, cutoff=0.5)))[:5]
+            raise UsageError(
+                f"no site {code!r}",
+                hint=f"did you mean {', '.join(close)}?" if close else "see the codes with `phaseout sites list`",
+            )
+        found = Phaseout(store).site_runbook(code)
+    if found is None:
+        raise UsageError("no plan is stored yet", hint="make one with `phaseout plan`")
+    if not found.get("runbook"):
+        console.print(f"plan {found['plan']} ({escape(found['name'])}) has no work at site {escape(code)}")
+        return
+    render.listing(
+        f"runbook for site {code}, plan {found['plan']} ({found['name']}) — keeps the site covered",
+        [
+            render.Column("#", key=True, right=True),
+            render.Column("visit", key=True),
+            render.Column("period", key=True),
+            render.Column("device", key=True, right=True),
+            render.Column("ip", key=True),
+            render.Column("new SKU", key=True),
+            render.Column("action"),
+            render.Column("old"),
+        ],
+        [
+            [s["step"], s["visit"], s["period"] or "unscheduled", s["device"], s["ip"], s["sku"], s["action"], s["old"]]
+            for s in found["runbook"]
+        ],
+    )
+
+
+PLANNING_OPTIONS = (
+    "catalogue",
+    "start",
+    "periods",
+    "months",
+    "budget",
+    "crew",
+    "crew_by",
+    "labour",
+    "mobilise",
+    "visit",
+    "share",
+    "carry",
+    "time_limit",
+    "name",
+    "output",
+    "runbooks",
+)
+
+
+def _given(ctx: Any, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` the user typed (not left at their default)."""
+    out = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+            out.append(name)
+    return out
 
 
 @plan_app.callback()
@@ -299,7 +358,9 @@ def plan_estate(
     runbooks: Path | None = typer.Option(
         None, "--runbooks", help="Write each site's runbook and bill of materials (CSV) into this folder."
     ),
-    site: str | None = typer.Option(None, "--site", help="Print this site's runbook."),
+    site: str | None = typer.Option(
+        None, "--site", help="Only show this site's runbook from the newest stored plan (plans nothing)."
+    ),
     today: str | None = TODAY,
 ) -> None:
     """Plan the stored estate and store the plan (as scenario --name).
@@ -310,8 +371,17 @@ def plan_estate(
 
         phaseout plan --name lean --budget 300000 --carry-over --runbooks runbooks/
 
-        phaseout plan --site STORE-0042
+        phaseout plan --site 0042   (shows the stored plan's runbook for site 0042)
     """
+    if site is not None and ctx.invoked_subcommand is None:
+        given = _given(ctx, PLANNING_OPTIONS)
+        if given:
+            raise UsageError(
+                "--site only shows the stored plan's runbook; it does not plan",
+                hint=f"drop {', '.join('--' + g.replace('_', '-') for g in given)}, or plan first without --site",
+            )
+        show_site_runbook(ctx, site)
+        return
     day = _date(today, "--today") or dt.date.today()
     settings = _settings(start, periods, months, budget, crew, crew_by, labour, mobilise, visit, share, carry, day)
     if ctx.invoked_subcommand is not None:  # export-problem and budget plan the estate with these
@@ -336,15 +406,34 @@ def plan_estate(
     if runbooks is not None:
         n = _write_runbooks(runbooks, estate, result)
         console.print(f"wrote {n:,} runbooks and bills of materials to {escape(str(runbooks))}")
-    if site is not None:
-        _print_runbook(estate, result, site)
     if result.status in ("infeasible", "no-solution"):
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_NO_SOLUTION)
 
 
 def _estate_from_ctx(ctx: typer.Context) -> tuple[EstatePlan, Catalogue]:
     catalogue, settings, day = ctx.meta["plan_estate"]  # meta is shared with the parent context
     return _estate_plan(ctx, catalogue, settings, day)
+
+
+def _stored_or_new_problem(ctx: typer.Context) -> Problem:
+    """The newest stored plan's problem (its crews, periods, catalogue prices), unless planning
+    options were given on the command line: then the estate is planned afresh with them."""
+    from phaseout.plan.problem import problem_from_dict
+    from phaseout.store.schema import plans
+
+    parent = ctx.parent
+    if parent is not None and not _given(parent, PLANNING_OPTIONS):
+        with open_store(ctx) as store, store.engine.connect() as conn:
+            row = conn.execute(
+                select(plans.c.id, plans.c.name, plans.c.created_at, plans.c.problem).order_by(plans.c.id.desc())
+            ).first()
+        if row is not None:
+            err_console.print(
+                f"using plan {row.id} ({escape(row.name)}, stored {row.created_at:%Y-%m-%d}) and its settings; "
+                "give planning options (e.g. --crew-hours) to plan afresh"
+            )
+            return problem_from_dict(orjson.loads(row.problem))
+    return _estate_from_ctx(ctx)[0].problem
 
 
 @plan_app.command("export-problem")
@@ -385,7 +474,7 @@ def solve_file(
     print_result(result)
     console.print(f"wrote {escape(str(output))}")
     if result.status in ("infeasible", "no-solution"):
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_NO_SOLUTION)
 
 
 @plan_app.command("budget")
@@ -401,14 +490,14 @@ def budget_cmd(
 
     Example: phaseout plan budget --by 2027-Q4
     """
-    loaded: Problem = read_problem(problem) if problem is not None else _estate_from_ctx(ctx)[0].problem
+    loaded: Problem = read_problem(problem) if problem is not None else _stored_or_new_problem(ctx)
     with console.status("solving (HiGHS)..."):
         answer = budget_to_finish(loaded, by, time_limit=time_limit)
     if answer.budget_per_period is None:
         console.print(f"[red]nothing finishes everything by {escape(by)}[/]:")
         for line in answer.explanation:
             console.print(f"  • {escape(line)}")
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_NO_SOLUTION)
     periods = loaded.period_index[by] + 1
     console.print(
         f"[bold]{_money(answer.budget_per_period)}[/] per period for the {periods} period(s) up to {escape(by)} "
@@ -457,8 +546,8 @@ def compare(
         return used[-1] if used and not d["unscheduled"] else ("not within horizon" if d["unscheduled"] else "-")
 
     measures: list[tuple[str, Any]] = [
-        ("status", lambda d: d.get("label", d["status"])),
-        ("risk-exposure", lambda d: _money(d["objective"])),
+        ("status", lambda d: d.get("label") or status_label(d["status"], d.get("gap"))),
+        ("risk-exposure", lambda d: "-" if d["status"] in ("infeasible", "no-solution") else _money(d["objective"])),
         ("gap to bound", lambda d: "-" if d["gap"] is None else f"{d['gap']:.3%}"),
         ("total spend", lambda d: _money(sum(p["spend"] for p in d["periods"]))),
         ("budget", lambda d: _money(sum(p["budget"] for p in d["periods"]))),
@@ -476,7 +565,8 @@ def compare(
 def catalogue_cmd(
     ctx: typer.Context,
     path: Path | None = typer.Argument(None, help="The catalogue (default: the illustrative sample)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json, csv or jsonl."),
+    wide: bool = render.WIDE,
 ) -> None:
     """Check a catalogue against the knowledge and the packs in use: which items may be planned
     with, which are refused (a covered maker under any label) and which are flagged (a maker on
@@ -496,26 +586,42 @@ def catalogue_cmd(
         }
         typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
         return
-    table = Table(title=f"catalogue {escape(cat.source)} (packs in use: {len(packs)})", title_justify="left")
-    for col in ("line", "sku", "maker", "type", "form", "MP", "ch", "price", "verdict"):
-        table.add_column(col)
-    rows = [
-        (item, f"[yellow]flagged[/]: {escape(flagged[item.sku])}" if item.sku in flagged else "[green]ok[/]")
-        for item in cat.items
-    ] + [(item, f"[red]refused[/]: {escape(reason)}") for item, reason in cat.refused]
-    for item, verdict in rows:
-        table.add_row(
-            str(item.line),
-            escape(item.sku),
-            escape(item.maker),
-            item.device_type,
-            escape(item.form_factor),
-            str(item.megapixels or ""),
-            str(item.channels or ""),
-            f"{item.unit_price:,.2f}",
-            verdict,
-        )
-    console.print(table)
+    if fmt not in ("table", "csv", "jsonl"):
+        raise UsageError(f"--format {fmt!r} is not one of table, json, csv, jsonl")
+    verdicts = [(item, f"flagged: {flagged[item.sku]}" if item.sku in flagged else "ok") for item in cat.items]
+    verdicts += [(item, f"refused: {reason}") for item, reason in cat.refused]
+    render.listing(
+        f"catalogue {cat.source} (packs in use: {len(packs)})",
+        [
+            render.Column("sku", key=True),
+            render.Column("price", key=True, right=True),
+            render.Column("verdict"),
+            render.Column("maker"),
+            render.Column("type"),
+            render.Column("form"),
+            render.Column("MP", right=True),
+            render.Column("ch", right=True),
+            render.Column("line", right=True),
+        ],
+        [
+            [
+                item.sku,
+                f"{item.unit_price:,.2f}" if fmt == "table" else item.unit_price,
+                verdict,
+                item.maker,
+                item.device_type,
+                item.form_factor,
+                item.megapixels or "",
+                item.channels or "",
+                item.line,
+            ]
+            for item, verdict in verdicts
+        ],
+        fmt=render.ListFormat(fmt),
+        wide=wide,
+    )
+    if fmt != "table":
+        return
     if cat.not_approved:
         console.print(f"not approved (ignored): {escape(', '.join(i.sku for i in cat.not_approved))}")
     if not packs:

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from phaseout.app import Phaseout
+from phaseout.cli import render
 from phaseout.cli.common import console, open_store
 from phaseout.errors import UsageError
 from phaseout.policy.packs import available_packs, read_pack, user_packs_dir
@@ -24,7 +25,7 @@ policy_app = typer.Typer(
 
 
 @policy_app.command("list")
-def policy_list(ctx: typer.Context) -> None:
+def policy_list(ctx: typer.Context, fmt: render.ListFormat = render.LIST_FORMAT, wide: bool = render.WIDE) -> None:
     """List the packs phaseout knows, and which ones this database applies."""
     packs = available_packs()
     store = open_store(ctx)
@@ -33,22 +34,36 @@ def policy_list(ctx: typer.Context) -> None:
             in_use = set(packs_in_use(conn))
     finally:
         store.close()
-    table = Table(title="policy packs", title_justify="left")
-    for col in ("in use", "id", "name", "jurisdiction", "binding", "makers", "rules", "version"):
-        table.add_column(col)
-    for pack in packs.values():
-        table.add_row(
-            "[green]yes[/]" if pack.id in in_use else "",
-            escape(pack.id),
-            escape(pack.name),
-            escape(pack.jurisdiction),
-            escape(pack.binding),
-            escape(", ".join(pack.makers)),
-            str(len(pack.rules)),
-            escape(pack.version),
-        )
-    console.print(table)
-    if not in_use:
+    columns = [
+        render.Column("id", key=True),
+        render.Column("in use"),
+        render.Column("jurisdiction"),
+        render.Column("binding"),
+        render.Column("name"),
+        render.Column("makers"),
+        render.Column("rules", right=True),
+        render.Column("version"),
+    ]
+    render.listing(
+        "policy packs",
+        columns,
+        [
+            [
+                pack.id,
+                "yes" if pack.id in in_use else "",
+                pack.jurisdiction,
+                pack.binding,
+                pack.name,
+                ", ".join(pack.makers),
+                len(pack.rules),
+                pack.version,
+            ]
+            for pack in packs.values()
+        ],
+        fmt=fmt,
+        wide=wide,
+    )
+    if not in_use and fmt is render.ListFormat.table:
         console.print("[dim]no pack in use yet: phaseout policy use us-ndaa-889 uk-cabinet-office-2022 ...[/]")
 
 

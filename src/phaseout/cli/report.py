@@ -13,8 +13,11 @@ from rich.markup import escape
 from phaseout.app import Phaseout
 from phaseout.cli.common import console, open_store
 from phaseout.errors import UsageError
-from phaseout.report.data import board_report, compliance_report, public_report, site_report
+from phaseout.report.board import board_report
+from phaseout.report.data import compliance_report, site_report
+from phaseout.report.public import public_report
 from phaseout.report.render import write
+from phaseout.store.settings import check_setting
 
 
 class Kind(StrEnum):
@@ -37,6 +40,11 @@ def report(
     output: Path | None = typer.Option(None, "--output", "-o", help="File to write (default: KIND.FORMAT)."),
     site: str | None = typer.Option(None, "--site", help="Site code (site reports)."),
     today: str | None = typer.Option(None, "--today", help="Report as of this date (YYYY-MM-DD)."),
+    currency: str | None = typer.Option(
+        None,
+        "--currency",
+        help="Currency of money figures for this report (default: `phaseout settings set currency`).",
+    ),
 ) -> None:
     """Board, compliance, site and public reports as PDF, XLSX or HTML.
 
@@ -51,13 +59,18 @@ def report(
 
         phaseout report site --site S012 -f html
     """
-    day = dt.date.fromisoformat(today) if today else dt.date.today()
+    try:
+        day = dt.date.fromisoformat(today) if today else dt.date.today()
+    except ValueError:
+        raise UsageError(f"--today {today!r} is not a date", hint="write it as YYYY-MM-DD") from None
     target = output or Path(f"{kind.value}{'-' + site if site else ''}.{fmt.value}")
     with open_store(ctx) as store:
         packs = Phaseout(store).packs_in_use()
         with store.engine.connect() as conn:
             if kind is Kind.board:
-                data = board_report(conn, packs, day)
+                data = board_report(
+                    conn, packs, day, currency=check_setting("currency", currency) if currency else None
+                )
             elif kind is Kind.compliance:
                 data = compliance_report(conn, packs, day)
             elif kind is Kind.public:

@@ -13,8 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from phaseout.app import Phaseout
+from phaseout.cli import render
 from phaseout.cli.common import console, open_store
-from phaseout.errors import UsageError
+from phaseout.errors import EXIT_CHECK_FAILED, UsageError
 from phaseout.store.audit import cli_actor, list_events
 from phaseout.store.waivers import add_waiver, list_waivers, revoke_waiver
 from phaseout.store.work import list_orders, show
@@ -46,6 +47,7 @@ def work_list(
     ),
     site: str | None = typer.Option(None, "--site"),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or jsonl"),
+    wide: bool = render.WIDE,
 ) -> None:
     """List work orders."""
     with open_store(ctx) as store, store.engine.connect() as conn:
@@ -59,21 +61,26 @@ def work_list(
         writer.writeheader()
         writer.writerows(rows)
         return
-    table = Table(title=f"{len(rows):,} work orders", title_justify="left")
-    for col in ("id", "site", "region", "period", "visit", "devices", "status", "reason"):
-        table.add_column(col)
-    for r in rows[:500]:
-        table.add_row(
-            str(r["id"]),
-            escape(r["site"]),
-            escape(r["region"]),
-            escape(r["period"] or ""),
-            escape(r["package"]),
-            str(r["devices"] or 0),
-            r["status"],
-            escape(r["reason"]),
-        )
-    console.print(table)
+    columns = [
+        render.Column("id", key=True),
+        render.Column("site", key=True),
+        render.Column("visit", key=True),
+        render.Column("period", key=True),
+        render.Column("status"),
+        render.Column("devices", right=True),
+        render.Column("region"),
+        render.Column("reason"),
+    ]
+    render.listing(
+        f"{len(rows):,} work orders",
+        columns,
+        [
+            [r["id"], r["site"], r["package"], r["period"], r["status"], r["devices"] or 0, r["region"], r["reason"]]
+            for r in rows[:500]
+        ],
+        wide=wide,
+        note=f"first 500 shown; --format csv gives all {len(rows):,}" if len(rows) > 500 else None,
+    )
 
 
 @work_app.command("show")
@@ -163,7 +170,7 @@ def work_verify(ctx: typer.Context) -> None:
             f"{back['seen']} after it was replaced"
         )
     if result.exceptions or result.came_back:
-        raise typer.Exit(4)
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @waiver_app.command("add")
@@ -222,6 +229,7 @@ def audit(
     entity_id: str | None = typer.Option(None, "--id"),
     limit: int = typer.Option(100, "--limit", min=1, max=1_000_000),
     fmt: str = typer.Option("table", "--format", "-f", help="table, jsonl or csv (export)"),
+    wide: bool = render.WIDE,
 ) -> None:
     """The audit trail: who changed what, when, before and after. Append-only: nothing in the
     product can edit it (the database refuses updates and deletes of it)."""
@@ -241,17 +249,29 @@ def audit(
                 {**r, "before": orjson.dumps(r["before"]).decode(), "after": orjson.dumps(r["after"]).decode()}
             )
         return
-    table = Table(title="audit trail (newest first)", title_justify="left")
-    for col in ("id", "at", "actor", "action", "entity", "before", "after"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["at"][:19],
-            escape(r["actor"]),
-            escape(r["action"]),
-            escape(f"{r['entity']} {r['entity_id']}"),
-            escape(orjson.dumps(r["before"]).decode()[:80]),
-            escape(orjson.dumps(r["after"]).decode()[:80]),
-        )
-    console.print(table)
+    columns = [
+        render.Column("id", key=True),
+        render.Column("at (UTC)", key=True),
+        render.Column("actor"),
+        render.Column("action", key=True),
+        render.Column("entity"),
+        render.Column("after"),
+        render.Column("before"),
+    ]
+    render.listing(
+        "audit trail (newest first)",
+        columns,
+        [
+            [
+                r["id"],
+                r["at"][:19].replace("T", " "),
+                r["actor"],
+                r["action"],
+                f"{r['entity']} {r['entity_id']}",
+                orjson.dumps(r["after"]).decode()[:120],
+                orjson.dumps(r["before"]).decode()[:120],
+            ]
+            for r in rows
+        ],
+        wide=wide,
+    )

@@ -10,13 +10,29 @@ from rich.markup import escape
 from rich.table import Table
 
 from phaseout.cli.common import console, err_console, open_store
-from phaseout.errors import UsageError
+from phaseout.errors import ListenError, UsageError
 from phaseout.store.users import ROLES, add_user, create_token, generate_password, list_tokens, list_users, revoke_token
 
 user_app = typer.Typer(
     help="Dashboard users (roles: viewer reads; planner also changes planning choices; admin also manages users)."
 )
 token_app = typer.Typer(help="API tokens for scripts: `Authorization: Bearer TOKEN` on /api/v1.")
+
+
+def ensure_can_listen(host: str, port: int) -> None:
+    """Fail with exit 9 and a hint before the server starts, rather than in its log."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ListenError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="another program uses that port: choose another with --port, e.g. --port 8080",
+            ) from None
 
 
 def serve(
@@ -48,6 +64,7 @@ def serve(
             )
     except ValueError:
         pass
+    ensure_can_listen(host, port)
     store = open_store(ctx)
     if not list_users(store.engine):
         err_console.print("[yellow]no user yet[/]: add one with `phaseout user add NAME --role admin`")

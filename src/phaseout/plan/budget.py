@@ -59,7 +59,10 @@ def _all_due_by(problem: Problem, by: int, budget: float | None) -> Problem:
     return Problem(periods, problem.regions, tuple(sites), problem.packages, problem.carry_over)
 
 
-def budget_to_finish(problem: Problem, by: str, *, time_limit: float | None = 60.0) -> BudgetAnswer:
+def budget_to_finish(
+    problem: Problem, by: str, *, time_limit: float | None = 60.0, with_plan: bool = True
+) -> BudgetAnswer:
+    """``with_plan=False`` skips solving the plan at the answer (reports need only the figure)."""
     started = time.perf_counter()
     if by not in problem.period_index:
         raise UsageError(
@@ -99,6 +102,9 @@ def budget_to_finish(problem: Problem, by: str, *, time_limit: float | None = 60
     bound = float(info.mip_dual_bound) - model.tie * float(np.maximum(model.x_spend, 0).sum())
     answer.lower_bound = max(min(bound, budget), 0.0) if math.isfinite(bound) else None
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 5.0)
+    if not with_plan:
+        answer.seconds = time.perf_counter() - started
+        return answer
     answer.plan = solve(_all_due_by(problem, index, float(budget)), time_limit=left, start=found)
     answer.seconds = time.perf_counter() - started
     return answer

@@ -430,19 +430,23 @@ def _findings(conn: Connection) -> dict[str, Any]:
     counts: dict[str, Counter[tuple[str, str, str]]] = defaultdict(Counter)
     kev: set[str] = set()
     details: dict[tuple[str, str], str] = {}
+    with_any: Counter[str] = Counter()  # kind -> devices with at least one such finding
     for (body,) in conn.execute(
         select(assessments.c.findings)
         .select_from(assessments.join(devices, devices.c.id == assessments.c.device_id))
         .where(devices.c.status == "active")
         .execution_options(yield_per=5000)
     ):
+        kinds: set[str] = set()
         for f in orjson.loads(body):
             if f["status"] in ("fixed",):
                 continue
+            kinds.add(f["kind"])
             counts[f["kind"]][(f["ref"], f["status"], f.get("severity", ""))] += 1
-            details.setdefault((f["kind"], f["ref"]), str(f.get("detail", ""))[:200])
+            details.setdefault((f["kind"], f["ref"]), str(f.get("detail", "")))
             if f.get("kev"):
                 kev.add(f["ref"])
+        with_any.update(kinds)
     out: dict[str, Any] = {}
     for kind in ("policy", "vulnerability", "exposure"):
         out[kind] = [
@@ -456,6 +460,7 @@ def _findings(conn: Connection) -> dict[str, Any]:
             }
             for (ref, status, severity), n in counts[kind].most_common()
         ]
+    out["devices_with"] = {kind: with_any.get(kind, 0) for kind in ("policy", "vulnerability", "exposure")}
     return out
 
 

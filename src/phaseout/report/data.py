@@ -13,18 +13,17 @@ Waivers never hide a device: they are counted and labelled everywhere.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from phaseout.app.planning import with_runbook
 from phaseout.errors import UsageError
 from phaseout.plan.catalogue import covered_makers
 from phaseout.policy.packs import PolicyPack
 from phaseout.queries import dashboard as q
-from phaseout.store.schema import assessments, devices, plan_visits, sites, waivers, work_order_devices, work_orders
+from phaseout.store.schema import assessments, devices, sites, waivers, work_order_devices, work_orders
 
 
 @dataclass(slots=True)
@@ -39,7 +38,7 @@ class Chart:
     kind: str  # bar | line
     title: str
     labels: list[str]
-    series: list[tuple[str, list[float]]]
+    series: list[tuple[str, list[float | None]]]  # None: no value (a period still to come)
 
 
 @dataclass(slots=True)
@@ -48,6 +47,8 @@ class Section:
     text: list[str] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    style: str = ""  # "decision": drawn as a box that stands out
+    page_break_after: bool = False
 
 
 @dataclass(slots=True)
@@ -55,9 +56,11 @@ class Report:
     kind: str
     title: str
     subtitle: str
-    generated: str
+    generated: str  # the "as of" date the figures describe
     figures: list[tuple[str, str]] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what is marked, and why (defaults, samples, unchecked)
 
 
 def _waived(conn: Connection, today: dt.date) -> dict[int, str]:
@@ -94,7 +97,7 @@ def _covered_devices(conn: Connection, makers: list[str]) -> list[Any]:
     )
 
 
-def _exceptions(conn: Connection, today: dt.date) -> Section:
+def exceptions_section(conn: Connection, today: dt.date) -> Section:
     section = Section("Exceptions")
     exceptions = conn.execute(
         select(work_order_devices.c.work_order_id, work_order_devices.c.device_id, work_order_devices.c.detail).where(
@@ -140,109 +143,6 @@ def _exceptions(conn: Connection, today: dt.date) -> Section:
     return section
 
 
-def board_report(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Report:
-    makers = sorted(covered_makers(packs))
-    rows = _covered_devices(conn, makers)
-    waived = _waived(conn, today)
-    active = [r for r in rows if r.status == "active"]
-    replaced = [r for r in rows if r.status == "replaced"]
-    report = Report(
-        "board",
-        "Surveillance equipment phase-out: board report",
-        f"Policy packs in use: {', '.join(p.name for p in packs) or 'none'}",
-        today.isoformat(),
-    )
-    share = len(replaced) / len(rows) if rows else 0.0
-    report.figures = [
-        ("covered devices found", f"{len(rows):,}"),
-        ("replaced and verified", f"{len(replaced):,} ({share:.0%})"),
-        ("remaining", f"{len(active):,}"),
-        ("of which waived", f"{sum(1 for r in active if r.id in waived):,}"),
-        ("risk remaining", f"{sum(r.risk or 0 for r in active):,.0f}"),
-    ]
-    by_sens: Counter[str] = Counter(r.sensitivity or "(no site)" for r in active)
-    remaining = Section("Covered devices remaining, by site sensitivity")
-    remaining.charts.append(
-        Chart("bar", "Covered devices remaining", list(by_sens), [("devices", [float(v) for v in by_sens.values()])])
-    )
-    remaining.tables.append(
-        Table("remaining by sensitivity", ["sensitivity", "devices"], [[k, v] for k, v in by_sens.most_common()])
-    )
-    report.sections.append(remaining)
-    plan = q.plan_detail(conn)
-    progress = Section("Burn-down and spend against the plan")
-    if plan is None:
-        progress.text.append("No plan is stored yet (phaseout plan).")
-    else:
-        periods = plan["result"]["periods"]
-        progress.text.append(
-            f"Plan “{plan['name']}” ({plan['created_at'][:10]}): {plan['result']['status']}, "
-            f"{plan['devices']:,} devices in {plan['assignments']:,} visits; "
-            f"today {len(active):,} covered devices remain."
-        )
-        labels = [p["id"] for p in periods]
-        progress.charts.append(
-            Chart(
-                "line",
-                "Covered devices left (plan)",
-                ["start", *labels],
-                [("planned", [float(plan["devices"]), *(float(b["devices_left"]) for b in plan["burn_down"])])],
-            )
-        )
-        progress.charts.append(
-            Chart(
-                "bar",
-                "Spend against budget",
-                labels,
-                [("planned spend", [p["spend"] for p in periods]), ("budget", [p["budget"] for p in periods])],
-            )
-        )
-        progress.tables.append(
-            Table(
-                "plan by period",
-                ["period", "planned spend", "budget", "devices done (plan)", "devices left (plan)"],
-                [
-                    [p["id"], round(p["spend"]), round(p["budget"]), b["devices_done"], b["devices_left"]]
-                    for p, b in zip(periods, plan["burn_down"], strict=True)
-                ],
-            )
-        )
-        done = conn.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(plan_visits.c.cost), 0.0),
-                func.coalesce(func.sum(plan_visits.c.devices), 0),
-            )
-            .select_from(
-                work_orders.join(
-                    plan_visits,
-                    (plan_visits.c.plan_id == work_orders.c.plan_id) & (plan_visits.c.package == work_orders.c.package),
-                )
-            )
-            .where(work_orders.c.status == "verified")
-        ).one()
-        progress.text.append(
-            f"Done and verified so far: {done[0]:,} visits, {int(done[2]):,} devices, "
-            f"{float(done[1]):,.0f} at planned cost, against {sum(p['budget'] for p in periods):,.0f} budgeted in all."
-        )
-    report.sections.append(progress)
-    overview = q.overview(conn)
-    deadlines = Section("Deadlines at risk (overdue or within 180 days)")
-    deadlines.tables.append(
-        Table(
-            "deadlines at risk",
-            ["site", "sensitivity", "deadline", "covered devices", "risk", "overdue"],
-            [
-                [d["site"], d["sensitivity"], d["deadline"], d["devices"], d["risk"], "yes" if d["overdue"] else ""]
-                for d in overview["deadlines_at_risk"]
-            ],
-        )
-    )
-    report.sections.append(deadlines)
-    report.sections.append(_exceptions(conn, today))
-    return report
-
-
 def compliance_report(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Report:
     if not packs:
         raise UsageError("no policy pack is in use", hint="phaseout policy use ...")
@@ -282,7 +182,11 @@ def compliance_report(conn: Connection, packs: list[PolicyPack], today: dt.date)
                 )
             )
         report.sections.append(section)
-    report.figures = [("packs", str(len(packs))), ("generated", today.isoformat())]
+    report.figures = [("packs", str(len(packs))), ("as of", today.isoformat())]
+    report.sources = [
+        "Devices, replacements and verifications: this organisation's phaseout database.",
+        *(f"{p.name} (version {p.version}): {'; '.join(p.sources[:2])}" for p in packs),
+    ]
     return report
 
 
@@ -299,6 +203,7 @@ def site_report(conn: Connection, code: str, today: dt.date) -> Report:
         f"{site['address']} · region {site['region']} · {site['sensitivity']}",
         today.isoformat(),
     )
+    report.sources = ["Devices and the plan's runbook: this organisation's phaseout database (newest stored plan)."]
     summary = found["summary"] or {}
     report.figures = [
         ("devices", str(summary.get("devices", 0))),
@@ -363,47 +268,6 @@ def site_report(conn: Connection, code: str, today: dt.date) -> Report:
                         for d in found["devices"]
                     ],
                 )
-            ],
-        )
-    )
-    return report
-
-
-def public_report(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Report:
-    makers = sorted(covered_makers(packs))
-    rows = _covered_devices(conn, makers)
-    replaced = sum(1 for r in rows if r.status == "replaced")
-    remaining = len(rows) - replaced
-    plan = q.plan_detail(conn)
-    finish = None
-    if plan is not None:
-        busy = [b["period"] for b in plan["burn_down"] if b["devices_done"]]
-        finish = busy[-1] if busy and not plan["result"]["unscheduled"] else None
-    sites_total = conn.execute(select(func.count()).select_from(sites)).scalar() or 0
-    report = Report(
-        "public",
-        "Our phase-out of Hikvision and Dahua surveillance equipment",
-        "A public summary",
-        today.isoformat(),
-    )
-    report.figures = [
-        ("devices identified (any label)", f"{len(rows):,}"),
-        ("removed and replaced", f"{replaced:,}"),
-        ("still in place", f"{remaining:,}"),
-        ("planned completion", finish or "being planned"),
-    ]
-    named = ", ".join(m.title() for m in makers) or "the makers concerned"
-    report.sections.append(
-        Section(
-            "What we are doing",
-            text=[
-                f"We have identified {len(rows):,} devices made by {named}, including those sold under other brand "
-                f"names, across {sites_total:,} sites.",
-                f"{replaced:,} have been removed and replaced with equipment from other makers; each replacement is "
-                "checked on the network to prove the old device is gone.",
-                "Sensitive sites are replaced first. Until each device is replaced it is isolated from core networks "
-                "and kept on current firmware.",
-                f"The commitments we follow: {', '.join(p.name for p in packs) or 'our own policy'}.",
             ],
         )
     )

@@ -43,6 +43,7 @@ def chart_svg(chart: Chart) -> Markup:
         disable_xml_declaration=True,
         js=[],  # no script: the SVG is a picture
     )
+    graph.value_formatter = lambda v: "" if v is None else f"{v:,.0f}"
     graph.title = chart.title
     graph.x_labels = chart.labels
     for name, values in chart.series:
@@ -62,8 +63,27 @@ def _refuse_urls(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"reports fetch nothing from outside ({url})")
 
 
+PANGO_HINT = (
+    "Debian/Ubuntu: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 — or write -f html or -f xlsx instead"
+)
+
+
+def _weasyprint_html() -> Any:
+    """WeasyPrint's HTML class; a missing Pango becomes one line that says what to install."""
+    try:
+        from weasyprint import HTML
+    except OSError as exc:  # WeasyPrint loads Pango with cffi when imported
+        from phaseout.errors import MissingLibraryError
+
+        raise MissingLibraryError(
+            f"PDF reports need the Pango library, which is not installed ({str(exc).splitlines()[0][:120]})",
+            hint=PANGO_HINT,
+        ) from None
+    return HTML
+
+
 def to_pdf(report: Report, path: Path) -> None:
-    from weasyprint import HTML
+    HTML = _weasyprint_html()
 
     HTML(string=to_html(report), url_fetcher=_refuse_urls).write_pdf(str(path))
 

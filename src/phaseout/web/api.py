@@ -163,7 +163,9 @@ def findings(
     with engine(request).connect() as conn:
         summary = q.findings_summary(conn)
     if format == "csv":
-        rows = [{"kind": k, **r} for k, items in summary.items() if kind in (None, k) for r in items]
+        rows = [
+            {"kind": k, **r} for k, items in summary.items() if k != "devices_with" and kind in (None, k) for r in items
+        ]
         return csv_response(rows, "findings")
     return {k: v for k, v in summary.items() if kind in (None, k)}
 

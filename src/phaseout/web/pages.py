@@ -4,6 +4,7 @@ and are drawn by ``static/app.js`` as text on canvas or as DOM text nodes, never
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from phaseout.app.planning import with_runbook
 from phaseout.errors import PhaseoutError
 from phaseout.policy.packs import available_packs
 from phaseout.queries import dashboard as q
+from phaseout.report.facts import SITE_SCALE, progress_chart
 from phaseout.store import Store
 from phaseout.store.policies import packs_in_use
 from phaseout.store.users import ROLES, add_user, authenticate, create_token, end_session, list_tokens, list_users
@@ -122,6 +124,7 @@ def overview_page(request: Request, who: CallerDep) -> HTMLResponse:
     with engine(request).connect() as conn:
         data = q.overview(conn)
         latest = q.plan_detail(conn)
+        progress = progress_chart(conn, data["covered_makers"], dt.date.today())
     charts = {
         "vendor": {
             "type": "doughnut",
@@ -149,7 +152,9 @@ def overview_page(request: Request, who: CallerDep) -> HTMLResponse:
             "values": [r["devices"] for r in data["risk_bands"]],
         },
     }
-    return render(request, "overview.html", who, data=data, charts=charts, plan=latest)
+    if progress["chart"]:
+        charts["progress"] = progress["chart"]
+    return render(request, "overview.html", who, data=data, charts=charts, plan=latest, progress=progress)
 
 
 def _pages(total: int, page: q.Page) -> int:
@@ -188,6 +193,7 @@ def sites_page(
             "lat": s["latitude"],
             "lon": s["longitude"],
             "risk": s["risk"],
+            "covered": s["covered"],
             "sensitivity": s["sensitivity"],
         }
         for s in every
@@ -203,6 +209,7 @@ def sites_page(
         page=p,
         pages=_pages(total, p),
         points=points,
+        scale=[{"min": low, "label": label, "colour": colour} for low, label, colour in SITE_SCALE],
         regions=regions,
         filters={"q": q_ or "", "region": region or "", "sensitivity": sensitivity or ""},
         sort=sort,
@@ -293,8 +300,11 @@ def device_page(request: Request, device_id: int, who: CallerDep) -> HTMLRespons
 def findings_page(request: Request, who: CallerDep) -> HTMLResponse:
     with engine(request).connect() as conn:
         summary = q.findings_summary(conn)
-    top = summary["vulnerability"][:15]
-    charts = {"cves": {"type": "bar", "labels": [r["ref"] for r in top], "values": [r["devices"] for r in top]}}
+    per_ref: dict[str, int] = {}  # one bar per CVE, whatever the statuses
+    for r in summary["vulnerability"]:
+        per_ref[r["ref"]] = per_ref.get(r["ref"], 0) + r["devices"]
+    top = sorted(per_ref.items(), key=lambda kv: -kv[1])[:15]
+    charts = {"cves": {"type": "bar", "labels": [k for k, _n in top], "values": [n for _k, n in top]}}
     return render(request, "findings.html", who, summary=summary, charts=charts)
 
 
@@ -331,16 +341,8 @@ def plan_page(request: Request, who: CallerDep, id: int | None = None) -> HTMLRe
                 },
             ],
         }
-        charts["burn"] = {
-            "type": "line",
-            "labels": ["start", *labels],
-            "series": [
-                {
-                    "label": "covered devices left",
-                    "values": [current["devices"], *(b["devices_left"] for b in current["burn_down"])],
-                }
-            ],
-        }
+        with engine(request).connect() as conn:
+            charts["burn"] = progress_chart(conn, q._covered_makers(conn), dt.date.today(), current["id"])["chart"]
     return render(
         request, "plan.html", who, plans=plans, current=current, scenarios=[s for s in scenarios if s], charts=charts
     )

@@ -30,16 +30,26 @@
       new Chart(canvas, {
         type: spec.type,
         data: {labels: spec.labels, datasets: datasets},
-        options: {responsive: true, animation: false, plugins: {legend: {display: spec.type === "doughnut" || !!spec.series}}}
+        options: {responsive: true, animation: false, locale: "en-GB",
+                  plugins: {legend: {display: spec.type === "doughnut" || !!spec.series}}}
       });
       canvas.dataset.drawn = "1";
     });
   }
 
-  function colour(risk, max) {
-    var t = max > 0 ? Math.min(risk / max, 1) : 0;
-    var r = Math.round(34 + t * (185 - 34)), g = Math.round(139 - t * (139 - 28));
-    return "rgb(" + r + "," + g + ",34)";
+  // Absolute scale: a site's colour depends on its own covered devices only, never on the
+  // busiest site of the estate (the bands come from the server: the reports use the same).
+  function colour(covered, scale) {
+    for (var i = 0; i < scale.length; i++) {
+      if (covered >= scale[i].min) return scale[i].colour;
+    }
+    return scale.length ? scale[scale.length - 1].colour : "#15803d";
+  }
+
+  function drawLegend() {
+    document.querySelectorAll(".legend i[data-colour]").forEach(function (swatch) {
+      swatch.style.background = swatch.dataset.colour;
+    });
   }
 
   function drawMap() {
@@ -50,23 +60,27 @@
     if (el.dataset.tiles) {
       L.tileLayer(el.dataset.tiles, {maxZoom: 18}).addTo(map);
     }
-    var max = points.reduce(function (m, p) { return Math.max(m, p.risk || 0); }, 0);
-    var bounds = [];
+    var scale = readJson("map-scale") || [];
+    var bounds = [], shown = {};
     points.forEach(function (p) {
+      var c = colour(p.covered || 0, scale);
+      shown[c] = (shown[c] || 0) + 1;
       var marker = L.circleMarker([p.lat, p.lon], {radius: p.sensitivity === "sensitive" ? 7 : 5,
-        color: colour(p.risk, max), fillOpacity: 0.8, weight: 1});
+        color: colour(p.covered || 0, scale), fillColor: colour(p.covered || 0, scale), fillOpacity: 0.85, weight: 1});
       var box = document.createElement("div");
       var link = document.createElement("a");
       link.href = "/sites/" + encodeURIComponent(p.code);
       link.textContent = p.code;
       box.appendChild(link);
-      box.appendChild(document.createTextNode(" risk " + Math.round(p.risk) + " (" + p.sensitivity + ")"));
+      box.appendChild(document.createTextNode(" " + (p.covered || 0).toLocaleString("en-GB") + " covered device(s), risk " +
+        Math.round(p.risk).toLocaleString("en-GB") + " (" + p.sensitivity + ")"));
       marker.bindPopup(box);
       marker.addTo(map);
       bounds.push([p.lat, p.lon]);
     });
     map.fitBounds(bounds, {padding: [20, 20]});
     el.dataset.drawn = String(points.length);
+    el.dataset.colours = JSON.stringify(shown);  // sites per colour: what the legend explains
   }
 
   function drawDocs() {
@@ -77,6 +91,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     drawCharts(document);
+    drawLegend();
     drawMap();
     drawDocs();
   });

@@ -1,0 +1,55 @@
+"""Organisation settings kept in the store's ``meta`` table (so a team shares them): the
+currency money is reported in, for now.  Keys are namespaced ``setting.NAME``."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, Engine, select
+
+from phaseout.errors import UsageError
+from phaseout.store.schema import meta
+
+KNOWN = {
+    "currency": "ISO 4217 code money is reported in, e.g. GBP, EUR, USD (reports and dashboard)",
+}
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _key(name: str) -> str:
+    return f"setting.{name}"
+
+
+def check_setting(name: str, value: str) -> str:
+    """The value as stored, or a usage error naming what is allowed."""
+    if name not in KNOWN:
+        raise UsageError(f"no setting {name!r}", hint=f"settings: {', '.join(sorted(KNOWN))}")
+    if name == "currency":
+        value = value.strip().upper()
+        if not _CURRENCY.match(value):
+            raise UsageError(f"currency {value!r} is not a three-letter ISO 4217 code", hint="e.g. GBP, EUR, USD")
+    return value
+
+
+def get_setting(conn: Connection, name: str) -> str | None:
+    value = conn.execute(select(meta.c.value).where(meta.c.key == _key(name))).scalar()
+    return None if value is None else str(value)
+
+
+def all_settings(conn: Connection) -> dict[str, str | None]:
+    return {name: get_setting(conn, name) for name in sorted(KNOWN)}
+
+
+def set_setting(engine: Engine, name: str, value: str, actor: str) -> str:
+    """Store a checked setting and record the change in the audit trail."""
+    from phaseout.store.audit import record_event
+
+    value = check_setting(name, value)
+    with engine.begin() as conn:
+        before = get_setting(conn, name)
+        if before is None:
+            conn.execute(meta.insert().values(key=_key(name), value=value))
+        else:
+            conn.execute(meta.update().where(meta.c.key == _key(name)).values(value=value))
+        record_event(conn, actor, "setting.set", "setting", name, {"value": before}, {"value": value})
+    return value
