@@ -131,19 +131,14 @@ def test_8_a_check_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
     import asyncio
     import datetime as dt
 
-    from phaseout.store.assessment import run_assessment
-    from phaseout.store.imports import import_devices
-    from phaseout.store.planning import plan_stored_estate, save_plan
-
+    from phaseout.app import Phaseout
+    from phaseout.app.planning import plan_stored_estate, save_plan
     from phaseout.discover.scanner import ScanSettings, scan
     from phaseout.emulate.devices import Emulator, plan_devices
     from phaseout.plan.estate import PlanSettings
     from phaseout.plan.solve import solve
-    from phaseout.policy.packs import available_packs
     from phaseout.store import Store
-    from phaseout.store.policies import set_packs_in_use
-    from phaseout.store.scans import record_scan
-    from phaseout.store.work import generate, list_orders, record_return, set_status, show
+    from phaseout.store.work import list_orders, show
 
     today = dt.date(2026, 11, 29)
     ip = "127.49.0.1"
@@ -154,28 +149,41 @@ def test_8_a_check_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
         f"Site,Make,Model,IP,MAC,Serial\nS2,Dahua,IPC-HDW2431T-AS-S2,{ip},{old.mac},{old.serial}\n", encoding="utf-8"
     )
     with Store.open(db) as store:
-        import_devices(store, tmp_path / "d.csv")
-        set_packs_in_use(store.engine, ["us-ndaa-889"])
-        run_assessment(store.engine, [available_packs()["us-ndaa-889"]], today)
+        app = Phaseout(store, actor="t")
+        app.import_devices(tmp_path / "d.csv")
+        app.use_packs(["us-ndaa-889"])
+        app.assess(today)
         estate, _ = plan_stored_estate(store.engine, None, PlanSettings(start=dt.date(2027, 1, 1)), today)
         save_plan(store.engine, "b", estate, solve(estate.problem))
-        generate(store.engine, "t")
+        app.generate_work()
         with store.engine.connect() as conn:
             wo = list_orders(conn)[0]["id"]
             device_id = show(conn, wo)["devices"][0]["device_id"]
         for status in ("scheduled", "in-progress"):
-            set_status(store.engine, "t", wo, status)
+            app.set_work_status(wo, status)
         (tmp_path / "r.csv").write_text(
-            f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,{new.serial},{new.mac},{today}\n",
+            # the serial as the camera reports it (its label): the emulated profile copies real firmware
+            f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,"
+            f"{_reported_serial(new)},{new.mac},{today}\n",
             encoding="utf-8",
         )
-        record_return(store.engine, "installer", tmp_path / "r.csv")
+        app.record_return(tmp_path / "r.csv")
 
         async def run_scan() -> list:  # type: ignore[type-arg]
             async with Emulator([new]):
                 return await scan([ip], ScanSettings(host_deadline=4.0, read_timeout=1.0, ports=(80,)))
 
-        record_scan(store.engine, asyncio.run(run_scan()), targets=[f"{ip}/32"], probed=1, site="S2")
+        app.record_results(asyncio.run(run_scan()), targets=[f"{ip}/32"], ports=(80,), site="S2")
     monkeypatch.setenv("PHASEOUT_DB", db)
     code, out, _ = run(capsys, "work", "verify")
-    assert code == 8 and "exceptions" in out
+    assert code == 8 and "exceptions" in out, out
+
+
+def _reported_serial(device: object) -> str:
+    """The serial the emulated camera reports over ONVIF (what its label carries)."""
+    import re
+
+    info = device.fill(device.profile.onvif["device_information"])  # type: ignore[attr-defined]
+    found = re.search(r"<tds:SerialNumber>([^<]+)<", info)
+    assert found, info[:200]
+    return found.group(1)

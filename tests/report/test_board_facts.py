@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from phaseout.store.planning import plan_stored_estate, save_plan
 from sqlalchemy import select, update
 
+from phaseout.app.planning import plan_stored_estate, save_plan
 from phaseout.plan.estate import PlanSettings
 from phaseout.plan.solve import solve
 from phaseout.policy.packs import available_packs
