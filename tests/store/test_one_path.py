@@ -120,3 +120,19 @@ def test_cli_and_api_filter_the_same_rows(db_url: str, tmp_path: Path) -> None:
     assert api_total == len(cli_rows) == 1 and cli_rows[0]["vendor"] == "dahua", out.output
     assert api_recorders == len([ln for ln in recorders.stdout.splitlines() if ln.startswith("{")]) == 1
     assert reported == 0  # the source wrote no brand: the reported filter says so, by its name
+
+
+def test_the_installers_short_serial_finds_the_replacement(db_url: str) -> None:
+    """Verification names the replacement by the return's serial under the same rule as imports
+    and scans: the label's short form finds the device that reported the full serial."""
+    import datetime as dt
+
+    from phaseout.app.work import _new_device
+
+    now = dt.datetime.now(dt.UTC)
+    with Store.open(db_url) as store, store.engine.begin() as conn:
+        for serial in ("OLD000001", "DS-2CD2386G2-IU20240826AAWRJ98765432"):
+            conn.execute(devices.insert().values(serial=serial, first_seen=now, last_seen=now))
+        found = _new_device(conn, 1, None, "j98765432")
+        assert found is not None and found["id"] == 2
+        assert _new_device(conn, 1, None, "98765432X") is None  # a different serial ending alike

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from phaseout.errors import DataError
+from phaseout.estate.match import MIN_SERIAL_TAIL, serial_key, serials_agree
 from phaseout.ingest.tables import open_table
 from phaseout.store import work as stored
 from phaseout.store.generation import bump
@@ -31,6 +32,19 @@ class Verification:
     exceptions: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
     came_back: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _new_device(conn: Any, old_id: int, mac: str | None, serial: str | None) -> dict[str, Any] | None:
+    """The replacement the installer's return names: by MAC, else by serial under the one
+    serial rule (``estate.match.serials_agree``: the label's full serial or its short form)."""
+    key = serial_key(serial)
+    rows = stored.new_device_candidates(conn, old_id, mac, key[-MIN_SERIAL_TAIL:] if key else None)
+    by_mac = next((r for r in rows if mac and r["mac"] == mac), None)
+    if by_mac is not None:
+        return by_mac
+    if key is None:
+        return None
+    return next((r for r in rows if (k := serial_key(r["serial"])) and serials_agree(k, key)), None)
 
 
 def set_status(store: Store, actor: str, order_id: int, wanted: str, reason: str = "") -> dict[str, Any]:
@@ -68,7 +82,7 @@ def verify(store: Store, actor: str, covered: set[str]) -> Verification:
                     frozenset(ports),
                     frozenset(vantages),
                 )
-                row = stored.new_device(conn, line["device_id"], line["new_mac"], line["new_serial"])
+                row = _new_device(conn, line["device_id"], line["new_mac"], line["new_serial"])
                 new = (
                     NewDevice(row["id"], row["vendor"], row["label"], row["ip"], stored.last_answer(conn, row["id"]))
                     if row

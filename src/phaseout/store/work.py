@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from phaseout.errors import DataError, RowError, UsageError
 from phaseout.store.audit import record_event
@@ -364,19 +364,24 @@ def answer_history(conn: Connection, device_id: int, before: dt.date | None) -> 
     return ports, vantages
 
 
-def new_device(conn: Connection, old_id: int, mac: str | None, serial: str | None) -> dict[str, Any] | None:
-    """The stored device the installer's return names as the replacement (by MAC, then serial)."""
-    for column, value in ((devices.c.mac, mac), (func.upper(devices.c.serial), serial.upper() if serial else None)):
-        if not value:
-            continue
-        row = conn.execute(
-            select(devices.c.id, devices.c.vendor, devices.c.label, devices.c.ip).where(
-                devices.c.id != old_id, column == value
-            )
-        ).first()
-        if row is not None:
-            return dict(row._mapping)
-    return None
+def new_device_candidates(conn: Connection, old_id: int, mac: str | None, tail: str | None) -> list[dict[str, Any]]:
+    """Stored devices (other than the old one) with the returned MAC, or whose serial contains
+    ``tail`` (the end of the returned serial): the caller applies the serial rule."""
+    conds = []
+    if mac:
+        conds.append(devices.c.mac == mac)
+    if tail:
+        pattern = "%" + tail.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(func.upper(devices.c.serial).like(pattern, escape="\\"))
+    if not conds:
+        return []
+    query = (
+        select(devices.c.id, devices.c.vendor, devices.c.label, devices.c.ip, devices.c.mac, devices.c.serial)
+        .where(devices.c.id != old_id, or_(*conds))
+        .order_by(devices.c.id)
+        .limit(50)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def scans_at(conn: Connection, ip: str | None, since: dt.date) -> list[dict[str, Any]]:
