@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from phaseout.discover.scanner import HostResult, ScanSettings
     from phaseout.identify import Identifier
     from phaseout.ingest.prepare import MappedTable
+    from phaseout.plan.catalogue import Catalogue
+    from phaseout.plan.estate import EstatePlan, PlanSettings
+    from phaseout.plan.solve import PlanResult
     from phaseout.policy.packs import PolicyPack
     from phaseout.store.scans import ScanRecord
     from phaseout.store.work import ReturnResult
@@ -244,6 +247,22 @@ class Phaseout:
         from phaseout.app.assessment import run_assessment
 
         return run_assessment(self.engine, self.packs_in_use(), today or dt.date.today())
+
+    def plan_estate(
+        self, settings: PlanSettings, today: dt.date | None = None, catalogue: str | Path | None = None
+    ) -> tuple[EstatePlan, Catalogue]:
+        """The stored, assessed estate as a planning problem, with the catalogue (default: the
+        illustrative sample) checked against the packs in use."""
+        from phaseout.app.planning import plan_stored_estate
+
+        return plan_stored_estate(self.engine, catalogue, settings, today or dt.date.today())
+
+    def save_plan(self, name: str, estate: EstatePlan, result: PlanResult) -> int:
+        """Store a solved plan as scenario ``name`` (the newest plan is what the dashboard,
+        the reports and ``work generate`` read)."""
+        from phaseout.app.planning import save_plan
+
+        return save_plan(self.engine, name, estate, result, actor=self.actor)
 
     def site_runbook(self, code: str) -> dict[str, Any] | None:
         """The stored plan's visits at a site and their runbook steps (nothing is re-planned)."""

@@ -191,7 +191,7 @@ def _plan(store: Store) -> str:
     meets the organisation template's 2027-12-31 deadline; a real team gives its own."""
     import datetime as dt
 
-    from phaseout.app.planning import plan_stored_estate, save_plan
+    from phaseout.app import Phaseout
     from phaseout.cli.plan import print_result
     from phaseout.plan.estate import PlanSettings
     from phaseout.plan.solve import solve
@@ -199,7 +199,7 @@ def _plan(store: Store) -> str:
     today = dt.date.today()
     start = dt.date(today.year + (today.month > 9), (((today.month - 1) // 3 + 1) * 3) % 12 + 1, 1)
     probe = PlanSettings(start=start)
-    estate, _ = plan_stored_estate(store.engine, None, probe, today)
+    estate, _ = Phaseout(store, actor="demo").plan_estate(probe, today)
     problem = estate.problem
     cost = sum(p.cost for p in problem.packages)
     hours: dict[str, float] = {}
@@ -219,7 +219,7 @@ def _plan(store: Store) -> str:
             (r, round(max(h / 3.2, first.get(r, 0.0) * 1.1, 45.0), -1)) for r, h in sorted(hours.items())
         ),
     )
-    estate, _ = plan_stored_estate(store.engine, None, settings, today)
+    estate, _ = Phaseout(store, actor="demo").plan_estate(settings, today)
     console.print(
         f"\n[bold]replacement plan[/] (illustrative catalogue; budget {settings.budget[0]:,.0f} per quarter; "
         "each region's installers sized to its work)"
@@ -227,7 +227,7 @@ def _plan(store: Store) -> str:
     with console.status("planning (HiGHS)..."):
         result = solve(estate.problem, time_limit=30)
     print_result(result, estate)
-    save_plan(store.engine, "demo", estate, result)
+    Phaseout(store, actor="demo").save_plan("demo", estate, result)
     busy = [u.id for u in result.period_use() if u.packages] if result.status in ("optimal", "feasible") else []
     # the budget question the demo suggests is one its own plan shows can be answered
     return busy[-1] if busy else estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id

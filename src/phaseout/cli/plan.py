@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from phaseout.app import Phaseout
-from phaseout.app.planning import plan_stored_estate, save_plan, stored_plans
+from phaseout.app.planning import stored_plans
 from phaseout.cli import render
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.errors import EXIT_NO_SOLUTION, UsageError
@@ -135,7 +135,7 @@ def _estate_plan(
 ) -> tuple[EstatePlan, Catalogue]:
     store = open_store(ctx)
     try:
-        estate, catalogue = plan_stored_estate(store.engine, catalogue_path, settings, today)
+        estate, catalogue = Phaseout(store).plan_estate(settings, today, catalogue_path)
     finally:
         store.close()
     if catalogue_path is None:
@@ -394,7 +394,7 @@ def plan_estate(
     print_result(result, estate)
     store = open_store(ctx)
     try:
-        plan_id = save_plan(store.engine, name, estate, result)
+        plan_id = Phaseout(store).save_plan(name, estate, result)
     finally:
         store.close()
     console.print(
