@@ -8,12 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import Connection, Engine
 
 from phaseout.errors import PhaseoutError
 from phaseout.export.tables import neutralise
@@ -24,6 +25,8 @@ from phaseout.store.users import ROLES, add_user, generate_password, list_users
 from phaseout.web.security import Caller, CallerDep, require
 
 router = APIRouter(prefix="/api/v1", tags=["phaseout"])
+#: ids and page numbers beyond this are refused (422) before any query
+MAX_ID = 2**31 - 1
 Format = Literal["json", "csv"]
 
 
@@ -32,20 +35,70 @@ def engine(request: Request) -> Engine:
 
 
 def csv_response(rows: Iterable[dict[str, Any]], name: str) -> Response:
-    """A CSV download; cells that a spreadsheet would run as a formula are neutralised."""
-    buffer = io.StringIO()
-    writer: csv.DictWriter[str] | None = None
-    for row in rows:
-        flat = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
-        if writer is None:
-            writer = csv.DictWriter(buffer, fieldnames=list(flat))
-            writer.writeheader()
-        writer.writerow({k: neutralise(v) for k, v in flat.items()})
-    return Response(
-        buffer.getvalue(),
+    """A CSV download, streamed row by row (a whole-estate export never sits in memory); cells
+    that a spreadsheet would run as a formula are neutralised."""
+
+    def lines() -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer: csv.DictWriter[str] | None = None
+        for row in rows:
+            flat = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
+            if writer is None:
+                writer = csv.DictWriter(buffer, fieldnames=list(flat), extrasaction="ignore")
+                writer.writeheader()
+            writer.writerow({k: neutralise(v) for k, v in flat.items()})
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")
+
+    return StreamingResponse(
+        lines(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
+
+
+#: rows fetched per query while streaming an export
+EXPORT_CHUNK = 5000
+#: whole-table exports running at once in this process; more get 429 rather than queueing
+_exports = threading.BoundedSemaphore(2)
+
+
+def export_rows(
+    request: Request, fetch: Callable[[Connection, q.Page], tuple[int, list[dict[str, Any]]]]
+) -> Iterator[dict[str, Any]]:
+    """Every row of a list, a chunk at a time.  The first chunk is read before the answer starts,
+    so a bad filter is still a clean 422; a third concurrent export is refused with 429."""
+    if not _exports.acquire(blocking=False):
+        raise HTTPException(429, "two exports are already running: try again when one has finished")
+    conn = engine(request).connect()
+    try:
+        _total, first = fetch(conn, q.Page(1, EXPORT_CHUNK))
+    except PhaseoutError as exc:
+        conn.close()
+        _exports.release()
+        raise HTTPException(422, exc.message) from None
+    except BaseException:
+        conn.close()
+        _exports.release()
+        raise
+
+    def rest() -> Iterator[dict[str, Any]]:
+        try:
+            rows, number = first, 1
+            while True:
+                yield from rows
+                if len(rows) < EXPORT_CHUNK:
+                    return
+                number += 1
+                _total, rows = fetch(conn, q.Page(number, EXPORT_CHUNK))
+        finally:
+            conn.close()
+            _exports.release()
+
+    return rest()
 
 
 def paged(total: int, page: q.Page, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -79,22 +132,27 @@ def sites(
     sensitivity: Literal["sensitive", "standard"] | None = None,
     sort: str = Query("risk", description=", ".join(q.SITE_SORT)),
     order: Literal["asc", "desc"] = "desc",
-    page: int = 1,
-    size: int = 50,
+    page: int = Query(1, ge=1, le=MAX_ID),
+    size: int = Query(50, ge=1, le=q.MAX_PAGE),
     format: Format = "json",
 ) -> dict[str, Any] | Response:
-    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
+    def fetch(conn: Connection, p: q.Page) -> tuple[int, list[dict[str, Any]]]:
+        return q.list_sites(
+            conn, q=q_, region=region, sensitivity=sensitivity, sort=sort, descending=order == "desc", page=p
+        )
+
+    if format == "csv":
+        return csv_response(export_rows(request, fetch), "sites")
+    p = _page(page, size)
     with engine(request).connect() as conn:
         try:
-            total, rows = q.list_sites(
-                conn, q=q_, region=region, sensitivity=sensitivity, sort=sort, descending=order == "desc", page=p
-            )
+            total, rows = fetch(conn, p)
         except PhaseoutError as exc:
             raise HTTPException(422, exc.message) from None
-    return csv_response(rows, "sites") if format == "csv" else paged(total, p, rows)
+    return paged(total, p, rows)
 
 
-@router.get("/sites/{code}", summary="One site: its devices, findings, planned visits and runbook")
+@router.get("/sites/{code:path}", summary="One site: its devices, findings, planned visits and runbook")
 def site(request: Request, code: str, who: CallerDep) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.site_detail(conn, code)
@@ -116,33 +174,38 @@ def devices(
     q_: str | None = Query(None, alias="q", description="search in model, IP, MAC, serial and site"),
     sort: str = Query("id", description=", ".join(q.DEVICE_SORT)),
     order: Literal["asc", "desc"] = "asc",
-    page: int = 1,
-    size: int = 50,
+    page: int = Query(1, ge=1, le=MAX_ID),
+    size: int = Query(50, ge=1, le=q.MAX_PAGE),
     format: Format = "json",
 ) -> dict[str, Any] | Response:
-    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
+    def fetch(conn: Connection, p: q.Page) -> tuple[int, list[dict[str, Any]]]:
+        return q.list_devices(
+            conn,
+            vendor=vendor,
+            brand=brand,
+            device_type=type,
+            site=site,
+            status=status,
+            policy_status=policy,
+            q=q_,
+            sort=sort,
+            descending=order == "desc",
+            page=p,
+        )
+
+    if format == "csv":
+        return csv_response(export_rows(request, fetch), "devices")
+    p = _page(page, size)
     with engine(request).connect() as conn:
         try:
-            total, rows = q.list_devices(
-                conn,
-                vendor=vendor,
-                brand=brand,
-                device_type=type,
-                site=site,
-                status=status,
-                policy_status=policy,
-                q=q_,
-                sort=sort,
-                descending=order == "desc",
-                page=p,
-            )
+            total, rows = fetch(conn, p)
         except PhaseoutError as exc:
             raise HTTPException(422, exc.message) from None
-    return csv_response(rows, "devices") if format == "csv" else paged(total, p, rows)
+    return paged(total, p, rows)
 
 
 @router.get("/devices/{device_id}", summary="One device: fields, identification evidence, observations, assessment")
-def device(request: Request, device_id: int, who: CallerDep) -> dict[str, Any]:
+def device(request: Request, who: CallerDep, device_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.device_detail(conn, device_id)
     if found is None:
@@ -173,7 +236,7 @@ def plans(request: Request, who: CallerDep, format: Format = "json") -> list[dic
 
 
 @router.get("/plans/{plan_id}", summary="One plan: plan.json fields, per period, burn-down")
-def plan(request: Request, plan_id: int, who: CallerDep) -> dict[str, Any]:
+def plan(request: Request, who: CallerDep, plan_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.plan_detail(conn, plan_id)
     if found is None:
@@ -255,7 +318,7 @@ def work_orders_list(
 
 
 @router.get("/work-orders/{order_id}", summary="One work order with its devices and verification")
-def work_order(request: Request, order_id: int, who: CallerDep) -> dict[str, Any]:
+def work_order(request: Request, who: CallerDep, order_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     from phaseout.store.work import show
 
     with engine(request).connect() as conn:
@@ -268,7 +331,7 @@ def work_order(request: Request, order_id: int, who: CallerDep) -> dict[str, Any
 @router.put("/work-orders/{order_id}/status", summary="Move a work order on (planner or admin); never to verified")
 def work_order_status(
     request: Request,
-    order_id: int,
+    order_id: int = Path(..., ge=1, le=MAX_ID),
     status: str = Body(..., embed=True),
     reason: str = Body("", embed=True),
     who: Caller = require("planner"),  # type: ignore[assignment]
@@ -289,17 +352,23 @@ def audit_trail(
     who: CallerDep,
     entity: str | None = None,
     entity_id: str | None = None,
-    page: int = 1,
-    size: int = 100,
+    page: int = Query(1, ge=1, le=MAX_ID),
+    size: int = Query(100, ge=1, le=q.MAX_PAGE),
     format: Format = "json",
 ) -> list[dict[str, Any]] | Response:
     from phaseout.store.audit import list_events
 
-    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
-    with engine(request).connect() as conn:
+    def fetch(conn: Connection, p: q.Page) -> tuple[int, list[dict[str, Any]]]:
         rows = list_events(conn, entity=entity, entity_id=entity_id, limit=p.size, offset=p.offset)
+        return len(rows), rows
+
     if format == "csv":
         return csv_response(
-            ({**r, "before": json.dumps(r["before"]), "after": json.dumps(r["after"])} for r in rows), "audit"
+            (
+                {**r, "before": json.dumps(r["before"]), "after": json.dumps(r["after"])}
+                for r in export_rows(request, fetch)
+            ),
+            "audit",
         )
-    return rows
+    with engine(request).connect() as conn:
+        return fetch(conn, _page(page, size))[1]
