@@ -60,10 +60,10 @@ def _row(number: int, values: tuple[str, ...]) -> str:
     return f'<row r="{number}">{cells}</row>'
 
 
-def _write(path: Path, sheet_parts: list[bytes] | bytes, doctype: str = "") -> Path:
+def _write(path: Path, sheet_parts: list[bytes] | bytes, doctype: str = "", level: int = 9) -> Path:
     """A workbook whose one sheet's XML is the concatenation of ``sheet_parts`` (written in
     pieces, deflated, so a multi-gigabyte sheet never sits in memory)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as z:
         z.writestr("[Content_Types].xml", _CONTENT_TYPES)
         z.writestr("_rels/.rels", _ROOT_RELS)
         z.writestr("xl/workbook.xml", _WORKBOOK)
@@ -99,7 +99,7 @@ def far_cell_xlsx(path: Path) -> Path:
     return _write(path, body.encode())
 
 
-def huge_cell_xlsx(path: Path, cell_bytes: int = 1024**3) -> Path:
+def huge_cell_xlsx(path: Path, cell_bytes: int = 1024**3, level: int = 9) -> Path:
     """One cell holding ``cell_bytes`` of text (1 GiB by default; ~1 MB on disk)."""
     chunk = b"A" * (1024 * 1024)
     parts = [_row(1, HEADER).encode(), b'<row r="2">', b'<c r="A2" t="inlineStr"><is><t>']
@@ -109,20 +109,23 @@ def huge_cell_xlsx(path: Path, cell_bytes: int = 1024**3) -> Path:
 
     parts += filler()
     parts += [b"</t></is></c>", b"</row>"]
-    return _write(path, parts)
+    return _write(path, parts, level=level)
 
 
-def many_rows_xlsx(path: Path, rows: int = 6_700_000) -> Path:
-    """Millions of identical device rows compress to a few megabytes."""
-    parts = [_row(1, HEADER).encode()]
-    batch: list[str] = []
-    for i in range(rows):
-        batch.append(_row(i + 2, ("0001", "Hikvision", "DS-2CD2143G2-I", _mac(i))))
-        if len(batch) == 10_000:
-            parts.append("".join(batch).encode())
-            batch = []
-    parts.append("".join(batch).encode())
-    return _write(path, parts)
+def many_rows_xlsx(path: Path, rows: int = 6_700_000, level: int = 9) -> Path:
+    """Millions of identical device rows (cell references may be left out: ECMA-376 makes ``r``
+    optional) compress to a few megabytes."""
+    row = (
+        "<row>"
+        + "".join(
+            f'<c t="inlineStr"><is><t>{v}</t></is></c>'
+            for v in ("0001", "Hikvision", "DS-2CD2143G2-I", "28:57:BE:00:00:01")
+        )
+        + "</row>"
+    ).encode()
+    block = row * 10_000
+    parts = [_row(1, HEADER).encode()] + [block] * (rows // 10_000) + [row * (rows % 10_000)]
+    return _write(path, parts, level=level)
 
 
 def entity_xlsx(path: Path, depth: int = 9) -> Path:
@@ -189,3 +192,66 @@ def large_csv(path: Path, rows: int) -> Path:
         for i in range(rows):
             fh.write(f"{i % 500 + 1:04d},Hikvision,DS-2CD2143G2-I,{_mac(i)},Camera {i % 120 + 1} on the car park\r\n")
     return path
+
+
+def wrong_width_csv(path: Path) -> Path:
+    """A row with one delimiter too many, and one with a delimiter missing, among good rows."""
+    path.write_text(
+        "Site,Make,Model,MAC\r\n"
+        "0001,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:01\r\n"
+        "0002,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:02,extra\r\n"
+        "0003,Hikvision DS-2CD2143G2-I,28:57:BE:00:00:03\r\n"
+        "0004,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:04\r\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def odd_utf16_csv(path: Path) -> Path:
+    """UTF-16 with its byte-order mark, one byte short (a file cut in the middle of a character)."""
+    text = "Site,Make,Model,MAC\r\n0001,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:01\r\n"
+    path.write_bytes(text.encode("utf-16")[:-1])
+    return path
+
+
+def mixed_encoding_csv(path: Path) -> Path:
+    """A UTF-8 export with lines appended later by a cp1252 tool (both with accents)."""
+    utf8 = "Site,Make,Model,Notes\r\n0001,Hikvision,DS-2CD2143G2-I,Caméra entrée\r\n".encode()
+    legacy = "0002,Hikvision,DS-2CD2143G2-I,Caméra réserve\r\n".encode("cp1252")
+    path.write_bytes(utf8 + legacy)
+    return path
+
+
+def nul_byte_csv(path: Path) -> Path:
+    """A NUL byte in a cell far enough down that a look at the first kilobytes misses it."""
+    lines = ["Site,Make,Model,MAC"] + [f"{i % 50 + 1:04d},Hikvision,DS-2CD2143G2-I,{_mac(i)}" for i in range(200)]
+    lines.append("0009,Hik\x00vision,DS-2CD2143G2-I,28:57:BE:00:10:00")
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return path
+
+
+def huge_cell_csv(path: Path, cell_bytes: int = 64 * 1024**2) -> Path:
+    """One line holding a ``cell_bytes`` cell, between good rows."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write("Site,Make,Model,MAC,Notes\r\n0001,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:01,ok\r\n")
+        fh.write("0002,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:02,")
+        for _ in range(cell_bytes // (1024 * 1024)):
+            fh.write("A" * 1024 * 1024)
+        fh.write("\r\n0003,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:03,ok\r\n")
+    return path
+
+
+def repeated_header_csv(path: Path) -> Path:
+    """Two columns with the same header: each keeps its own values."""
+    path.write_text(
+        "Site,Make,Model,MAC,Notes,Notes\r\n0001,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:01,first,second\r\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def nul_escape_xlsx(path: Path) -> Path:
+    """A cell holding ``_x0000_``, the escape SpreadsheetML uses for a character XML cannot hold:
+    a NUL, which PostgreSQL refuses in text."""
+    body = _row(1, HEADER) + _row(2, ("0001", "Hik_x0000_vision", "DS-2CD2143G2-I", _mac(1)))
+    return _write(path, body.encode())

@@ -105,10 +105,11 @@ def _calamine_rows(path: Path, sheet: Any) -> Iterator[tuple[int, Row]]:
                     f"{path.name}: row {number:,} reaches column {len(row):,}; phaseout reads at most {MAX_COLUMNS:,}",
                     hint="delete the stray cells far to the right, or save the sheet as .xlsx or CSV",
                 )
-            yield (
-                number,
-                [c[:MAX_CELL_CHARS] if isinstance(c, str) and len(c) > MAX_CELL_CHARS else c for c in row],
-            )
+            cells = [c[:MAX_CELL_CHARS] if isinstance(c, str) and len(c) > MAX_CELL_CHARS else c for c in row]
+            if any(isinstance(c, str) and "\x00" in c for c in cells):
+                yield number, BadRow("contains a NUL character (the file is damaged or not text)", cells)
+                continue
+            yield number, cells
     except InputFileError:
         raise
     except Exception as exc:  # calamine raises its own error types per format

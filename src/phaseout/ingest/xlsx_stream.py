@@ -43,6 +43,8 @@ _REF = re.compile(r"([A-Z]{1,3})(\d{1,7})")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"[A-Z]*\d*:?[A-Z]*(\d+)\"")
 #: Built-in number formats that show a date or time (ECMA-376 Part 1, 18.8.30 numFmt).
 _DATE_FORMAT_IDS = frozenset([*range(14, 23), *range(27, 37), 45, 46, 47, *range(50, 59)])
+#: Characters XML cannot hold are written ``_xHHHH_`` (ECMA-376 Part 1, 22.9.2.19 ST_Xstring).
+_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _REL_SHEET = "/worksheet"
 _REL_STRINGS = "/sharedStrings"
 _REL_STYLES = "/styles"
@@ -57,6 +59,10 @@ def _column(letters: str) -> int:
     for ch in letters:
         n = n * 26 + ord(ch) - 64
     return n
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
 
 
 def _refuse_dtd(*_args: Any) -> None:
@@ -265,7 +271,7 @@ def _shared_strings(book: _Inflater, part: str | None) -> list[str]:
         elif name == "rPh":
             state["phonetic"] -= 1
         elif name == "si":
-            value = "".join(state["pieces"])
+            value = _unescape("".join(state["pieces"]))
             state["used"] += len(value) + 64
             if state["used"] > budget:
                 raise InputFileError(
@@ -389,12 +395,18 @@ class _SheetReader:
             if not text:
                 return None
             try:
-                return self.strings[int(text)]
+                value = self.strings[int(text)]
+                if "\x00" in value:
+                    self.problem = f"cell {self.ref} contains a NUL character (the file is damaged or not text)"
+                return value
             except (ValueError, IndexError):
                 self.problem = f"cell {self.ref} refers to shared string {text[:20]!r}, which the workbook lacks"
                 return None
         if kind in ("inlineStr", "str", "e"):
-            return text
+            value = _unescape(text)
+            if "\x00" in value:
+                self.problem = f"cell {self.ref} contains a NUL character (the file is damaged or not text)"
+            return value
         if not text:
             return None
         if kind == "b":
