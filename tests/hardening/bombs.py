@@ -242,9 +242,10 @@ def huge_cell_csv(path: Path, cell_bytes: int = 64 * 1024**2) -> Path:
 
 
 def repeated_header_csv(path: Path) -> Path:
-    """Two columns with the same header: each keeps its own values."""
+    """Three columns with the same header: each keeps its own values."""
     path.write_text(
-        "Site,Make,Model,MAC,Notes,Notes\r\n0001,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:01,first,second\r\n",
+        "Site,Make,Model,MAC,Notes,Notes,Notes\r\n"
+        "0001,Hikvision,DS-2CD2143G2-I,28:57:BE:00:00:01,first,second,third\r\n",
         encoding="utf-8",
     )
     return path

@@ -33,6 +33,7 @@ _CHUNK = 1024 * 1024
 #: Single-byte code pages a legacy CSV may be in; cp1252 (Excel on Windows, Western Europe)
 #: unless the text reads clearly better in another one.
 _LEGACY = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "koi8_r", "shift_jis", "gb18030", "big5")
+_OTHER_SCRIPTS = frozenset({"cp1251", "koi8_r", "cp1253", "shift_jis", "gb18030", "big5"})
 
 Row = list[Any]
 
@@ -129,16 +130,15 @@ def _classify_lines(stream: IO[bytes], name: str) -> tuple[int, int | None, int 
 
 
 def _legacy_code_page(sample: bytes) -> str:
-    """cp1252 unless charset-normalizer finds the text clearly more coherent in another code page
-    (Cyrillic, Greek, CJK... exports)."""
+    """cp1252 (what Excel on Windows writes in Western Europe) unless charset-normalizer finds the
+    text is in another script's code page (Cyrillic, Greek, CJK exports).  Among the Latin code
+    pages it cannot tell cp1252 from cp1250 on short text, so a Latin guess means cp1252."""
     from charset_normalizer import from_bytes
 
-    results = from_bytes(sample, cp_isolation=list(_LEGACY))
-    chaos = {r.encoding: r.chaos for r in results}
-    best = results.best()
-    if best is None or best.encoding == "cp1252" or "cp1252" not in chaos:
-        return "cp1252"
-    return best.encoding if best.chaos + 0.1 < chaos["cp1252"] else "cp1252"
+    best = from_bytes(sample, cp_isolation=list(_LEGACY)).best()
+    if best is not None and best.encoding in _OTHER_SCRIPTS and best.chaos < 0.2:
+        return str(best.encoding)
+    return "cp1252"
 
 
 def detect_encoding(stream: IO[bytes], name: str) -> Encoding:
