@@ -20,6 +20,8 @@ from phaseout.errors import StoreError
 ENV_VAR = "PHASEOUT_DB"
 #: SQLite page cache per connection (negative = KiB): 64 MiB.
 CACHE_KIB = -65536
+#: How long a write waits for another writer (an import holds the lock for its whole file).
+BUSY_TIMEOUT_MS = 10_000
 
 
 def default_sqlite_path() -> Path:
@@ -63,7 +65,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
         cur.close()
 
@@ -71,6 +73,16 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_checkin(dbapi_conn: Any, record: Any) -> None:
         if record.info.pop("cache_raised", False):  # an import raised the page cache: put it back
             dbapi_conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        if "database is locked" in str(context.original_exception) or "database is busy" in str(
+            context.original_exception
+        ):
+            raise StoreError(
+                f"the database is busy: another import or write held it for {BUSY_TIMEOUT_MS / 1000:g} s",
+                hint="wait for the other import to finish (phaseout imports shows it), then run this again",
+            ) from context.original_exception
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
