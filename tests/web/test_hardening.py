@@ -103,9 +103,7 @@ def test_the_login_form_needs_its_csrf_token(client: TestClient) -> None:
     assert r.status_code == 403 and "phaseout_session" not in r.headers.get("set-cookie", "")
     token = login_csrf(client)
     client.cookies.clear()  # another site's form: it cannot send our cookie
-    r = client.post(
-        "/login", data={"name": "vic", "password": PASSWORDS["vic"], "csrf": token}, follow_redirects=False
-    )
+    r = client.post("/login", data={"name": "vic", "password": PASSWORDS["vic"], "csrf": token}, follow_redirects=False)
     assert r.status_code == 403
     assert _try(client, "vic", PASSWORDS["vic"]) == 303
 
