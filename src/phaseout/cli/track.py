@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from phaseout.cli.common import console, open_store
 from phaseout.errors import UsageError
+from phaseout.export.safe import SafeDictWriter
 from phaseout.plan.catalogue import covered_makers
 from phaseout.policy.packs import available_packs
 from phaseout.store.audit import cli_actor, list_events
@@ -57,7 +57,7 @@ def work_list(
             sys.stdout.buffer.write(orjson.dumps(r) + b"\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["id"])
+        writer = SafeDictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["id"])
         writer.writeheader()
         writer.writerows(rows)
         return
@@ -234,7 +234,7 @@ def audit(
             sys.stdout.buffer.write(orjson.dumps(r) + b"\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(
+        writer = SafeDictWriter(
             sys.stdout, fieldnames=["id", "at", "actor", "action", "entity", "entity_id", "before", "after"]
         )
         writer.writeheader()
