@@ -22,9 +22,10 @@ from phaseout.policy.packs import available_packs
 from phaseout.store import dashboard as q
 from phaseout.store.policies import set_packs_in_use
 from phaseout.store.users import ROLES, add_user, generate_password, list_users
+from phaseout.web import schemas as S
 from phaseout.web.security import Caller, CallerDep, require
 
-router = APIRouter(prefix="/api/v1", tags=["phaseout"])
+router = APIRouter(prefix="/api/v1", tags=["phaseout"], responses=S.COMMON)
 #: ids and page numbers beyond this are refused (422) before any query
 MAX_ID = 2**31 - 1
 Format = Literal["json", "csv"]
@@ -112,7 +113,7 @@ def _page(page: int, size: int) -> q.Page:
         raise HTTPException(422, exc.message) from None
 
 
-@router.get("/me", summary="Who you are")
+@router.get("/me", summary="Who you are", response_model=S.Me)
 def me(who: CallerDep) -> dict[str, Any]:
     return {"name": who.user.name, "role": who.user.role, "via": who.via}
 
@@ -123,7 +124,12 @@ def overview(request: Request, who: CallerDep) -> dict[str, Any]:
         return q.overview(conn)
 
 
-@router.get("/sites", summary="Sites with device counts, risk, deadline and planned period", response_model=None)
+@router.get(
+    "/sites",
+    summary="Sites with device counts, risk, deadline and planned period",
+    response_model=None,
+    responses=S.csv_or(S.Paged[S.SiteRow]),
+)
 def sites(
     request: Request,
     who: CallerDep,
@@ -152,7 +158,9 @@ def sites(
     return paged(total, p, rows)
 
 
-@router.get("/sites/{code:path}", summary="One site: its devices, findings, planned visits and runbook")
+@router.get(
+    "/sites/{code:path}", summary="One site: its devices, findings, planned visits and runbook", responses=S.NOT_FOUND
+)
 def site(request: Request, code: str, who: CallerDep) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.site_detail(conn, code)
@@ -161,7 +169,12 @@ def site(request: Request, code: str, who: CallerDep) -> dict[str, Any]:
     return found
 
 
-@router.get("/devices", summary="Devices, paged, sorted and filtered", response_model=None)
+@router.get(
+    "/devices",
+    summary="Devices, paged, sorted and filtered",
+    response_model=None,
+    responses=S.csv_or(S.Paged[S.DeviceRow]),
+)
 def devices(
     request: Request,
     who: CallerDep,
@@ -204,7 +217,11 @@ def devices(
     return paged(total, p, rows)
 
 
-@router.get("/devices/{device_id}", summary="One device: fields, identification evidence, observations, assessment")
+@router.get(
+    "/devices/{device_id}",
+    summary="One device: fields, identification evidence, observations, assessment",
+    responses=S.NOT_FOUND,
+)
 def device(request: Request, who: CallerDep, device_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.device_detail(conn, device_id)
@@ -213,7 +230,12 @@ def device(request: Request, who: CallerDep, device_id: int = Path(..., ge=1, le
     return found
 
 
-@router.get("/findings", summary="Findings by policy, vulnerability (CVE, KEV) and exposure", response_model=None)
+@router.get(
+    "/findings",
+    summary="Findings by policy, vulnerability (CVE, KEV) and exposure",
+    response_model=None,
+    responses=S.csv_or(dict[str, list[dict[str, Any]]]),
+)
 def findings(
     request: Request,
     who: CallerDep,
@@ -228,14 +250,14 @@ def findings(
     return {k: v for k, v in summary.items() if kind in (None, k)}
 
 
-@router.get("/plans", summary="Stored plans, newest first", response_model=None)
+@router.get("/plans", summary="Stored plans, newest first", response_model=None, responses=S.csv_or(list[S.PlanRow]))
 def plans(request: Request, who: CallerDep, format: Format = "json") -> list[dict[str, Any]] | Response:
     with engine(request).connect() as conn:
         rows = q.list_plans(conn)
     return csv_response(rows, "plans") if format == "csv" else rows
 
 
-@router.get("/plans/{plan_id}", summary="One plan: plan.json fields, per period, burn-down")
+@router.get("/plans/{plan_id}", summary="One plan: plan.json fields, per period, burn-down", responses=S.NOT_FOUND)
 def plan(request: Request, who: CallerDep, plan_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.plan_detail(conn, plan_id)
@@ -244,7 +266,12 @@ def plan(request: Request, who: CallerDep, plan_id: int = Path(..., ge=1, le=MAX
     return found
 
 
-@router.get("/imports", summary="Imports and scans, newest first, with row and host errors", response_model=None)
+@router.get(
+    "/imports",
+    summary="Imports and scans, newest first, with row and host errors",
+    response_model=None,
+    responses=S.csv_or(list[S.ImportRow]),
+)
 def imports(request: Request, who: CallerDep, format: Format = "json") -> list[dict[str, Any]] | Response:
     with engine(request).connect() as conn:
         rows = q.list_batches(conn)
@@ -278,7 +305,7 @@ def set_policies(
     return {"in_use": packs, "note": "run `phaseout assess` to recompute the findings"}
 
 
-@router.get("/users", summary="Users (admin)")
+@router.get("/users", summary="Users (admin)", response_model=list[S.UserRow])
 def users(request: Request, who: Caller = require("admin")) -> list[dict[str, Any]]:  # type: ignore[assignment]
     return [
         {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in u.items()}
@@ -286,7 +313,12 @@ def users(request: Request, who: Caller = require("admin")) -> list[dict[str, An
     ]
 
 
-@router.post("/users", summary="Add a user (admin); the generated password is returned once", status_code=201)
+@router.post(
+    "/users",
+    summary="Add a user (admin); the generated password is returned once",
+    status_code=201,
+    response_model=S.NewUser,
+)
 def create_user(
     request: Request,
     name: str = Body(...),
@@ -302,7 +334,12 @@ def create_user(
     return JSONResponse({"name": user.name, "role": user.role, "password": password}, status_code=201)
 
 
-@router.get("/work-orders", summary="Work orders, with their status and device counts", response_model=None)
+@router.get(
+    "/work-orders",
+    summary="Work orders, with their status and device counts",
+    response_model=None,
+    responses=S.csv_or(list[S.WorkOrderRow]),
+)
 def work_orders_list(
     request: Request,
     who: CallerDep,
@@ -317,7 +354,9 @@ def work_orders_list(
     return csv_response(rows, "work-orders") if format == "csv" else rows
 
 
-@router.get("/work-orders/{order_id}", summary="One work order with its devices and verification")
+@router.get(
+    "/work-orders/{order_id}", summary="One work order with its devices and verification", responses=S.NOT_FOUND
+)
 def work_order(request: Request, who: CallerDep, order_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     from phaseout.store.work import show
 
@@ -328,7 +367,11 @@ def work_order(request: Request, who: CallerDep, order_id: int = Path(..., ge=1,
             raise HTTPException(404, exc.message) from None
 
 
-@router.put("/work-orders/{order_id}/status", summary="Move a work order on (planner or admin); never to verified")
+@router.put(
+    "/work-orders/{order_id}/status",
+    summary="Move a work order on (planner or admin); never to verified",
+    responses=S.NOT_FOUND,
+)
 def work_order_status(
     request: Request,
     order_id: int = Path(..., ge=1, le=MAX_ID),
@@ -346,7 +389,12 @@ def work_order_status(
         raise HTTPException(422, exc.message) from None
 
 
-@router.get("/audit", summary="The audit trail, newest first (append-only)", response_model=None)
+@router.get(
+    "/audit",
+    summary="The audit trail, newest first (append-only)",
+    response_model=None,
+    responses=S.csv_or(list[S.EventRow]),
+)
 def audit_trail(
     request: Request,
     who: CallerDep,
