@@ -10,7 +10,6 @@ import pytest
 import xlsxwriter
 
 from phaseout.errors import InputFileError
-from phaseout.ingest.limits import BadRow
 from phaseout.ingest.prepare import open_mapped
 from phaseout.ingest.tables import open_table, sniff_delimiter
 
@@ -123,6 +122,8 @@ def test_repeated_headers_keep_each_column(tmp_path: Path) -> None:
 
 
 def test_multi_line_cells_are_kept_and_stray_quotes_are_bad_rows(tmp_path: Path) -> None:
+    from phaseout.ingest.limits import BadRow
+
     path = tmp_path / "q.csv"
     path.write_text(
         "Site,Make,Model,Notes\r\n"
