@@ -65,9 +65,11 @@ def store(estate_db: str) -> Iterator[Store]:
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
     from phaseout.store.schema import login_throttle
+    from phaseout.web.security import limiter
 
     with store.engine.begin() as conn:
         conn.execute(login_throttle.delete())
+    limiter.forget()
     with TestClient(create_app(store.engine), base_url="http://127.0.0.1") as c:
         yield c
 

@@ -23,7 +23,7 @@ from phaseout.store.users import (
     throttle_rows,
 )
 from phaseout.web.app import create_app
-from phaseout.web.security import LOGIN_BODY_LIMIT, RequestGuard, client_address, parse_networks
+from phaseout.web.security import LOGIN_BODY_LIMIT, RequestGuard, client_address, limiter, parse_networks
 
 from .conftest import PASSWORDS, login, login_csrf
 
@@ -115,6 +115,7 @@ def test_a_spray_of_names_neither_grows_the_limiter_nor_lifts_a_lock(client: Tes
     assert _try(client, "pat", PASSWORDS["pat"]) == 429
     with store.engine.begin() as conn:  # as if the spray came from elsewhere
         conn.execute(login_throttle.delete().where(login_throttle.c.key.like("ip:%")))
+    limiter.forget()
     # 100 made-up names from one address: refused after 5, and no row per name
     codes = [_try(client, f"nobody{i}", "x") for i in range(100)]
     assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
@@ -122,6 +123,7 @@ def test_a_spray_of_names_neither_grows_the_limiter_nor_lifts_a_lock(client: Tes
     # the lock on pat holds, from any address, even with the right password
     with store.engine.begin() as conn:
         conn.execute(login_throttle.delete().where(login_throttle.c.key.like("ip:%")))
+    limiter.forget()
     assert _try(client, "pat", PASSWORDS["pat"]) == 429
     with store.engine.connect() as conn:
         actions = {e["action"] for e in list_events(conn, entity="login", limit=50)}
@@ -146,6 +148,7 @@ def test_behind_a_proxy_one_client_cannot_lock_out_another(store: Store) -> None
     with TestClient(app, base_url="http://127.0.0.1", client=("10.0.0.5", 40000)) as c:
         with store.engine.begin() as conn:
             conn.execute(login_throttle.delete())
+        limiter.forget()
         for _ in range(6):
             _try(c, "nobody", "x", **{"x-forwarded-for": "203.0.113.66"})
         assert _try(c, "nobody", "x", **{"x-forwarded-for": "203.0.113.66"}) == 429

@@ -405,20 +405,27 @@ def _throttle_keys(conn: Connection, address: str, name: str) -> tuple[list[str]
     return keys, user_id
 
 
-def login_wait(engine: Engine, address: str, name: str) -> int:
-    """Seconds before this address may try this name again, or 0."""
+def login_waits(engine: Engine, address: str, name: str) -> tuple[int, int]:
+    """Seconds before this address, and before this name, may try again (0: now)."""
     now = _now()
     with engine.connect() as conn:
         keys, _ = _throttle_keys(conn, address, name)
         rows = conn.execute(
-            select(login_throttle.c.failures, login_throttle.c.window_start).where(login_throttle.c.key.in_(keys))
+            select(login_throttle.c.key, login_throttle.c.failures, login_throttle.c.window_start).where(
+                login_throttle.c.key.in_(keys)
+            )
         ).all()
-    waits = [
-        int((_aware(r.window_start) + LOGIN_WINDOW - now).total_seconds()) + 1
-        for r in rows
-        if r.failures >= LOGIN_LIMIT and _aware(r.window_start) + LOGIN_WINDOW > now
-    ]
-    return max(waits, default=0)
+    waits = {keys[0]: 0, "user": 0}
+    for r in rows:
+        until = _aware(r.window_start) + LOGIN_WINDOW
+        if r.failures >= LOGIN_LIMIT and until > now:
+            waits[r.key if r.key == keys[0] else "user"] = int((until - now).total_seconds()) + 1
+    return waits[keys[0]], waits["user"]
+
+
+def login_wait(engine: Engine, address: str, name: str) -> int:
+    """Seconds before this address may try this name again, or 0."""
+    return max(login_waits(engine, address, name))
 
 
 def login_failed(engine: Engine, address: str, name: str) -> None:

@@ -28,7 +28,7 @@ from phaseout.web.security import (
     LOGIN_CSRF_COOKIE,
     Caller,
     CallerDep,
-    LoginLimiter,
+    limiter,
     login_csrf_ok,
     request_address,
     require,
@@ -36,7 +36,6 @@ from phaseout.web.security import (
 
 templates = Jinja2Templates(directory=str(FilePath(__file__).with_name("templates")))
 router = APIRouter(include_in_schema=False)
-limiter = LoginLimiter()
 #: ids and page numbers beyond this are refused (422) before any query: both databases store 32/64-bit
 MAX_ID = 2**31 - 1
 
@@ -114,7 +113,14 @@ def login(
         response = _login_page(request, _safe_next(next), 429, f"too many failed logins: wait {wait} s")
         response.headers["Retry-After"] = str(wait)
         return response
-    user = authenticate(engine(request), name, password)
+    if not limiter.slots.acquire(timeout=0.5):  # other logins are being checked: no queue of argon2 runs
+        response = _login_page(request, _safe_next(next), 429, "the server is busy checking logins: try again")
+        response.headers["Retry-After"] = "2"
+        return response
+    try:
+        user = authenticate(engine(request), name, password)
+    finally:
+        limiter.slots.release()
     if user is None:
         limiter.failed(engine(request), address, name)
         return _login_page(request, _safe_next(next), 401, "wrong name or password")

@@ -25,7 +25,9 @@ import asyncio
 import ipaddress
 import json
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
@@ -37,7 +39,8 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from phaseout.store.users import User, login_failed, login_succeeded, login_wait, session_user, token_user
+from phaseout.store.users import User, login_failed, login_succeeded, session_user, token_user
+from phaseout.store.users import login_waits as login_wait_pair
 
 COOKIE = "phaseout_session"
 LOGIN_CSRF_COOKIE = "phaseout_login"
@@ -200,17 +203,63 @@ def request_address(request: Request) -> str:
 class LoginLimiter:
     """At most ``store.users.LOGIN_LIMIT`` failed logins per client address and per existing user
     per window, counted in the database (shared by every worker, bounded by the addresses and
-    users seen in the last window)."""
+    users seen in the last window).
+
+    Two per-process shortcuts keep a spray cheap, neither of which decides anything on its own:
+    at most ``VERIFYING`` password checks run at once (argon2id takes 64 MiB and tens of ms of
+    CPU each; a login that finds no free slot is told to retry), and addresses the database has
+    locked are remembered (at most ``MEMO`` of them, oldest forgotten first) so ``RequestGuard``
+    refuses their next attempts before any routing, form parsing or query.
+    """
+
+    VERIFYING = 2
+    MEMO = 10_000
+
+    def __init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(self.VERIFYING)
+        self._locked: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
 
     def retry_after(self, engine: Engine, address: str, name: str) -> int:
         """Seconds to wait, or 0 when a login may be tried."""
-        return login_wait(engine, address, name)
+        by_address, by_user = login_wait_pair(engine, address, name)
+        if by_address:
+            self._remember(address, by_address)
+        return max(by_address, by_user)
+
+    def _remember(self, address: str, seconds: int) -> None:
+        with self._lock:
+            self._locked[address] = time.monotonic() + seconds
+            self._locked.move_to_end(address)
+            while len(self._locked) > self.MEMO:
+                self._locked.popitem(last=False)
+
+    def locked(self, address: str) -> int:
+        """Seconds left on a lock the database already placed on this address (0: none known)."""
+        with self._lock:
+            until = self._locked.get(address)
+            if until is None:
+                return 0
+            left = until - time.monotonic()
+            if left <= 0:
+                del self._locked[address]
+                return 0
+            return int(left) + 1
+
+    def forget(self) -> None:
+        """Drop the remembered locks (after the database's counts were cleared)."""
+        with self._lock:
+            self._locked.clear()
 
     def failed(self, engine: Engine, address: str, name: str) -> None:
         login_failed(engine, address, name)
 
     def succeeded(self, engine: Engine, user: User) -> None:
         login_succeeded(engine, user)
+
+
+#: the one limiter of this process (the counts themselves are in the database)
+limiter = LoginLimiter()
 
 
 def login_csrf_ok(request: Request, sent: str | None) -> bool:
@@ -265,6 +314,14 @@ class RequestGuard:
         if length is not None and length > limit:
             await _reply(send, 413, f"request body over {limit:,} bytes")
             return
+        if path == "/login" and scope["method"] == "POST":
+            app = scope.get("app")
+            proxies = getattr(getattr(app, "state", None), "trusted_proxies", ())
+            peer = scope["client"][0] if scope.get("client") else None
+            wait = limiter.locked(client_address(peer, headers.get("x-forwarded-for"), proxies))
+            if wait:
+                await _reply(send, 429, f"too many failed logins: wait {wait} s", {"Retry-After": str(wait)})
+                return
         has_body = chunked or bool(length)
         unsafe = scope["method"] in UNSAFE
         if (has_body or unsafe) and path not in PUBLIC_PATHS:
