@@ -68,6 +68,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far, seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, to tell the server's share from the rest."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of ``pid`` and its children, MB."""
     pids, total = [pid], 0
@@ -324,7 +340,7 @@ def main() -> None:
         [sys.executable, "-m", "phaseout", "--db", db, "serve", "--port", str(port)],
         env={**os.environ, "PYTHONPATH": str(args.src.resolve())},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(work / "server.log").open("wb"),
     )
     try:
         for _ in range(200):
@@ -341,6 +357,7 @@ def main() -> None:
         baseline = user_pages(port, cookie, args.baseline_seconds)
         sampler = Sampler(server.pid, args.rss_cap, server)
         sampler.start()
+        cpu0, busy0, wall0 = cpu_seconds(server.pid), machine_busy(), time.monotonic()
         attackers = subprocess.Popen(
             [
                 sys.executable,
@@ -358,6 +375,9 @@ def main() -> None:
         time.sleep(1)  # let the attack build up
         under = user_pages(port, cookie, args.seconds - 1)
         out, _ = attackers.communicate(timeout=args.seconds + 120)
+        wall, busy1 = time.monotonic() - wall0, machine_busy()
+        server_cpu = (cpu_seconds(server.pid) - cpu0) / wall
+        machine_cpu = (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) * (os.cpu_count() or 1)
         sampler.stop.set()
         sampler.join()
         tally = json.loads(out) if out.strip() else {}
@@ -375,12 +395,18 @@ def main() -> None:
     cap = f" (over {args.rss_cap:.0f} MB: server stopped)" if sampler.capped else ""
     print(f"server RSS: idle {idle_rss:.0f} MB, peak under attack {sampler.peak:.0f} MB{cap}, after {after_rss:.0f} MB")
     print(f"server still up after the attack: {'yes' if alive else 'no'}")
+    print(
+        f"CPU during the attack: server {server_cpu:.2f} cores, whole machine {machine_cpu:.2f} of"
+        f" {os.cpu_count()} cores busy (attackers and every other process included); load average"
+        f" {os.getloadavg()[0]:.1f}"
+    )
     print("attack outcomes: " + ", ".join(f"{k} x{v}" for k, v in sorted(tally.items())))
+    log = (work / "server.log").read_text(errors="replace")
+    print(f"server tracebacks: {log.count('Traceback')} (log: {work / 'server.log'})")
     verdict_rss = sampler.peak < 500 and not sampler.capped
     verdict_p95 = under["p95"] <= 300
-    print(
-        f"targets: RSS < 500 MB {'met' if verdict_rss else 'MISSED'}; p95 <= 300 ms {'met' if verdict_p95 else 'MISSED'}"
-    )
+    rss_word, p95_word = ("met" if verdict_rss else "MISSED"), ("met" if verdict_p95 else "MISSED")
+    print(f"targets: RSS < 500 MB {rss_word}; p95 <= 300 ms {p95_word}")
 
 
 if __name__ == "__main__":

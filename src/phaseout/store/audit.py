@@ -201,8 +201,11 @@ def list_events(
     entity_id: str | None = None,
     limit: int = 200,
     offset: int = 0,
+    with_chain: bool = False,
 ) -> list[dict[str, Any]]:
-    query = select(events).order_by(events.c.seq.desc()).limit(limit).offset(offset)
+    """Events, newest first; ``with_chain`` adds ``seq``, ``prev_hash`` and ``hash``."""
+    columns = [c for c in events.c if with_chain or c.name not in ("seq", "prev_hash", "hash")]
+    query = select(*columns).order_by(events.c.seq.desc()).limit(limit).offset(offset)
     if entity:
         query = query.where(events.c.entity == entity)
     if entity_id:

@@ -430,10 +430,12 @@ def login_wait(engine: Engine, address: str, name: str) -> int:
 
 def login_failed(engine: Engine, address: str, name: str) -> None:
     """Count a failed login for the address and (if it exists) the user; audit it; sweep rows
-    whose window has passed so the table holds only the last few minutes."""
+    whose window has passed so the table holds only the last few minutes.  On SQLite the write
+    lock is taken first (``BEGIN IMMEDIATE``): a transaction that read before writing would fail
+    at once, rather than wait, when another worker wrote in between."""
     now = _now()
     stale = now - LOGIN_WINDOW
-    with engine.begin() as conn:
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
         keys, user_id = _throttle_keys(conn, address, name)
         insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
         for key in keys:

@@ -407,7 +407,7 @@ def audit_trail(
     from phaseout.store.audit import list_events
 
     def fetch(conn: Connection, p: q.Page) -> tuple[int, list[dict[str, Any]]]:
-        rows = list_events(conn, entity=entity, entity_id=entity_id, limit=p.size, offset=p.offset)
+        rows = list_events(conn, entity=entity, entity_id=entity_id, limit=p.size, offset=p.offset, with_chain=True)
         return len(rows), rows
 
     if format == "csv":
