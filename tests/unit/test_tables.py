@@ -200,3 +200,14 @@ def test_only_regular_files(tmp_path: Path) -> None:
         open_table(fifo)
     with pytest.raises(InputFileError, match="not a regular file"):
         open_table("/dev/zero")
+
+
+def test_readers_that_do_not_know_bad_rows_stop_at_one(tmp_path: Path) -> None:
+    """The catalogue and the installer's return read tables directly: a row that cannot be split
+    safely stops them with its number instead of reaching them as a blank row (skipped silently)."""
+    from tests.hardening.bombs import unbalanced_quote_csv
+
+    table = open_table(unbalanced_quote_csv(tmp_path / "q.csv", rows=5))
+    with pytest.raises(InputFileError, match="row 2: a quoted field") as info:
+        list(table.rows)
+    assert info.value.exit_code == 3

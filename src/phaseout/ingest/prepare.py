@@ -30,7 +30,7 @@ def open_mapped(
     header_row: int | None = None,
 ) -> MappedTable:
     """``kind`` is ``devices`` or ``sites``.  ``header_row`` (1-based) skips detection."""
-    table = open_table(path, sheet)
+    table = open_table(path, sheet, bad_rows="yield")
     head = list(itertools.islice(table.rows, max(HEADER_SEARCH_ROWS, header_row or 0)))
     if not head:
         raise InputFileError(f"{table.name} is empty", hint="export the sheet again; it has no rows")

@@ -193,8 +193,13 @@ def _rows_closing(raw: IO[bytes], rows: Iterator[tuple[int, Row]]) -> Iterator[t
         raw.close()
 
 
-def open_table(path: Path | str, sheet: str | None = None) -> Table:
-    """Open a CSV or spreadsheet file; raises :class:`InputFileError` with advice."""
+def open_table(path: Path | str, sheet: str | None = None, *, bad_rows: str = "raise") -> Table:
+    """Open a CSV or spreadsheet file; raises :class:`InputFileError` with advice.
+
+    A row the reader cannot split safely (see :class:`BadRow`) is yielded as a ``BadRow`` when
+    ``bad_rows="yield"`` (the importers report it with the other bad rows); otherwise reading
+    stops there with an :class:`InputFileError` naming the row, so a caller that does not know
+    about bad rows can never skip one silently."""
     path = Path(path)
     raw, size = _open_regular(path)
     try:
@@ -228,8 +233,15 @@ def open_table(path: Path | str, sheet: str | None = None) -> Table:
         raw.close()
         raise
     table.checksum = checksum
-    table.rows = _rows_closing(raw, table.rows)
+    table.rows = _rows_closing(raw, table.rows if bad_rows == "yield" else _stop_at_bad(table.name, table.rows))
     return table
+
+
+def _stop_at_bad(name: str, rows: Iterator[tuple[int, Row]]) -> Iterator[tuple[int, Row]]:
+    for number, cells in rows:
+        if isinstance(cells, BadRow):
+            raise InputFileError(f"{name}, row {number:,}: {cells.reason}", hint="fix that row and try again")
+        yield number, cells
 
 
 def _is_xlsx(raw: IO[bytes]) -> bool:
