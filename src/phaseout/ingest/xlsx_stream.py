@@ -97,7 +97,8 @@ class _Inflater:
             )
         self.limit = limit
         self.inflated = 0
-        self.names = {i.filename.lstrip("/").lower(): i for i in infos}
+        # Some Windows tools write "xl\\workbook.xml": the same part, by another separator.
+        self.names = {i.filename.replace("\\", "/").lstrip("/").lower(): i for i in infos}
 
     def has(self, part: str) -> bool:
         return part.lower() in self.names
@@ -204,10 +205,10 @@ class _Relations:
         return next((path for typ, path in self.by_id.values() if typ.endswith(kind)), None)
 
 
-def _date_styles(book: _Inflater, part: str | None) -> frozenset[int]:
-    """Indexes of the cell styles that show a number as a date."""
+def _date_styles(book: _Inflater, part: str | None) -> dict[int, str]:
+    """Cell style index -> ``date`` or ``duration`` for the styles that show a number as one."""
     if part is None or not book.has(part):
-        return frozenset()
+        return {}
     custom: dict[int, str] = {}
     xfs: list[int] = []
     depth = {"cellXfs": False}
@@ -231,13 +232,24 @@ def _date_styles(book: _Inflater, part: str | None) -> frozenset[int]:
 
     book.parse_all(part, start, end=end)
 
-    def is_date(fmt_id: int) -> bool:
+    def kind(fmt_id: int) -> str | None:
+        if fmt_id == 46:  # [h]:mm:ss
+            return "duration"
         if fmt_id in _DATE_FORMAT_IDS:
-            return True
-        code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", custom.get(fmt_id, "")).lower()
-        return bool(code) and code != "general" and any(ch in code for ch in "dmyhs")
+            return "date"
+        raw = custom.get(fmt_id, "").lower()
+        if re.search(r"\[(h+|m+|s+)\]", raw):
+            return "duration"
+        code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", raw)
+        return "date" if code and code != "general" and any(ch in code for ch in "dmyhs") else None
 
-    return frozenset(i for i, fmt in enumerate(xfs) if is_date(fmt))
+    return {i: k for i, fmt in enumerate(xfs) if (k := kind(fmt)) is not None}
+
+
+def _strip_from(pieces: list[str], start: int) -> None:
+    """XML keeps the spaces around a text only under ``xml:space="preserve"`` (what Excel writes
+    when they matter); without it they are layout, as calamine also reads them."""
+    pieces[start:] = ["".join(pieces[start:]).strip()]
 
 
 def _shared_strings(book: _Inflater, part: str | None) -> list[str]:
@@ -249,12 +261,13 @@ def _shared_strings(book: _Inflater, part: str | None) -> list[str]:
     budget = SHARED_STRINGS_BASE_BYTES + 2 * book.file_size
     state: dict[str, Any] = {"pieces": [], "length": 0, "capture": False, "phonetic": 0, "used": 0}
 
-    def start(tag: str, _attrs: dict[str, str]) -> None:
+    def start(tag: str, attrs: dict[str, str]) -> None:
         name = _local(tag)
         if name == "si":
             state["pieces"], state["length"] = [], 0
         elif name == "t" and not state["phonetic"]:
             state["capture"] = True
+            state["from"], state["preserve"] = len(state["pieces"]), attrs.get("xml:space") == "preserve"
         elif name == "rPh":
             state["phonetic"] += 1
 
@@ -267,6 +280,8 @@ def _shared_strings(book: _Inflater, part: str | None) -> list[str]:
     def end(tag: str) -> None:
         name = _local(tag)
         if name == "t":
+            if state["capture"] and not state["preserve"]:
+                _strip_from(state["pieces"], state["from"])
             state["capture"] = False
         elif name == "rPh":
             state["phonetic"] -= 1
@@ -288,7 +303,7 @@ def _shared_strings(book: _Inflater, part: str | None) -> list[str]:
 class _SheetReader:
     """expat handlers that turn a sheet's XML into rows, checking every reference."""
 
-    def __init__(self, name: str, strings: list[str], dates: frozenset[int], epoch: dt.datetime) -> None:
+    def __init__(self, name: str, strings: list[str], dates: dict[int, str], epoch: dt.datetime) -> None:
         self.name = name
         self.strings = strings
         self.dates = dates
@@ -306,13 +321,21 @@ class _SheetReader:
         self.capture = False
         self.phonetic = 0
         self.in_data = False
+        self.in_inline = False
+        self.text_from = 0
+        self.preserve = False
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         name = _local(tag)
         if name == "c":
             self._start_cell(attrs)
-        elif name == "v" or (name == "t" and not self.phonetic):
+        elif name == "v":
+            self.capture = self.kind != "inlineStr"  # an inline string's text is in <is>, not <v>
+        elif name == "t" and self.in_inline and not self.phonetic:
             self.capture = True
+            self.text_from, self.preserve = len(self.pieces), attrs.get("xml:space") == "preserve"
+        elif name == "is":
+            self.in_inline = True
         elif name == "row":
             self._start_row(attrs)
         elif name == "rPh":
@@ -354,11 +377,8 @@ class _SheetReader:
                     f"{self.name}: cell {ref} is inside row {self.row_no:,}",
                     hint="the workbook is damaged or was not written by a spreadsheet program; save it again",
                 )
-        if col > MAX_COLUMNS:
-            raise InputFileError(
-                f"{self.name}: cell {ref} is in column {col:,}; phaseout reads at most {MAX_COLUMNS:,} columns",
-                hint="delete the stray cell far to the right, or export only the inventory columns",
-            )
+        if col > 16_384:  # Excel's last column, XFD
+            raise InputFileError(f"{self.name}: cell reference {ref} is past the last column a sheet can have")
         self.col, self.ref = col, ref
         self.kind = attrs.get("t", "n")
         style = attrs.get("s")
@@ -373,11 +393,23 @@ class _SheetReader:
 
     def end(self, tag: str) -> None:
         name = _local(tag)
-        if name in ("v", "t"):
+        if name == "t":
+            if self.capture and not self.preserve:
+                _strip_from(self.pieces, self.text_from)
             self.capture = False
+        elif name == "v":
+            self.capture = False
+        elif name == "is":
+            self.in_inline = False
         elif name == "c":
             value = self._value("".join(self.pieces))
             if value not in ("", None):
+                if self.col > MAX_COLUMNS:  # a styled but empty far cell is harmless; a value is not
+                    raise InputFileError(
+                        f"{self.name}: cell {self.ref} holds a value in column {self.col:,}; "
+                        f"phaseout reads at most {MAX_COLUMNS:,} columns",
+                        hint="delete the stray cell far to the right, or export only the inventory columns",
+                    )
                 cells = self.cells
                 if len(cells) < self.col:
                     cells.extend([""] * (self.col - len(cells)))
@@ -402,7 +434,9 @@ class _SheetReader:
             except (ValueError, IndexError):
                 self.problem = f"cell {self.ref} refers to shared string {text[:20]!r}, which the workbook lacks"
                 return None
-        if kind in ("inlineStr", "str", "e"):
+        if kind == "e":  # #N/A, #DIV/0!...: no value (as calamine reads it)
+            return None
+        if kind in ("inlineStr", "str"):
             value = _unescape(text)
             if "\x00" in value:
                 self.problem = f"cell {self.ref} contains a NUL character (the file is damaged or not text)"
@@ -412,19 +446,33 @@ class _SheetReader:
         if kind == "b":
             return text.strip() in ("1", "true")
         if kind == "d":
-            try:
-                return dt.datetime.fromisoformat(text)
-            except ValueError:
-                return text
+            return _iso(text)
         try:
             number = float(text)
         except ValueError:
             self.problem = f"cell {self.ref} holds {text[:40]!r} where a number was declared"
             return None
-        if self.style in self.dates and 0 <= number < 2_958_466:  # up to 9999-12-31
+        shown = self.dates.get(self.style)
+        if shown == "duration":
+            return dt.timedelta(seconds=round(number * 86400))
+        if shown == "date" and 0 <= number < 2_958_466:  # up to 9999-12-31
             when = self.epoch + dt.timedelta(seconds=round(number * 86400))
+            if number < 1:
+                return when.time()
             return when.date() if when.time() == dt.time() else when
         return number
+
+
+def _iso(text: str) -> Any:
+    """An ISO 8601 cell (``t="d"``): a date, a time or a date and time, as written."""
+    try:
+        if "T" in text or " " in text.strip():
+            return dt.datetime.fromisoformat(text)
+        if ":" in text:
+            return dt.time.fromisoformat(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return text
 
 
 def read_xlsx(
