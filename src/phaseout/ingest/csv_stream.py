@@ -201,50 +201,55 @@ class _TooLong(Exception):
 
 class _Lines:
     """Physical lines for ``csv.reader``, each numbered, with the lines of the record being
-    read kept so a bad record's swallowed lines can be read again."""
+    read kept (``taken``) so a bad record's swallowed lines can be read again.  Lines too long
+    to read or holding a NUL are noted in ``flagged`` (line -> reason) for the record reader."""
 
     def __init__(self, text: IO[str], name: str) -> None:
         self.text = text
         self.name = name
-        self.number = 0  # of the last line handed out
+        self.number = 0  # of the last line read from the file
         self.again: deque[tuple[int, str]] = deque()
         self.taken: list[tuple[int, str]] = []
-        self.long_lines: dict[int, int] = {}  # line -> its length, for lines too long to read
+        self.flagged: dict[int, str] = {}
 
-    def start_record(self) -> None:
-        self.taken.clear()
+    def feed(self) -> Iterator[str]:
+        """The lines, for one ``csv.reader`` (a generator: cheaper per line than ``__next__``)."""
+        readline = self.text.readline
+        taken = self.taken
+        again = self.again
+        limit = MAX_LINE_CHARS + 1
+        while True:
+            if again:
+                number, line = again.popleft()
+            else:
+                try:
+                    line = readline(limit)
+                except UnicodeDecodeError as exc:
+                    raise InputFileError(
+                        f"{self.name}: undecodable bytes near line {self.number + 1:,} ({exc.reason})",
+                        hint="the file changed while it was read, or mixes encodings; save it again as UTF-8",
+                    ) from None
+                if not line:
+                    return
+                self.number = number = self.number + 1
+                if len(line) >= limit and not line.endswith(("\n", "\r")):
+                    line = self._skip_long(number, line)
+                elif "\x00" in line:
+                    self.flagged[number] = "contains a NUL character (the file is damaged or not text)"
+            taken.append((number, line))
+            if len(taken) > MAX_RECORD_LINES:
+                raise _TooLong
+            yield line
 
-    def _read(self) -> tuple[int, str]:
-        if self.again:
-            return self.again.popleft()
-        try:
-            line = self.text.readline(MAX_LINE_CHARS + 1)
-        except UnicodeDecodeError as exc:
-            raise InputFileError(
-                f"{self.name}: undecodable bytes near line {self.number + 1:,} ({exc.reason})",
-                hint="the file changed while it was read, or mixes encodings; save it again as UTF-8",
-            ) from None
-        if not line:
-            raise StopIteration
-        number = self.number + 1
-        self.number = number
-        if len(line) > MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
-            length = len(line)
-            while (more := self.text.readline(MAX_LINE_CHARS)) and not more.endswith(("\n", "\r")):
-                length += len(more)  # read past the rest of the line in bounded pieces
-            self.long_lines[number] = length + len(more)
-            return number, "\n"  # stands in for the line; reported as a bad row
-        return number, line
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        number, line = self._read()
-        self.taken.append((number, line))
-        if len(self.taken) > MAX_RECORD_LINES:
-            raise _TooLong
-        return line
+    def _skip_long(self, number: int, line: str) -> str:
+        """Read past the rest of an over-long line in bounded pieces; a blank line stands in."""
+        length = len(line)
+        more = ""
+        while (more := self.text.readline(MAX_LINE_CHARS)) and not more.endswith(("\n", "\r")):
+            length += len(more)
+        length += len(more)
+        self.flagged[number] = f"line {number:,} is {length:,} characters long; the limit is {MAX_LINE_CHARS:,}"
+        return "\n"
 
     def put_back(self, lines: list[tuple[int, str]]) -> None:
         self.again.extendleft(reversed(lines))
@@ -264,7 +269,7 @@ class CsvRecords:
         self.bad = 0
 
     def _reader(self) -> Iterator[list[str]]:
-        return csv.reader(self.lines, delimiter=self.delimiter, strict=True)
+        return csv.reader(self.lines.feed(), delimiter=self.delimiter, strict=True)
 
     def _bad(self, first: int, reason: str, taken: list[tuple[int, str]]) -> tuple[int, BadRow]:
         """Report the record's first line and read the lines after it again."""
@@ -279,8 +284,11 @@ class CsvRecords:
 
     def _judge(self, first: int, last: int, row: list[str]) -> str | None:
         """Why a record that spans lines ``first``..``last`` cannot be trusted, if it cannot."""
-        if any("\x00" in cell for cell in row):
-            return "contains a NUL character (the file is damaged or not text)"
+        flagged = self.lines.flagged
+        if flagged:
+            for number in range(first, last + 1):
+                if number in flagged:
+                    return flagged.pop(number)
         expected = self.width or self._seen_width
         if last > first:
             if expected and len(row) != expected:
@@ -295,55 +303,51 @@ class CsvRecords:
                 return f"has {len(row)} fields where the header has {self.width}: a missing or extra delimiter?"
         return None
 
+    def _failed(self, exc: Exception) -> tuple[int, BadRow]:
+        """The record the reader gave up on (a quote left open, a field past the limit)."""
+        taken = list(self.lines.taken)
+        first = taken[0][0] if taken else self.lines.number
+        if isinstance(exc, _TooLong):
+            reason = (
+                f"a quoted field opens on line {first:,} and is still open {MAX_RECORD_LINES} lines later: "
+                "an unbalanced quote?"
+            )
+        else:
+            reason = str(exc)
+            if "unexpected end of data" in reason:
+                reason = f"a quoted field opens on line {first:,} and never closes: an unbalanced quote?"
+            elif "expected" in reason and "after" in reason:
+                reason = f"a quote closes in the middle of a field ({reason})"
+        self.lines.flagged.pop(first, None)
+        return self._bad(first, reason, taken)
+
     def __iter__(self) -> Iterator[tuple[int, Row]]:
+        lines = self.lines
+        taken = lines.taken
         reader = self._reader()
         records = 0
         while True:
-            self.lines.start_record()
-            first = self.lines.number + 1 if not self.lines.again else self.lines.again[0][0]
+            taken.clear()
             try:
                 row = next(reader)
             except StopIteration:
                 return
-            except _TooLong:
-                taken = list(self.lines.taken)
-                yield self._bad(
-                    first,
-                    f"a quoted field opens on line {first:,} and is still open {MAX_RECORD_LINES} lines later: "
-                    "an unbalanced quote?",
-                    taken,
-                )
+            except (_TooLong, csv.Error) as exc:
+                yield self._failed(exc)
                 reader = self._reader()
                 continue
-            except csv.Error as exc:
-                taken = list(self.lines.taken)
-                reason = str(exc)
-                if "unexpected end of data" in reason:
-                    reason = f"a quoted field opens on line {first:,} and never closes: an unbalanced quote?"
-                elif "expected" in reason and "after" in reason:
-                    reason = f"a quote closes in the middle of a field ({reason})"
-                yield self._bad(first, reason, taken)
-                reader = self._reader()
-                continue
-            last = self.lines.taken[-1][0] if self.lines.taken else first
-            long_line = next((n for n, _ in self.lines.taken if n in self.lines.long_lines), None)
-            if long_line is not None:
-                length = self.lines.long_lines.pop(long_line)
-                yield self._bad(
-                    first,
-                    f"line {long_line:,} is {length:,} characters long; the limit is {MAX_LINE_CHARS:,}",
-                    list(self.lines.taken),
-                )
-                if last > first:
-                    reader = self._reader()
-                continue
-            why = self._judge(first, last, row)
-            if why is not None:
-                yield self._bad(first, why, list(self.lines.taken))
-                if last > first:
-                    reader = self._reader()
-                continue
-            if last == first and len(row) > self._seen_width:
+            first = taken[0][0]
+            width = self.width
+            # The common case, kept cheap: one line, nothing flagged, the header's field count.
+            if len(taken) != 1 or lines.flagged or (width is not None and len(row) != width):
+                last = taken[-1][0]
+                why = self._judge(first, last, row)
+                if why is not None:
+                    yield self._bad(first, why, list(taken))
+                    if last > first:
+                        reader = self._reader()
+                    continue
+            elif width is None and len(row) > self._seen_width:
                 self._seen_width = len(row)
             records += 1
             if records > MAX_ROWS:
