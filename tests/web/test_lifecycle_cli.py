@@ -99,3 +99,40 @@ def test_the_limiter_stays_bounded_whatever_the_names(tmp_path: Path) -> None:
     for i in range(LoginLimiter.MEMO * 2):
         limiter._remember(f"203.0.{i // 256 % 256}.{i % 256}-{i}", 60)
     assert len(limiter._locked) == LoginLimiter.MEMO
+
+
+def test_throttle_and_lifecycle_on_both_databases(db_url: str) -> None:
+    """The upsert, the windows and the audit events behave the same on SQLite and PostgreSQL."""
+    from phaseout.store.audit import verify_chain
+    from phaseout.store.users import (
+        LOGIN_LIMIT,
+        create_token,
+        login_waits,
+        remove_user,
+        reset_password,
+        set_disabled,
+        set_role,
+    )
+
+    with Store.open(db_url) as store:
+        add_user(store.engine, "boss", "admin", "a-long-password-1")
+        add_user(store.engine, "eve", "viewer", "a-long-password-2")
+        for _ in range(LOGIN_LIMIT):
+            login_failed(store.engine, "192.0.2.1", "eve")
+        by_address, by_user = login_waits(store.engine, "192.0.2.2", "eve")
+        assert by_address == 0 and by_user > 0
+        assert login_waits(store.engine, "192.0.2.1", "nobody")[0] > 0
+        token = create_token(store.engine, "eve", "t")
+        set_disabled(store.engine, "eve", True)
+        assert token_user(store.engine, token) is None
+        set_disabled(store.engine, "eve", False)
+        set_role(store.engine, "eve", "planner")
+        reset_password(store.engine, "eve", "another-password-3")
+        remove_user(store.engine, "eve")
+        assert throttle_rows(store.engine) == 1  # eve's row went with her
+        with store.engine.connect() as conn:
+            report = verify_chain(conn)
+            actions = [e["action"] for e in list_events(conn, limit=20)]
+        assert report.ok, report.problems
+        assert actions[:5] == ["user.remove", "user.password-reset", "user.role", "user.enable", "user.disable"]
+        assert actions.count("login.fail") == LOGIN_LIMIT - 1 and "login.lock" in actions
