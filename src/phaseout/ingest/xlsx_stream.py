@@ -134,6 +134,7 @@ class _Inflater:
         hand on what the handlers built."""
         parser = expat.ParserCreate()
         parser.buffer_text = True
+        parser.buffer_size = _CHUNK
         parser.StartDoctypeDeclHandler = _refuse_dtd
         parser.EntityDeclHandler = _refuse_dtd
         parser.StartElementHandler = start
@@ -249,7 +250,12 @@ def _date_styles(book: _Inflater, part: str | None) -> dict[int, str]:
 def _strip_from(pieces: list[str], start: int) -> None:
     """XML keeps the spaces around a text only under ``xml:space="preserve"`` (what Excel writes
     when they matter); without it they are layout, as calamine also reads them."""
-    pieces[start:] = ["".join(pieces[start:]).strip()]
+    if len(pieces) == start + 1:
+        piece = pieces[start]
+        if piece and (piece[0].isspace() or piece[-1].isspace()):
+            pieces[start] = piece.strip()
+    elif len(pieces) > start:
+        pieces[start:] = ["".join(pieces[start:]).strip()]
 
 
 def _shared_strings(book: _Inflater, part: str | None) -> list[str]:
@@ -324,9 +330,18 @@ class _SheetReader:
         self.in_inline = False
         self.text_from = 0
         self.preserve = False
+        self.row_text = "0"
+        self._names: dict[str, str] = {}  # tag as written -> local name (prefixes vary by tool)
+        self._columns: dict[str, int] = {}  # column letters -> number
+
+    def _name(self, tag: str) -> str:
+        name = self._names.get(tag)
+        if name is None:
+            name = self._names[tag] = _local(tag)
+        return name
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
-        name = _local(tag)
+        name = self._names.get(tag) or self._name(tag)
         if name == "c":
             self._start_cell(attrs)
         elif name == "v":
@@ -361,6 +376,7 @@ class _SheetReader:
                 hint="a far cell reference that no spreadsheet writes; save the sheet again or export it as CSV",
             )
         self.row_no, self.cells, self.problem, self.col = number, [], None, 0
+        self.row_text = str(number)
 
     def _start_cell(self, attrs: dict[str, str]) -> None:
         ref = attrs.get("r")
@@ -368,13 +384,19 @@ class _SheetReader:
             col = self.col + 1
             ref = f"column {col} of row {self.row_no}"
         else:
-            m = _REF.fullmatch(ref)
-            if m is None:
-                raise InputFileError(f"{self.name}: cell reference {ref[:20]!r} is not a cell (row {self.row_no:,})")
-            col = _column(m.group(1))
-            if int(m.group(2)) != self.row_no:
+            split = len(ref.rstrip("0123456789"))
+            col = self._columns.get(ref[:split], 0)
+            if not col:
+                if _REF.fullmatch(ref) is None:
+                    raise InputFileError(
+                        f"{self.name}: cell reference {ref[:20]!r} is not a cell (row {self.row_no:,})"
+                    )
+                col = _column(ref[:split])
+                if col <= 16_384:
+                    self._columns[ref[:split]] = col
+            if ref[split:] != self.row_text:
                 raise InputFileError(
-                    f"{self.name}: cell {ref} is inside row {self.row_no:,}",
+                    f"{self.name}: cell {ref[:20]} is inside row {self.row_no:,}",
                     hint="the workbook is damaged or was not written by a spreadsheet program; save it again",
                 )
         if col > 16_384:  # Excel's last column, XFD
@@ -392,7 +414,7 @@ class _SheetReader:
             self.length += len(piece)
 
     def end(self, tag: str) -> None:
-        name = _local(tag)
+        name = self._names.get(tag) or self._name(tag)
         if name == "t":
             if self.capture and not self.preserve:
                 _strip_from(self.pieces, self.text_from)
@@ -402,7 +424,8 @@ class _SheetReader:
         elif name == "is":
             self.in_inline = False
         elif name == "c":
-            value = self._value("".join(self.pieces))
+            pieces = self.pieces
+            value = self._value(pieces[0] if len(pieces) == 1 else "".join(pieces))
             if value not in ("", None):
                 if self.col > MAX_COLUMNS:  # a styled but empty far cell is harmless; a value is not
                     raise InputFileError(
