@@ -103,16 +103,21 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=500_000)
     parser.add_argument("--src", type=Path, action="append", default=[], help="other source trees to compare")
     parser.add_argument("--build-src", type=Path, default=None, help="the source tree that builds the estate")
+    parser.add_argument("--base", type=Path, default=None, help="reuse an estate built earlier (its base.db)")
     args = parser.parse_args()
     trees = [ROOT / "src", *args.src]
     builder = (args.build_src or trees[-1]).resolve()
     work = Path(tempfile.mkdtemp(prefix="web-export-"))
     t0 = time.monotonic()
-    register(work / "devices.csv", args.devices)
     base = work / "base.db"
-    phaseout(builder, base, "import", str(work / "devices.csv"))
-    phaseout(builder, base, "user", "add", "bench", "--role", "viewer", "--password-stdin")
-    print(f"estate: {args.devices:,} devices imported by {builder} in {time.monotonic() - t0:.0f} s")
+    if args.base:
+        shutil.copy(args.base, base)
+        print(f"estate: reused {args.base}")
+    else:
+        register(work / "devices.csv", args.devices)
+        phaseout(builder, base, "import", str(work / "devices.csv"))
+        phaseout(builder, base, "user", "add", "bench", "--role", "viewer", "--password-stdin")
+        print(f"estate: {args.devices:,} devices imported by {builder} in {time.monotonic() - t0:.0f} s")
     print(f"{'source':48}{'status':>7}{'rows':>10}{'first byte s':>13}{'total s':>9}{'idle MB':>9}{'peak MB':>9}")
     for tree in trees:
         db = work / f"copy-{abs(hash(str(tree)))}.db"
