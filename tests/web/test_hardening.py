@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -260,3 +262,26 @@ def test_admins_manage_users_from_the_settings_page(client: TestClient, store: S
         actions = [e["action"] for e in list_events(conn, entity="user", entity_id="max", limit=20)]
         assert verify_chain(conn).ok
     assert actions[:4] == ["user.remove", "user.disable", "user.role", "user.password-reset"]
+
+
+def test_a_busy_database_is_503_not_500(tmp_path: Path) -> None:
+    """Before: while an import held SQLite's write lock, logins and token calls returned 500."""
+    import sqlite3
+
+    db = str(tmp_path / "busy.db")
+    with Store.open(db) as opened:
+        add_user(opened.engine, "bea", "viewer", "busy-password-1")
+        token = create_token(opened.engine, "bea", "ci")
+    with Store.open(db) as opened, TestClient(create_app(opened.engine, warm=False), base_url="http://x") as c:
+        csrf = login_csrf(c)
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # what an import does for its whole run
+        try:
+            start = time.monotonic()
+            assert c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert time.monotonic() - start < 5  # last_used is a hint: it does not wait for the lock
+            r = c.post("/login", data={"name": "bea", "password": "busy-password-1", "csrf": csrf})
+            assert r.status_code == 503 and "busy" in r.text and r.headers["retry-after"]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
-from phaseout.errors import UsageError
+from phaseout.errors import StoreError, UsageError
 from phaseout.store.audit import cli_actor, record_event
 from phaseout.store.schema import api_tokens, login_throttle, users, web_sessions
 
@@ -362,6 +362,26 @@ def _aware(value: dt.datetime) -> dt.datetime:
 LAST_USED_EVERY = dt.timedelta(minutes=1)
 
 
+def _touch(engine: Engine, token_id: int, now: dt.datetime) -> None:
+    """Record when a token was last used -- a hint, so it never waits for a busy SQLite database
+    (an import holds the write lock for its whole run): 200 ms, then the request goes on."""
+    from phaseout.store.engine import BUSY_TIMEOUT_MS
+
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        try:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA busy_timeout=200")
+            conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used=now))
+            conn.commit()
+        except (OperationalError, StoreError):
+            conn.rollback()
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                conn.commit()
+
+
 def token_user(engine: Engine, token: str) -> User | None:
     digest = _digest(token)
     with engine.connect() as conn:
@@ -382,11 +402,7 @@ def token_user(engine: Engine, token: str) -> User | None:
     if row is None or row.disabled or (row.expires_at is not None and _aware(row.expires_at) <= now):
         return None
     if row.last_used is None or now - _aware(row.last_used) > LAST_USED_EVERY:
-        try:
-            with engine.begin() as conn:
-                conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used=now))
-        except OperationalError:  # a busy SQLite database: last_used is a hint, the request goes on
-            pass
+        _touch(engine, row.token_id, now)
     return User(row.id, row.name, row.role)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from starlette.types import Receive, Scope, Send
 
 from phaseout import __version__
+from phaseout.errors import PhaseoutError, StoreError, UsageError
 from phaseout.store.dashboard import Warmer
 from phaseout.web import api, pages
 from phaseout.web.security import (
@@ -128,6 +129,15 @@ def create_app(
         client's side)."""
         detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(PhaseoutError)
+    async def product_error(request: Request, exc: PhaseoutError) -> Response:
+        """A busy database (an import holds SQLite's write lock past the busy timeout) is 503 with
+        Retry-After, not a 500; a number out of range is 422."""
+        detail = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        if isinstance(exc, StoreError):
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
+        return JSONResponse({"detail": detail}, status_code=422 if isinstance(exc, UsageError) else 400)
 
     @app.exception_handler(OverflowError)
     async def overflow(request: Request, exc: OverflowError) -> Response:
