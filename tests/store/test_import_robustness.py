@@ -7,12 +7,13 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phaseout.app import Phaseout
 from phaseout.app.imports import ImportOptions
-from phaseout.errors import PhaseoutError
+from phaseout.errors import DataError, PhaseoutError
 from phaseout.store import Store
 
 HEADERS = ["Store", "Make", "Model", "MAC", "IP", "Serial", "Notes"]
@@ -61,3 +62,21 @@ def test_any_rows_import_whole_or_not_at_all(tmp_path_factory, rows: list[list[s
         assert counts["observations"] == result.rows_imported
         assert counts["devices"] == result.created
         assert result.rows_imported + result.rows_bad == result.rows_total
+
+
+@pytest.mark.parametrize("maker", ["nul_byte_csv", "nul_escape_xlsx"])
+def test_nul_characters_are_bad_rows_on_both_databases(db_url: str, tmp_path: Path, maker: str) -> None:
+    """PostgreSQL refuses NUL in text: before, the import died with psycopg's traceback (exit 1);
+    SQLite stored it.  Now the row is a bad row with its number, on both, and the rest imports."""
+    from tests.hardening import bombs
+
+    path = getattr(bombs, maker)(tmp_path / ("nul.csv" if maker.endswith("csv") else "nul.xlsx"))
+    with Store.open(db_url) as store:
+        with pytest.raises(DataError) as info:
+            Phaseout(store).import_devices(path)
+        bad = info.value.row_errors
+        assert len(bad) == 1 and "NUL" in bad[0].reason
+        assert bad[0].row == (202 if maker.endswith("csv") else 2)
+        result, _ = Phaseout(store).import_devices(path, ImportOptions(skip_bad=True))
+        assert result.rows_bad == 1
+        assert result.rows_imported == (200 if maker.endswith("csv") else 0)

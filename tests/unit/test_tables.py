@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,109 @@ def test_long_cells_are_capped(tmp_path: Path) -> None:
     path.write_text("Site,Model\n1," + "A" * 100_000 + "\n", encoding="utf-8")
     rows = list(open_table(path).rows)
     assert len(rows[1][1][1]) == 2000
+
+
+def test_repeated_headers_keep_each_column(tmp_path: Path) -> None:
+    """Before: three "Notes" columns kept only the last one's value, shown under the first's name
+    by --dry-run; the middle one was lost."""
+    from phaseout.ingest.inventory import parse_inventory
+    from tests.hardening.bombs import repeated_header_csv
+
+    mapped = open_mapped(repeated_header_csv(tmp_path / "rep.csv"), "devices")
+    assert [h for h, _ in mapped.mapping.describe()][-3:] == ["Notes", "Notes (2)", "Notes (3)"]
+    assert mapped.mapping.fields["description"] == 4
+    record = next(iter(parse_inventory(mapped.data_rows, mapped.mapping)))
+    assert record.description == "first"  # type: ignore[union-attr]
+    assert record.extra == {"Notes (2)": "second", "Notes (3)": "third"}  # type: ignore[union-attr]
+
+
+def test_multi_line_cells_are_kept_and_stray_quotes_are_bad_rows(tmp_path: Path) -> None:
+    from phaseout.ingest.limits import BadRow
+
+    path = tmp_path / "q.csv"
+    path.write_text(
+        "Site,Make,Model,Notes\r\n"
+        '0001,Hikvision,DS-2CD2143G2-I,"car park\r\nnorth side"\r\n'  # a real two-line cell
+        '0002,"Hikvision,DS-2CD2143G2-I,gate\r\n'  # a quote that never closes on its line
+        '0003,Hikvision,DS-2CD2143G2-I,"door"\r\n'
+        '0004,Hikvision,"DS-2CD2143G2-I,lobby\r\n'
+        '0005,Dahua,IPC-HDW2431T,"yard"\r\n',
+        encoding="utf-8",
+    )
+    mapped = open_mapped(path, "devices")
+    rows = list(mapped.data_rows)
+    good = {n: r for n, r in rows if not isinstance(r, BadRow)}
+    bad = {n: r.reason for n, r in rows if isinstance(r, BadRow)}
+    assert good[2][3] == "car park\r\nnorth side"
+    assert set(bad) == {4, 6}
+    assert "quote" in bad[4]
+    assert good[5] == ["0003", "Hikvision", "DS-2CD2143G2-I", "door"]  # read again after the bad row
+    assert good[7] == ["0005", "Dahua", "IPC-HDW2431T", "yard"]
+
+
+def test_utf16_without_bom_and_cyrillic_code_page(tmp_path: Path) -> None:
+    text = "Site;Make;Model\r\n1;Хиквижн;DS-2CD2143G2-I\r\n2;Дахуа;IPC-HDW2431T\r\n"
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes(text.encode("utf-16-le"))
+    table = open_table(wide)
+    assert table.encoding == "utf-16-le"
+    assert list(table.rows)[1][1][1] == "Хиквижн"
+    legacy = tmp_path / "cyr.csv"
+    legacy.write_bytes((text * 20).encode("cp1251"))
+    table = open_table(legacy)
+    assert table.encoding == "cp1251"
+    assert list(table.rows)[2][1][1] == "Дахуа"
+
+
+def test_xlsx_reader_agrees_with_calamine(tmp_path: Path) -> None:
+    """The streaming XLSX reader gives what python-calamine gives for the same cells (dates as
+    dates, numbers as floats, booleans), with Excel's own row numbers even when the sheet does
+    not start at A1."""
+    from python_calamine import CalamineWorkbook
+
+    path = tmp_path / "kinds.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    ws = book.add_worksheet("Data")
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    ws.write_string(2, 1, "Site")
+    ws.write_string(2, 2, "Model")
+    ws.write_number(3, 1, 12)
+    ws.write_string(3, 2, "DS-2CD2143G2-I\r\nsecond line")
+    ws.write_datetime(4, 1, dt.datetime(2027, 3, 1), day)
+    ws.write_datetime(4, 2, dt.datetime(2027, 3, 1, 10, 30), stamp)
+    ws.write_boolean(5, 1, True)
+    ws.write_number(5, 2, 3.5)
+    ws.write_formula(6, 1, "=1+1", None, 2)
+    book.close()
+    ours = [(n, r) for n, r in open_table(path).rows]
+    theirs = list(CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows())
+    assert [n for n, _ in ours] == [3, 4, 5, 6, 7]  # Excel's row numbers
+
+    def trim(row: list[object]) -> list[object]:
+        while row and row[-1] == "":
+            row = row[:-1]
+        return row
+
+    # calamine 0.9 pads the rows above the first cell and starts at the first used column (B)
+    assert [trim(r[1:]) for _, r in ours] == [trim(list(r)) for r in theirs[2:]]
+
+
+def test_only_regular_files(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputFileError, match="not a regular file"):
+        open_table(fifo)
+    with pytest.raises(InputFileError, match="not a regular file"):
+        open_table("/dev/zero")
+
+
+def test_readers_that_do_not_know_bad_rows_stop_at_one(tmp_path: Path) -> None:
+    """The catalogue and the installer's return read tables directly: a row that cannot be split
+    safely stops them with its number instead of reaching them as a blank row (skipped silently)."""
+    from tests.hardening.bombs import unbalanced_quote_csv
+
+    table = open_table(unbalanced_quote_csv(tmp_path / "q.csv", rows=5))
+    with pytest.raises(InputFileError, match="row 2: a quoted field") as info:
+        list(table.rows)
+    assert info.value.exit_code == 3

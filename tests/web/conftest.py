@@ -62,17 +62,30 @@ def store(estate_db: str) -> Iterator[Store]:
 
 @pytest.fixture
 def client(store: Store) -> Iterator[TestClient]:
-    from phaseout.web import pages
+    from phaseout.store.schema import login_throttle
+    from phaseout.web.security import limiter
 
-    pages.limiter.failures.clear()
+    with store.engine.begin() as conn:
+        conn.execute(login_throttle.delete())
+    limiter.forget()
     with TestClient(create_app(store.engine), base_url="http://127.0.0.1") as c:
         yield c
 
 
 def login(client: TestClient, name: str) -> str:
     """Log in; returns the session's CSRF token (read from a page, as a browser would)."""
-    r = client.post("/login", data={"name": name, "password": PASSWORDS[name], "next": "/"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"name": name, "password": PASSWORDS[name], "next": "/", "csrf": login_csrf(client)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     page = client.get("/settings").text
     marker = 'name="csrf" value="'
     return page.split(marker, 1)[1].split('"', 1)[0]
+
+
+def login_csrf(client: TestClient) -> str:
+    """The login form's CSRF token (its cookie is kept by the client)."""
+    page = client.get("/login").text
+    return page.split('name="csrf" value="', 1)[1].split('"', 1)[0]

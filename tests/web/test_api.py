@@ -11,15 +11,15 @@ from phaseout.store import Store
 from phaseout.store.users import create_token, revoke_token
 from phaseout.web.app import create_app
 
-from .conftest import PASSWORDS, XSS, login
+from .conftest import PASSWORDS, XSS, login, login_csrf
 
 PUBLIC = {"/login", "/healthz"}
 
 
 def _concrete(path: str, client: TestClient) -> str:
     """A real URL for a route path with parameters."""
-    if "{code}" in path:
-        return path.replace("{code}", "0001")
+    if "{code" in path:
+        return path.replace("{code:path}", "0001").replace("{code}", "0001")
     if "{device_id}" in path:
         device = client.get("/api/v1/devices?size=1").json()["items"][0]["id"] if client.cookies else 1
         return path.replace("{device_id}", str(device))
@@ -86,15 +86,19 @@ def test_every_route_answers_a_viewer(client: TestClient) -> None:
 
 def test_wrong_passwords_are_limited(client: TestClient) -> None:
     for _ in range(5):
-        r = client.post("/login", data={"name": "vic", "password": "nope", "next": "/"})
+        r = client.post("/login", data={"name": "vic", "password": "nope", "next": "/", "csrf": login_csrf(client)})
         assert r.status_code == 401 and "wrong name or password" in r.text
-    r = client.post("/login", data={"name": "vic", "password": PASSWORDS["vic"], "next": "/"})
+    r = client.post(
+        "/login", data={"name": "vic", "password": PASSWORDS["vic"], "next": "/", "csrf": login_csrf(client)}
+    )
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
 
 
 def test_login_never_redirects_off_site(client: TestClient) -> None:
     r = client.post(
-        "/login", data={"name": "vic", "password": PASSWORDS["vic"], "next": "//evil.example/"}, follow_redirects=False
+        "/login",
+        data={"name": "vic", "password": PASSWORDS["vic"], "next": "//evil.example/", "csrf": login_csrf(client)},
+        follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/"
     cookie = r.headers["set-cookie"].lower()
@@ -223,7 +227,11 @@ def test_security_headers(client: TestClient) -> None:
 
 def test_secure_cookie_flag(store: Store) -> None:
     with TestClient(create_app(store.engine, secure_cookies=True), base_url="http://127.0.0.1") as c:
-        r = c.post("/login", data={"name": "vic", "password": PASSWORDS["vic"], "next": "/"}, follow_redirects=False)
+        r = c.post(
+            "/login",
+            data={"name": "vic", "password": PASSWORDS["vic"], "next": "/", "csrf": login_csrf(c)},
+            follow_redirects=False,
+        )
         assert "secure" in r.headers["set-cookie"].lower()
 
 

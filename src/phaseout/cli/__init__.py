@@ -14,6 +14,7 @@ import typer
 from phaseout import __version__
 from phaseout.cli import common
 from phaseout.cli.assess import assess
+from phaseout.cli.audit import audit_app
 from phaseout.cli.db import db_app
 from phaseout.cli.demo import demo
 from phaseout.cli.devices import devices
@@ -24,7 +25,7 @@ from phaseout.cli.plan import plan_app
 from phaseout.cli.policy import policy_app
 from phaseout.cli.report import report
 from phaseout.cli.settings import settings_app
-from phaseout.cli.track import audit, waiver_app, work_app
+from phaseout.cli.track import waiver_app, work_app
 from phaseout.cli.web import serve, token_app, user_app
 from phaseout.errors import EXIT_CODES, PhaseoutError
 
@@ -80,7 +81,6 @@ app.command("identify", epilog=EPILOG)(identify)
 app.command("assess", epilog=EPILOG)(assess)
 app.command("scan", epilog=EPILOG)(scan_cmd)
 app.command("serve", epilog=EPILOG)(serve)
-app.command("audit", epilog=EPILOG)(audit)
 app.command("report", epilog=EPILOG)(report)
 app.command("emulate", epilog=EPILOG)(emulate)
 app.add_typer(knowledge_app, name="knowledge")
@@ -93,6 +93,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
 app.add_typer(settings_app, name="settings")
+app.add_typer(audit_app, name="audit")
 
 
 def main(argv: list[str] | None = None) -> None:

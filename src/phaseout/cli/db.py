@@ -6,14 +6,15 @@ import typer
 from rich.table import Table
 
 from phaseout.cli.common import console, open_store
-from phaseout.store import migrate
+from phaseout.store import Store, migrate
 
 db_app = typer.Typer(help="Database location, contents and schema migrations.", no_args_is_help=True)
 
 
 @db_app.command("info")
 def info(ctx: typer.Context) -> None:
-    """Show which database is in use, its schema revision and its row counts."""
+    """Show which database is in use, its schema revision, its row counts, and whether the audit
+    trail's hash chain and its append-only guards are intact."""
     store = open_store(ctx)
     try:
         table = Table(show_header=False, title="database", title_justify="left")
@@ -21,9 +22,31 @@ def info(ctx: typer.Context) -> None:
         table.add_row("schema", f"{migrate.current_revision(store.engine)} (newest {migrate.head_revision()})")
         for name, count in store.counts().items():
             table.add_row(name, f"{count:,}")
+        table.add_row("audit trail", _audit_state(store))
         console.print(table)
     finally:
         store.close()
+
+
+def _audit_state(store: Store) -> str:
+    """One line: whether the hash chain holds and the append-only triggers are in place."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from phaseout.store.audit import guards, verify_chain
+
+    try:
+        with store.engine.connect() as conn:
+            report = verify_chain(conn)
+            missing = [name for name, ok in guards(conn).items() if not ok]
+    except SQLAlchemyError as exc:  # a dropped events or audit_head table
+        return f"[red]BROKEN[/]: cannot read the audit tables ({exc.__class__.__name__}); run `phaseout audit verify`"
+    parts = []
+    if report.ok:
+        parts.append(f"chain intact ({report.events:,} events, head {report.head_hash[:16]})")
+    else:
+        parts.append(f"[red]chain BROKEN[/]: {report.problems[0]}")
+    parts.append("guards in place" if not missing else f"[red]guards MISSING[/]: {', '.join(missing)}")
+    return "; ".join(parts)
 
 
 @db_app.command("upgrade")

@@ -77,6 +77,9 @@ def scan_cmd(
         help="Networks you may scan (CIDR). Required; repeatable. Nothing outside them is ever contacted.",
     ),
     allow_public: bool = typer.Option(False, "--allow-public", help="Allow public addresses (your own, knowingly)."),
+    allow_wide_scope: bool = typer.Option(
+        False, "--allow-wide-scope", help="Accept a --scope wider than an IPv4 /8 or an IPv6 /48 (knowingly)."
+    ),
     fmt: ScanFormat = typer.Option(ScanFormat.table, "--format", "-f", help="table, or jsonl (one line per host)."),
     concurrency: int = typer.Option(512, "--concurrency", min=1, max=4096, help="Hosts probed at once."),
     deadline: float = typer.Option(8.0, "--host-deadline", min=0.5, help="Seconds per host, at most."),
@@ -137,10 +140,11 @@ def scan_cmd(
     """
     if not targets and not interface:
         raise UsageError("nothing to scan", hint="give targets (127.20.0.0/24) or --interface NAME, with --scope")
-    hosts = in_scope(targets or [], scope or [], allow_public, max_hosts) if targets else []
+    networks = parse_scope(scope or [], allow_wide_scope)  # refused before anything is sent
+    hosts = in_scope(targets or [], scope or [], allow_public, max_hosts, allow_wide_scope) if targets else []
     discovered: dict[str, list[dict[str, Any]]] = {}
     if interface:
-        found = asyncio.run(discover(interface, parse_scope(scope or []), listen=listen))
+        found = asyncio.run(discover(interface, networks, listen=listen))
         for error in found.errors:
             err_console.print(f"[yellow]discovery[/]: {escape(error)}")
         if found.outside_scope:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from phaseout.app.planning import stored_plans
 from phaseout.cli import render
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.errors import EXIT_NO_SOLUTION, UsageError
+from phaseout.export.safe import SafeCsvWriter, SafeDictWriter
 from phaseout.knowledge import load_knowledge
 from phaseout.plan.budget import budget_to_finish
 from phaseout.plan.catalogue import Catalogue, read_catalogue, sample_catalogue_path
@@ -251,7 +251,7 @@ def _write_runbooks(folder: Path, estate: EstatePlan, result: PlanResult) -> int
         steps = site_runbook(estate, site, result.assignments)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in site)
         with (folder / f"{safe}.csv").open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(steps[0].as_dict()))
+            writer = SafeDictWriter(fh, fieldnames=list(steps[0].as_dict()))
             writer.writeheader()
             for step in steps:
                 writer.writerow(step.as_dict())
@@ -259,7 +259,7 @@ def _write_runbooks(folder: Path, estate: EstatePlan, result: PlanResult) -> int
     for site, items in estate.bill_of_materials().items():
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in site)
         with (folder / f"{safe}.bom.csv").open("w", newline="", encoding="utf-8") as fh:
-            bom = csv.writer(fh)
+            bom = SafeCsvWriter(fh)
             bom.writerow(["sku", "maker", "description", "quantity", "unit_price", "total"])
             for sku, (item, n) in sorted(items.items()):
                 bom.writerow([sku, item.maker, item.description, n, item.unit_price, round(n * item.unit_price, 2)])

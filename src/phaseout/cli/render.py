@@ -34,6 +34,7 @@ from rich.text import Text
 from phaseout.app.imports import ImportResult
 from phaseout.cli.common import console, err_console
 from phaseout.errors import RowError
+from phaseout.export.safe import SafeCsvWriter
 
 SHOWN_ERRORS = 20
 
@@ -273,7 +274,7 @@ def errors(result: ImportResult) -> Table:
 def write_errors(path: Path, row_errors: list[RowError]) -> None:
     """CSV of every bad row: row number, column, reason, and the row's values as JSON."""
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = SafeCsvWriter(fh)  # the values come from the user's file; a person opens this
         writer.writerow(["row", "column", "reason", "values"])
         for err in row_errors:
             writer.writerow([err.row, err.column or "", err.reason, json.dumps(err.values, ensure_ascii=False)])

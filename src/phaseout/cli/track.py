@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from phaseout.app import Phaseout
 from phaseout.cli import render
 from phaseout.cli.common import console, open_store
 from phaseout.errors import EXIT_CHECK_FAILED, UsageError
+from phaseout.export.safe import SafeDictWriter
 from phaseout.store.audit import cli_actor, list_events
 from phaseout.store.waivers import add_waiver, list_waivers, revoke_waiver
 from phaseout.store.work import list_orders, show
@@ -57,7 +57,7 @@ def work_list(
             sys.stdout.buffer.write(orjson.dumps(r) + b"\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["id"])
+        writer = SafeDictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["id"])
         writer.writeheader()
         writer.writerows(rows)
         return
@@ -240,7 +240,7 @@ def audit(
             sys.stdout.buffer.write(orjson.dumps(r) + b"\n")
         return
     if fmt == "csv":
-        writer = csv.DictWriter(
+        writer = SafeDictWriter(
             sys.stdout, fieldnames=["id", "at", "actor", "action", "entity", "entity_id", "before", "after"]
         )
         writer.writeheader()

@@ -10,21 +10,43 @@ from collections.abc import Iterator
 from phaseout.errors import UsageError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_HOSTS = 65_536
+#: The widest scope accepted without ``allow_wide``: an IPv4 /8 (all of 10.0.0.0/8, the largest
+#: private block, RFC 1918) and an IPv6 /48 (one site's allocation, RFC 6177).  ``0.0.0.0/0``,
+#: ``::/0`` or the typo ``127.0.0.0/0`` (which means every IPv4 address) would make the scope
+#: guard meaningless, so they are refused unless forced.
+WIDEST_PREFIX = {4: 8, 6: 48}
 
 
-def parse_scope(cidrs: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def parse_scope(cidrs: list[str], allow_wide: bool = False) -> list[Network]:
     if not cidrs:
         raise UsageError("a scan needs --scope", hint="declare the networks you may scan, e.g. --scope 127.20.0.0/16")
-    out = []
+    out: list[Network] = []
     for text in cidrs:
         try:
-            out.append(ipaddress.ip_network(text, strict=False))
+            net = ipaddress.ip_network(text.strip(), strict=False)
         except ValueError:
             raise UsageError(
                 f"--scope {text!r} is not a network", hint="use CIDR notation, e.g. 10.20.0.0/16"
             ) from None
+        widest = WIDEST_PREFIX[net.version]
+        if net.prefixlen < widest and not allow_wide:
+            meaning = (
+                f"every IPv{net.version} address" if net.prefixlen == 0 else f"{net} ({net.num_addresses:,} addresses)"
+            )
+            raise UsageError(
+                f"--scope {text} is wider than /{widest}: it means {meaning}",
+                hint=f"a typo? Scopes up to /{widest} are accepted (e.g. {_narrowed(text, widest)}); "
+                "a wider one needs --allow-wide-scope",
+            )
+        out.append(net)
     return out
+
+
+def _narrowed(text: str, prefix: int) -> str:
+    """What the user probably meant: the address as typed, at the widest accepted size."""
+    return str(ipaddress.ip_network(f"{text.strip().split('/')[0]}/{prefix}", strict=False))
 
 
 def expand_targets(targets: list[str]) -> Iterator[IPAddress]:
@@ -55,9 +77,15 @@ def expand_targets(targets: list[str]) -> Iterator[IPAddress]:
             ) from None
 
 
-def in_scope(targets: list[str], scope: list[str], allow_public: bool = False, max_hosts: int = MAX_HOSTS) -> list[str]:
+def in_scope(
+    targets: list[str],
+    scope: list[str],
+    allow_public: bool = False,
+    max_hosts: int = MAX_HOSTS,
+    allow_wide: bool = False,
+) -> list[str]:
     """The target addresses, every one inside the scope; refuses the whole scan otherwise."""
-    networks = parse_scope(scope)
+    networks = parse_scope(scope, allow_wide)
     hosts: list[str] = []
     for addr in expand_targets(targets):
         if not any(addr in net for net in networks):

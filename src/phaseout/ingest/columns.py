@@ -94,6 +94,7 @@ def map_columns(
     table = synonyms(kind)
     names = ["" if h is None else " ".join(str(h).split()) for h in headers]
     words = [header_words(h) for h in names]
+    names = _distinct(names)
     mapping = ColumnMapping(header_row=header_row, headers=names)
     forced: dict[int, str] = {}
     for col, target in (overrides or {}).items():
@@ -127,6 +128,31 @@ def map_columns(
     taken = set(mapping.fields.values()) | set(forced)
     mapping.extra = {names[i]: i for i in range(len(names)) if names[i] and i not in taken}
     return mapping
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """``Notes, Notes, Notes`` -> ``Notes, Notes (2), Notes (3)``: each column keeps its own name,
+    so its values are kept and shown under it (a repeated name used to keep only the last
+    column's values, and ``--dry-run`` showed them under the first)."""
+    seen: dict[str, int] = {}
+    taken = {n.lower() for n in names}
+    out = []
+    for name in names:
+        key = name.lower()
+        if not name or key not in seen:
+            seen.setdefault(key, 1)
+            out.append(name)
+            continue
+        n = seen[key]
+        while True:
+            n += 1
+            candidate = f"{name} ({n})"
+            if candidate.lower() not in taken:
+                break
+        seen[key] = n
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
 
 
 def score_header(row: Sequence[object], kind: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from phaseout.domain import DeviceType, InventoryRecord
 from phaseout.errors import RowError
 from phaseout.ingest.columns import ColumnMapping
+from phaseout.ingest.limits import BadRow
 from phaseout.ingest.tables import Row
 from phaseout.ingest.values import parse_device_type
 from phaseout.normalize import clean_text, looks_like_hostname, normalize_ip, normalize_mac
@@ -49,6 +50,9 @@ def parse_inventory(
     extras = list(mapping.extra.items())
     has_hostname_column = "hostname" in mapping.fields
     for number, cells in rows:
+        if isinstance(cells, BadRow):  # the reader could not split it safely: report, never guess
+            yield RowError(number, cells.reason, values=mapping.row_values(cells))
+            continue
         if not any(cells):
             continue  # blank row (all cells "" or None)
         width = len(cells)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from phaseout.errors import InputFileError
 from phaseout.ingest.columns import HEADER_SEARCH_ROWS, ColumnMapping, find_header, map_columns
+from phaseout.ingest.limits import BadRow
 from phaseout.ingest.tables import Row, Table, open_table
 
 
@@ -29,7 +30,7 @@ def open_mapped(
     header_row: int | None = None,
 ) -> MappedTable:
     """``kind`` is ``devices`` or ``sites``.  ``header_row`` (1-based) skips detection."""
-    table = open_table(path, sheet)
+    table = open_table(path, sheet, bad_rows="yield")
     head = list(itertools.islice(table.rows, max(HEADER_SEARCH_ROWS, header_row or 0)))
     if not head:
         raise InputFileError(f"{table.name} is empty", hint="export the sheet again; it has no rows")
@@ -42,5 +43,26 @@ def open_mapped(
         number, header_cells = find_header(head, kind)
         cells = list(header_cells)
     mapping = map_columns(cells, kind, overrides, header_row=number)
-    rest = (r for r in head if r[0] > number)
+    width = max((i + 1 for i, c in enumerate(cells) if c not in ("", None)), default=0)
+    rest: Iterator[tuple[int, Row]] = (r for r in head if r[0] > number)
+    if table.expect_width is not None and width:
+        table.expect_width(width)  # rows read from here on are checked by the reader itself
+        rest = _check_width(rest, width)
     return MappedTable(table, mapping, itertools.chain(rest, table.rows))
+
+
+def _check_width(rows: Iterator[tuple[int, Row]], width: int) -> Iterator[tuple[int, Row]]:
+    """The CSV rows read before the header was known: one with fewer fields than the header, or
+    with values past it, lost or shifted a delimiter; it is a bad row, not a guess."""
+    for number, cells in rows:
+        if not isinstance(cells, BadRow) and cells and any(c not in ("", None) for c in cells):
+            extra = cells[width:]
+            if len(cells) < width or any(str(c).strip() for c in extra):
+                yield (
+                    number,
+                    BadRow(
+                        f"has {len(cells)} fields where the header has {width}: a missing or extra delimiter?", cells
+                    ),
+                )
+                continue
+        yield number, cells

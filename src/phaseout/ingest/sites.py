@@ -8,6 +8,7 @@ from typing import Any
 from phaseout.domain import Site
 from phaseout.errors import RowError
 from phaseout.ingest.columns import ColumnMapping
+from phaseout.ingest.limits import BadRow
 from phaseout.ingest.tables import Row
 from phaseout.ingest.values import parse_date, parse_float, parse_months, parse_sensitivity
 from phaseout.normalize import clean_text
@@ -24,6 +25,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 def parse_sites(rows: Iterable[tuple[int, Row]], mapping: ColumnMapping) -> Iterator[Site | RowError]:
     """One :class:`Site` per non-blank row; a row without a code is an error."""
     for number, cells in rows:
+        if isinstance(cells, BadRow):  # the reader could not split it safely: report, never guess
+            yield RowError(number, cells.reason, values=mapping.row_values(cells))
+            continue
         if not any(c not in ("", None) for c in cells):
             continue
         values: dict[str, Any] = {}

@@ -1,30 +1,39 @@
 """Read a spreadsheet file as numbered rows of cells, whatever its format and encoding.
 
-CSV: UTF-8 (with or without BOM), else cp1252 (what Excel on Windows writes); the
-delimiter (comma, semicolon, tab or pipe) is chosen from the first lines.  XLSX/XLSM/XLS/ODS:
-through python-calamine (a Rust reader, ~10x faster than openpyxl on large sheets).
-Row numbers are 1-based and match what a user sees in Excel.
+Everything streams, within the caps in :mod:`phaseout.ingest.limits`, so no file can make an
+import hold more than a few hundred megabytes whatever it claims or contains (issue 13).
+Only regular files are opened: a device such as ``/dev/zero`` or a FIFO never ends.
+
+CSV: :mod:`phaseout.ingest.csv_stream` (encoding decided in one pass, then line by line; a row
+it cannot split safely is a bad row with its number).  XLSX/XLSM: :mod:`phaseout.ingest.xlsx_stream`
+(the sheet's XML read as it inflates).  XLS/XLSB/ODS: python-calamine, after the file-size and
+zip checks.  Row numbers are 1-based and match what a user sees in Excel.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-from collections.abc import Iterator
+import os
+import stat
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from phaseout.errors import InputFileError
+from phaseout.ingest.csv_stream import DELIMITERS, CsvRecords, detect_encoding, open_text, sniff_delimiter
+from phaseout.ingest.limits import MAX_CELL_CHARS, MAX_COLUMNS, MAX_FILE_BYTES, MAX_SHEET_ROWS, BadRow
+from phaseout.ingest.xlsx_stream import read_xlsx
+
+__all__ = ["DELIMITERS", "MAX_CELL_CHARS", "MAX_FILE_BYTES", "BadRow", "Row", "Table", "open_table", "sniff_delimiter"]
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-DELIMITERS = (",", ";", "\t", "|")
-#: Largest file accepted (a million-row asset register is ~150 MB as CSV).
-MAX_FILE_BYTES = 2 * 1024**3
-#: Longest cell kept; longer values are cut (a pasted log in a notes cell must not bloat the db).
-MAX_CELL_CHARS = 2000
+#: calamine builds a whole sheet in memory: formats read through it are capped lower.
+MAX_CALAMINE_BYTES = 64 * 1024**2
 
 Row = list[Any]
 
@@ -32,7 +41,8 @@ Row = list[Any]
 @dataclass(slots=True)
 class Table:
     """A readable sheet: its rows (an iterator, read once), an estimate of how many there are
-    (for the progress bar), and what identifies the source."""
+    (for the progress bar), and what identifies the source.  ``expect_width`` tells a CSV
+    reader the header's field count, so a row with another count is reported as bad."""
 
     name: str
     sheet: str | None
@@ -41,136 +51,208 @@ class Table:
     rows: Iterator[tuple[int, Row]]
     encoding: str | None = None
     delimiter: str | None = None
+    expect_width: Callable[[int], None] | None = None
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _sha256(raw: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    raw.seek(0)
+    while chunk := raw.read(1024 * 1024):
+        digest.update(chunk)
+    raw.seek(0)
+    return digest.hexdigest()
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """(text, encoding name): UTF-8 with BOM, UTF-8, UTF-16 with BOM, else cp1252."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        # cp1252 leaves five bytes undefined; replace them rather than refuse the file.
-        return data.decode("cp1252", errors="replace"), "cp1252"
-
-
-def sniff_delimiter(sample_lines: list[str]) -> str:
-    """The delimiter that splits most of the first lines into the same, largest number of
-    fields.  Title rows above a header have few delimiters, so the most common count among
-    lines that have any is what counts."""
-    best, best_score = ",", (0, 0)
-    for delim in DELIMITERS:
-        counts: dict[int, int] = {}
-        for line in sample_lines:
-            n = line.count(delim)
-            if n:
-                counts[n] = counts.get(n, 0) + 1
-        if not counts:
-            continue
-        fields, lines = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
-        score = (lines, fields)
-        if score > best_score:
-            best, best_score = delim, score
-    return best
-
-
-def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, Row]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        for number, row in enumerate(reader, start=1):
-            if row and max(map(len, row)) > MAX_CELL_CHARS:
-                row = [c[:MAX_CELL_CHARS] for c in row]
-            yield number, row
-    except csv.Error as exc:
-        raise InputFileError(
-            f"CSV parse error near line {reader.line_num}: {exc}",
-            hint="check for an unbalanced quote character on that line",
-        ) from exc
-
-
-def read_csv(path: Path, data: bytes) -> Table:
-    text, encoding = decode_text(data)
-    if "\x00" in text[:4096]:
+def read_csv(path: Path, raw: IO[bytes], suffix: str) -> Table:
+    encoding = detect_encoding(raw, path.name)
+    raw.seek(0)
+    text = open_text(raw, encoding)
+    sample: list[str] = []
+    for _ in range(30):
+        line = text.readline(65536)
+        if not line:
+            break
+        if line.strip():
+            sample.append(line)
+    if "\x00" in "".join(sample)[:4096]:
         raise InputFileError(f"{path.name} looks binary, not CSV", hint="export the sheet as CSV or XLSX")
-    sample = [ln for ln in text[:65536].splitlines()[:30] if ln.strip()]
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(sample)
-    csv.field_size_limit(max(MAX_CELL_CHARS * 64, 131072))
+    text.detach()  # keep the file open: closing this wrapper would close it
+    raw.seek(0)
+    text = open_text(raw, encoding)
+    delimiter = "\t" if suffix == ".tsv" else sniff_delimiter(sample)
+    records = CsvRecords(text, path.name, delimiter)
+
+    def set_width(width: int) -> None:
+        records.width = width
+
     return Table(
         name=path.name,
         sheet=None,
-        checksum=_sha256(data),
-        total_rows=text.count("\n") + (0 if text.endswith("\n") else 1),
-        rows=_csv_rows(text, delimiter),
-        encoding=encoding,
+        checksum="",
+        total_rows=encoding.lines,
+        rows=iter(records),
+        encoding=encoding.name,
         delimiter=delimiter,
+        expect_width=set_width,
     )
 
 
-def _sheet_rows(sheet: Any) -> Iterator[tuple[int, Row]]:
-    for number, row in enumerate(sheet.iter_rows(), start=1):
-        yield (
-            number,
-            [c[:MAX_CELL_CHARS] if isinstance(c, str) and len(c) > MAX_CELL_CHARS else c for c in row],
-        )
+def _calamine_rows(path: Path, sheet: Any) -> Iterator[tuple[int, Row]]:
+    try:
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            if len(row) > MAX_COLUMNS:
+                raise InputFileError(
+                    f"{path.name}: row {number:,} reaches column {len(row):,}; phaseout reads at most {MAX_COLUMNS:,}",
+                    hint="delete the stray cells far to the right, or save the sheet as .xlsx or CSV",
+                )
+            cells = [c[:MAX_CELL_CHARS] if isinstance(c, str) and len(c) > MAX_CELL_CHARS else c for c in row]
+            if any(isinstance(c, str) and "\x00" in c for c in cells):
+                yield number, BadRow("contains a NUL character (the file is damaged or not text)", cells)
+                continue
+            yield number, cells
+    except InputFileError:
+        raise
+    except Exception as exc:  # calamine raises its own error types per format
+        raise InputFileError(f"cannot read {path.name}: {exc}", hint="save it again as .xlsx or .csv") from None
 
 
-def read_workbook(path: Path, data: bytes, sheet: str | None) -> Table:
+def read_workbook(path: Path, raw: IO[bytes], size: int, sheet: str | None) -> Table:
+    """XLS, XLSB and ODS through python-calamine, which holds the whole sheet: these formats are
+    capped at ``MAX_CALAMINE_BYTES`` and an ODS zip gets the same inflation checks as XLSX."""
     from python_calamine import CalamineWorkbook
 
+    if size > MAX_CALAMINE_BYTES:
+        raise InputFileError(
+            f"{path.name} is {size / 1024**2:,.0f} MiB; {path.suffix or 'this format'} files are read whole, "
+            f"up to {MAX_CALAMINE_BYTES / 1024**2:,.0f} MiB",
+            hint="save the sheet as .xlsx or CSV, which phaseout reads as a stream",
+        )
+    head = raw.read(4)
+    raw.seek(0)
+    if head == b"PK\x03\x04":
+        from phaseout.ingest.xlsx_stream import _Inflater
+
+        book = _Inflater(raw, path.name, size)
+        for part in list(book.names):
+            for _ in book.chunks(part):  # inflate every part once, counting, before calamine does
+                pass
+        raw.seek(0)
+    data = raw.read()
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        names = list(workbook.sheet_names)
+        if not names:
+            raise InputFileError(f"{path.name} has no sheets")
+        if sheet is None:
+            chosen = workbook.get_sheet_by_index(0)
+        else:
+            match = next((n for n in names if n.lower() == sheet.lower()), None)
+            if match is None:
+                raise InputFileError(f"no sheet named {sheet!r} in {path.name}", hint=f"sheets: {', '.join(names)}")
+            chosen = workbook.get_sheet_by_name(match)
+    except InputFileError:
+        raise
     except Exception as exc:  # calamine raises its own error types per format
         raise InputFileError(
             f"cannot read {path.name} as a spreadsheet: {exc}",
             hint="is the file complete and not password-protected? Save it again as .xlsx or .csv",
-        ) from exc
-    names = list(book.sheet_names)
-    if not names:
-        raise InputFileError(f"{path.name} has no sheets")
-    if sheet is None:
-        chosen = book.get_sheet_by_index(0)
-    else:
-        match = next((n for n in names if n.lower() == sheet.lower()), None)
-        if match is None:
-            raise InputFileError(f"no sheet named {sheet!r} in {path.name}", hint=f"sheets: {', '.join(names)}")
-        chosen = book.get_sheet_by_name(match)
+        ) from None
     return Table(
         name=path.name,
         sheet=chosen.name,
-        checksum=_sha256(data),
-        total_rows=int(chosen.total_height),
-        rows=_sheet_rows(chosen),
+        checksum="",
+        total_rows=min(int(chosen.total_height), MAX_SHEET_ROWS),
+        rows=_calamine_rows(path, chosen),
     )
 
 
-def open_table(path: Path | str, sheet: str | None = None) -> Table:
-    """Open a CSV or spreadsheet file; raises :class:`InputFileError` with advice."""
-    path = Path(path)
+def _open_regular(path: Path) -> tuple[IO[bytes], int]:
+    """The file, opened without blocking, if it is a regular file: a FIFO, a device such as
+    ``/dev/zero`` or a socket is refused before a byte is read (it may never end)."""
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputFileError(f"no such file: {path}", hint="check the path") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a file") from None
     except OSError as exc:
         raise InputFileError(f"cannot read {path}: {exc.strerror}") from exc
-    if path.is_dir():
-        raise InputFileError(f"{path} is a folder, not a file")
-    if size > MAX_FILE_BYTES:
-        raise InputFileError(f"{path.name} is {size / 1024**3:.1f} GiB; the limit is 2 GiB", hint="split the file")
-    data = path.read_bytes()
-    suffix = path.suffix.lower()
-    if suffix in SPREADSHEET_SUFFIXES or data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        return read_workbook(path, data, sheet)
-    if sheet is not None:
-        raise InputFileError("--sheet applies to spreadsheet files, not CSV", hint="drop --sheet")
-    if suffix in CSV_SUFFIXES or not suffix:
-        return read_csv(path, data)
-    raise InputFileError(
-        f"unknown file type {suffix!r} for {path.name}",
-        hint="phaseout reads .csv, .tsv, .txt, .xlsx, .xlsm, .xls and .ods",
-    )
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise InputFileError(f"{path} is {what}, not a regular file", hint="save the data to a file and import that")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb"), info.st_size
+
+
+def _rows_closing(raw: IO[bytes], rows: Iterator[tuple[int, Row]]) -> Iterator[tuple[int, Row]]:
+    try:
+        yield from rows
+    finally:
+        raw.close()
+
+
+def open_table(path: Path | str, sheet: str | None = None, *, bad_rows: str = "raise") -> Table:
+    """Open a CSV or spreadsheet file; raises :class:`InputFileError` with advice.
+
+    A row the reader cannot split safely (see :class:`BadRow`) is yielded as a ``BadRow`` when
+    ``bad_rows="yield"`` (the importers report it with the other bad rows); otherwise reading
+    stops there with an :class:`InputFileError` naming the row, so a caller that does not know
+    about bad rows can never skip one silently."""
+    path = Path(path)
+    raw, size = _open_regular(path)
+    try:
+        if size > MAX_FILE_BYTES:
+            raise InputFileError(
+                f"{path.name} is {size / 1024**3:.1f} GiB; the limit is {MAX_FILE_BYTES / 1024**3:.0f} GiB",
+                hint="split the file",
+            )
+        checksum = _sha256(raw)
+        head = raw.read(8)
+        raw.seek(0)
+        suffix = path.suffix.lower()
+        table: Table
+        if suffix in XLSX_SUFFIXES or (
+            head[:4] == b"PK\x03\x04" and suffix not in SPREADSHEET_SUFFIXES and _is_xlsx(raw)
+        ):
+            name, estimate, rows = read_xlsx(raw, path.name, size, sheet)
+            table = Table(name=path.name, sheet=name, checksum="", total_rows=estimate, rows=rows)
+        elif suffix in SPREADSHEET_SUFFIXES or head[:4] == b"PK\x03\x04" or head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+            table = read_workbook(path, raw, size, sheet)
+        elif sheet is not None:
+            raise InputFileError("--sheet applies to spreadsheet files, not CSV", hint="drop --sheet")
+        elif suffix in CSV_SUFFIXES or not suffix:
+            table = read_csv(path, raw, suffix)
+        else:
+            raise InputFileError(
+                f"unknown file type {suffix!r} for {path.name}",
+                hint="phaseout reads .csv, .tsv, .txt, .xlsx, .xlsm, .xls and .ods",
+            )
+    except BaseException:
+        raw.close()
+        raise
+    table.checksum = checksum
+    table.rows = _rows_closing(raw, table.rows if bad_rows == "yield" else _stop_at_bad(table.name, table.rows))
+    return table
+
+
+def _stop_at_bad(name: str, rows: Iterator[tuple[int, Row]]) -> Iterator[tuple[int, Row]]:
+    for number, cells in rows:
+        if isinstance(cells, BadRow):
+            raise InputFileError(f"{name}, row {number:,}: {cells.reason}", hint="fix that row and try again")
+        yield number, cells
+
+
+def _is_xlsx(raw: IO[bytes]) -> bool:
+    from phaseout.ingest.xlsx_stream import _check_directory
+
+    try:
+        _check_directory(raw, "")
+        with zipfile.ZipFile(raw) as z:
+            names = {n.lower() for n in z.namelist()[:MAX_COLUMNS]}
+    except (InputFileError, zipfile.BadZipFile, OSError, ValueError):
+        return False
+    finally:
+        raw.seek(0)
+    return "xl/workbook.xml" in names

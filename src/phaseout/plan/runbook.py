@@ -126,7 +126,7 @@ def site_runbook(estate: EstatePlan, site: str, assignments: Mapping[str, int]) 
 def runbook_from_details(
     packages: Mapping[str, Sequence[Mapping[str, Any]]], period_of: Mapping[str, str], cameras: int, share: float
 ) -> list[Step]:
-    """The runbook from a stored plan's details (``store.planning.plan_details``)."""
+    """The runbook from a stored plan's details (``app.planning.plan_details``)."""
     visits = {
         v: [
             SwapLine(int(s["device"]), str(s["type"]), str(s["old"]), str(s.get("ip") or ""), str(s["sku"]))

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pygal
-import xlsxwriter
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from phaseout.export.tables import neutralise
+from phaseout.export.safe import neutralise, safe_workbook
 from phaseout.report.data import Chart, Report
 
 _env = Environment(loader=PackageLoader("phaseout.report", "templates"), autoescape=select_autoescape(["html"]))
@@ -89,7 +88,7 @@ def to_pdf(report: Report, path: Path) -> None:
 
 
 def to_xlsx(report: Report, path: Path) -> None:
-    book = xlsxwriter.Workbook(str(path))
+    book = safe_workbook(path)  # text never becomes a live link or formula
     bold = book.add_format({"bold": True})
     summary = book.add_worksheet("summary")
     summary.write(0, 0, neutralise(report.title), bold)

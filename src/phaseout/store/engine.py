@@ -15,11 +15,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from phaseout.errors import StoreError
+from phaseout.errors import StoreError, UsageError
 
 ENV_VAR = "PHASEOUT_DB"
 #: SQLite page cache per connection (negative = KiB): 64 MiB.
 CACHE_KIB = -65536
+#: How long a write waits for another writer (an import holds the lock for its whole file).
+BUSY_TIMEOUT_MS = 10_000
 
 
 def default_sqlite_path() -> Path:
@@ -63,7 +65,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute(f"PRAGMA cache_size={CACHE_KIB}")
         cur.close()
 
@@ -76,6 +78,25 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "")
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _translate_errors(engine: Engine) -> None:
+    """A busy database and an out-of-range number are the user's to fix: say so (exit 5 / 2)
+    instead of a driver traceback."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        original = context.original_exception
+        if isinstance(original, OverflowError) or getattr(original, "sqlstate", None) == "22003":
+            raise UsageError(
+                "a number given is larger than any id or count the database holds",
+                hint="ids and counts are at most 9,223,372,036,854,775,807; check the number",
+            ) from None
+        if "database is locked" in str(original) or "database is busy" in str(original):
+            raise StoreError(
+                f"the database is busy: another import or write held it for {BUSY_TIMEOUT_MS / 1000:g} s",
+                hint="wait for the other import to finish (phaseout imports shows it), then run this again",
+            ) from original
 
 
 def create_store_engine(url: URL) -> Engine:
@@ -91,8 +112,11 @@ def create_store_engine(url: URL) -> Engine:
                 ) from exc
         engine = create_engine(url)
         _configure_sqlite(engine)
+        _translate_errors(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    _translate_errors(engine)
+    return engine
 
 
 def check_connection(engine: Engine) -> None:

@@ -221,6 +221,7 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used", DateTime(timezone=True)),
     Column("revoked", Boolean, nullable=False, server_default=false()),
+    Column("expires_at", DateTime(timezone=True)),  # None: never expires
 )
 
 web_sessions = Table(
@@ -244,7 +245,28 @@ events = Table(
     Column("entity_id", String, nullable=False),
     Column("before", Text, nullable=False, server_default="null"),  # JSON
     Column("after", Text, nullable=False, server_default="null"),  # JSON
+    Column("seq", Integer, nullable=False, unique=True),  # position in the hash chain (store.audit)
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index(None, "entity", "entity_id"),
+)
+
+audit_head = Table(  # one row: the newest link of the audit chain; writers lock it to take turns
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single"),
+)
+
+login_throttle = Table(  # failed logins per client address and per existing user, shared by all workers
+    "login_throttle",
+    metadata,
+    Column("key", String(200), primary_key=True),  # "ip:<address or /64>" or "user:<id>"
+    Column("failures", Integer, nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Index(None, "window_start"),
 )
 
 work_orders = Table(

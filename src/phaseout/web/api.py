@@ -8,12 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import Connection, Engine
 
 from phaseout.app.planning import with_runbook
 from phaseout.errors import PhaseoutError
@@ -21,10 +22,13 @@ from phaseout.export.tables import neutralise
 from phaseout.policy.packs import available_packs
 from phaseout.queries import dashboard as q
 from phaseout.store.users import ROLES, add_user, generate_password, list_users
+from phaseout.web import schemas as S
 from phaseout.web.pages import acting
 from phaseout.web.security import Caller, CallerDep, require
 
-router = APIRouter(prefix="/api/v1", tags=["phaseout"])
+router = APIRouter(prefix="/api/v1", tags=["phaseout"], responses=S.COMMON)
+#: ids and page numbers beyond this are refused (422) before any query
+MAX_ID = 2**31 - 1
 Format = Literal["json", "csv"]
 
 
@@ -33,20 +37,70 @@ def engine(request: Request) -> Engine:
 
 
 def csv_response(rows: Iterable[dict[str, Any]], name: str) -> Response:
-    """A CSV download; cells that a spreadsheet would run as a formula are neutralised."""
-    buffer = io.StringIO()
-    writer: csv.DictWriter[str] | None = None
-    for row in rows:
-        flat = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
-        if writer is None:
-            writer = csv.DictWriter(buffer, fieldnames=list(flat))
-            writer.writeheader()
-        writer.writerow({k: neutralise(v) for k, v in flat.items()})
-    return Response(
-        buffer.getvalue(),
+    """A CSV download, streamed row by row (a whole-estate export never sits in memory); cells
+    that a spreadsheet would run as a formula are neutralised."""
+
+    def lines() -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer: csv.DictWriter[str] | None = None
+        for row in rows:
+            flat = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
+            if writer is None:
+                writer = csv.DictWriter(buffer, fieldnames=list(flat), extrasaction="ignore")
+                writer.writeheader()
+            writer.writerow({k: neutralise(v) for k, v in flat.items()})
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")
+
+    return StreamingResponse(
+        lines(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
+
+
+#: rows fetched per query while streaming an export
+EXPORT_CHUNK = 10_000
+#: whole-table exports running at once in this process; more get 429 rather than queueing
+_exports = threading.BoundedSemaphore(2)
+
+
+def export_rows(
+    request: Request, fetch: Callable[[Connection, q.Page], tuple[int, list[dict[str, Any]]]]
+) -> Iterator[dict[str, Any]]:
+    """Every row of a list, a chunk at a time.  The first chunk is read before the answer starts,
+    so a bad filter is still a clean 422; a third concurrent export is refused with 429."""
+    if not _exports.acquire(blocking=False):
+        raise HTTPException(429, "two exports are already running: try again when one has finished")
+    conn = engine(request).connect()
+    try:
+        _total, first = fetch(conn, q.Page(1, EXPORT_CHUNK))
+    except PhaseoutError as exc:
+        conn.close()
+        _exports.release()
+        raise HTTPException(422, exc.message) from None
+    except BaseException:
+        conn.close()
+        _exports.release()
+        raise
+
+    def rest() -> Iterator[dict[str, Any]]:
+        try:
+            rows, number = first, 1
+            while True:
+                yield from rows
+                if len(rows) < EXPORT_CHUNK:
+                    return
+                number += 1
+                _total, rows = fetch(conn, q.Page(number, EXPORT_CHUNK))
+        finally:
+            conn.close()
+            _exports.release()
+
+    return rest()
 
 
 def paged(total: int, page: q.Page, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -60,7 +114,7 @@ def _page(page: int, size: int) -> q.Page:
         raise HTTPException(422, exc.message) from None
 
 
-@router.get("/me", summary="Who you are")
+@router.get("/me", summary="Who you are", response_model=S.Me)
 def me(who: CallerDep) -> dict[str, Any]:
     return {"name": who.user.name, "role": who.user.role, "via": who.via}
 
@@ -71,7 +125,12 @@ def overview(request: Request, who: CallerDep) -> dict[str, Any]:
         return q.overview(conn)
 
 
-@router.get("/sites", summary="Sites with device counts, risk, deadline and planned period", response_model=None)
+@router.get(
+    "/sites",
+    summary="Sites with device counts, risk, deadline and planned period",
+    response_model=None,
+    responses=S.csv_or(S.Paged[S.SiteRow]),
+)
 def sites(
     request: Request,
     who: CallerDep,
@@ -80,22 +139,29 @@ def sites(
     sensitivity: Literal["sensitive", "standard"] | None = None,
     sort: str = Query("risk", description=", ".join(q.SITE_SORT)),
     order: Literal["asc", "desc"] = "desc",
-    page: int = 1,
-    size: int = 50,
+    page: int = Query(1, ge=1, le=MAX_ID),
+    size: int = Query(50, ge=1, le=q.MAX_PAGE),
     format: Format = "json",
 ) -> dict[str, Any] | Response:
-    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
+    def fetch(conn: Connection, p: q.Page) -> tuple[int, list[dict[str, Any]]]:
+        return q.list_sites(
+            conn, q=q_, region=region, sensitivity=sensitivity, sort=sort, descending=order == "desc", page=p
+        )
+
+    if format == "csv":
+        return csv_response(export_rows(request, fetch), "sites")
+    p = _page(page, size)
     with engine(request).connect() as conn:
         try:
-            total, rows = q.list_sites(
-                conn, q=q_, region=region, sensitivity=sensitivity, sort=sort, descending=order == "desc", page=p
-            )
+            total, rows = fetch(conn, p)
         except PhaseoutError as exc:
             raise HTTPException(422, exc.message) from None
-    return csv_response(rows, "sites") if format == "csv" else paged(total, p, rows)
+    return paged(total, p, rows)
 
 
-@router.get("/sites/{code}", summary="One site: its devices, findings, planned visits and runbook")
+@router.get(
+    "/sites/{code:path}", summary="One site: its devices, findings, planned visits and runbook", responses=S.NOT_FOUND
+)
 def site(request: Request, code: str, who: CallerDep) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.site_detail(conn, code)
@@ -106,7 +172,12 @@ def site(request: Request, code: str, who: CallerDep) -> dict[str, Any]:
     return found
 
 
-@router.get("/devices", summary="Devices, paged, sorted and filtered", response_model=None)
+@router.get(
+    "/devices",
+    summary="Devices, paged, sorted and filtered",
+    response_model=None,
+    responses=S.csv_or(S.Paged[S.DeviceRow]),
+)
 def devices(
     request: Request,
     who: CallerDep,
@@ -119,33 +190,42 @@ def devices(
     q_: str | None = Query(None, alias="q", description="search in model, IP, MAC, serial and site"),
     sort: str = Query("id", description=", ".join(q.DEVICE_SORT)),
     order: Literal["asc", "desc"] = "asc",
-    page: int = 1,
-    size: int = 50,
+    page: int = Query(1, ge=1, le=MAX_ID),
+    size: int = Query(50, ge=1, le=q.MAX_PAGE),
     format: Format = "json",
 ) -> dict[str, Any] | Response:
-    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
+    def fetch(conn: Connection, p: q.Page) -> tuple[int, list[dict[str, Any]]]:
+        return q.list_devices(
+            conn,
+            vendor=vendor,
+            brand=brand,
+            device_type=type,
+            site=site,
+            status=status,
+            policy_status=policy,
+            q=q_,
+            sort=sort,
+            descending=order == "desc",
+            page=p,
+        )
+
+    if format == "csv":
+        return csv_response(export_rows(request, fetch), "devices")
+    p = _page(page, size)
     with engine(request).connect() as conn:
         try:
-            total, rows = q.list_devices(
-                conn,
-                vendor=vendor,
-                brand=brand,
-                device_type=type,
-                site=site,
-                status=status,
-                policy_status=policy,
-                q=q_,
-                sort=sort,
-                descending=order == "desc",
-                page=p,
-            )
+            total, rows = fetch(conn, p)
         except PhaseoutError as exc:
             raise HTTPException(422, exc.message) from None
-    return csv_response(rows, "devices") if format == "csv" else paged(total, p, rows)
+    return paged(total, p, rows)
 
 
-@router.get("/devices/{device_id}", summary="One device: fields, identification evidence, observations, assessment")
-def device(request: Request, device_id: int, who: CallerDep) -> dict[str, Any]:
+@router.get(
+    "/devices/{device_id}",
+    summary="One device: fields, identification evidence, observations, assessment",
+    responses=S.NOT_FOUND,
+)
+def device(request: Request, who: CallerDep, device_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.device_detail(conn, device_id)
     if found is None:
@@ -153,7 +233,12 @@ def device(request: Request, device_id: int, who: CallerDep) -> dict[str, Any]:
     return found
 
 
-@router.get("/findings", summary="Findings by policy, vulnerability (CVE, KEV) and exposure", response_model=None)
+@router.get(
+    "/findings",
+    summary="Findings by policy, vulnerability (CVE, KEV) and exposure",
+    response_model=None,
+    responses=S.csv_or(dict[str, list[dict[str, Any]]]),
+)
 def findings(
     request: Request,
     who: CallerDep,
@@ -170,15 +255,15 @@ def findings(
     return {k: v for k, v in summary.items() if kind in (None, k)}
 
 
-@router.get("/plans", summary="Stored plans, newest first", response_model=None)
+@router.get("/plans", summary="Stored plans, newest first", response_model=None, responses=S.csv_or(list[S.PlanRow]))
 def plans(request: Request, who: CallerDep, format: Format = "json") -> list[dict[str, Any]] | Response:
     with engine(request).connect() as conn:
         rows = q.list_plans(conn)
     return csv_response(rows, "plans") if format == "csv" else rows
 
 
-@router.get("/plans/{plan_id}", summary="One plan: plan.json fields, per period, burn-down")
-def plan(request: Request, plan_id: int, who: CallerDep) -> dict[str, Any]:
+@router.get("/plans/{plan_id}", summary="One plan: plan.json fields, per period, burn-down", responses=S.NOT_FOUND)
+def plan(request: Request, who: CallerDep, plan_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     with engine(request).connect() as conn:
         found = q.plan_detail(conn, plan_id)
     if found is None:
@@ -186,7 +271,12 @@ def plan(request: Request, plan_id: int, who: CallerDep) -> dict[str, Any]:
     return found
 
 
-@router.get("/imports", summary="Imports and scans, newest first, with row and host errors", response_model=None)
+@router.get(
+    "/imports",
+    summary="Imports and scans, newest first, with row and host errors",
+    response_model=None,
+    responses=S.csv_or(list[S.ImportRow]),
+)
 def imports(request: Request, who: CallerDep, format: Format = "json") -> list[dict[str, Any]] | Response:
     with engine(request).connect() as conn:
         rows = q.list_batches(conn)
@@ -222,7 +312,7 @@ def set_policies(
     }
 
 
-@router.get("/users", summary="Users (admin)")
+@router.get("/users", summary="Users (admin)", response_model=list[S.UserRow])
 def users(request: Request, who: Caller = require("admin")) -> list[dict[str, Any]]:  # type: ignore[assignment]
     return [
         {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in u.items()}
@@ -230,7 +320,12 @@ def users(request: Request, who: Caller = require("admin")) -> list[dict[str, An
     ]
 
 
-@router.post("/users", summary="Add a user (admin); the generated password is returned once", status_code=201)
+@router.post(
+    "/users",
+    summary="Add a user (admin); the generated password is returned once",
+    status_code=201,
+    response_model=S.NewUser,
+)
 def create_user(
     request: Request,
     name: str = Body(...),
@@ -246,7 +341,12 @@ def create_user(
     return JSONResponse({"name": user.name, "role": user.role, "password": password}, status_code=201)
 
 
-@router.get("/work-orders", summary="Work orders, with their status and device counts", response_model=None)
+@router.get(
+    "/work-orders",
+    summary="Work orders, with their status and device counts",
+    response_model=None,
+    responses=S.csv_or(list[S.WorkOrderRow]),
+)
 def work_orders_list(
     request: Request,
     who: CallerDep,
@@ -261,8 +361,10 @@ def work_orders_list(
     return csv_response(rows, "work-orders") if format == "csv" else rows
 
 
-@router.get("/work-orders/{order_id}", summary="One work order with its devices and verification")
-def work_order(request: Request, order_id: int, who: CallerDep) -> dict[str, Any]:
+@router.get(
+    "/work-orders/{order_id}", summary="One work order with its devices and verification", responses=S.NOT_FOUND
+)
+def work_order(request: Request, who: CallerDep, order_id: int = Path(..., ge=1, le=MAX_ID)) -> dict[str, Any]:
     from phaseout.store.work import show
 
     with engine(request).connect() as conn:
@@ -272,10 +374,14 @@ def work_order(request: Request, order_id: int, who: CallerDep) -> dict[str, Any
             raise HTTPException(404, exc.message) from None
 
 
-@router.put("/work-orders/{order_id}/status", summary="Move a work order on (planner or admin); never to verified")
+@router.put(
+    "/work-orders/{order_id}/status",
+    summary="Move a work order on (planner or admin); never to verified",
+    responses=S.NOT_FOUND,
+)
 def work_order_status(
     request: Request,
-    order_id: int,
+    order_id: int = Path(..., ge=1, le=MAX_ID),
     status: str = Body(..., embed=True),
     reason: str = Body("", embed=True),
     who: Caller = require("planner"),  # type: ignore[assignment]
@@ -289,23 +395,34 @@ def work_order_status(
         raise HTTPException(422, exc.message) from None
 
 
-@router.get("/audit", summary="The audit trail, newest first (append-only)", response_model=None)
+@router.get(
+    "/audit",
+    summary="The audit trail, newest first (append-only)",
+    response_model=None,
+    responses=S.csv_or(list[S.EventRow]),
+)
 def audit_trail(
     request: Request,
     who: CallerDep,
     entity: str | None = None,
     entity_id: str | None = None,
-    page: int = 1,
-    size: int = 100,
+    page: int = Query(1, ge=1, le=MAX_ID),
+    size: int = Query(100, ge=1, le=q.MAX_PAGE),
     format: Format = "json",
 ) -> list[dict[str, Any]] | Response:
     from phaseout.store.audit import list_events
 
-    p = _page(page, size) if format == "json" else q.Page(1, 10**9)
-    with engine(request).connect() as conn:
-        rows = list_events(conn, entity=entity, entity_id=entity_id, limit=p.size, offset=p.offset)
+    def fetch(conn: Connection, p: q.Page) -> tuple[int, list[dict[str, Any]]]:
+        rows = list_events(conn, entity=entity, entity_id=entity_id, limit=p.size, offset=p.offset, with_chain=True)
+        return len(rows), rows
+
     if format == "csv":
         return csv_response(
-            ({**r, "before": json.dumps(r["before"]), "after": json.dumps(r["after"])} for r in rows), "audit"
+            (
+                {**r, "before": json.dumps(r["before"]), "after": json.dumps(r["after"])}
+                for r in export_rows(request, fetch)
+            ),
+            "audit",
         )
-    return rows
+    with engine(request).connect() as conn:
+        return fetch(conn, _page(page, size))[1]

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
+import secrets
+from pathlib import Path as FilePath
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -27,11 +28,21 @@ from phaseout.store.policies import packs_in_use
 from phaseout.store.users import ROLES, add_user, authenticate, create_token, end_session, list_tokens, list_users
 from phaseout.store.users import start_session as new_session
 from phaseout.web.assets import missing_assets
-from phaseout.web.security import COOKIE, Caller, CallerDep, LoginLimiter, require
+from phaseout.web.security import (
+    COOKIE,
+    LOGIN_CSRF_COOKIE,
+    Caller,
+    CallerDep,
+    limiter,
+    login_csrf_ok,
+    request_address,
+    require,
+)
 
-templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+templates = Jinja2Templates(directory=str(FilePath(__file__).with_name("templates")))
 router = APIRouter(include_in_schema=False)
-limiter = LoginLimiter()
+#: ids and page numbers beyond this are refused (422) before any query: both databases store 32/64-bit
+MAX_ID = 2**31 - 1
 
 
 def engine(request: Request) -> Engine:
@@ -72,7 +83,23 @@ def healthz() -> dict[str, str]:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", None, next=_safe_next(next))
+    return _login_page(request, _safe_next(next))
+
+
+def _login_page(request: Request, next_: str, status: int = 200, error: str | None = None) -> HTMLResponse:
+    """The form with a fresh login CSRF token, also set as a cookie (double submit)."""
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", None, status, next=next_, error=error, login_csrf=token)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.secure_cookies or request.url.scheme == "https",
+        max_age=3600,
+        path="/login",
+    )
+    return response
 
 
 def _safe_next(target: str) -> str:
@@ -81,20 +108,33 @@ def _safe_next(target: str) -> str:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")) -> Response:
-    address = request.client.host if request.client else "?"
-    wait = limiter.retry_after(address, name)
+def login(
+    request: Request,
+    name: str = Form(..., max_length=200),
+    password: str = Form(..., max_length=1024),
+    next: str = Form("/", max_length=2000),
+    csrf: str = Form("", max_length=200),
+) -> Response:
+    if not login_csrf_ok(request, csrf):
+        return _login_page(request, _safe_next(next), 403, "the login form expired: try again")
+    address = request_address(request)
+    wait = limiter.retry_after(engine(request), address, name)
     if wait:
-        response = render(
-            request, "login.html", None, 429, next=_safe_next(next), error=f"too many failed logins: wait {wait} s"
-        )
+        response = _login_page(request, _safe_next(next), 429, f"too many failed logins: wait {wait} s")
         response.headers["Retry-After"] = str(wait)
         return response
-    user = authenticate(engine(request), name, password)
+    if not limiter.slots.acquire(timeout=0.5):  # other logins are being checked: no queue of argon2 runs
+        response = _login_page(request, _safe_next(next), 429, "the server is busy checking logins: try again")
+        response.headers["Retry-After"] = "2"
+        return response
+    try:
+        user = authenticate(engine(request), name, password)
+    finally:
+        limiter.slots.release()
     if user is None:
-        limiter.failed(address, name)
-        return render(request, "login.html", None, 401, next=_safe_next(next), error="wrong name or password")
-    limiter.succeeded(name)
+        limiter.failed(engine(request), address, name)
+        return _login_page(request, _safe_next(next), 401, "wrong name or password")
+    limiter.succeeded(engine(request), user)
     token, _csrf = new_session(engine(request), user)
     redirect = RedirectResponse(_safe_next(next), status_code=303)
     redirect.set_cookie(
@@ -106,6 +146,7 @@ def login(request: Request, name: str = Form(...), password: str = Form(...), ne
         max_age=12 * 3600,
         path="/",
     )
+    redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return redirect
 
 
@@ -169,7 +210,7 @@ def sites_page(
     sensitivity: str | None = None,
     sort: str = "risk",
     order: str = "desc",
-    page: int = 1,
+    page: int = Query(1, ge=1, le=MAX_ID),
 ) -> HTMLResponse:
     q_ = request.query_params.get("q") or None  # "q" would shadow the queries module
     p = q.Page(max(page, 1), 50)
@@ -218,7 +259,7 @@ def sites_page(
     )
 
 
-@router.get("/sites/{code}", response_class=HTMLResponse)
+@router.get("/sites/{code:path}", response_class=HTMLResponse)
 def site_page(request: Request, code: str, who: CallerDep) -> HTMLResponse:
     with engine(request).connect() as conn:
         found = q.site_detail(conn, code)
@@ -241,7 +282,7 @@ def devices_page(
     policy: str | None = None,
     sort: str = "id",
     order: str = "asc",
-    page: int = 1,
+    page: int = Query(1, ge=1, le=MAX_ID),
 ) -> HTMLResponse:
     q_ = request.query_params.get("q") or None
     p = q.Page(max(page, 1), 50)
@@ -288,7 +329,7 @@ def devices_page(
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
-def device_page(request: Request, device_id: int, who: CallerDep) -> HTMLResponse:
+def device_page(request: Request, who: CallerDep, device_id: int = Path(ge=1, le=MAX_ID)) -> HTMLResponse:
     with engine(request).connect() as conn:
         found = q.device_detail(conn, device_id)
     if found is None:
@@ -309,7 +350,7 @@ def findings_page(request: Request, who: CallerDep) -> HTMLResponse:
 
 
 @router.get("/plan", response_class=HTMLResponse)
-def plan_page(request: Request, who: CallerDep, id: int | None = None) -> HTMLResponse:
+def plan_page(request: Request, who: CallerDep, id: int | None = Query(None, ge=1, le=MAX_ID)) -> HTMLResponse:
     with engine(request).connect() as conn:
         plans = q.list_plans(conn)
         current = q.plan_detail(conn, id)
@@ -355,10 +396,18 @@ def imports_page(request: Request, who: CallerDep) -> HTMLResponse:
     return render(request, "imports.html", who, batches=batches)
 
 
+#: the only notices ``/settings?done=`` shows: a link cannot put its own words on the page
+DONE = {"packs": "packs saved: run `phaseout assess` to recompute the findings"}
+
+
 @router.get("/settings", response_class=HTMLResponse)
-def settings_page(
-    request: Request, who: CallerDep, message: str | None = None, secret: str | None = None
-) -> HTMLResponse:
+def settings_page(request: Request, who: CallerDep, done: str | None = None) -> HTMLResponse:
+    return _settings(request, who, DONE.get(done or ""))
+
+
+def _settings(request: Request, who: Caller, message: str | None = None, secret: str | None = None) -> HTMLResponse:
+    """The page; ``secret`` (a new password or token, shown once) only ever comes from the
+    handler that made it, never from the URL."""
     with engine(request).connect() as conn:
         chosen = packs_in_use(conn)
     admin = who.user.can("admin")
@@ -381,16 +430,15 @@ async def settings_policies(request: Request, who: Caller = require("planner")) 
     form = await request.form()
     chosen = [str(v) for v in form.getlist("pack")]
     known = available_packs()
-    redone = acting(request, who).use_packs([p for p in chosen if p in known])
-    note = "packs+saved;+findings+recomputed" if redone else "packs+saved:+run+phaseout+assess+to+recompute+findings"
-    return RedirectResponse(f"/settings?message={note}", status_code=303)
+    acting(request, who).use_packs([p for p in chosen if p in known])  # re-assesses when assessed before
+    return RedirectResponse("/settings?done=packs", status_code=303)
 
 
 @router.post("/settings/users", response_class=HTMLResponse)
 def settings_add_user(
     request: Request,
-    name: str = Form(...),
-    role: str = Form(...),
+    name: str = Form(..., max_length=64),
+    role: str = Form(..., max_length=16),
     who: Caller = require("admin"),  # type: ignore[assignment]
 ) -> HTMLResponse:
     from phaseout.store.users import generate_password
@@ -399,22 +447,84 @@ def settings_add_user(
     try:
         add_user(engine(request), name, role, password, actor=who.user.name)
     except PhaseoutError as exc:
-        return settings_page(request, who, message=exc.message)
-    return settings_page(request, who, message=f"user {name} added; give them this password once:", secret=password)
+        return _settings(request, who, message=exc.message)
+    return _settings(request, who, message=f"user {name} added; give them this password once:", secret=password)
+
+
+USER_ACTIONS = ("disable", "enable", "remove", "reset-password", "logout", "revoke-tokens", "role")
+
+
+@router.post("/settings/users/{name}/{action}", response_class=HTMLResponse)
+def settings_user_action(
+    request: Request,
+    name: str = Path(..., max_length=64),
+    action: str = Path(..., max_length=16),
+    role: str = Form("", max_length=16),
+    who: Caller = require("admin"),  # type: ignore[assignment]
+) -> HTMLResponse:
+    """The user lifecycle for admins: each action is audited under the admin's name."""
+    from phaseout.store import users as u
+
+    actor, eng = who.user.name, engine(request)
+    try:
+        if action in ("disable", "enable"):
+            ended = u.set_disabled(eng, name, action == "disable", actor=actor)
+            note = f"user {name} {action}d" + (f"; {ended} session(s) ended" if ended else "")
+        elif action == "remove":
+            u.remove_user(eng, name, actor=actor)
+            note = f"user {name} removed, with their sessions and tokens"
+        elif action == "reset-password":
+            password = u.generate_password()
+            ended = u.reset_password(eng, name, password, actor=actor)
+            return _settings(
+                request,
+                who,
+                message=f"new password for {name} ({ended} session(s) ended), shown once:",
+                secret=password,
+            )
+        elif action == "logout":
+            note = f"{u.end_sessions(eng, name, actor=actor)} session(s) of {name} ended"
+        elif action == "revoke-tokens":
+            note = f"{u.revoke_user_tokens(eng, name, actor=actor)} token(s) of {name} revoked"
+        elif action == "role":
+            u.set_role(eng, name, role, actor=actor)
+            note = f"{name} is now {role}"
+        else:
+            raise HTTPException(404, f"no user action {action!r}")
+    except PhaseoutError as exc:
+        note = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return _settings(request, who, message=note)
 
 
 @router.post("/settings/tokens", response_class=HTMLResponse)
 def settings_add_token(
     request: Request,
-    user: str = Form(...),
-    label: str = Form(...),
+    user: str = Form(..., max_length=64),
+    label: str = Form(..., max_length=200),
+    days: int = Form(90, ge=0, le=3650),
     who: Caller = require("admin"),  # type: ignore[assignment]
 ) -> HTMLResponse:
+    import datetime as dt
+
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days) if days else None
     try:
-        token = create_token(engine(request), user, label)
+        token = create_token(engine(request), user, label, expires_at=expires, actor=who.user.name)
     except PhaseoutError as exc:
-        return settings_page(request, who, message=exc.message)
-    return settings_page(request, who, message=f"token for {user} (shown once):", secret=token)
+        return _settings(request, who, message=exc.message)
+    until = f", valid until {expires:%Y-%m-%d}" if expires else ", never expires"
+    return _settings(request, who, message=f"token for {user}{until} (shown once):", secret=token)
+
+
+@router.post("/settings/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def settings_revoke_token(
+    request: Request,
+    token_id: int = Path(..., ge=1, le=MAX_ID),
+    who: Caller = require("admin"),  # type: ignore[assignment]
+) -> HTMLResponse:
+    from phaseout.store.users import revoke_token
+
+    done = revoke_token(engine(request), token_id, actor=who.user.name)
+    return _settings(request, who, message=f"token {token_id} revoked" if done else f"no token {token_id}")
 
 
 @router.get("/work", response_class=HTMLResponse)
@@ -439,7 +549,9 @@ def work_page(request: Request, who: CallerDep, status: str | None = None, site:
 
 
 @router.get("/work/{order_id}", response_class=HTMLResponse)
-def work_order_page(request: Request, order_id: int, who: CallerDep, message: str | None = None) -> HTMLResponse:
+def work_order_page(
+    request: Request, who: CallerDep, order_id: int = Path(ge=1, le=MAX_ID), message: str | None = None
+) -> HTMLResponse:
     from phaseout.store.audit import list_events
     from phaseout.store.work import show
     from phaseout.track.workflow import NEXT
@@ -457,7 +569,7 @@ def work_order_page(request: Request, order_id: int, who: CallerDep, message: st
 @router.post("/work/{order_id}/status")
 def work_order_set(
     request: Request,
-    order_id: int,
+    order_id: int = Path(..., ge=1, le=MAX_ID),
     status: str = Form(...),
     reason: str = Form(""),
     who: Caller = require("planner"),  # type: ignore[assignment]
@@ -476,7 +588,9 @@ def work_order_set(
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, who: CallerDep, entity: str | None = None, page: int = 1) -> HTMLResponse:
+def audit_page(
+    request: Request, who: CallerDep, entity: str | None = None, page: int = Query(1, ge=1, le=MAX_ID)
+) -> HTMLResponse:
     from phaseout.store.audit import list_events
 
     p = q.Page(max(page, 1), 100)
