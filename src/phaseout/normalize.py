@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _MAC_SEPARATORS = dict.fromkeys(map(ord, ":-. \t_"))
@@ -117,3 +119,55 @@ def site_key(value: str) -> str:
     if len(words) == 1 and words[0].isdigit():
         return words[0].lstrip("0") or "0"
     return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSpan:
+    """A scan target as a span of addresses: ``127.20.0.5``, ``127.20.0.0/24`` or
+    ``127.20.0.1-50`` (the last octet only) / ``127.20.0.1-127.20.1.9``.  The one grammar of
+    targets: the scanner expands it, verification and assessment ask whether it covers an
+    address."""
+
+    version: int
+    first: int
+    last: int
+    network: bool  # written as a network: its network (and, for IPv4, broadcast) address is no host
+
+    def covers(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return addr.version == self.version and self.first <= int(addr) <= self.last
+
+    def hosts(self) -> Iterator[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        """The addresses a scan of this target probes (a network's own addresses left out, as
+        ``ipaddress`` does for hosts)."""
+        first, last = self.first, self.last
+        if self.network and last - first + 1 > 2:
+            first += 1
+            if self.version == 4:
+                last -= 1
+        for value in range(first, last + 1):
+            yield ipaddress.ip_address(value)
+
+
+def address_span(target: str) -> AddressSpan:
+    """Parse a scan target; raises ``ValueError`` naming what is wrong."""
+    text = target.strip()
+    if "/" in text:
+        net = ipaddress.ip_network(text, strict=False)
+        return AddressSpan(net.version, int(net.network_address), int(net.broadcast_address), True)
+    if "-" in text:
+        first, last = (part.strip() for part in text.rsplit("-", 1))
+        start = ipaddress.ip_address(first)
+        end = (
+            ipaddress.ip_address(last)
+            if "." in last or ":" in last
+            else ipaddress.ip_address(first.rsplit(".", 1)[0] + "." + last)
+        )
+        if end.version != start.version or int(end) < int(start):
+            raise ValueError(f"{target!r}: the range ends before it starts")
+        return AddressSpan(start.version, int(start), int(end), False)
+    addr = ipaddress.ip_address(text)
+    return AddressSpan(addr.version, int(addr), int(addr), False)

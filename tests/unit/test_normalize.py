@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from phaseout.normalize import clean_text, looks_like_hostname, normalize_ip, normalize_mac, site_key
+from phaseout.normalize import address_span, clean_text, looks_like_hostname, normalize_ip, normalize_mac, site_key
 
 MAC = "28:57:BE:12:34:5A"
 
@@ -107,3 +107,27 @@ def test_site_keys_agree(a: str, b: str) -> None:
 def test_site_keys_differ() -> None:
     assert site_key("Store 12") != site_key("Store 120")
     assert site_key("Leeds Hyper") != site_key("Leeds Superstore")
+
+
+@pytest.mark.parametrize(
+    ("target", "inside", "outside", "hosts"),
+    [
+        ("127.20.0.5", ["127.20.0.5"], ["127.20.0.6"], 1),
+        ("127.20.0.0/30", ["127.20.0.0", "127.20.0.3"], ["127.20.0.4"], 2),  # network and broadcast not probed
+        ("127.20.0.1-50", ["127.20.0.1", "127.20.0.50"], ["127.20.0.51"], 50),
+        ("127.20.0.250-127.20.1.4", ["127.20.0.255", "127.20.1.0"], ["127.20.1.5"], 11),
+        ("::1", ["::1"], ["127.0.0.1"], 1),
+    ],
+)
+def test_one_target_grammar_for_scans_and_verification(
+    target: str, inside: list[str], outside: list[str], hosts: int
+) -> None:
+    span = address_span(target)
+    assert all(span.covers(ip) for ip in inside) and not any(span.covers(ip) for ip in outside)
+    assert len(list(span.hosts())) == hosts
+
+
+@pytest.mark.parametrize("target", ["127.20.0.9-3", "nope", "127.20.0.1-::5", "10.0.0.0/33"])
+def test_bad_targets_are_value_errors(target: str) -> None:
+    with pytest.raises(ValueError):
+        address_span(target)

@@ -14,6 +14,8 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
+from phaseout.normalize import address_span
+
 ZONE_ORDER = ("internet", "core", "guest", "camera")
 
 
@@ -21,21 +23,13 @@ Span = tuple[int, int, int]  # (IP version, first address, last address) as inte
 
 
 def parse_target(target: str) -> Span | None:
-    """A scan target (``10.0.0.0/24``, ``10.0.0.7`` or ``10.0.0.1-50``) as an address span."""
+    """A scan target as an address span (the one grammar: :func:`phaseout.normalize.address_span`);
+    ``None`` for a target that is not one (stored scans are never re-validated)."""
     try:
-        if "-" in target and "/" not in target:
-            first, _, last = target.partition("-")
-            start = ipaddress.ip_address(first.strip())
-            end = (
-                ipaddress.ip_address(last.strip())
-                if "." in last or ":" in last
-                else ipaddress.ip_address(f"{first.strip().rsplit('.', 1)[0]}.{last.strip()}")
-            )
-            return (start.version, int(start), int(end))
-        net = ipaddress.ip_network(target.strip(), strict=False)
-        return (net.version, int(net.network_address), int(net.broadcast_address))
+        span = address_span(target)
     except ValueError:
         return None
+    return (span.version, span.first, span.last)
 
 
 def in_spans(ip: str, spans: Iterable[Span | None]) -> bool:

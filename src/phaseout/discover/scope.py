@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from phaseout.errors import UsageError
+from phaseout.normalize import address_span
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -50,31 +51,17 @@ def _narrowed(text: str, prefix: int) -> str:
 
 
 def expand_targets(targets: list[str]) -> Iterator[IPAddress]:
-    """Addresses from ``127.20.0.5``, ``127.20.0.0/24`` or ``127.20.0.1-50`` forms."""
+    """Addresses from ``127.20.0.5``, ``127.20.0.0/24`` or ``127.20.0.1-50`` forms (the one
+    grammar: :func:`phaseout.normalize.address_span`)."""
     for target in targets:
-        text = target.strip()
         try:
-            if "/" in text:
-                net = ipaddress.ip_network(text, strict=False)
-                for addr in net.hosts() if net.num_addresses > 2 else net:
-                    yield ipaddress.ip_address(str(addr))
-            elif "-" in text:
-                first, last = text.rsplit("-", 1)
-                start = ipaddress.ip_address(first)
-                end = (
-                    ipaddress.ip_address(last)
-                    if "." in last or ":" in last
-                    else ipaddress.ip_address(first.rsplit(".", 1)[0] + "." + last)
-                )
-                for value in range(int(start), int(end) + 1):
-                    yield ipaddress.ip_address(value)
-            else:
-                yield ipaddress.ip_address(text)
+            span = address_span(target)
         except ValueError:
             raise UsageError(
                 f"target {target!r} is not an address, a network or a range",
                 hint="e.g. 127.20.0.5, 127.20.0.0/24 or 127.20.0.1-50",
             ) from None
+        yield from span.hosts()
 
 
 def in_scope(
