@@ -40,3 +40,14 @@ def run_cli(
     elif exc is not None and not isinstance(exc, SystemExit):
         raise exc
     return subprocess.CompletedProcess(list(args), code, result.stdout, err)
+
+
+def reported_serial(device: object) -> str:
+    """The serial an emulated camera reports over ONVIF (what its label carries: real Hikvision
+    firmware reports the model, the build date and the short serial run together)."""
+    import re
+
+    info = device.fill(device.profile.onvif["device_information"])  # type: ignore[attr-defined]
+    found = re.search(r"<tds:SerialNumber>([^<]+)<", info)
+    assert found, info[:200]
+    return found.group(1)

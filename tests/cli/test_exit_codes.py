@@ -11,6 +11,7 @@ import pytest
 
 from phaseout.cli import EPILOG, main
 from phaseout.errors import EXIT_CODES
+from tests.support import reported_serial
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,7 +165,7 @@ def test_8_a_check_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
         (tmp_path / "r.csv").write_text(
             # the serial as the camera reports it (its label): the emulated profile copies real firmware
             f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,"
-            f"{_reported_serial(new)},{new.mac},{today}\n",
+            f"{reported_serial(new)},{new.mac},{today}\n",
             encoding="utf-8",
         )
         app.record_return(tmp_path / "r.csv")
@@ -177,13 +178,3 @@ def test_8_a_check_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
     monkeypatch.setenv("PHASEOUT_DB", db)
     code, out, _ = run(capsys, "work", "verify")
     assert code == 8 and "exceptions" in out, out
-
-
-def _reported_serial(device: object) -> str:
-    """The serial the emulated camera reports over ONVIF (what its label carries)."""
-    import re
-
-    info = device.fill(device.profile.onvif["device_information"])  # type: ignore[attr-defined]
-    found = re.search(r"<tds:SerialNumber>([^<]+)<", info)
-    assert found, info[:200]
-    return found.group(1)

@@ -26,6 +26,7 @@ from phaseout.store.audit import list_events
 from phaseout.store.waivers import add_waiver, list_waivers
 from phaseout.store.work import list_orders, show
 from phaseout.track.workflow import check_transition
+from tests.support import reported_serial
 
 TODAY = dt.date(2026, 11, 29)
 
@@ -151,7 +152,8 @@ def test_a_relabelled_covered_replacement_is_an_exception(db_url: str, tmp_path:
         for status in ("scheduled", "in-progress"):
             Phaseout(store, actor="t").set_work_status(wo, status)
         (tmp_path / "r.csv").write_text(
-            f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,{new.serial},{new.mac},{TODAY}\n",
+            f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,"
+            f"{reported_serial(new)},{new.mac},{TODAY}\n",
             encoding="utf-8",
         )
         Phaseout(store, actor="installer").record_return(tmp_path / "r.csv")

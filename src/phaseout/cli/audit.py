@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from phaseout.cli import render
 from phaseout.cli.common import console, open_store
 from phaseout.cli.track import audit as show_trail
 from phaseout.errors import StoreError
@@ -24,11 +25,12 @@ def audit_root(
     entity_id: str | None = typer.Option(None, "--id"),
     limit: int = typer.Option(100, "--limit", min=1, max=1_000_000),
     fmt: str = typer.Option("table", "--format", "-f", help="table, jsonl or csv (export)"),
+    wide: bool = render.WIDE,
 ) -> None:
     """The audit trail: who changed what, when, before and after (newest first). Append-only:
     the database refuses edits, and `phaseout audit verify` finds any made around it."""
     if ctx.invoked_subcommand is None:
-        show_trail(ctx, entity=entity, entity_id=entity_id, limit=limit, fmt=fmt)
+        show_trail(ctx, entity=entity, entity_id=entity_id, limit=limit, fmt=fmt, wide=wide)
 
 
 @audit_app.command("verify")

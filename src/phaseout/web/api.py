@@ -235,9 +235,9 @@ def device(request: Request, who: CallerDep, device_id: int = Path(..., ge=1, le
 
 @router.get(
     "/findings",
-    summary="Findings by policy, vulnerability (CVE, KEV) and exposure",
+    summary="Findings by policy, vulnerability (CVE, KEV) and exposure; devices_with: devices with at least one",
     response_model=None,
-    responses=S.csv_or(dict[str, list[dict[str, Any]]]),
+    responses=S.csv_or(dict[str, list[dict[str, Any]] | dict[str, int]]),
 )
 def findings(
     request: Request,

@@ -70,8 +70,11 @@ def detect(path: Path, forced: str | None = None) -> Format:
     """The format of ``path``: ``forced`` when given, else recognised from the content."""
     if forced:
         return by_name(forced)
-    if not path.is_file():
+    if not path.exists():
         raise InputFileError(f"no such file: {path}")
+    if not path.is_file():  # never open a device or a FIFO to sniff it: /dev/zero never ends
+        what = "a folder" if path.is_dir() else "a device, pipe or socket"
+        raise InputFileError(f"{path} is {what}, not a regular file", hint="save the data to a file and import that")
     ranked = scores(path)
     best_score, best = ranked[0]
     if best_score >= THRESHOLD:
