@@ -41,7 +41,7 @@ from tests.corpus_loader import (  # noqa: E402  (the repository root must be on
     read_payload,
 )
 
-DEFAULT_SHARED = ROOT.parents[1] / "shared" / "corpus"
+DEFAULT_SHARED = ROOT.parent / "shared" / "corpus"  # the project sits beside shared/
 
 
 @dataclass(frozen=True)

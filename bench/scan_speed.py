@@ -73,6 +73,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--hosts", type=int, default=4096)
     parser.add_argument("--skip-nmap", action="store_true")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=512,
+        help="hosts probed at once (the emulator holds ~10,000 listening sockets and its fd limit is 20,000: "
+        "1,024 hosts with several connections each ran it out of descriptors)",
+    )
     parser.add_argument("--nmap-host-timeout", default="60s")
     parser.add_argument("--nmap-timeout", type=float, default=10800, help="seconds before the nmap run is stopped")
     parser.add_argument(
@@ -127,7 +134,7 @@ def main() -> int:
                 "--ports",
                 PORTS,
                 "--concurrency",
-                "1024",
+                str(args.concurrency),
             ],
             timeout=120,
         )

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import socket
 import subprocess
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from phaseout.app import Phaseout
+from phaseout.app.assessment import run_assessment
+from phaseout.app.planning import plan_stored_estate, save_plan
 from phaseout.cli import app
 from phaseout.cli.common import print_error
+from phaseout.demo.run import run_demo
 from phaseout.errors import PhaseoutError
+from phaseout.plan.estate import PlanSettings
+from phaseout.plan.solve import solve
+from phaseout.policy.packs import available_packs
+from phaseout.store import Store
+from phaseout.store.users import add_user
 
 
 def run_cli(
@@ -51,3 +66,68 @@ def reported_serial(device: object) -> str:
     found = re.search(r"<tds:SerialNumber>([^<]+)<", info)
     assert found, info[:200]
     return found.group(1)
+
+
+# -- a small estate with users, shared by web, browser and report tests -----------------------
+
+PACKS = ["org-template", "uk-cabinet-office-2022"]
+TODAY = dt.date(2026, 11, 29)
+PASSWORDS = {"ada": "admin-password-1", "pat": "planner-password-1", "vic": "viewer-password-1"}
+XSS = "<script>alert(1)</script>"
+
+
+def build_estate(work: Path) -> str:
+    result = run_demo(work, stores=12, seed=11)
+    hostile = work / "hostile.csv"
+    hostile.write_text(
+        f"Site,Make,Model,IP,Serial\n0001,Dahua,{XSS},127.30.0.9,XSS1\n0001,Hikvision,=HYPERLINK(1),127.30.0.10,XSS2\n",
+        encoding="utf-8",
+    )
+    with Store.open(result.db) as store:
+        Phaseout(store).import_devices(hostile)
+        Phaseout(store).use_packs(PACKS)
+        packs = available_packs()
+        run_assessment(store.engine, [packs[p] for p in PACKS], TODAY)
+        settings = PlanSettings(start=dt.date(2027, 1, 1), budget=(600_000.0,), crew_hours=2000.0)
+        estate, _ = plan_stored_estate(store.engine, None, settings, TODAY)
+        save_plan(store.engine, "baseline", estate, solve(estate.problem))
+
+        Phaseout(store, actor="setup").generate_work()
+        add_user(store.engine, "ada", "admin", PASSWORDS["ada"])
+        add_user(store.engine, "pat", "planner", PASSWORDS["pat"])
+        add_user(store.engine, "vic", "viewer", PASSWORDS["vic"])
+    return result.db
+
+
+# -- emulated devices in their own process, for CLI tests that scan them -----------------------
+
+
+def _can_bind_low_ports() -> bool:
+    s = socket.socket()
+    try:
+        s.bind(("127.99.99.99", 80))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+PHASEOUT = (sys.executable, "-m", "phaseout")
+
+
+@contextmanager
+def emulate_process(profiles: str, count: int, base: str, env: dict[str, str]) -> Iterator[None]:
+    """``phaseout emulate`` in its own process, up before the block runs, stopped after it."""
+    cmd = [*PHASEOUT, "emulate", "--profiles", profiles, "--count", str(count), "--base", base]
+    emulator = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert emulator.stdout is not None
+        assert "emulated devices" in emulator.stdout.readline()
+        yield
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+needs_ports = pytest.mark.skipif(not _can_bind_low_ports(), reason="binding port 80 on loopback needs root here")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class Sensitivity(StrEnum):
@@ -126,10 +126,10 @@ SITE_FIELDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class MatchKeys:
+class MatchKeys(NamedTuple):
     """What a record or a stored device can be matched on (all normalised; ``None`` = unknown).
-    The rule that uses them is :mod:`phaseout.estate.match`."""
+    The rule that uses them is :mod:`phaseout.estate.match`.  A tuple, not a dataclass: one is
+    made per imported row, a million per import."""
 
     mac: str | None = None
     serial: str | None = None

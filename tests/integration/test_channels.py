@@ -20,7 +20,7 @@ from phaseout.emulate.devices import Device, Emulator, plan_devices
 from phaseout.identify import Identifier
 from phaseout.store import Store
 from phaseout.store.schema import devices as devices_t
-from tests.integration.test_discovery import needs_ports
+from tests.support import needs_ports
 
 CREDS = Credentials("admin", "emulated-only")  # the emulated devices' account (profiles' http.*)
 RECORDERS = ["hikvision-nvr", "hikvision-dvr", "dahua-nvr", "lorex-nvr"]
@@ -170,7 +170,7 @@ def test_scan_command_with_credentials_stores_the_recorder_tree(tmp_path) -> Non
     import os
     import subprocess
 
-    from tests.integration.test_discovery import PHASEOUT, emulate_process
+    from tests.support import PHASEOUT, emulate_process
 
     db = tmp_path / "tree.db"
     creds = tmp_path / "creds.toml"

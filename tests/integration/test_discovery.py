@@ -4,16 +4,13 @@ the scope guard, and hostile devices that cost one host's deadline, never the sc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,37 +19,7 @@ from phaseout.discover.scope import in_scope
 from phaseout.emulate.devices import Emulator, load_profiles, plan_devices
 from phaseout.errors import UsageError
 from phaseout.identify import Identifier
-
-
-def _can_bind_low_ports() -> bool:
-    s = socket.socket()
-    try:
-        s.bind(("127.99.99.99", 80))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-PHASEOUT = (sys.executable, "-m", "phaseout")
-
-
-@contextlib.contextmanager
-def emulate_process(profiles: str, count: int, base: str, env: dict[str, str]) -> Iterator[None]:
-    """``phaseout emulate`` in its own process, up before the block runs, stopped after it."""
-    cmd = [*PHASEOUT, "emulate", "--profiles", profiles, "--count", str(count), "--base", base]
-    emulator = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        assert emulator.stdout is not None
-        assert "emulated devices" in emulator.stdout.readline()
-        yield
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-
-
-needs_ports = pytest.mark.skipif(not _can_bind_low_ports(), reason="binding port 80 on loopback needs root here")
+from tests.support import PHASEOUT, emulate_process, needs_ports
 
 
 def test_scope_guard() -> None:

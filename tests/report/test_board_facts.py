@@ -26,7 +26,7 @@ from phaseout.store import Store
 from phaseout.store.audit import record_event
 from phaseout.store.schema import sites, work_order_devices, work_orders
 from phaseout.store.settings import get_setting, set_setting
-from tests.web.conftest import PACKS, build_estate
+from tests.support import PACKS, build_estate
 
 TODAY = dt.date(2026, 11, 29)
 POPPLER = shutil.which("pdftotext") is not None and shutil.which("pdftoppm") is not None

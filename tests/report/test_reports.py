@@ -18,7 +18,7 @@ from phaseout.report.public import public_report
 from phaseout.report.render import to_html, write
 from phaseout.store import Store
 from phaseout.store.waivers import add_waiver
-from tests.web.conftest import PACKS, XSS, build_estate
+from tests.support import PACKS, XSS, build_estate
 
 TODAY = dt.date(2026, 11, 29)
 POPPLER = shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None

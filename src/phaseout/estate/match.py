@@ -42,6 +42,8 @@ def serial_key(serial: str | None) -> str | None:
     """A serial as compared: upper case, no spaces; ``None`` for blanks."""
     if not serial:
         return None
+    if " " not in serial and "\t" not in serial:  # the common case: one word
+        return serial.upper()
     key = "".join(serial.split()).upper()
     return key or None
 
@@ -61,16 +63,52 @@ def asset_key(asset_id: str | None) -> str | None:
     return key or None
 
 
+#: One device id, or several when a key is shared (kept as an int in the common case: a list
+#: per device would cost a million allocations per import).
+_Ids = int | list[int]
+
+
+#: ``by_ip``'s mark for an address several devices hold.
+SHARED = -1
+
+
+def _put(index: dict[str, _Ids], key: str, device_id: int) -> None:
+    held = index.get(key)
+    if held is None:
+        index[key] = device_id
+    elif isinstance(held, int):
+        if held != device_id:
+            index[key] = [held, device_id]
+    elif device_id not in held:
+        held.append(device_id)
+
+
+def _ids(index: dict[str, _Ids], key: str) -> tuple[int, ...] | list[int]:
+    held = index.get(key)
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, int) else held
+
+
+def _drop(index: dict[str, _Ids], key: str, device_id: int) -> None:
+    held = index.get(key)
+    if held == device_id:
+        del index[key]
+    elif isinstance(held, list) and device_id in held:
+        held.remove(device_id)
+
+
 @dataclass(slots=True)
 class DeviceKeys:
-    """An in-memory index of the keys of every known device (a million devices fit: ~200 B each)."""
+    """An in-memory index of the keys of every known device (a million devices fit)."""
 
     known: dict[int, Keys] = field(default_factory=dict)
     by_mac: dict[str, int] = field(default_factory=dict)
-    by_tail: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    by_tail: dict[str, _Ids] = field(default_factory=dict)
     by_asset: dict[str, int] = field(default_factory=dict)
     by_site_ip: dict[tuple[int, str], int] = field(default_factory=dict)
-    by_ip: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: the one device holding an address, or SHARED when several do (a bare IP then matches none)
+    by_ip: dict[str, int] = field(default_factory=dict)
     by_fingerprint: dict[tuple[int | None, str], list[int]] = field(default_factory=lambda: defaultdict(list))
     #: fingerprints already taken by the current import: key -> how many matched so far
     taken: dict[tuple[int | None, str], int] = field(default_factory=lambda: defaultdict(int))
@@ -83,32 +121,52 @@ class DeviceKeys:
         """Index a device, or fill the keys it lacked (a key once known is never replaced: the
         first MAC a device was seen with stays its MAC)."""
         old = self.known.get(device_id)
-        merged = keys if old is None else _fill(old, keys)
+        if old is None:  # the hot path: a new device
+            self.known[device_id] = keys
+            mac, serial, asset_id, site_id, ip, fp = keys
+            if mac:
+                self.by_mac.setdefault(mac, device_id)
+            if serial:
+                tail = serial[-MIN_SERIAL_TAIL:]
+                if tail in self.by_tail:
+                    _put(self.by_tail, tail, device_id)
+                else:
+                    self.by_tail[tail] = device_id
+            if asset_id:
+                self.by_asset.setdefault(asset_id, device_id)
+            if ip:
+                if site_id is not None:
+                    self.by_site_ip[(site_id, ip)] = device_id
+                if self.by_ip.setdefault(ip, device_id) != device_id:
+                    self.by_ip[ip] = SHARED
+            if fp:
+                slot = (site_id, fp)
+                self.by_fingerprint[slot].append(device_id)
+                if not self.building:
+                    self.taken[slot] += 1  # a row of this import made it: no later row of it may match it
+            return
+        merged = _fill(old, keys)
         self.known[device_id] = merged
-        if merged.mac and (old is None or not old.mac):
+        if merged.mac and not old.mac:
             self.by_mac.setdefault(merged.mac, device_id)
-        if merged.serial and (old is None or not old.serial):
-            self.by_tail[merged.serial[-MIN_SERIAL_TAIL:]].append(device_id)
-        if merged.asset_id and (old is None or not old.asset_id):
+        if merged.serial and not old.serial:
+            _put(self.by_tail, merged.serial[-MIN_SERIAL_TAIL:], device_id)
+        if merged.asset_id and not old.asset_id:
             self.by_asset.setdefault(merged.asset_id, device_id)
         if keys.ip:
             if keys.site_id is not None:
                 self.by_site_ip[(keys.site_id, keys.ip)] = device_id  # the newest holder wins
-            holders = self.by_ip[keys.ip]
-            if device_id not in holders:
-                holders.append(device_id)
-        if merged.fingerprint and (old is None or old.fingerprint != merged.fingerprint):
-            slot = (merged.site_id, merged.fingerprint)
-            self.by_fingerprint[slot].append(device_id)
-            if old is None and self.building is False:
-                self.taken[slot] += 1  # a row of this import made it: no later row of it may match it
+            if self.by_ip.setdefault(keys.ip, device_id) != device_id:
+                self.by_ip[keys.ip] = SHARED
+        if merged.fingerprint and old.fingerprint != merged.fingerprint:
+            self.by_fingerprint[(merged.site_id, merged.fingerprint)].append(device_id)
 
     def move(self, device_id: int, site_id: int) -> None:
         """A site-less device learnt its site (a scan named it)."""
         keys = self.known.get(device_id)
         if keys is None:
             return
-        self.known[device_id] = Keys(keys.mac, keys.serial, keys.asset_id, site_id, keys.ip, keys.fingerprint)
+        self.known[device_id] = keys._replace(site_id=site_id)
         if keys.ip:
             self.by_site_ip[(site_id, keys.ip)] = device_id
 
@@ -122,12 +180,10 @@ class DeviceKeys:
         if keys.asset_id and self.by_asset.get(keys.asset_id) == device_id:
             del self.by_asset[keys.asset_id]
         if keys.serial:
-            tail = self.by_tail.get(keys.serial[-MIN_SERIAL_TAIL:], [])
-            if device_id in tail:
-                tail.remove(device_id)
+            _drop(self.by_tail, keys.serial[-MIN_SERIAL_TAIL:], device_id)
         if keys.ip:
-            if device_id in self.by_ip.get(keys.ip, []):
-                self.by_ip[keys.ip].remove(device_id)
+            if self.by_ip.get(keys.ip) == device_id:
+                del self.by_ip[keys.ip]  # (a SHARED address stays shared: never a wrong bare-IP match)
             if keys.site_id is not None and self.by_site_ip.get((keys.site_id, keys.ip)) == device_id:
                 del self.by_site_ip[(keys.site_id, keys.ip)]
 
@@ -145,15 +201,9 @@ class DeviceKeys:
         return bool(keys.asset_id and known.asset_id and keys.asset_id != known.asset_id)
 
     def _by_serial(self, serial: str) -> int | None:
-        if len(serial) >= MIN_SERIAL_TAIL:
-            for did in self.by_tail.get(serial[-MIN_SERIAL_TAIL:], ()):
-                known = self.known[did].serial
-                if known and serials_agree(serial, known):
-                    return did
-            return None
-        # a short serial can only equal another short one (no tail to share)
-        for did in self.by_tail.get(serial, ()):
-            if self.known[did].serial == serial:
+        for did in _ids(self.by_tail, serial[-MIN_SERIAL_TAIL:]):
+            known = self.known[did].serial
+            if known and serials_agree(serial, known):
                 return did
         return None
 
@@ -162,19 +212,25 @@ class DeviceKeys:
 
         ``bare_ip``: the record has no site (a scan without ``--site``), so an address matches
         only when exactly one known device holds it."""
-        if keys.mac and (did := self.by_mac.get(keys.mac)) is not None:
+        mac, serial, asset_id, _site_id, ip, fp = keys
+        if mac and (did := self.by_mac.get(mac)) is not None:
             return self._settle(Match(did, "mac"), keys)
-        if keys.serial and (did := self._by_serial(keys.serial)) is not None and not self.contradicts(did, keys):
+        if (
+            serial
+            and serial[-MIN_SERIAL_TAIL:] in self.by_tail
+            and (did := self._by_serial(serial)) is not None
+            and not self.contradicts(did, keys)
+        ):
             return self._settle(Match(did, "serial"), keys)
-        if keys.asset_id and (did := self.by_asset.get(keys.asset_id)) is not None and not self.contradicts(did, keys):
+        if asset_id and (did := self.by_asset.get(asset_id)) is not None and not self.contradicts(did, keys):
             return self._settle(Match(did, "asset_id"), keys)
-        if keys.ip:
+        if ip:
             did = self._address_holder(keys, bare_ip=bare_ip)
             if did is not None and not self.contradicts(did, keys):
                 return Match(did, "address")
             return None
-        if keys.fingerprint and not keys.has_identity:
-            slot = (keys.site_id, keys.fingerprint)
+        if fp and not keys.has_identity:
+            slot = (keys.site_id, fp)
             holders = self.by_fingerprint.get(slot, [])
             n = self.taken[slot]
             if n < len(holders):
@@ -186,8 +242,8 @@ class DeviceKeys:
         assert keys.ip is not None
         if keys.site_id is not None and not bare_ip:
             return self.by_site_ip.get((keys.site_id, keys.ip))
-        holders = self.by_ip.get(keys.ip, [])
-        return holders[0] if len(holders) == 1 else None
+        held = self.by_ip.get(keys.ip)
+        return None if held is None or held == SHARED else held
 
     def _settle(self, match: Match, keys: Keys) -> Match:
         """A strong-key match to a device with no site, for a record that has one: when the
@@ -247,8 +303,8 @@ def record_keys(
     fields: dict[str, object] | None,
 ) -> Keys:
     """The keys of one inventory record; the fingerprint only for rows with no other key."""
-    skey = serial_key(serial)
-    akey = asset_key(asset_id)
+    skey = serial_key(serial) if serial else None
+    akey = asset_key(asset_id) if asset_id else None
     fp = fingerprint(site, fields) if fields is not None and not (mac or skey or akey or ip) else None
     return Keys(mac, skey, akey, site_id, ip, fp)
 

@@ -18,6 +18,7 @@ window passing or by that user's correct password -- never by traffic for other 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -39,8 +40,13 @@ ROLES = ("viewer", "planner", "admin")
 SESSION_HOURS = 12
 _NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _hasher = PasswordHasher()
-#: verified against when the user does not exist, so a wrong name costs as long as a wrong password
-_DUMMY = _hasher.hash("phaseout-no-such-user")
+
+
+@functools.cache
+def _dummy() -> str:
+    """Verified against when the user does not exist, so a wrong name costs as long as a wrong
+    password.  Made on first use, not at import: an argon2 hash costs every CLI start 0.3 s."""
+    return _hasher.hash("phaseout-no-such-user")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +227,7 @@ def authenticate(engine: Engine, name: str, password: str) -> User | None:
         ).first()
     try:
         if row is None:
-            _hasher.verify(_DUMMY, password + "x")  # same work as a real check
+            _hasher.verify(_dummy(), password + "x")  # same work as a real check
             return None
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
