@@ -158,9 +158,16 @@ def test_capture_shows_nothing_leaves_the_scope(link: tuple[str, str], tmp_path:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)  # tcpdump is listening
+    # wait until tcpdump says it is listening (a fixed sleep missed the scan on a busy machine)
+    assert dump.stderr is not None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        line = dump.stderr.readline()
+        if "listening on" in line or not line:
+            break
+    time.sleep(0.2)
     proc = _scan(scanner, interface)
-    time.sleep(0.5)
+    time.sleep(1.5)  # let tcpdump write the last packets before it is stopped
     dump.send_signal(signal.SIGINT)
     dump.wait(timeout=10)
     assert proc.returncode == 0, proc.stderr
