@@ -131,3 +131,16 @@ def emulate_process(profiles: str, count: int, base: str, env: dict[str, str]) -
 
 
 needs_ports = pytest.mark.skipif(not _can_bind_low_ports(), reason="binding port 80 on loopback needs root here")
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``phaseout ARGS`` through the console entry point in this process: (exit code, out, err)."""
+    from phaseout.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

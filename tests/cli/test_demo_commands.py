@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from phaseout.cli import main
+from tests.support import run_main
 
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_main  # the shared in-process runner (tests/support.py)
 
 
 def test_next_commands_are_whole_and_work(

@@ -9,21 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from phaseout.cli import EPILOG, main
+from phaseout.cli import EPILOG
 from phaseout.errors import EXIT_CODES
-from tests.support import reported_serial
+from tests.support import reported_serial, run_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_main  # the shared in-process runner (tests/support.py)
 
 
 def test_tables_agree() -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from phaseout.cli import main, render
+from phaseout.cli import render
+from tests.support import run_main
 
 SITES = "Store No,Store Name,Region,Sensitive?\n1,Leeds Hyper,Yorkshire,no\n2,Camden,London,yes\n"
 # MACs with :ab: and :cd: (Rich turns those into emoji unless told not to); a model that is markup
@@ -25,14 +26,7 @@ DEVICES = (
 )
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_main  # the shared in-process runner (tests/support.py)
 
 
 @pytest.fixture

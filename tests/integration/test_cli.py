@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from phaseout.cli import main
+from tests.support import run_main
 
 SITES = "Store No,Store Name,Region,Sensitive?\n1,Leeds Hyper,Yorkshire,no\n2,Camden,London,yes\n"
 DEVICES = (
@@ -22,14 +22,7 @@ DEVICES = (
 )
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_main  # the shared in-process runner (tests/support.py)
 
 
 @pytest.fixture
