@@ -4,7 +4,6 @@ the scope guard, and hostile devices that cost one host's deadline, never the sc
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import signal
@@ -214,8 +213,10 @@ def test_rate_limit_spaces_out_starts() -> None:
         return stamps
 
     stamps = sorted(asyncio.run(run()))
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert all(g >= 0.04 for g in gaps), gaps  # 20 per second: 50 ms apart (behaviour, not speed)
+    # 20 per second: the n-th start comes no sooner than n x 50 ms after the first (a start woken
+    # late by a busy machine lets the next one follow sooner, so single gaps prove nothing)
+    offsets = [t - stamps[0] for t in stamps]
+    assert all(off >= n * 0.05 - 0.01 for n, off in enumerate(offsets)), offsets
 
 
 @needs_ports
