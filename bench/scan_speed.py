@@ -80,6 +80,7 @@ def main() -> int:
         help="hosts probed at once (the emulator holds ~10,000 listening sockets and its fd limit is 20,000: "
         "1,024 hosts with several connections each ran it out of descriptors)",
     )
+    parser.add_argument("--emulators", type=int, default=4, help="emulator processes serving the hosts")
     parser.add_argument("--nmap-host-timeout", default="60s")
     parser.add_argument("--nmap-timeout", type=float, default=10800, help="seconds before the nmap run is stopped")
     parser.add_argument(
@@ -93,29 +94,39 @@ def main() -> int:
     truth = {d.ip: _truth(d.profile.maker) for d in devices}
     print(f"{args.hosts} emulated hosts, {len(names)} profiles in turn ({', '.join(names)})")
 
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "phaseout",
-            "emulate",
-            "--profiles",
-            ",".join(names),
-            "--count",
-            str(args.hosts),
-            "--base",
-            BASE,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    # The emulated hosts are served by several processes: one Python process cannot hold ~10,000
+    # listening sockets and answer 4,096 hosts at once on a small machine.  Each process takes a
+    # run of hosts that is a multiple of the profile count, so the profiles cycle as planned above.
+    chunk = max(len(names), -(-args.hosts // args.emulators) // len(names) * len(names))
+    emulators = []
+    for first_index in range(0, args.hosts, chunk):
+        count = min(chunk, args.hosts - first_index)
+        emulators.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "phaseout",
+                    "emulate",
+                    "--profiles",
+                    ",".join(names),
+                    "--count",
+                    str(count),
+                    "--base",
+                    devices[first_index].ip,
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
     try:
-        assert emulator.stdout is not None
         start = time.monotonic()
-        first = emulator.stdout.readline()
-        if "emulated devices" not in first:
-            print("emulator did not start (binding ports below 1024 needs root)")
-            return 1
+        for emulator in emulators:
+            assert emulator.stdout is not None
+            first = emulator.stdout.readline()
+            if "emulated devices" not in first:
+                print("emulator did not start (binding ports below 1024 needs root)")
+                return 1
         print(f"emulator up in {time.monotonic() - start:.1f} s")
         targets = [d.ip for d in devices]
 
@@ -203,8 +214,10 @@ def main() -> int:
         print(f"covered-maker recall: phaseout {our_hits}/{len(covered)}, nmap {hits}/{len(covered)}")
         return 0
     finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
+        for emulator in emulators:
+            emulator.terminate()
+        for emulator in emulators:
+            emulator.wait(timeout=30)
 
 
 if __name__ == "__main__":
