@@ -320,6 +320,10 @@ class RequestGuard:
             peer = scope["client"][0] if scope.get("client") else None
             wait = limiter.locked(client_address(peer, headers.get("x-forwarded-for"), proxies))
             if wait:
+                # read the small login form first (capped above, within the body deadline): closing
+                # with it unread resets the connection, and the client may never see the 429
+                if (chunked or length) and await self._read(receive, send, limit) is None:
+                    return
                 await _reply(send, 429, f"too many failed logins: wait {wait} s", {"Retry-After": str(wait)})
                 return
         has_body = chunked or bool(length)
