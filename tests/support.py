@@ -144,3 +144,26 @@ def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, 
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def plan_to_done_order(app: Phaseout, tmp_path: Path, today: dt.date, new_serial: str, new_mac: str) -> tuple[int, int]:
+    """Assess, plan, make the work order, take it through scheduled and in-progress, and record
+    the installer's return naming the new device: (work order id, old device id).  Shared by the
+    tracking and exit-code tests (the packs must be chosen first)."""
+    from phaseout.store.work import list_orders, show
+
+    app.assess(today)
+    estate, _ = plan_stored_estate(app.engine, None, PlanSettings(start=dt.date(2027, 1, 1)), today)
+    save_plan(app.engine, "baseline", estate, solve(estate.problem))
+    app.generate_work()
+    with app.engine.connect() as conn:
+        wo = list_orders(conn)[0]["id"]
+        device_id = show(conn, wo)["devices"][0]["device_id"]
+    for status in ("scheduled", "in-progress"):
+        app.set_work_status(wo, status)
+    (tmp_path / "return.csv").write_text(
+        f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,{new_serial},{new_mac},{today}\n",
+        encoding="utf-8",
+    )
+    app.record_return(tmp_path / "return.csv")
+    return int(wo), int(device_id)

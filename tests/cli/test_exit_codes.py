@@ -11,7 +11,7 @@ import pytest
 
 from phaseout.cli import EPILOG
 from phaseout.errors import EXIT_CODES
-from tests.support import reported_serial, run_main
+from tests.support import plan_to_done_order, reported_serial, run_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,13 +126,9 @@ def test_8_a_check_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
     import datetime as dt
 
     from phaseout.app import Phaseout
-    from phaseout.app.planning import plan_stored_estate, save_plan
     from phaseout.discover.scanner import ScanSettings, scan
     from phaseout.emulate.devices import Emulator, plan_devices
-    from phaseout.plan.estate import PlanSettings
-    from phaseout.plan.solve import solve
     from phaseout.store import Store
-    from phaseout.store.work import list_orders, show
 
     today = dt.date(2026, 11, 29)
     ip = "127.49.0.1"
@@ -146,22 +142,8 @@ def test_8_a_check_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str], mo
         app = Phaseout(store, actor="t")
         app.import_devices(tmp_path / "d.csv")
         app.use_packs(["us-ndaa-889"])
-        app.assess(today)
-        estate, _ = plan_stored_estate(store.engine, None, PlanSettings(start=dt.date(2027, 1, 1)), today)
-        save_plan(store.engine, "b", estate, solve(estate.problem))
-        app.generate_work()
-        with store.engine.connect() as conn:
-            wo = list_orders(conn)[0]["id"]
-            device_id = show(conn, wo)["devices"][0]["device_id"]
-        for status in ("scheduled", "in-progress"):
-            app.set_work_status(wo, status)
-        (tmp_path / "r.csv").write_text(
-            # the serial as the camera reports it (its label): the emulated profile copies real firmware
-            f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,"
-            f"{reported_serial(new)},{new.mac},{today}\n",
-            encoding="utf-8",
-        )
-        app.record_return(tmp_path / "r.csv")
+        # the serial as the camera reports it (its label): the emulated profile copies real firmware
+        plan_to_done_order(app, tmp_path, today, reported_serial(new), new.mac)
 
         async def run_scan() -> list:  # type: ignore[type-arg]
             async with Emulator([new]):

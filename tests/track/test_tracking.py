@@ -26,7 +26,7 @@ from phaseout.store.audit import list_events
 from phaseout.store.waivers import add_waiver, list_waivers
 from phaseout.store.work import list_orders, show
 from phaseout.track.workflow import check_transition
-from tests.support import reported_serial
+from tests.support import plan_to_done_order, reported_serial
 
 TODAY = dt.date(2026, 11, 29)
 
@@ -202,20 +202,7 @@ def _done_order_with_new_device_elsewhere(store: Store, tmp_path: Path, ip: str,
         conn.execute(text("update observations set observed_at = :t where kind <> 'inventory'"), {"t": earlier})
         conn.execute(text("update scans set started_at = :t, finished_at = :t"), {"t": earlier})
     app.use_packs(["us-ndaa-889"])
-    app.assess(TODAY)
-    estate, _ = plan_stored_estate(store.engine, None, PlanSettings(start=dt.date(2027, 1, 1)), TODAY)
-    save_plan(store.engine, "baseline", estate, solve(estate.problem))
-    app.generate_work()
-    with store.engine.connect() as conn:
-        wo = list_orders(conn)[0]["id"]
-        device_id = show(conn, wo)["devices"][0]["device_id"]
-    for status in ("scheduled", "in-progress"):
-        app.set_work_status(wo, status)
-    (tmp_path / "r.csv").write_text(
-        f"work_order,device,old_serial,new_serial,new_mac,done_date\n{wo},{device_id},,{new.serial},{new.mac},{TODAY}\n",
-        encoding="utf-8",
-    )
-    app.record_return(tmp_path / "r.csv")
+    wo, device_id = plan_to_done_order(app, tmp_path, TODAY, new.serial, new.mac)
     app.record_results(_scan("axis-ipc", new_ip, 8), targets=[new_ip], ports=(80,), site="S9")
     return wo, device_id
 
