@@ -42,12 +42,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _still_listed() -> Any:
+    """Not a channel its recorder no longer lists (``missing``): that camera is not there."""
+    return or_(devices.c.channel_state.is_(None), devices.c.channel_state != "missing")
+
+
 def _site_cameras(conn: Connection, code: str) -> int:
     return int(
         conn.execute(
             select(func.count())
             .select_from(devices.join(sites, sites.c.id == devices.c.site_id))
-            .where(sites.c.code == code, devices.c.status == "active", devices.c.id_type == "camera")
+            .where(sites.c.code == code, devices.c.status == "active", devices.c.id_type == "camera", _still_listed())
         ).scalar()
         or 0
     )
@@ -262,7 +267,8 @@ def record_return(
                 "device",
                 item["device"],
                 None,
-                {k: item[k] for k in ("work_order", "new_serial", "new_mac", "done_on")},
+                {k: item[k] for k in ("work_order", "new_serial", "new_mac", "done_on")}
+                | ({"decommissioned": True} if item.get("decommissioned") else {}),
             )
             touched.add(item["work_order"])
             result.rows += 1
@@ -417,6 +423,7 @@ def site_cameras_now(conn: Connection, site: str, leaving: list[int], arriving: 
             sites.c.code == site,
             devices.c.status == "active",
             devices.c.id_type == "camera",
+            _still_listed(),
             devices.c.id.not_in([*leaving, *arriving] or [-1]),
         )
     ).scalar()

@@ -1,7 +1,10 @@
 """The installer's return (pure): rows of a CSV or spreadsheet -> checked swap records.
 
-Columns: work order, device, old serial, new serial, new MAC, done date.  Checked whole: the
-caller writes nothing unless every row passes, and every problem is listed with its line."""
+Columns: work order, device, old serial, new serial, new MAC, done date, and optionally
+``decommissioned`` (yes / no): a device removed for good, with no replacement (a camera whose
+channel is no longer needed).  Such a row names no new device; verification then still needs the
+old device gone, and the recorder channel it sat on may stay dark.  Checked whole: the caller
+writes nothing unless every row passes, and every problem is listed with its line."""
 
 from __future__ import annotations
 
@@ -13,6 +16,10 @@ from phaseout.errors import DataError, RowError
 from phaseout.normalize import normalize_mac
 
 RETURN_COLUMNS = ("work_order", "device", "old_serial", "new_serial", "new_mac", "done_date")
+#: optional: the device was removed for good (no replacement)
+DECOMMISSIONED = "decommissioned"
+_YES = frozenset({"yes", "y", "true", "1", "x"})
+_NO = frozenset({"", "no", "n", "false", "0"})
 
 
 def _header_key(text: object) -> str:
@@ -40,6 +47,11 @@ def parse_return(
                 )
             continue
         get = {c: cells[header[c]] if header[c] < len(cells) else "" for c in RETURN_COLUMNS}
+        at = header.get(DECOMMISSIONED)
+        flag = (cells[at] if at is not None and at < len(cells) else "").lower()
+        if flag not in _YES | _NO:
+            problems.append(RowError(line, f"decommissioned is {flag[:20]!r}: write yes or no", DECOMMISSIONED))
+            continue
         try:
             item = {
                 "work_order": int(get["work_order"]),
@@ -48,12 +60,25 @@ def parse_return(
                 "new_serial": get["new_serial"] or None,
                 "new_mac": normalize_mac(get["new_mac"]) if get["new_mac"] else None,
                 "done_on": dt.date.fromisoformat(get["done_date"][:10]),
+                "decommissioned": flag in _YES,
             }
         except ValueError as exc:
             problems.append(RowError(line, str(exc)))
             continue
-        if not item["new_serial"] and not item["new_mac"]:
-            problems.append(RowError(line, "give the new device's MAC or serial: verification needs one", "new_mac"))
+        if item["decommissioned"]:
+            if item["new_serial"] or item["new_mac"]:
+                problems.append(
+                    RowError(line, "a decommissioned device has no replacement: leave new_serial and new_mac empty")
+                )
+                continue
+        elif not item["new_serial"] and not item["new_mac"]:
+            problems.append(
+                RowError(
+                    line,
+                    "give the new device's MAC or serial (verification needs one), or decommissioned = yes",
+                    "new_mac",
+                )
+            )
             continue
         parsed.append((line, item))
     return parsed, problems

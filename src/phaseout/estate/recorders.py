@@ -1,0 +1,120 @@
+"""The recorder tree in words (pure): how a recorder and the cameras on its channels are named for
+installers, work orders, the terminal and the dashboard.
+
+Rows are plain mappings as :mod:`phaseout.queries.recorders` returns them (``id``, ``channel``,
+``channel_state``, ``ip``, ``model``, ``id_model``, ``vendor``, ``label``, ``covered``, ...).  A
+channel key is the recorder's own name for the input: ``D3`` is IP channel 3, ``A3`` analogue
+input 3 (an analogue camera has no address).  Channel numbers are shown as the recorder shows
+them (``ch 3``); on a hybrid recorder, with both kinds, the letter stays (``ch A3``, ``ch D3``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: channels named in one line before "... and N more"
+LINE_CHANNELS = 64
+
+#: what each stored channel state means to a person
+STATE_WORDS = {
+    "online": "online",
+    "offline": "offline",
+    "unknown": "state not reported",
+    "missing": "gone: no longer in the recorder's list",
+}
+
+
+def channel_number(key: str | None) -> int | None:
+    if key and key[:1] in ("A", "D") and key[1:].isdigit():
+        return int(key[1:])
+    return None
+
+
+def is_analogue(row: Mapping[str, Any]) -> bool:
+    return str(row.get("channel") or "").startswith("A")
+
+
+def hybrid(children: Sequence[Mapping[str, Any]]) -> bool:
+    kinds = {str(c.get("channel") or "")[:1] for c in children if channel_number(c.get("channel")) is not None}
+    return kinds >= {"A", "D"}
+
+
+def channel_name(key: str | None, *, both_kinds: bool = False) -> str:
+    """``ch 3`` (``ch A3`` on a hybrid recorder); ``not on a channel`` for a linked device."""
+    number = channel_number(key)
+    if number is None or key is None:
+        return "not on a channel"
+    return f"ch {key}" if both_kinds else f"ch {number}"
+
+
+def model_of(row: Mapping[str, Any]) -> str:
+    return str(row.get("model") or row.get("id_model") or "")
+
+
+def recorder_kind(row: Mapping[str, Any], children: Sequence[Mapping[str, Any]]) -> str:
+    """NVR when its channels are IP channels, DVR when analogue inputs, else recorder."""
+    kinds = {str(c.get("channel") or "")[:1] for c in children if channel_number(c.get("channel")) is not None}
+    if kinds == {"D"}:
+        return "NVR"
+    if kinds == {"A"}:
+        return "DVR"
+    return "recorder"
+
+
+def recorder_title(row: Mapping[str, Any], children: Sequence[Mapping[str, Any]] = ()) -> str:
+    """``NVR DS-7608NXI at 10.0.0.5`` (device id when nothing else names it)."""
+    model = model_of(row)
+    where = f" at {row['ip']}" if row.get("ip") else ""
+    name = f" {model}" if model else f" {row.get('id')}"
+    return f"{recorder_kind(row, children)}{name}{where}"
+
+
+def camera_words(row: Mapping[str, Any], extra: str = "") -> str:
+    """``DS-2CD2386G2 (covered)``, ``analogue (no address)``, ``IPC-HDW2431T (covered, offline)``."""
+    model = model_of(row)
+    what = model or ("analogue" if is_analogue(row) else str(row.get("id_type") or "camera"))
+    notes: list[str] = []
+    if row.get("covered"):
+        label = row.get("label") or row.get("vendor")
+        notes.append("covered" if not label or label == row.get("vendor") else f"covered: {label}")
+    if not row.get("ip"):
+        notes.append("no address")
+    state = row.get("channel_state")
+    if state and state != "online":
+        notes.append(STATE_WORDS.get(str(state), str(state)))
+    if row.get("status") and row.get("status") != "active":
+        notes.append(str(row["status"]))
+    if extra:
+        notes.append(extra)
+    return f"{what} ({', '.join(notes)})" if notes else what
+
+
+def recorder_line(
+    recorder: Mapping[str, Any],
+    children: Sequence[Mapping[str, Any]],
+    marks: Mapping[int, str] | None = None,
+    *,
+    limit: int = LINE_CHANNELS,
+) -> str:
+    """``NVR DS-7608NXI at 10.0.0.5: ch 1 DS-2CD2386G2 (covered), ch 2 analogue (no address), ...``.
+    ``marks``: words added to some devices (``swapped in this visit``)."""
+    marks = marks or {}
+    both = hybrid(children)
+    parts = [
+        f"{channel_name(c.get('channel'), both_kinds=both)} {camera_words(c, marks.get(int(c['id']), ''))}"
+        for c in children[:limit]
+    ]
+    if len(children) > limit:
+        parts.append(f"... and {len(children) - limit} more")
+    body = ", ".join(parts) if parts else "no cameras known behind it (scan it with --credentials)"
+    return f"{recorder_title(recorder, children)}: {body}"
+
+
+def place_words(
+    device: Mapping[str, Any], recorder: Mapping[str, Any] | None, children: Sequence[Mapping[str, Any]]
+) -> str:
+    """Where a device sits: ``ch 3 of NVR DS-7608NXI at 10.0.0.5`` (empty when behind no recorder)."""
+    if recorder is None:
+        return ""
+    return f"{channel_name(device.get('channel'), both_kinds=hybrid(children))} of {recorder_title(recorder, children)}"
