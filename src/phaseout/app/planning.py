@@ -256,5 +256,7 @@ def with_runbook(found: dict[str, Any] | None) -> dict[str, Any] | None:
 
     if found is None or not found.get("visits"):
         return found
-    steps = runbook_from_details(found["swaps"], found["periods"], found["cameras"], found["max_offline_share"])
+    steps = runbook_from_details(
+        found["swaps"], found["periods"], found["cameras"], found["max_offline_share"], found.get("places")
+    )
     return {k: found[k] for k in ("plan", "name", "visits")} | {"runbook": [s.as_dict() for s in steps]}

@@ -244,11 +244,20 @@ def print_result(result: PlanResult, estate: EstatePlan | None = None) -> None:
             console.print(f"[dim]note[/]: {escape(note)}")
 
 
-def _write_runbooks(folder: Path, estate: EstatePlan, result: PlanResult) -> int:
+def _swap_tree(ctx: typer.Context, estate: EstatePlan) -> dict[str, Any]:
+    """Where every swapped device sits in the recorder tree (the runbooks name the channels)."""
+    from phaseout.queries.recorders import places
+
+    ids = [s.device.id for v in estate.visits.values() for s in v.swaps]
+    with open_store(ctx) as store, store.engine.connect() as conn:
+        return places(conn, ids)
+
+
+def _write_runbooks(folder: Path, estate: EstatePlan, result: PlanResult, tree: dict[str, Any] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
     for site in sorted({v.site for v in estate.visits.values()}):
-        steps = site_runbook(estate, site, result.assignments)
+        steps = site_runbook(estate, site, result.assignments, tree)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in site)
         with (folder / f"{safe}.csv").open("w", newline="", encoding="utf-8") as fh:
             writer = SafeDictWriter(fh, fieldnames=list(steps[0].as_dict()))
@@ -298,10 +307,21 @@ def show_site_runbook(ctx: typer.Context, code: str) -> None:
             render.Column("ip", key=True),
             render.Column("new SKU", key=True),
             render.Column("action"),
+            render.Column("where"),
             render.Column("old"),
         ],
         [
-            [s["step"], s["visit"], s["period"] or "unscheduled", s["device"], s["ip"], s["sku"], s["action"], s["old"]]
+            [
+                s["step"],
+                s["visit"],
+                s["period"] or "unscheduled",
+                s["device"],
+                s["ip"],
+                s["sku"],
+                s["action"],
+                s.get("where") or "",
+                s["old"],
+            ]
             for s in found["runbook"]
         ],
     )
@@ -404,7 +424,7 @@ def plan_estate(
         write_json(output, result.as_dict())
         console.print(f"wrote {escape(str(output))}")
     if runbooks is not None:
-        n = _write_runbooks(runbooks, estate, result)
+        n = _write_runbooks(runbooks, estate, result, _swap_tree(ctx, estate))
         console.print(f"wrote {n:,} runbooks and bills of materials to {escape(str(runbooks))}")
     if result.status in ("infeasible", "no-solution"):
         raise typer.Exit(EXIT_NO_SOLUTION)

@@ -15,7 +15,9 @@ from phaseout.app import Phaseout
 from phaseout.cli import render
 from phaseout.cli.common import console, open_store
 from phaseout.errors import EXIT_CHECK_FAILED, UsageError
+from phaseout.estate.recorders import places_of
 from phaseout.export.safe import SafeDictWriter
+from phaseout.queries import recorders
 from phaseout.store.audit import cli_actor, list_events
 from phaseout.store.waivers import add_waiver, list_waivers, revoke_waiver
 from phaseout.store.work import list_orders, show
@@ -88,19 +90,25 @@ def work_show(ctx: typer.Context, order_id: int = typer.Argument(...)) -> None:
     """One work order: its devices, replacement SKUs, returned serials and verification."""
     with open_store(ctx) as store, store.engine.connect() as conn:
         order = show(conn, order_id)
+        ids = [int(d["device_id"]) for d in order["devices"]]
+        where, recorder_lines = places_of(recorders.places(conn, ids), ids, "in this order")
     console.print(
         f"work order {order['id']}: site {escape(order['site'])}, visit {escape(order['package'])}, "
         f"period {escape(order['period'] or '-')}, [bold]{order['status']}[/]"
         + (f" ({escape(order['reason'])})" if order["reason"] else "")
     )
+    for line in recorder_lines:
+        console.print(f"  {escape(line)}", soft_wrap=False, overflow="fold")
     table = Table()
-    for col in ("device", "model", "ip", "sku", "old serial", "new serial", "new MAC", "done", "verification"):
+    columns = ("device", "model", "ip", "channel", "sku", "old serial", "new serial", "new MAC", "done", "verification")
+    for col in columns:
         table.add_column(col)
     for d in order["devices"]:
         table.add_row(
             str(d["device_id"]),
             escape(d["model"] or ""),
             escape(d["ip"] or ""),
+            escape(where.get(int(d["device_id"]), "")),
             escape(d["sku"]),
             escape(d["old_serial"] or ""),
             escape(d["new_serial"] or ""),

@@ -103,6 +103,8 @@ def recorder_line(
     both = hybrid(children)
     parts = [
         f"{channel_name(c.get('channel'), both_kinds=both)} {camera_words(c, marks.get(int(c['id']), ''))}"
+        if channel_number(c.get("channel")) is not None
+        else f"{camera_words(c, marks.get(int(c['id']), ''))} on a channel not known"
         for c in children[:limit]
     ]
     if len(children) > limit:
@@ -117,4 +119,38 @@ def place_words(
     """Where a device sits: ``ch 3 of NVR DS-7608NXI at 10.0.0.5`` (empty when behind no recorder)."""
     if recorder is None:
         return ""
+    if channel_number(device.get("channel")) is None:
+        return f"behind {recorder_title(recorder, children)} (channel not known: scan it with --credentials)"
     return f"{channel_name(device.get('channel'), both_kinds=hybrid(children))} of {recorder_title(recorder, children)}"
+
+
+def places_of(
+    tree: Mapping[str, Any], device_ids: Sequence[int], mark: str = "swap in this visit"
+) -> tuple[dict[int, str], list[str]]:
+    """For a set of devices (a visit's swaps, a work order's lines) and a tree read by
+    ``queries.recorders.places``: where each device sits (``ch 3 of NVR ... at ...``), and one line
+    per recorder they touch listing all its channels, these devices marked."""
+    devices: Mapping[int, Mapping[str, Any]] = tree.get("devices") or {}
+    recorders: Mapping[int, Mapping[str, Any]] = tree.get("recorders") or {}
+    wanted = set(device_ids)
+    where: dict[int, str] = {}
+    touched: list[int] = []
+    for did in device_ids:
+        row = devices.get(did)
+        if row is None:
+            continue
+        parent = row.get("parent_id")
+        if parent is not None and parent in recorders:
+            rec = recorders[parent]
+            where[did] = place_words(row, rec, rec.get("children") or ())
+            touched.append(parent)
+        elif did in recorders:
+            touched.append(did)
+    lines = []
+    for rid in dict.fromkeys(touched):
+        rec = recorders[rid]
+        children = rec.get("children") or ()
+        marks = {int(c["id"]): mark for c in children if int(c["id"]) in wanted}
+        line = recorder_line(rec, children, marks)
+        lines.append(f"{line} [the recorder itself: {mark}]" if rid in wanted else line)
+    return where, lines

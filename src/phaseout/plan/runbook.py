@@ -7,6 +7,12 @@ each batch checked on the new recorder before the next starts; other devices (in
 readers) follow; the old recorder is switched off only when every camera it recorded is on the
 new one.
 
+Cameras behind a recorder are named by their channel (``ch 3 of NVR DS-7608NXI at 10.0.0.5``):
+each visit opens with one step per recorder it touches listing every channel (the visit's swaps
+marked), each swap says which channel it concerns, and the visit checks every channel that had a
+camera has one again before the crew leaves (verification counts them: a dark channel is an
+exception).  The tree comes from ``queries.recorders.places``; without it the runbook is as before.
+
 Two callers: the planner (from an :class:`EstatePlan`) and the dashboard (from a stored plan's
 details); both turn their swaps into :class:`SwapLine` first.
 """
@@ -18,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from phaseout.estate.recorders import places_of
 from phaseout.plan.estate import EstatePlan, offline_batch_size
 
 CAMERA_TYPES = ("camera", "thermal")
@@ -43,6 +50,7 @@ class Step:
     ip: str = ""
     sku: str = ""
     batch: int | None = None
+    where: str = ""  # the channel and recorder a camera sits on
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +63,7 @@ class Step:
             "ip": self.ip,
             "sku": self.sku,
             "batch": self.batch,
+            "where": self.where,
         }
 
 
@@ -62,6 +71,7 @@ def _add(
     steps: list[Step],
     visit: str,
     period: str | None,
+    where: Mapping[int, str],
     action: str,
     swap: SwapLine | None = None,
     batch: int | None = None,
@@ -70,7 +80,8 @@ def _add(
     if swap is None:
         steps.append(Step(visit, period, number, action, batch=batch))
     else:
-        steps.append(Step(visit, period, number, action, swap.device, swap.old, swap.ip, swap.sku, batch))
+        place = where.get(swap.device, "")
+        steps.append(Step(visit, period, number, action, swap.device, swap.old, swap.ip, swap.sku, batch, place))
 
 
 def _visit_number(visit: str) -> int:
@@ -79,14 +90,22 @@ def _visit_number(visit: str) -> int:
 
 
 def runbook(
-    visits: Mapping[str, Sequence[SwapLine]], period_of: Mapping[str, str | None], cameras: int, share: float
+    visits: Mapping[str, Sequence[SwapLine]],
+    period_of: Mapping[str, str | None],
+    cameras: int,
+    share: float,
+    tree: Mapping[str, Any] | None = None,
 ) -> list[Step]:
-    """The steps for one site's visits (visit id -> swaps), in visit order."""
+    """The steps for one site's visits (visit id -> swaps), in visit order.  ``tree``: the
+    recorder tree of the swapped devices (``queries.recorders.places``), for the channels."""
     batch_size = offline_batch_size(cameras, share)
     steps: list[Step] = []
     for visit in sorted(visits, key=_visit_number):
-        add = functools.partial(_add, steps, visit, period_of.get(visit))
         swaps = visits[visit]
+        where, recorder_lines = places_of(tree or {}, [s.device for s in swaps])
+        add = functools.partial(_add, steps, visit, period_of.get(visit), where)
+        for line in recorder_lines:
+            add(f"before starting, note the recorder's channels: {line}")
         recorders = [s for s in swaps if s.device_type == "recorder"]
         cams = [s for s in swaps if s.device_type in CAMERA_TYPES]
         others = [s for s in swaps if s.device_type != "recorder" and s.device_type not in CAMERA_TYPES]
@@ -99,13 +118,20 @@ def runbook(
             add(f"check batch {batch}: live view and recording on the new recorder before the next batch")
         for swap in others:
             add(f"swap for {swap.sku}", swap)
+        if recorder_lines:
+            add(
+                "check every recorder channel that had a camera has one again (live view per channel): "
+                "a channel left dark fails verification unless the return marks it decommissioned"
+            )
         for swap in recorders:
             add("switch the old recorder off once every camera records on the new one; wipe its disks", swap)
         add("record new serials and MACs for the work order; re-scan the site to prove the old devices are gone")
     return steps
 
 
-def site_runbook(estate: EstatePlan, site: str, assignments: Mapping[str, int]) -> list[Step]:
+def site_runbook(
+    estate: EstatePlan, site: str, assignments: Mapping[str, int], tree: Mapping[str, Any] | None = None
+) -> list[Step]:
     periods = [p.id for p in estate.problem.periods]
     visits: dict[str, list[SwapLine]] = {}
     for visit in estate.visits.values():
@@ -120,11 +146,15 @@ def site_runbook(estate: EstatePlan, site: str, assignments: Mapping[str, int]) 
         visits[visit.id] = lines
     period_of = {v: (periods[t] if (t := assignments.get(v)) is not None else None) for v in visits}
     cameras = estate.sites[site].cameras if site in estate.sites else 0
-    return runbook(visits, period_of, cameras, estate.settings.max_offline_share)
+    return runbook(visits, period_of, cameras, estate.settings.max_offline_share, tree)
 
 
 def runbook_from_details(
-    packages: Mapping[str, Sequence[Mapping[str, Any]]], period_of: Mapping[str, str], cameras: int, share: float
+    packages: Mapping[str, Sequence[Mapping[str, Any]]],
+    period_of: Mapping[str, str],
+    cameras: int,
+    share: float,
+    tree: Mapping[str, Any] | None = None,
 ) -> list[Step]:
     """The runbook from a stored plan's details (``app.planning.plan_details``)."""
     visits = {
@@ -134,4 +164,4 @@ def runbook_from_details(
         ]
         for v, swaps in packages.items()
     }
-    return runbook(visits, {v: period_of.get(v) for v in visits}, cameras, share)
+    return runbook(visits, {v: period_of.get(v) for v in visits}, cameras, share, tree)

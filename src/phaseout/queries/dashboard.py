@@ -22,6 +22,7 @@ from sqlalchemy import Connection, case, func, select
 from phaseout.errors import UsageError
 from phaseout.queries.devices import COLUMNS, SORT, DeviceQuery, count
 from phaseout.queries.devices import page as device_page
+from phaseout.queries.recorders import places
 from phaseout.store.generation import current
 from phaseout.store.identification import evidence_of
 from phaseout.store.policies import covered_makers_in_use, packs_in_use
@@ -305,12 +306,15 @@ def site_plan(conn: Connection, code: str) -> dict[str, Any] | None:
     ).all()
     if not rows:
         return {"plan": latest.id, "name": latest.name, "visits": [], "runbook": []}
+    swaps = {r.package: orjson.loads(r.swaps) for r in rows}
     return {
         "plan": latest.id,
         "name": latest.name,
         "visits": [{"id": r.package, "period": r.period, "devices": r.devices} for r in sorted(rows)],
         # what the runbook is made from (the application turns it into steps: plan.runbook)
-        "swaps": {r.package: orjson.loads(r.swaps) for r in rows},
+        "swaps": swaps,
+        # where each swapped device sits in the recorder tree (runbook channels: queries.recorders)
+        "places": places(conn, [int(x["device"]) for v in swaps.values() for x in v]),
         "periods": {r.package: r.period for r in rows},
         "cameras": int(orjson.loads(latest.details).get("cameras_by_site", {}).get(code, 0)),
         "max_offline_share": float(json.loads(latest.settings).get("max_offline_share", 0.25)),

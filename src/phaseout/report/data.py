@@ -216,7 +216,7 @@ def site_report(conn: Connection, code: str, today: dt.date) -> Report:
         runbook.tables.append(
             Table(
                 "runbook",
-                ["#", "visit", "period", "action", "device", "old", "ip", "new SKU"],
+                ["#", "visit", "period", "action", "device", "old", "ip", "channel", "new SKU"],
                 [
                     [
                         s["step"],
@@ -226,6 +226,7 @@ def site_report(conn: Connection, code: str, today: dt.date) -> Report:
                         s["device"] or "",
                         s["old"],
                         s["ip"],
+                        s.get("where") or "",
                         s["sku"],
                     ]
                     for s in plan["runbook"]

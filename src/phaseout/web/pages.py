@@ -20,8 +20,10 @@ from sqlalchemy import Engine
 from phaseout.app import Phaseout
 from phaseout.app.planning import with_runbook
 from phaseout.errors import PhaseoutError
+from phaseout.estate.recorders import places_of
 from phaseout.policy.packs import available_packs
 from phaseout.queries import dashboard as q
+from phaseout.queries import recorders
 from phaseout.report.facts import SITE_SCALE, progress_chart
 from phaseout.store import Store
 from phaseout.store.policies import packs_in_use
@@ -562,8 +564,20 @@ def work_order_page(
         except PhaseoutError as exc:
             raise HTTPException(404, exc.message) from None
         history = list_events(conn, entity="work-order", entity_id=str(order_id))
+        ids = [int(d["device_id"]) for d in order["devices"]]
+        where, recorder_lines = places_of(recorders.places(conn, ids), ids, "in this order")
     choices = ["unblock"] if order["status"] == "blocked" else list(NEXT[order["status"]])
-    return render(request, "work_order.html", who, order=order, history=history, choices=choices, message=message)
+    return render(
+        request,
+        "work_order.html",
+        who,
+        order=order,
+        history=history,
+        choices=choices,
+        message=message,
+        where=where,
+        recorder_lines=recorder_lines,
+    )
 
 
 @router.post("/work/{order_id}/status")
