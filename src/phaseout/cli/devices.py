@@ -71,6 +71,10 @@ def devices(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table on screen, or an export format."),
     wide: bool = render.WIDE,
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the export here (xlsx needs it)."),
+    recorder: int | None = typer.Option(None, "--recorder", help="Only the devices behind this recorder (device id)."),
+    tree: bool = typer.Option(
+        False, "--tree", help="Show --site or --recorder as a tree: each recorder with the cameras on its channels."
+    ),
 ) -> None:
     """List and filter devices; export them as CSV, XLSX or JSON Lines.
 
@@ -83,6 +87,10 @@ def devices(
         phaseout devices --site 0042 --format xlsx -o store-42.xlsx
 
         phaseout devices -s DS-2CD --format jsonl > hik-cameras.jsonl
+
+        phaseout devices --tree --site 0042     (recorders, their channels, then the rest)
+
+        phaseout devices --tree --recorder 1234
     """
     flt = DeviceQuery(
         site=site,
@@ -94,7 +102,14 @@ def devices(
         reported_type=reported_type,
         status=status,
         text=text,
+        parent=recorder,
     )
+    if tree:
+        from phaseout.cli.tree import print_tree
+
+        with open_store(ctx) as tree_store:
+            print_tree(tree_store, site, recorder, fmt.value)
+        return
     if fmt is Format.xlsx and output is None:
         raise UsageError("--format xlsx needs --output FILE.xlsx")
     store = open_store(ctx)

@@ -154,3 +154,23 @@ def places_of(
         line = recorder_line(rec, children, marks)
         lines.append(f"{line} [the recorder itself: {mark}]" if rid in wanted else line)
     return where, lines
+
+
+def with_words(node: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorder row with its ``children`` (``queries.recorders``), plus what the pages and the
+    terminal show: the recorder's ``title`` and each child's ``ch`` (channel name) and
+    ``state_words``."""
+    children = list(node.get("children") or ())
+    both = hybrid(children)
+    return {
+        **node,
+        "title": recorder_title(node, children),
+        "children": [
+            {
+                **c,
+                "ch": channel_name(c.get("channel"), both_kinds=both),
+                "state_words": STATE_WORDS.get(str(c.get("channel_state")), "") if c.get("channel_state") else "",
+            }
+            for c in children
+        ],
+    }

@@ -57,7 +57,7 @@ def _utc(value: Any) -> Any:
 
 
 def _row(r: Any, covered: set[str]) -> dict[str, Any]:
-    row = {k: _utc(v) for k, v in r._mapping.items()}
+    row = {str(k): _utc(v) for k, v in r._mapping.items()}
     row["covered"] = bool(row["vendor"] and row["vendor"] in covered)
     return row
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from phaseout.app import Phaseout
 from phaseout.app.planning import with_runbook
 from phaseout.errors import PhaseoutError
-from phaseout.estate.recorders import places_of
+from phaseout.estate.recorders import places_of, with_words
 from phaseout.policy.packs import available_packs
 from phaseout.queries import dashboard as q
 from phaseout.queries import recorders
@@ -267,6 +267,8 @@ def site_page(request: Request, code: str, who: CallerDep) -> HTMLResponse:
         found = q.site_detail(conn, code)
         if found is not None:
             found["plan"] = with_runbook(found["plan"])
+            tree = recorders.site_tree(conn, code)
+            found["tree"] = {**tree, "recorders": [with_words(r) for r in tree["recorders"]]}
     if found is None:
         raise HTTPException(404, f"no site {code!r}")
     return render(request, "site.html", who, **found)
@@ -334,9 +336,27 @@ def devices_page(
 def device_page(request: Request, who: CallerDep, device_id: int = Path(ge=1, le=MAX_ID)) -> HTMLResponse:
     with engine(request).connect() as conn:
         found = q.device_detail(conn, device_id)
+        if found is not None:
+            found["recorder"], found["behind"] = _tree_of(conn, device_id)
     if found is None:
         raise HTTPException(404, f"no device {device_id}")
     return render(request, "device.html", who, **found)
+
+
+def _tree_of(conn: Any, device_id: int) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the recorder this device is behind, with its channel; this device as a recorder with the
+    devices behind it): either may be None."""
+    me = recorders.devices_by_id(conn, [device_id]).get(device_id)
+    parent = None
+    if me is not None and me["parent_id"] is not None:
+        sub = recorders.recorder_subtree(conn, me["parent_id"])
+        if sub is not None:
+            node = with_words(sub["recorders"][0])
+            mine: dict[str, Any] = next((c for c in node["children"] if c["id"] == device_id), {})
+            parent = {"id": node["id"], "title": node["title"], "ch": mine.get("ch"), "state": mine.get("state_words")}
+    sub = recorders.recorder_subtree(conn, device_id)
+    behind = with_words(sub["recorders"][0]) | {"cut": sub["cut"]} if sub and sub["recorders"][0]["children"] else None
+    return parent, behind
 
 
 @router.get("/findings", response_class=HTMLResponse)
