@@ -48,7 +48,7 @@ def _device_text(row: dict[str, Any]) -> Text:
     maker = row.get("vendor") or ""
     if maker and maker != "unknown":
         text.append(f"  {maker}", style="bold red" if row.get("covered") else "")
-        if row.get("label") and row["label"] != maker:
+        if row.get("label") and str(row["label"]).lower() != maker:
             text.append(f" ({row['label']})")
     if row.get("ip"):
         text.append(f"  {row['ip']}", style="cyan")

@@ -77,7 +77,8 @@ def camera_words(row: Mapping[str, Any], extra: str = "") -> str:
     notes: list[str] = []
     if row.get("covered"):
         label = row.get("label") or row.get("vendor")
-        notes.append("covered" if not label or label == row.get("vendor") else f"covered: {label}")
+        same = not label or str(label).lower() == str(row.get("vendor") or "").lower()
+        notes.append("covered" if same else f"covered: {label}")
     if not row.get("ip"):
         notes.append("no address")
     state = row.get("channel_state")
