@@ -124,6 +124,7 @@ def test_a_swap_that_leaves_a_channel_dark_is_an_exception(db_url: str, tmp_path
         assert "still answers on ch 1 of NVR" in said and "still answers on ch 2" in said, said
 
         # ch 1: an Axis camera in place of the Hikvision one; ch 2: unplugged, nothing in its place
+        old_d1 = dict(nvr.channels[0])
         nvr.channels[0].update(model="AXIS P3265-LV", serial="ACCC8E0A0001", firmware="10.12.199", name="garden")
         nvr.channels.pop(1)
         app.record_results(_scan(nvr), targets=[IP], ports=(80,), site="S7")
@@ -154,3 +155,11 @@ def test_a_swap_that_leaves_a_channel_dark_is_an_exception(db_url: str, tmp_path
         line = next(ln for ln in order["devices"] if ln["device_id"] == d2)
         assert line["detail"].startswith("decommissioned") and "decommissioned by the order" in line["detail"]
         assert status == {d1: "replaced", d2: "replaced"}
+
+        # the old Hikvision camera is plugged back into the free channel: it came back
+        nvr.channels.insert(1, {**old_d1, "number": 2})
+        app.record_results(_scan(nvr), targets=[IP], ports=(80,), site="S7")
+        back = app.verify()
+        assert [b["device"] for b in back.came_back] == [d1], back
+        with store.engine.connect() as conn:
+            assert show(conn, wo)["status"] == "done"

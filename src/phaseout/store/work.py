@@ -464,14 +464,29 @@ def mark_verified(conn: Connection, actor: str, order_id: int, device_ids: list[
 
 
 def replaced_devices(conn: Connection) -> list[dict[str, Any]]:
-    """Replaced devices with their newest answer and the verification that replaced them."""
+    """Replaced devices with their newest answer and the verification that replaced them.  A
+    camera behind a recorder answers through its recorder's channel list: listed live (online or
+    state not reported), its newest listing counts as an answer."""
     out = []
+    answers: dict[int, tuple[Any, Any]] = {}
     for did, ip, seen in conn.execute(
         select(devices.c.id, devices.c.ip, func.max(observations.c.observed_at))
         .select_from(devices.join(observations, observations.c.device_id == devices.c.id))
         .where(devices.c.status == "replaced", observations.c.kind != "inventory")
         .group_by(devices.c.id, devices.c.ip)
     ):
+        answers[int(did)] = (ip, seen)
+    for did, ip, listed in conn.execute(
+        select(devices.c.id, devices.c.ip, devices.c.last_seen).where(
+            devices.c.status == "replaced",
+            devices.c.channel.is_not(None),
+            devices.c.channel_state.in_(("online", "unknown")),
+        )
+    ):
+        known = answers.get(int(did))
+        times = [t for t in (_utc(known[1]) if known else None, _utc(listed)) if t is not None]
+        answers[int(did)] = (ip, max(times) if times else None)
+    for did, (ip, seen) in sorted(answers.items()):
         order = conn.execute(
             select(work_orders.c.id, work_orders.c.updated_at)
             .select_from(work_orders.join(work_order_devices, work_order_devices.c.work_order_id == work_orders.c.id))
