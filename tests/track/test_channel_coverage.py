@@ -101,6 +101,15 @@ CAMERA_SWAPS = [
         ["not been read since 2026-11-20", "--credentials"],
     ),
     (
+        "linked by a spreadsheet, no channel list ever read: the site total counts it",
+        [cam(11, None, None, seen=BEFORE), cam(13, None, None, "hikvision", BEFORE)],
+        {13},
+        set(),
+        {},
+        "passed",
+        ["no known channel"],
+    ),
+    (
         "hybrid recorder keeps the letter",
         [cam(11, "D1"), cam(13, "A3", "missing", "hikvision", BEFORE)],
         {13},
@@ -133,7 +142,7 @@ def test_camera_swaps_behind_a_recorder(
         assert word in said, (word, said)
     problems, waiting = verdict.for_line(13)
     assert (state == "exception") == bool(problems) and (state == "pending") == bool(waiting)
-    if state != "pending" and channels[1].state == "missing":
+    if state != "pending" and channels[1].state == "missing":  # (channels[1] is the old camera)
         assert "no longer names it" in verdict.gone[13]  # the list proves the old camera gone
     assert verdict.for_line(11) == ([], [])  # the untouched neighbour is nobody's line
 

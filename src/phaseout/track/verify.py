@@ -286,8 +286,8 @@ def _camera_swaps(done_on: dt.date, work: RecorderWork, covered: set[str], out: 
     both = {str(c.channel)[:1] for c in rec.channels if channel_number(c.channel) is not None} >= {"A", "D"}
     touched = [c for c in rec.channels if c.device_id in work.swapped | work.decommissioned]
     replacements: Mapping[int, int] = dict(work.replacements)
-    if touched and not rec.read_since(done_on):
-        for old in touched:
+    if any(c.channel for c in touched) and not rec.read_since(done_on):
+        for old in (c for c in touched if c.channel):
             out.waiting.append(
                 (
                     old.device_id,
@@ -295,7 +295,7 @@ def _camera_swaps(done_on: dt.date, work: RecorderWork, covered: set[str], out: 
                     "(re-scan it with phaseout scan ... --credentials FILE)",
                 )
             )
-        return out
+        return out  # (a camera linked by a spreadsheet, on no known channel, waits on nothing here)
     for old in touched:
         if old.channel is None:
             out.channels.append((old.device_id, "no channel", "on no known channel: counted by the site total"))
