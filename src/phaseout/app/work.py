@@ -197,10 +197,10 @@ def verify(store: Store, actor: str, covered: set[str]) -> Verification:
                 did = line["device_id"]
                 done_on = line["done_on"]
                 ports, vantages = stored.answer_history(conn, did, done_on)
-                old = OldDevice(
+                old = OldDevice(  # (still on its recorder's list: check_channels says so, once)
                     did,
                     line["ip"],
-                    _latest(stored.last_answer(conn, did), _listed(placed.get(did))),
+                    stored.last_answer(conn, did),
                     frozenset(ports),
                     frozenset(vantages),
                 )
