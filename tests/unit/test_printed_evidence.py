@@ -118,3 +118,31 @@ def test_only_a_digest_authorization_realm_counts(line: str) -> None:
     text = f"RTSP/1.0 200 OK\nCSeq: 4\n{line}\nRTSP/1.0 200 OK\nCSeq: 5\n"
     facts = gather(rtsp(text))
     assert not any("IP Camera" in t for _k, t in facts.texts.get("auth", []))
+
+
+# ---------------------------------------------------------------- MACs inside version-1 UUIDs
+
+
+@pytest.mark.parametrize(
+    ("value", "mac"),
+    [
+        ("d9b04000-d0fb-11b2-80e4-988b0a0e517f", "988B0A0E517F"),  # ISAPI deviceID (lkqm capture)
+        ("urn:uuid:0f54c000-440e-11b5-8402-849a40b17cae", "849A40B17CAE"),
+        ("572ecdc4-b723-11e8-99d8-53d34f41f286", None),  # multicast bit set: a made-up node (RFC 4122 4.5)
+        ("48473336-3939-3233-3034-2428fd22c319", None),  # not version 1: the node is not defined as a MAC
+    ],
+)
+def test_uuid_node_mac(value: str, mac: str | None) -> None:
+    from phaseout.identify.facts import uuid_node_mac
+
+    assert uuid_node_mac(value) == mac
+
+
+def test_device_id_gives_the_mac_only_when_no_mac_element_does() -> None:
+    real = capture("isapi-deviceinfo/lkqm-ds-2cd7a47fwd-xzs-deviceinfo-misspelt-close.xml")
+    http = {"kind": "http", "port": 80, "path": "/ISAPI/System/deviceInfo", "raw": "HTTP/1.1 200 OK\r\n\r\n"}
+    without_mac = real.replace("<macAddress>98:8b:0a:0e:51:7f</macAddress>\n", "")
+    assert "macAddress" not in without_mac
+    assert gather([{**http, "raw": http["raw"] + without_mac}]).macs == [("http", "988B0A0E517F")]
+    other_mac = real.replace("98:8b:0a:0e:51:7f", "00:40:8c:00:00:01")
+    assert gather([{**http, "raw": http["raw"] + other_mac}]).macs == [("http", "00408C000001")]

@@ -78,6 +78,26 @@ def _value(v: Any) -> str:
 _MAC_HEX = re.compile(r"[0-9A-Fa-f]{2}(?:[:-]?[0-9A-Fa-f]{2}){5}")
 
 
+#: A time-based (version 1) UUID: ``xxxxxxxx-xxxx-1xxx-yxxx-<node>``.
+_UUID_V1 = re.compile(r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-1[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-([0-9A-Fa-f]{12})\b")
+
+
+def uuid_node_mac(value: str) -> str | None:
+    """The MAC inside a device's version-1 UUID, or None.
+
+    RFC 4122 (4.1.6) makes the node field of a time-based UUID the IEEE 802 address of the
+    machine that made it; a node made up because there was no such address has the multicast bit
+    set (4.5), so that one is refused.  Used only on fields where the device names itself (an ISAPI
+    ``deviceID``, a WS-Discovery endpoint address), never on free text a client may have written."""
+    m = _UUID_V1.search(value or "")
+    if not m:
+        return None
+    node = m.group(1).upper()
+    if int(node[:2], 16) & 1:
+        return None
+    return node
+
+
 def mac_hex(value: str) -> str | None:
     m = _MAC_HEX.search(value or "")
     if not m:
@@ -117,6 +137,9 @@ _XML_FIELDS: dict[str, tuple[str, int]] = {
     "streamuri": ("url", 0),
     "statusstring": ("status", 0),
     "substatuscode": ("status", 0),
+    # the device's own identifiers: a version-1 UUID carries its MAC (uuid_node_mac)
+    "deviceid": ("uuid", 0),
+    "address": ("uuid", 1),
 }
 #: ONVIF scopes, as URIs anywhere in the text (an XML Scopes element, one per line, a list).
 _SCOPE = re.compile(r"onvif://www\.onvif\.org/(name|hardware|mfr|manufacturer|mac)/([^\s<\"',]+)", re.IGNORECASE)
@@ -175,6 +198,9 @@ def _apply_xml_fields(facts: Facts, kind: str, pairs: list[tuple[str, str]]) -> 
             facts.text("url", kind, raw_value[:2048])
         elif what == "status":
             facts.notes.append((kind, f"device answered {tag}={_value(raw_value)[:60]!r}"))
+        elif what == "uuid":
+            if "mac" not in best and (node := uuid_node_mac(raw_value[:256])):
+                best["mac"] = (9, node)  # an explicit <macAddress> element wins
         else:
             value = _value(raw_value)
             if what == "model" and rank >= 5 and not _looks_like_model(value):
@@ -324,6 +350,8 @@ def _device_info_facts(facts: Facts, kind: str, info: dict[str, Any]) -> None:
         facts.type_hints.append((kind, device_class))
     if (mac := _first(info, "mac", "mac_address", "macaddress")) and (hx := mac_hex(mac)):
         facts.macs.append((kind, hx))
+    elif (device_id := _first(info, "deviceid")) and (node := uuid_node_mac(device_id)):
+        facts.macs.append((kind, node))
 
 
 def _csv_record_facts(facts: Facts, kind: str, text: str) -> bool:
