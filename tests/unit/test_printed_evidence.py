@@ -146,3 +146,21 @@ def test_device_id_gives_the_mac_only_when_no_mac_element_does() -> None:
     assert gather([{**http, "raw": http["raw"] + without_mac}]).macs == [("http", "988B0A0E517F")]
     other_mac = real.replace("98:8b:0a:0e:51:7f", "00:40:8c:00:00:01")
     assert gather([{**http, "raw": http["raw"] + other_mac}]).macs == [("http", "00408C000001")]
+
+
+# ---------------------------------------------------------------- transcripts in a client's log
+
+
+def test_header_lines_behind_a_log_tag_are_read() -> None:
+    """Every line of the Rebroadcast plugin's log starts with its tag: the 401's realm is still
+    the device's header (an Amcrest unit: Dahua's ``Login to <serial>`` realm)."""
+    found = IDF.identify(rtsp(capture("rtsp-fragment/scrypted-1695-amcrest-options-401.txt")))
+    assert found.vendor == "dahua"
+    assert any("Login to AMC059BF677A58A7DE" in e.matched for e in found.evidence)
+
+
+def test_a_tagged_log_of_another_maker_stays_another_maker() -> None:
+    text = capture("rtsp-fragment/scrypted-1271-tplink-ipc-describe-401.txt")
+    facts = gather(rtsp(text))
+    assert any("TP-LINK IP-Camera" in t for _k, t in facts.texts.get("auth", []))
+    assert IDF.identify(rtsp(text)).vendor not in ("dahua", "hikvision")

@@ -398,10 +398,12 @@ def split_message(raw: str) -> tuple[str, dict[str, list[str]], str]:
 
 
 #: Header lines anywhere in a transcript of several exchanges (an RTSP OPTIONS / DESCRIBE / 401
-#: sequence, ``curl -v`` output whose lines start with ``< ``): the realm or the Server value
-#: may only appear in the second answer.
+#: sequence, ``curl -v`` output whose lines start with ``< ``, a client's log whose every line
+#: starts with its bracketed tag such as ``[Rebroadcast Plugin]: ``): the realm or the Server
+#: value may only appear in the second answer.
 _TRANSCRIPT_HEADER = re.compile(
-    r"^(?:[<>] ?)?(server|www-authenticate|authorization|content-base|content-location|location|rtp-info)"
+    r"^(?:\[[^\]\r\n]{1,60}\]:?[ \t]*)?(?:[<>] ?)?"
+    r"(server|www-authenticate|authorization|content-base|content-location|location|rtp-info)"
     r"[ \t]*:[ \t]*([^\r\n]{1,4096})",
     re.IGNORECASE | re.MULTILINE,
 )
