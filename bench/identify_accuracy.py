@@ -6,7 +6,8 @@ subprocess, as a user would run it):
   (a) the repository corpus tests/data/captures, split ``dev`` (rules may be tuned on it),
   (b) the same corpus, split ``holdout`` (about 30 % of the source groups, never tuned on),
   (b2) split ``holdout2``: captures gathered later from sources nobody on the project had read,
-      measured before any rule was changed for them,
+      measured before any rule was changed for them, and ``holdout3``, gathered after those
+      changes to measure them on answers they were not written against,
   (c) ../shared/corpus when that folder is present (read-only, never committed).
 
 Each capture becomes the observation a scanner would record (tests/corpus_loader.py); the
