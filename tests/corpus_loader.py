@@ -54,8 +54,10 @@ HOLDOUT_PERCENT = 30
 FRESH_SPLIT = "holdout2"
 #: A second fresh split, gathered after the holdout2 rule changes, to measure them on unseen answers.
 FRESH_SPLIT_2 = "holdout3"
+#: A third fresh split, gathered after every change of this stop and measured with no change after it.
+FRESH_SPLIT_3 = "holdout4"
 #: Every split the manifest may name, in the order the benchmark reports them.
-SPLITS = ("dev", "holdout", FRESH_SPLIT, FRESH_SPLIT_2)
+SPLITS = ("dev", "holdout", FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3)
 
 Observation = dict[str, Any]
 
@@ -103,7 +105,7 @@ def split_for(group: str) -> str:
 
 def split_is_valid(split: str, group: str) -> bool:
     """A row's split is the hash split of its group, or the fresh holdout gathered later."""
-    return split in (split_for(group), FRESH_SPLIT, FRESH_SPLIT_2)
+    return split in (split_for(group), FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3)
 
 
 # -- observations ------------------------------------------------------------------------------
