@@ -164,3 +164,15 @@ def test_a_tagged_log_of_another_maker_stays_another_maker() -> None:
     facts = gather(rtsp(text))
     assert any("TP-LINK IP-Camera" in t for _k, t in facts.texts.get("auth", []))
     assert IDF.identify(rtsp(text)).vendor not in ("dahua", "hikvision")
+
+
+def test_key_value_messages_behind_a_loggers_prefix() -> None:
+    text = capture("dahua-rpc2-printout/rroller-dahua-156-vto2000a-debug.txt")
+    assert ("devicetype", "VTO2000A") in key_value_lines(text)
+    assert IDF.identify(banner(text)).vendor == "dahua"
+
+
+def test_a_logger_prefix_alone_names_nothing() -> None:
+    text = "2022-02-06 19:22:01 INFO (Thread-116) [custom_components.dahua] Get device type\n"
+    assert key_value_lines(text) == []
+    assert IDF.identify(banner(text)).vendor == "unknown"
