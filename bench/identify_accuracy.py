@@ -5,6 +5,9 @@ subprocess, as a user would run it):
 
   (a) the repository corpus tests/data/captures, split ``dev`` (rules may be tuned on it),
   (b) the same corpus, split ``holdout`` (about 30 % of the source groups, never tuned on),
+  (b2) split ``holdout2``: captures gathered later from sources nobody on the project had read,
+      measured before any rule was changed for them, and ``holdout3``, gathered after those
+      changes to measure them on answers they were not written against,
   (c) ../shared/corpus when that folder is present (read-only, never committed).
 
 Each capture becomes the observation a scanner would record (tests/corpus_loader.py); the
@@ -34,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.corpus_loader import (  # noqa: E402  (the repository root must be on the path first)
     MAKERS,
+    SPLITS,
     Capture,
     device_record,
     load_manifest,
@@ -174,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--show-misses", action="store_true", help="list every missed Hikvision/Dahua capture")
     args = parser.parse_args(argv)
     captures = load_manifest()
-    for split in ("dev", "holdout"):
+    for split in SPLITS:
         report(f"repository corpus, split {split}", [c for c in captures if c.split == split], args.show_misses)
     shared = load_shared(args.shared)
     if shared:

@@ -22,12 +22,13 @@ from tests.corpus_loader import (
     MAKERS,
     MANIFEST,
     MAX_CAPTURE_BYTES,
+    SPLITS,
     TIERS,
     Capture,
     device_record,
     load_known_misses,
     load_manifest,
-    split_for,
+    split_is_valid,
 )
 
 CAPS = load_manifest()
@@ -56,7 +57,7 @@ def test_corpus_is_large_and_mixed() -> None:
     others = [c for c in CAPS if not c.covered]
     assert len(others) >= 60
     assert {c.true_vendor for c in CAPS} >= set(MAKERS)
-    assert {c.split for c in CAPS} == {"dev", "holdout"}
+    assert {c.split for c in CAPS} == set(SPLITS)
 
 
 def test_every_file_is_listed_once_and_every_row_has_a_file() -> None:
@@ -78,7 +79,7 @@ def test_manifest_row_is_complete(capture: Capture) -> None:
     if capture.oem_of:
         assert capture.oem_of == capture.true_vendor, "an OEM unit is labelled with its maker"
     assert capture.group, "the split is derived from the source group"
-    assert capture.split == split_for(capture.group)
+    assert split_is_valid(capture.split, capture.group)
     size = capture.path.stat().st_size
     assert 0 < size <= MAX_CAPTURE_BYTES
 

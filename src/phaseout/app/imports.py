@@ -38,9 +38,10 @@ from phaseout.store.store import Store
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 20_000
-#: SQLite page cache for an import (negative = KiB): 64 MiB.  256 MiB held a 600,000-row CSV import
-#: at 730 MB peak against 539 MB, and was no faster (26.3 s against 23.8 s, one run each).
-IMPORT_CACHE_KIB = -65536
+#: SQLite page cache for an import (negative = KiB): 32 MiB.  On a 45 MB, 600,000-row CSV (one run
+#: each, alternated, loaded machine): 64 MiB peaked at 390 MB, 32 MiB at 358 MB, in the same time
+#: (80.6 s against 81.6 s on average); 256 MiB had peaked at 730 MB and was no faster.
+IMPORT_CACHE_KIB = -32768
 #: Row errors kept in the batch record and shown; all are counted, and ``--errors`` gets all.
 MAX_ERRORS_STORED = 1000
 #: Called as ``progress(rows_just_done, rows_in_file_estimate)``.

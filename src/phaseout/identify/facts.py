@@ -78,6 +78,26 @@ def _value(v: Any) -> str:
 _MAC_HEX = re.compile(r"[0-9A-Fa-f]{2}(?:[:-]?[0-9A-Fa-f]{2}){5}")
 
 
+#: A time-based (version 1) UUID: ``xxxxxxxx-xxxx-1xxx-yxxx-<node>``.
+_UUID_V1 = re.compile(r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-1[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-([0-9A-Fa-f]{12})\b")
+
+
+def uuid_node_mac(value: str) -> str | None:
+    """The MAC inside a device's version-1 UUID, or None.
+
+    RFC 4122 (4.1.6) makes the node field of a time-based UUID the IEEE 802 address of the
+    machine that made it; a node made up because there was no such address has the multicast bit
+    set (4.5), so that one is refused.  Used only on fields where the device names itself (an ISAPI
+    ``deviceID``, a WS-Discovery endpoint address), never on free text a client may have written."""
+    m = _UUID_V1.search(value or "")
+    if not m:
+        return None
+    node = m.group(1).upper()
+    if int(node[:2], 16) & 1:
+        return None
+    return node
+
+
 def mac_hex(value: str) -> str | None:
     m = _MAC_HEX.search(value or "")
     if not m:
@@ -117,6 +137,9 @@ _XML_FIELDS: dict[str, tuple[str, int]] = {
     "streamuri": ("url", 0),
     "statusstring": ("status", 0),
     "substatuscode": ("status", 0),
+    # the device's own identifiers: a version-1 UUID carries its MAC (uuid_node_mac)
+    "deviceid": ("uuid", 0),
+    "address": ("uuid", 1),
 }
 #: ONVIF scopes, as URIs anywhere in the text (an XML Scopes element, one per line, a list).
 _SCOPE = re.compile(r"onvif://www\.onvif\.org/(name|hardware|mfr|manufacturer|mac)/([^\s<\"',]+)", re.IGNORECASE)
@@ -175,6 +198,9 @@ def _apply_xml_fields(facts: Facts, kind: str, pairs: list[tuple[str, str]]) -> 
             facts.text("url", kind, raw_value[:2048])
         elif what == "status":
             facts.notes.append((kind, f"device answered {tag}={_value(raw_value)[:60]!r}"))
+        elif what == "uuid":
+            if "mac" not in best and (node := uuid_node_mac(raw_value[:256])):
+                best["mac"] = (9, node)  # an explicit <macAddress> element wins
         else:
             value = _value(raw_value)
             if what == "model" and rank >= 5 and not _looks_like_model(value):
@@ -324,6 +350,8 @@ def _device_info_facts(facts: Facts, kind: str, info: dict[str, Any]) -> None:
         facts.type_hints.append((kind, device_class))
     if (mac := _first(info, "mac", "mac_address", "macaddress")) and (hx := mac_hex(mac)):
         facts.macs.append((kind, hx))
+    elif (device_id := _first(info, "deviceid")) and (node := uuid_node_mac(device_id)):
+        facts.macs.append((kind, node))
 
 
 def _csv_record_facts(facts: Facts, kind: str, text: str) -> bool:
@@ -370,12 +398,32 @@ def split_message(raw: str) -> tuple[str, dict[str, list[str]], str]:
 
 
 #: Header lines anywhere in a transcript of several exchanges (an RTSP OPTIONS / DESCRIBE / 401
-#: sequence, ``curl -v`` output whose lines start with ``< ``): the realm or the Server value
-#: may only appear in the second answer.
+#: sequence, ``curl -v`` output whose lines start with ``< ``, a client's log whose every line
+#: starts with its bracketed tag such as ``[Rebroadcast Plugin]: ``): the realm or the Server
+#: value may only appear in the second answer.
 _TRANSCRIPT_HEADER = re.compile(
-    r"^(?:< ?)?(server|www-authenticate|content-base|content-location|location)[ \t]*:[ \t]*([^\r\n]{1,4096})",
+    r"^(?:\[[^\]\r\n]{1,60}\]:?[ \t]*)?(?:[<>] ?)?"
+    r"(server|www-authenticate|authorization|content-base|content-location|location|rtp-info)"
+    r"[ \t]*:[ \t]*([^\r\n]{1,4096})",
     re.IGNORECASE | re.MULTILINE,
 )
+#: ``realm="..."`` in a client's Digest ``Authorization`` line: RFC 7616 (3.4) has the client copy
+#: the realm of the server's challenge, so a transcript that kept only the client's side of the
+#: exchange still shows the realm the device announced.
+_AUTH_REALM = re.compile(r'^\s*Digest\b.{0,512}?\brealm="([^"\r\n]{1,256})"', re.IGNORECASE)
+#: ``url=`` items of an RTSP ``RTP-Info`` header (RFC 2326, 12.33): the stream URLs of a PLAY answer.
+_RTP_INFO_URL = re.compile(r"(?:^|[,;\s])url=([^;,\s]{1,2048})", re.IGNORECASE)
+
+
+def _auth_facts(facts: Facts, kind: str, headers: dict[str, list[str]]) -> None:
+    """Challenges the device sent, and the realm a client echoed back from one."""
+    for auth in headers.get("www-authenticate", []):
+        facts.text("auth", kind, auth)
+    for line in headers.get("authorization", [])[:20]:
+        if m := _AUTH_REALM.match(line):
+            facts.text("auth", kind, f'Digest realm="{m.group(1)}"')
+
+
 _TITLE = re.compile(r"<title[^>]{0,64}>([^<]{1,512})</title", re.IGNORECASE)
 
 
@@ -398,8 +446,7 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
     headers = _headers(raw, headers)
     for server in headers.get("server", []):
         facts.text("http.server", "http", server)
-    for auth in headers.get("www-authenticate", []):
-        facts.text("auth", "http", auth)
+    _auth_facts(facts, "http", headers)
     for location in headers.get("location", [])[:5]:
         facts.text("url", "http", location)
     if body:
@@ -428,11 +475,13 @@ def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
     headers = _headers(raw, headers)
     for server in headers.get("server", []):
         facts.text("rtsp.server", "rtsp", server)
-    for auth in headers.get("www-authenticate", []):
-        facts.text("auth", "rtsp", auth)
+    _auth_facts(facts, "rtsp", headers)
     for name in ("content-base", "content-location"):
         for url in headers.get(name, []):
             facts.text("url", "rtsp", url)
+    for info in headers.get("rtp-info", [])[:10]:
+        for m in _RTP_INFO_URL.finditer(info):
+            facts.text("url", "rtsp", m.group(1))
     if body:
         facts.text("rtsp.body", "rtsp", body)
         for m in re.finditer(r"a=control:(\S+)", body[:65536]):
@@ -681,6 +730,10 @@ _PASTED_FAVICON = re.compile(
 _PASTED_TITLE = re.compile(r"^\|?\s*http-title\s*:?\s*\r?\n?[ \t|_]*([^\r\n]{1,256})", re.IGNORECASE | re.MULTILINE)
 
 
+#: ``namespace: http://...`` / ``xmlns="http://..."`` in a tool's log of an XML answer.
+_PASTED_NAMESPACE = re.compile(
+    r"""\b(?:xmlns(?::\w{1,20})?|namespace)\s*[:=]\s*["']?(https?://[^\s"'<>]{1,200})""", re.IGNORECASE
+)
 _PASTED_MODEL = re.compile(r"\bmodel\b['\"]?\s*[:=]\s*['\"]?([A-Za-z0-9][\w()/+.-]{2,40})", re.IGNORECASE)
 #: A DHIP frame printed as hex words (``20000000|44484950|...``) or as text ("DHIP" then JSON).
 _DHIP_PRINT = re.compile(r"\b44484950\b|DHIP")
@@ -706,8 +759,12 @@ def _pasted(facts: Facts, kind: str, text: str) -> None:
         facts.text("dhdiscover", kind, head)
     if model := _PASTED_MODEL.search(head):
         facts.models.append((2, kind, "printed model", _value(model.group(1))))
+    for ns in _PASTED_NAMESPACE.finditer(head):  # the XML namespace a tool says the device used
+        facts.text("http.body", kind, f'xmlns="{ns.group(1)}"')
     if "{" in head:
         _printed_dict(facts, kind, head)
+    elif ":" in head or "=" in head:
+        _printout_facts(facts, kind, head)  # ``Vendor: EZIP, Version: ...`` console summaries
 
 
 #: Keys of printed dicts (ISAPI deviceInfo via xmltodict, RPC2 params, SSDP headers), lower case.
@@ -718,7 +775,10 @@ def _printed_dict(facts: Facts, kind: str, text: str) -> None:
     """A dict or JSON object printed by a tool (quotes of either kind, possibly cut short)."""
     flat: dict[str, str] = {}
     for key, value in json_text_pairs(text):
-        flat.setdefault(key, value)
+        if key == "type" and key in flat and not _looks_like_model(flat[key]) and _looks_like_model(value):
+            flat[key] = value  # several replies printed in a row: getDeviceClass "IPC", then getDeviceType
+        else:
+            flat.setdefault(key, value)
     if not flat:
         return
     for key, fld in _DICT_TEXT_FIELDS.items():

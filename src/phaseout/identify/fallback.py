@@ -75,9 +75,11 @@ def _entities(text: str) -> str:
 
 
 #: ``"Key" : "value"`` or ``"Key": 123`` inside JSON that does not parse (cut mid-field), and
-#: ``'Key': 'value'`` of a Python dict printed by a client library.
+#: ``'Key': 'value'`` of a Python dict printed by a client library.  Python's repr prefixes its
+#: strings with ``u`` (Python 2 unicode: ``{u'type': u'IPC'}``) or ``b`` (bytes): the prefix
+#: belongs to the printout, not to the value.
 _JSON_PAIR = re.compile(
-    r"""(["'])([@A-Za-z_][\w.@]{0,63})\1\s*:\s*(?:"((?:[^"\\\r\n]|\\.){0,512})"|'([^'\r\n]{0,512})'|(-?\d{1,20}(?:\.\d{1,10})?))"""
+    r"""[uUbB]?(["'])([@A-Za-z_][\w.@]{0,63})\1\s*:\s*(?:[uUbB]?"((?:[^"\\\r\n]|\\.){0,512})"|[uUbB]?'([^'\r\n]{0,512})'|(-?\d{1,20}(?:\.\d{1,10})?))"""
 )
 
 
@@ -101,11 +103,31 @@ _KV_LINE = re.compile(
 )
 
 
+#: The ", " before the second and later ``Key: value`` pairs written on one line (a key is one to
+#: three words; a colon inside a value, as in a time of day, is not preceded by one).
+_INLINE_PAIR = re.compile(r",[ \t]+(?=[A-Za-z][A-Za-z0-9_-]{0,30}(?:[ \t][A-Za-z][A-Za-z0-9_-]{0,30}){0,2}:[ \t])")
+
+
+#: What a logger writes before the message: a timestamp, a level, a ``(thread)`` and ``[logger]``
+#: tags (Python logging, Home Assistant, Go loggers), or only bracketed tags.  A line keeps its
+#: ``Key: value`` message once this is taken away.
+_LOG_PREFIX = re.compile(
+    r"^[ \t]*(?:\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,6})?[ \t]+(?:[A-Z]{3,8}[ \t]+)?"
+    r"(?:\([^()\r\n]{1,60}\)[ \t]+)?(?:\[[^\]\r\n]{1,80}\]:?[ \t]+){0,4}|(?:\[[^\]\r\n]{1,80}\]:?[ \t]+){1,4})",
+    re.MULTILINE,
+)
+
+
 def key_value_lines(text: str, limit: int = 2000) -> list[tuple[str, str]]:
     """(key squeezed to lower-case letters and digits, value) for each ``key: value`` line;
-    a Python-dict printout on one line is split at its commas first."""
+    a Python-dict printout on one line is split at its commas first, and a logger's prefix
+    (timestamp, level, tags) is taken off each line."""
+    if "[" in text or text[:4].isdigit():
+        text = _LOG_PREFIX.sub("", text[:65536])
     if text.count("\n") < 2 and "', '" in text:
         text = re.sub(r"""(['"]),\s*(['"])""", r"\1\n\2", text[:65536])
+    if ", " in text:  # console summaries: ``Vendor: EZIP, Build: 2018-09-18 21:57:52, Version: ...``
+        text = _INLINE_PAIR.sub("\n", text[:65536])
     out = []
     for m in _KV_LINE.finditer(text):
         key = re.sub(r"[^a-z0-9]", "", m.group(1).lower())

@@ -16,14 +16,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from phaseout.app.planning import with_runbook
 from phaseout.errors import UsageError
 from phaseout.plan.catalogue import covered_makers
 from phaseout.policy.packs import PolicyPack
 from phaseout.queries import dashboard as q
-from phaseout.store.schema import assessments, devices, sites, waivers, work_order_devices, work_orders
+from phaseout.queries import reports as rq
 
 
 @dataclass(slots=True)
@@ -63,53 +63,21 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what is marked, and why (defaults, samples, unchecked)
 
 
-def _waived(conn: Connection, today: dt.date) -> dict[int, str]:
-    """Device -> waiver state (active or expired), revoked waivers left out."""
+def waiver_states(waived: list[dict[str, Any]], today: dt.date) -> dict[int, str]:
+    """Device -> waiver state (active or expired) of live waivers; an active one wins."""
     out: dict[int, str] = {}
-    for device_id, expires in conn.execute(
-        select(waivers.c.device_id, waivers.c.expires).where(waivers.c.revoked.is_(False))
-    ):
-        state = "active" if expires >= today else "expired"
-        if out.get(device_id) != "active":
-            out[device_id] = state
+    for w in waived:
+        state = "active" if w["expires"] >= today else "expired"
+        if out.get(w["device_id"]) != "active":
+            out[w["device_id"]] = state
     return out
-
-
-def _covered_devices(conn: Connection, makers: list[str]) -> list[Any]:
-    return list(
-        conn.execute(
-            select(
-                devices.c.id,
-                devices.c.status,
-                devices.c.vendor,
-                sites.c.sensitivity,
-                sites.c.code,
-                assessments.c.risk,
-                assessments.c.deadline,
-            )
-            .select_from(
-                devices.outerjoin(sites, sites.c.id == devices.c.site_id).outerjoin(
-                    assessments, assessments.c.device_id == devices.c.id
-                )
-            )
-            .where(devices.c.vendor.in_(makers), devices.c.status.in_(("active", "replaced")))
-        )
-    )
 
 
 def exceptions_section(conn: Connection, today: dt.date) -> Section:
     section = Section("Exceptions")
-    exceptions = conn.execute(
-        select(work_order_devices.c.work_order_id, work_order_devices.c.device_id, work_order_devices.c.detail).where(
-            work_order_devices.c.verification == "exception"
-        )
-    ).all()
-    blocked = conn.execute(
-        select(work_orders.c.id, work_orders.c.site, work_orders.c.reason).where(work_orders.c.status == "blocked")
-    ).all()
-    waived = (
-        conn.execute(select(waivers).where(waivers.c.revoked.is_(False)).order_by(waivers.c.expires)).mappings().all()
-    )
+    exceptions = rq.verification_exceptions(conn)
+    blocked = rq.blocked_orders(conn)
+    waived = rq.live_waivers(conn)
     section.text.append(
         f"{len(exceptions)} verification exception(s), {len(blocked)} blocked work order(s), "
         f"{len(waived)} waiver(s) ({sum(1 for w in waived if w['expires'] < today)} expired)."
@@ -146,18 +114,12 @@ def exceptions_section(conn: Connection, today: dt.date) -> Section:
 def compliance_report(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Report:
     if not packs:
         raise UsageError("no policy pack is in use", hint="phaseout policy use ...")
-    waived = _waived(conn, today)
+    waived = waiver_states(rq.live_waivers(conn), today)
     report = Report("compliance", "Compliance statement", "Per policy pack in use", today.isoformat())
-    verified = dict(
-        conn.execute(
-            select(work_order_devices.c.device_id, work_order_devices.c.detail).where(
-                work_order_devices.c.verification == "passed"
-            )
-        ).all()
-    )
+    verified = rq.verified_details(conn)
     for pack in packs:
         makers = sorted(covered_makers([pack]))
-        rows = _covered_devices(conn, makers)
+        rows = rq.covered_devices(conn, makers)
         in_scope = len(rows)
         replaced = [r for r in rows if r.status == "replaced"]
         active = [r for r in rows if r.status == "active"]
@@ -178,7 +140,7 @@ def compliance_report(conn: Connection, packs: list[PolicyPack], today: dt.date)
                 Table(
                     "evidence of replacement",
                     ["device", "site", "verification"],
-                    [[r.id, r.code or "", verified.get(r.id, "replaced")] for r in replaced[:500]],
+                    [[r.id, r.code or "", verified.get(r.id) or "replaced"] for r in replaced[:500]],
                 )
             )
         report.sections.append(section)
@@ -236,11 +198,7 @@ def site_report(conn: Connection, code: str, today: dt.date) -> Report:
     else:
         runbook.text.append("No planned work for this site.")
     report.sections.append(runbook)
-    orders = conn.execute(
-        select(work_orders.c.id, work_orders.c.package, work_orders.c.period, work_orders.c.status).where(
-            work_orders.c.site == code
-        )
-    ).all()
+    orders = rq.site_orders(conn, code)
     if orders:
         report.sections.append(
             Section(

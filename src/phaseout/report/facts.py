@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
 from phaseout.plan.catalogue import sample_catalogue_path
+from phaseout.queries import reports as rq
 from phaseout.queries.progress import as_of, progress_days
-from phaseout.store.schema import assessments, devices, events, import_batches, plan_visits, plans, sites
 from phaseout.store.settings import get_setting
 
 # Absolute risk bands (assessed risk score of one device); the dashboard and the map use the same.
@@ -127,32 +127,6 @@ class Facts:
     sources: list[str] = field(default_factory=list)
 
 
-def _covered(conn: Connection, makers: list[str]) -> list[Any]:
-    return list(
-        conn.execute(
-            select(
-                devices.c.id,
-                devices.c.status,
-                devices.c.vendor,
-                devices.c.label,
-                sites.c.code,
-                sites.c.name,
-                sites.c.region,
-                sites.c.sensitivity,
-                assessments.c.risk,
-                assessments.c.deadline,
-                assessments.c.mitigations,
-            )
-            .select_from(
-                devices.outerjoin(sites, sites.c.id == devices.c.site_id).outerjoin(
-                    assessments, assessments.c.device_id == devices.c.id
-                )
-            )
-            .where(devices.c.vendor.in_(makers), devices.c.status.in_(("active", "replaced")))
-        )
-    )
-
-
 def _sample_skus() -> set[str]:
     with sample_catalogue_path().open(encoding="utf-8") as fh:
         lines = [line for line in fh if not line.startswith("#")]
@@ -161,29 +135,17 @@ def _sample_skus() -> set[str]:
 
 def plan_facts(conn: Connection, today: dt.date, plan_id: int | None = None) -> PlanFacts | None:
     """A stored plan (default: the newest), cut at its last period with work."""
-    query = select(plans).order_by(plans.c.id.desc()).limit(1)
-    if plan_id is not None:
-        query = select(plans).where(plans.c.id == plan_id)
-    row = conn.execute(query).mappings().first()
-    if row is None:
-        return None
+    stored = rq.stored_plan(conn, plan_id)
+    return None if stored is None else plan_facts_of(stored)
+
+
+def plan_facts_of(stored: rq.StoredPlan) -> PlanFacts:
+    """What the reports say about a stored plan (pure: from the rows :func:`rq.stored_plan` read)."""
+    row, visits, sensitive_periods = stored.row, stored.visits, stored.sensitive_periods
     result = orjson.loads(row["result"])
     settings = json.loads(row["settings"])
     details = orjson.loads(row["details"]) if row["details"] else {}
-    visits = conn.execute(
-        select(plan_visits.c.period, plan_visits.c.devices, plan_visits.c.cost, plan_visits.c.swaps).where(
-            plan_visits.c.plan_id == row["id"]
-        )
-    ).all()
     order = {p["id"]: i for i, p in enumerate(result.get("periods", []))}
-    sensitive_periods = [
-        period
-        for (period,) in conn.execute(
-            select(plan_visits.c.period)
-            .select_from(plan_visits.join(sites, sites.c.code == plan_visits.c.site))
-            .where(plan_visits.c.plan_id == row["id"], sites.c.sensitivity == "sensitive")
-        )
-    ]
     done: Counter[str] = Counter()
     skus: set[str] = set()
     for period, n, _cost, swaps in visits:
@@ -236,7 +198,34 @@ def plan_facts(conn: Connection, today: dt.date, plan_id: int | None = None) -> 
 
 
 def gather(conn: Connection, makers: list[str], today: dt.date) -> Facts:
-    rows = _covered(conn, makers)
+    """Every fact the board and public reports use, read through :mod:`phaseout.queries.reports`."""
+    stored = rq.stored_plan(conn)
+    facts = assemble(
+        rows=rq.covered_devices(conn, makers),
+        makers=makers,
+        today=today,
+        all_codes=rq.site_codes(conn),
+        sensitive_sites=rq.sensitive_site_count(conn),
+        currency=get_setting(conn, "currency"),
+        progress=progress_days(conn, makers, today),
+        plan=None if stored is None else plan_facts_of(stored),
+    )
+    facts.sources = sources(rq.provenance(conn), facts)
+    return facts
+
+
+def assemble(
+    *,
+    rows: list[Any],
+    makers: list[str],
+    today: dt.date,
+    all_codes: list[str],
+    sensitive_sites: int,
+    currency: str | None,
+    progress: list[dict[str, Any]],
+    plan: PlanFacts | None,
+) -> Facts:
+    """The facts from the rows read (pure)."""
     active = [r for r in rows if r.status == "active"]
     by_label: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
@@ -251,7 +240,6 @@ def gather(conn: Connection, makers: list[str], today: dt.date) -> Facts:
         key=lambda x: (-x[1], x[0]),
     )
     top = sorted(site_rows.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:5]
-    all_codes = [c for (c,) in conn.execute(select(sites.c.code))]
     per_band = Counter(site_colour(len(site_rows.get(code, [])))[0] for code in all_codes)
     top_sites = [
         {
@@ -276,19 +264,15 @@ def gather(conn: Connection, makers: list[str], today: dt.date) -> Facts:
     for r in active:
         for m in orjson.loads(r.mitigations) if r.mitigations else []:
             mitigations[str(m.get("action", ""))][str(m.get("verified", "not checked"))] += 1
-    sites_total = int(conn.execute(select(func.count()).select_from(sites)).scalar() or 0)
-    sensitive = int(
-        conn.execute(select(func.count()).select_from(sites).where(sites.c.sensitivity == "sensitive")).scalar() or 0
-    )
-    facts = Facts(
+    return Facts(
         today=today,
-        currency=get_setting(conn, "currency"),
+        currency=currency,
         makers=makers,
         by_label=dict(by_label),
         total=len(rows),
         remaining=len(active),
         replaced_status=len(rows) - len(active),
-        sites_total=sites_total,
+        sites_total=len(all_codes),
         sites_with_covered=len({r.code for r in rows if r.code}),
         regions=region_rows,
         site_bands=[(label, per_band.get(label, 0)) for _low, label, _colour in SITE_SCALE],
@@ -296,25 +280,23 @@ def gather(conn: Connection, makers: list[str], today: dt.date) -> Facts:
         bands=[(name, words, bands.get(name, 0)) for name, _low, words in RISK_BANDS],
         latest_deadline=max((r.deadline for r in active if r.deadline is not None), default=None),
         overdue_sensitive=sorted(overdue.values(), key=lambda e: (e["deadline"], -e["devices"])),
-        sensitive_sites=sensitive,
-        progress=progress_days(conn, makers, today),
-        plan=plan_facts(conn, today),
+        sensitive_sites=sensitive_sites,
+        progress=progress,
+        plan=plan,
         mitigations=dict(mitigations),
     )
-    facts.sources = _sources(conn, facts)
-    return facts
 
 
-def _sources(conn: Connection, facts: Facts) -> list[str]:
+def sources(seen: rq.Provenance, facts: Facts) -> list[str]:
+    """Where the report's figures come from, in words (pure)."""
     out = []
-    last_import = conn.execute(select(func.max(import_batches.c.started_at))).scalar()
-    batches = conn.execute(select(func.count()).select_from(import_batches)).scalar() or 0
+    last_import, batches = seen.last_import, seen.imports
     out.append(
         f"Inventory: {batches:,} import(s) into this phaseout database"
         + (f", the latest on {last_import.date().isoformat()}" if last_import else "")
         + "; makers identified by phaseout from model, brand, MAC prefix and network answers."
     )
-    assessed = conn.execute(select(func.max(assessments.c.assessed_at))).scalar()
+    assessed = seen.assessed
     if assessed:
         out.append(f"Risk and deadlines: phaseout assessment of {assessed.date().isoformat()}.")
     if facts.plan is not None:
@@ -325,10 +307,9 @@ def _sources(conn: Connection, facts: Facts) -> list[str]:
             else "prices from the organisation's catalogue"
         )
         out.append(f"Plan: “{p.name}” (plan {p.id}) stored {p.created}; {prices}.")
-    verified = conn.execute(select(func.count()).select_from(events).where(events.c.action == "work-order.status"))
     out.append(
         f"Progress: installer returns and network re-scans recorded in the audit trail "
-        f"({int(verified.scalar() or 0):,} work-order status events)."
+        f"({seen.status_events:,} work-order status events)."
     )
     return out
 
