@@ -155,7 +155,7 @@ def _covered_device_appears(params: Mapping[str, Any], facts: Facts) -> list[Occ
     for a in facts.appeared:
         d = a.device
         if d.vendor in makers:
-            sold = f", sold as {d.label}" if d.label and d.label != d.vendor else ""
+            sold = f", sold as {d.label}" if d.label and d.label.lower() != (d.vendor or "").lower() else ""
             out.append(
                 Occurrence(
                     "covered-device-appears",

@@ -398,6 +398,7 @@ alert_outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("claimed_until", DateTime(timezone=True)),  # a deliverer's lease while sending
+    Column("claim", String(32)),  # the deliverer's token: only the claimant marks the outcome
     Column("last_error", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
