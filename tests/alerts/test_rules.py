@@ -279,7 +279,7 @@ def test_syslog_messages_are_rfc5424_and_fit_udp(n: int) -> None:
     assert found, msg[:200]
     assert int(found["pri"]) == 16 * 8 + 4  # local0, warning
     assert found["host"] == b"phaseout_host" and found["msgid"] == b"covered-device-appears"
-    assert b'[origin software="phaseout" swVersion="0.1.0"][meta sequenceId="7"]' == found["sd"]
+    assert found["sd"] == b'[origin software="phaseout" swVersion="0.1.0"][meta sequenceId="7"]'
     assert len(msg) <= UDP_MAX
     body = json.loads(found["msg"])
     assert body["count"] == n and (n == 1 or body["truncated"] is True or len(body["occurrences"]) == n)
