@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, union_all, update
 
 from phaseout.errors import UsageError
 from phaseout.store.audit import record_event
@@ -221,13 +221,19 @@ def touched_public_candidates(conn: Connection, batch_id: int) -> list[dict[str,
 
 
 def answered_replaced(conn: Connection, batch_id: int) -> list[dict[str, Any]]:
-    """Devices verified as replaced that answered (a non-inventory observation) in the batch,
-    with when they answered and the verification that replaced them."""
+    """Devices verified as replaced that answered in the batch (a non-inventory observation, or
+    a scan host that answered), with when they answered and the verification that replaced them."""
+    said = select(observations.c.device_id.label("device_id"), observations.c.observed_at.label("at")).where(
+        observations.c.batch_id == batch_id, observations.c.kind != "inventory"
+    )
+    probed = (
+        select(scan_hosts.c.device_id.label("device_id"), scans.c.finished_at.label("at"))
+        .select_from(scan_hosts.join(scans, scans.c.id == scan_hosts.c.scan_id))
+        .where(scans.c.batch_id == batch_id, scan_hosts.c.state == "answered", scan_hosts.c.device_id.is_not(None))
+    )
+    either = union_all(said, probed).subquery()
     answered = (
-        select(observations.c.device_id, func.max(observations.c.observed_at).label("answered_at"))
-        .where(observations.c.batch_id == batch_id, observations.c.kind != "inventory")
-        .group_by(observations.c.device_id)
-        .subquery()
+        select(either.c.device_id, func.max(either.c.at).label("answered_at")).group_by(either.c.device_id).subquery()
     )
     rows = conn.execute(
         select(*_DEVICE, answered.c.answered_at)
