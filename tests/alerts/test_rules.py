@@ -42,17 +42,17 @@ def _keys(facts: R.Facts, entries: list[dict[str, object]] | None = None) -> lis
 
 CASES = [
     # (what, facts, entries, expected keys)
-    ("a new covered device under an OEM label", R.Facts(TODAY, appeared=[R.Appeared(HIK)]), None, ["new:1"]),
-    ("another maker's new device is no news", R.Facts(TODAY, appeared=[R.Appeared(AXIS)]), None, []),
+    ("a new covered device under an OEM label", R.Facts(TODAY, appeared=[HIK]), None, ["new:1"]),
+    ("another maker's new device is no news", R.Facts(TODAY, appeared=[AXIS]), None, []),
     (
         "the packs in use decide what is covered",
-        R.Facts(TODAY, covered=("axis",), appeared=[R.Appeared(HIK), R.Appeared(AXIS)]),
+        R.Facts(TODAY, covered=("axis",), appeared=[HIK, AXIS]),
         None,
         ["new:2"],
     ),
     (
         "an alert's own makers win over the packs",
-        R.Facts(TODAY, covered=("axis",), appeared=[R.Appeared(HIK)]),
+        R.Facts(TODAY, covered=("axis",), appeared=[HIK]),
         [{"rule": "covered-device-appears", "makers": ["hikvision"]}],
         ["new:1"],
     ),
@@ -119,7 +119,7 @@ CASES = [
     ),
     (
         "an alert gets only its own rules",
-        R.Facts(TODAY, appeared=[R.Appeared(HIK)], touched=[DAHUA_PUBLIC]),
+        R.Facts(TODAY, appeared=[HIK], touched=[DAHUA_PUBLIC]),
         [{"rule": "device-exposed"}],
         ["public-address:3:81.2.69.160"],
     ),
@@ -132,8 +132,10 @@ def test_rules(what: str, facts: R.Facts, entries: list[dict[str, object]] | Non
 
 
 def test_a_repeated_occurrence_has_one_key_and_a_real_second_one_another() -> None:
-    again = R.Facts(TODAY, appeared=[R.Appeared(HIK), R.Appeared(HIK)])
+    again = R.Facts(TODAY, appeared=[HIK, HIK])
     assert _keys(again) == ["new:1"]
+    in_batch = R.evaluate(ALL, R.Facts(TODAY, batch=12, appeared=[HIK, DAHUA_PUBLIC]))
+    assert {o.stored_key for o in in_batch if o.event == "new"} == {"new-in-batch:12"}  # one row for the store
     later = T0 + dt.timedelta(days=30)
     twice = R.Facts(
         TODAY,
@@ -246,7 +248,7 @@ RFC5424 = re.compile(
 
 def _payload(n: int) -> dict[str, object]:
     occ = [
-        R.Occurrence("covered-device-appears", f"new:{i}", "warning", "new", f"device {i} appeared", HIK)
+        R.Occurrence("covered-device-appears", f"new:{i}", "warning", "came-back", f"device {i} appeared", HIK)
         for i in range(n)
     ]
     return build_payload("soc", "covered-device-appears", occ, source="import x.csv", fired_at=T0, version="0.1.0")

@@ -38,7 +38,7 @@ def _lines(path: Path) -> list[dict[str, object]]:
 
 
 def test_exposure_return_and_deadline_from_scans(tmp_path: Path) -> None:
-    ip, new_ip, guest_ip = "127.61.0.1", "127.61.0.2", "127.61.0.9"
+    ip, new_ip, guest_ip = "127.219.0.1", "127.219.0.2", "127.219.0.9"
     sink = tmp_path / "alerts.jsonl"
     old = plan_devices(["hikvision-ipc"], 1, ip, seed=7)[0]
     new = plan_devices(["axis-ipc"], 1, new_ip, seed=8)[0]

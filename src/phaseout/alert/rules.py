@@ -50,13 +50,6 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
-class Appeared:
-    """A device the batch created (a new row in the estate)."""
-
-    device: Device
-
-
-@dataclass(frozen=True, slots=True)
 class Answered:
     """A device verified as replaced that answered in the batch (see ``track.verify.came_back``)."""
 
@@ -95,8 +88,9 @@ class Facts:
 
     today: dt.date
     source: str = ""  # "import cameras.csv", "scan 10.0.0.0/24", "deadlines"
+    batch: int | None = None  # the import or scan batch the facts come from
     covered: tuple[str, ...] = ()  # makers covered by the packs in use
-    appeared: list[Appeared] = field(default_factory=list)
+    appeared: list[Device] = field(default_factory=list)  # devices the batch created
     touched: list[Device] = field(default_factory=list)  # new or updated by the batch (addresses)
     answered: list[Answered] = field(default_factory=list)
     reached: list[Reached] = field(default_factory=list)
@@ -105,13 +99,31 @@ class Facts:
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
+    """One thing an alert fires for.  ``text`` makes the one-line summary when it is shown: an
+    import can bring tens of thousands of occurrences, of which a message lists 200."""
+
     rule: str
     key: str  # dedupe key: rule + device + occurrence
     severity: str  # syslog severity name: critical | error | warning | notice
     event: str  # new | came-back | reachable | public-address | deadline
-    summary: str
+    text: str  # the summary; for "new" (the bulk case) only where it came from, made into one when shown
     device: Device | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    #: the key the store records instead of ``key``, when a whole group can only ever fire together:
+    #: a device is new in exactly one batch, so "new in batch N" dedupes all of them in one row
+    group: str | None = None
+
+    @property
+    def stored_key(self) -> str:
+        return self.group or self.key
+
+    @property
+    def summary(self) -> str:
+        if self.event == "new" and self.device is not None:
+            d = self.device
+            sold = f", sold as {d.label}" if d.label and d.label.lower() != (d.vendor or "").lower() else ""
+            return f"a covered device appeared: {d.name()}, made by {d.vendor}{sold} ({self.text})"
+        return self.text
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"key": self.key, "event": self.event, "summary": self.summary}
@@ -152,19 +164,11 @@ def is_public(ip: str | None) -> bool:
 def _covered_device_appears(params: Mapping[str, Any], facts: Facts) -> list[Occurrence]:
     makers = set(params.get("makers") or facts.covered or DEFAULT_MAKERS)
     out = []
-    for a in facts.appeared:
-        d = a.device
+    group = f"new-in-batch:{facts.batch}" if facts.batch is not None else None
+    for d in facts.appeared:
         if d.vendor in makers:
-            sold = f", sold as {d.label}" if d.label and d.label.lower() != (d.vendor or "").lower() else ""
             out.append(
-                Occurrence(
-                    "covered-device-appears",
-                    f"new:{d.id}",
-                    "warning",
-                    "new",
-                    f"a covered device appeared: {d.name()}, made by {d.vendor}{sold} ({facts.source})",
-                    d,
-                )
+                Occurrence("covered-device-appears", f"new:{d.id}", "warning", "new", facts.source, d, group=group)
             )
     for b in facts.answered:
         if came_back(b.replaced_at, b.answered_at):
@@ -176,9 +180,11 @@ def _covered_device_appears(params: Mapping[str, Any], facts: Facts) -> list[Occ
                     f"came-back:{d.id}:{b.work_order or 0}:{b.replaced_at.isoformat()}",
                     "warning",
                     "came-back",
-                    f"a replaced device is back on the network: {d.name()} answered on "
-                    f"{b.answered_at.date()} after its replacement was verified"
-                    + (f" (work order {b.work_order})" if b.work_order else ""),
+                    (
+                        f"a replaced device is back on the network: {d.name()} answered on "
+                        f"{b.answered_at.date()} after its replacement was verified"
+                        + (f" (work order {b.work_order})" if b.work_order else "")
+                    ),
                     d,
                     {"replaced_at": b.replaced_at.isoformat(), "answered_at": b.answered_at.isoformat()}
                     | ({"work_order": b.work_order} if b.work_order else {}),
@@ -199,8 +205,10 @@ def _device_exposed(params: Mapping[str, Any], facts: Facts) -> list[Occurrence]
                     f"reachable:{r.device.id}:{r.zone}:{r.rearmed_by}",
                     "critical" if r.zone == "internet" else "error",
                     "reachable",
-                    f"a device is reachable from the {r.zone} network: {r.device.name()} answered scan "
-                    f"{r.scan_id}{ports}",
+                    (
+                        f"a device is reachable from the {r.zone} network: {r.device.name()} answered scan "
+                        f"{r.scan_id}{ports}"
+                    ),
                     r.device,
                     {"zone": r.zone, "scan": r.scan_id, "ports": list(r.ports)},
                 )
@@ -214,7 +222,7 @@ def _device_exposed(params: Mapping[str, Any], facts: Facts) -> list[Occurrence]
                         f"public-address:{d.id}:{d.ip}",
                         "critical",
                         "public-address",
-                        f"a device has a public address and may be reachable from the internet: {d.name()}",
+                        (f"a device has a public address and may be reachable from the internet: {d.name()}"),
                         d,
                         {"zone": "internet"},
                     )
@@ -232,8 +240,10 @@ def _deadline_passed(params: Mapping[str, Any], facts: Facts) -> list[Occurrence
                     f"deadline:{left.deadline.isoformat()}",
                     "error",
                     "deadline",
-                    f"the removal deadline {left.deadline} has passed with {left.devices:,} covered device(s) "
-                    f"left at {left.sites:,} site(s)",
+                    (
+                        f"the removal deadline {left.deadline} has passed with {left.devices:,} covered device(s) "
+                        f"left at {left.sites:,} site(s)"
+                    ),
                     None,
                     {
                         "deadline": left.deadline.isoformat(),

@@ -97,15 +97,7 @@ def add_alert(
 
 
 def _device(row: dict[str, Any]) -> R.Device:
-    return R.Device(
-        id=int(row["id"]),
-        site=row.get("site"),
-        ip=row.get("ip"),
-        vendor=row.get("vendor"),
-        label=row.get("label"),
-        model=row.get("model"),
-        device_type=row.get("device_type"),
-    )
+    return R.Device(int(row["id"]), *(row.get(f) for f in stored.DEVICE_FIELDS[1:]))
 
 
 def _wants(alerts: list[dict[str, Any]], rule: str) -> list[dict[str, Any]]:
@@ -117,13 +109,13 @@ def _facts(
 ) -> R.Facts:
     """What the rules need from one batch, read only for the rules some alert uses."""
     source = f"import {batch['file_name']}" if batch["kind"] == "devices" else f"scan {batch['scan_id']}"
-    facts = R.Facts(today=today, source=source, covered=covered)
+    facts = R.Facts(today=today, source=source, covered=covered, batch=int(batch["id"]))
     appears = _wants(live, "covered-device-appears")
     if appears:
         makers: set[str] = set()
         for e in appears:
             makers.update(e.get("makers") or covered or R.DEFAULT_MAKERS)
-        facts.appeared = [R.Appeared(_device(r)) for r in stored.created_devices(conn, batch["id"], sorted(makers))]
+        facts.appeared = [R.Device(*r) for r in stored.created_devices(conn, batch["id"], sorted(makers))]
         facts.answered = [
             R.Answered(_device(r), r["replaced_at"], r["answered_at"], r["work_order"])
             for r in stored.answered_replaced(conn, batch["id"])
@@ -147,14 +139,14 @@ def _queue(
     """The occurrences this alert has not fired yet, as one message per rule."""
     if not occurrences:
         return
-    known = stored.known_keys(conn, alert["id"], [o.key for o in occurrences])
+    known = stored.known_keys(conn, alert["id"], sorted({o.stored_key for o in occurrences}))
     fresh: dict[str, list[R.Occurrence]] = defaultdict(list)
     for o in occurrences:
-        if o.key not in known:
+        if o.stored_key not in known:
             fresh[o.rule].append(o)
     for rule, found in fresh.items():
         payload = build_payload(alert["name"], rule, found, source=source, fired_at=now, version=__version__)
-        fired = [(o.key, o.device.id if o.device else None) for o in found]
+        fired = list(dict.fromkeys((o.stored_key, None if o.group or not o.device else o.device.id) for o in found))
         stored.queue(conn, alert["id"], rule, json.dumps(payload, sort_keys=True), fired, now)
         out.messages += 1
         out.occurrences += len(found)

@@ -415,7 +415,7 @@ alert_occurrences = Table(
     Column("id", Integer, primary_key=True),
     Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
     Column("key", String(300), nullable=False),
-    Column("device_id", Integer),  # not a foreign key: the occurrence outlives a device's row
+    Column("device_id", Integer),  # not a foreign key (outlives the row); none for a group key
     Column("outbox_id", Integer, ForeignKey("alert_outbox.id"), nullable=False),
     Column("fired_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("alert_id", "key"),
