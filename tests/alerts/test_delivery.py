@@ -249,3 +249,24 @@ def test_syslog_rfc5424(tmp_path: Path, transport: str) -> None:
             assert json.loads(found["msg"])["count"] == 1
         with store.engine.connect() as conn:
             assert get_alert(conn, "siem")["config"]["facility"] == "local3"  # type: ignore[index]
+
+
+def test_a_row_is_claimed_by_one_deliverer_and_marked_by_its_claimant_only(db_url: str, tmp_path: Path) -> None:
+    from phaseout.store.alerts import claim, finish
+
+    with Store.open(db_url) as store:
+        use.add_alert(store, "admin", "log", "file", {"path": str(tmp_path / "a.jsonl")}, ALL_RULES)
+        _import(store, tmp_path)
+        now = dt.datetime.now(dt.UTC)
+        first = claim(store.engine, now, dt.timedelta(seconds=60), 10)
+        assert len(first) == 1 and claim(store.engine, now, dt.timedelta(seconds=60), 10) == []
+        later = now + dt.timedelta(seconds=61)  # the first deliverer stalled past its lease
+        second = claim(store.engine, later, dt.timedelta(seconds=60), 10)
+        assert [r["id"] for r in second] == [first[0]["id"]] and second[0]["claim"] != first[0]["claim"]
+        late = finish(store.engine, first[0], ok=True, detail="x", now=later, retry_at=None, actor="a")
+        assert late == "lost-claim"  # the stalled one may not mark it
+        assert finish(store.engine, second[0], ok=True, detail="y", now=later, retry_at=None, actor="b") == "delivered"
+        with store.engine.connect() as conn:
+            row = list_outbox(conn)[0]
+        assert row["status"] == "delivered" and row["attempts"] == 1
+        assert [e["actor"] for e in _deliveries(store)] == ["b"]

@@ -171,22 +171,44 @@ def evaluate(store: Store, today: dt.date | None = None, now: dt.datetime | None
             facts = _facts(conn, batch, interested, covered, today)
             for alert in interested:
                 _queue(conn, alert, R.evaluate(alert["rules"], facts), facts.source, now, out)
-        if _wants(live, "deadline-passed"):
-            left = stored.deadlines_left(conn, today)
-            facts = R.Facts(
-                today=today,
-                source="deadlines",
-                covered=covered,
-                deadlines=[
-                    R.DeadlineLeft(d["deadline"], d["devices"], d["sites"], tuple(_device(x) for x in d["examples"]))
-                    for d in left
-                ],
-            )
-            for alert in live:
-                _queue(conn, alert, R.evaluate(alert["rules"], facts), "deadlines", now, out)
+        watching = [a for a in live if any(e.get("rule") == "deadline-passed" for e in a["rules"])]
+        if watching:
+            _deadlines(conn, watching, covered, today, now, out)
         stored.mark_evaluated(conn, [b["id"] for b in batches], now)
         out.batches = len(batches)
     return out
+
+
+def _deadlines(
+    conn: Any,
+    watching: list[dict[str, Any]],
+    covered: tuple[str, ...],
+    today: dt.date,
+    now: dt.datetime,
+    out: Evaluation,
+) -> None:
+    """The deadline rule: only deadlines some alert has not fired for are counted (each count
+    reads the devices carrying it; the passed dates come from an index)."""
+    passed = stored.passed_deadlines(conn, today)
+    if not passed:
+        return
+    keys = [f"deadline:{d.isoformat()}" for d in passed]
+    unfired = {a["id"]: set(keys) - stored.known_keys(conn, a["id"], keys) for a in watching}
+    wanted = sorted({k for v in unfired.values() for k in v})
+    if not wanted:
+        return
+    left = [stored.deadline_left(conn, dt.date.fromisoformat(k.split(":", 1)[1])) for k in wanted]
+    facts = R.Facts(
+        today=today,
+        source="deadlines",
+        covered=covered,
+        deadlines=[
+            R.DeadlineLeft(d["deadline"], d["devices"], d["sites"], tuple(R.Device(*x) for x in d["examples"]))
+            for d in left
+        ],
+    )
+    for alert in watching:
+        _queue(conn, alert, R.evaluate(alert["rules"], facts), "deadlines", now, out)
 
 
 def after_batch(store: Store) -> Evaluation | None:

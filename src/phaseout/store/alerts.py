@@ -213,12 +213,16 @@ _PRIVATE_LIKE = ("10.%", "192.168.%", "127.%", "169.254.%", "fe80:%", "fc%", "fd
 def touched_public_candidates(conn: Connection, batch_id: int) -> list[dict[str, Any]]:
     """Devices the batch created or wrote to whose address is not obviously private (the rule
     decides; this only spares it the millions of 10.x cameras)."""
-    touched = select(observations.c.device_id).where(observations.c.batch_id == batch_id)
+    touched = (
+        select(observations.c.id)
+        .where(observations.c.device_id == devices.c.id, observations.c.batch_id == batch_id)
+        .exists()
+    )
     cond = [devices.c.ip.is_not(None), *(devices.c.ip.not_like(p) for p in _PRIVATE_LIKE)]
-    query = (
+    query = (  # the address filter first, then the batch through the observations' device index
         select(*_DEVICE)
         .select_from(_WITH_SITE)
-        .where(or_(devices.c.batch_id == batch_id, devices.c.id.in_(touched)), *cond)
+        .where(*cond, or_(devices.c.batch_id == batch_id, touched))
         .order_by(devices.c.id)
     )
     return [dict(r._mapping) for r in conn.execute(query)]
@@ -227,8 +231,10 @@ def touched_public_candidates(conn: Connection, batch_id: int) -> list[dict[str,
 def answered_replaced(conn: Connection, batch_id: int) -> list[dict[str, Any]]:
     """Devices verified as replaced that answered in the batch (a non-inventory observation, or
     a scan host that answered), with when they answered and the verification that replaced them."""
-    said = select(observations.c.device_id.label("device_id"), observations.c.observed_at.label("at")).where(
-        observations.c.batch_id == batch_id, observations.c.kind != "inventory"
+    said = (  # from the few replaced devices through the observations' device index
+        select(observations.c.device_id.label("device_id"), observations.c.observed_at.label("at"))
+        .select_from(observations.join(devices, devices.c.id == observations.c.device_id))
+        .where(devices.c.status == "replaced", observations.c.batch_id == batch_id, observations.c.kind != "inventory")
     )
     probed = (
         select(scan_hosts.c.device_id.label("device_id"), scans.c.finished_at.label("at"))
@@ -299,39 +305,35 @@ def reached_in_scan(conn: Connection, scan_id: int, zones: Iterable[str]) -> tup
     return str(vantage), out
 
 
-def deadlines_left(conn: Connection, before: dt.date, examples: int = 5) -> list[dict[str, Any]]:
-    """Removal deadlines before ``before`` still carried by active devices: how many, at how
-    many sites, and a few of them."""
-    rows = conn.execute(
-        select(
-            assessments.c.deadline,
-            func.count().label("devices"),
-            func.count(func.distinct(devices.c.site_id)).label("sites"),
-        )
-        .select_from(assessments.join(devices, devices.c.id == assessments.c.device_id))
-        .where(assessments.c.deadline < before, devices.c.status == "active")
-        .group_by(assessments.c.deadline)
-        .order_by(assessments.c.deadline)
-    ).all()
+def passed_deadlines(conn: Connection, before: dt.date) -> list[dt.date]:
+    """Removal deadlines before ``before`` that assessments carry (read through their index)."""
     out = []
-    for r in rows:
-        some = conn.execute(
-            select(*_DEVICE)
-            .select_from(_WITH_SITE.join(assessments, assessments.c.device_id == devices.c.id))
-            .where(assessments.c.deadline == r.deadline, devices.c.status == "active")
-            .order_by(assessments.c.risk.desc(), devices.c.id)
-            .limit(examples)
-        ).all()
-        deadline = r.deadline if isinstance(r.deadline, dt.date) else dt.date.fromisoformat(str(r.deadline))
-        out.append(
-            {
-                "deadline": deadline,
-                "devices": int(r.devices),
-                "sites": int(r.sites),
-                "examples": [dict(x._mapping) for x in some],
-            }
-        )
+    for value in conn.execute(
+        select(assessments.c.deadline)
+        .where(assessments.c.deadline < before)
+        .distinct()
+        .order_by(assessments.c.deadline)
+    ).scalars():
+        out.append(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)))
     return out
+
+
+def deadline_left(conn: Connection, deadline: dt.date, examples: int = 5) -> dict[str, Any]:
+    """Active devices whose earliest removal deadline is ``deadline``: how many, at how many
+    sites, and a few of them (riskiest first)."""
+    row = conn.execute(
+        select(func.count(), func.count(func.distinct(devices.c.site_id)))
+        .select_from(assessments.join(devices, devices.c.id == assessments.c.device_id))
+        .where(assessments.c.deadline == deadline, devices.c.status == "active")
+    ).one()
+    some = conn.execute(
+        select(*_DEVICE)
+        .select_from(_WITH_SITE.join(assessments, assessments.c.device_id == devices.c.id))
+        .where(assessments.c.deadline == deadline, devices.c.status == "active")
+        .order_by(assessments.c.risk.desc(), devices.c.id)
+        .limit(examples)
+    ).all()
+    return {"deadline": deadline, "devices": int(row[0]), "sites": int(row[1]), "examples": [tuple(x) for x in some]}
 
 
 def covered_makers(conn: Connection) -> list[str]:

@@ -123,6 +123,7 @@ devices = Table(
     Index(None, "parent_id"),
     Index(None, "site_id", "ip"),
     Index(None, "vendor"),
+    Index(None, "batch_id"),  # the devices a batch created: alert rules after every import and scan (0010)
 )
 
 evidence = Table(
@@ -146,6 +147,7 @@ observations = Table(
     Column("truncated", Boolean, nullable=False, server_default=false()),
     Index(None, "device_id"),
     Index(None, "kind"),  # re-identification reads the non-inventory ones
+    Index(None, "batch_id"),  # what a batch touched: alert rules after every import and scan (0010)
 )
 
 meta = Table(
@@ -168,6 +170,7 @@ assessments = Table(
     Column("deadline", Date),  # earliest removal deadline of its policy findings (dashboard, reports)
     Column("policy_status", String(16)),  # most pressing policy status: breach | due | unknown | applies
     Index(None, "risk"),
+    Index(None, "deadline"),  # deadlines passed: the alert rule, without reading every assessment (0010)
 )
 
 plans = Table(

@@ -6,7 +6,9 @@ Create Date: 2026-12-01 17:10:00
 
 ``alerts`` holds each destination and the rules it receives; ``alert_evaluated`` the import and
 scan batches already looked at; ``alert_outbox`` the messages to deliver (retried with back-off);
-``alert_occurrences`` every occurrence fired, unique per alert and dedupe key.
+``alert_occurrences`` every occurrence fired, unique per alert and dedupe key.  Indexes on
+``devices.batch_id``, ``observations.batch_id`` and ``assessments.deadline`` keep the evaluation
+after each import or scan proportional to the batch, not to the estate.
 """
 
 from __future__ import annotations
@@ -20,7 +22,18 @@ branch_labels = None
 depends_on = None
 
 
+#: indexes the alert rules read by (what one batch created or touched; deadlines passed)
+INDEXES = (
+    ("devices", "ix_devices_batch_id", ["batch_id"]),
+    ("observations", "ix_observations_batch_id", ["batch_id"]),
+    ("assessments", "ix_assessments_deadline", ["deadline"]),
+)
+
+
 def upgrade() -> None:
+    for table, name, columns in INDEXES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.create_index(name, columns, unique=False)
     op.create_table(
         "alerts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -96,3 +109,6 @@ def downgrade() -> None:
     op.drop_table("alert_outbox")
     op.drop_table("alert_evaluated")
     op.drop_table("alerts")
+    for table, name, _columns in INDEXES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(name)
