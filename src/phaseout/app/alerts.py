@@ -159,11 +159,14 @@ def evaluate(store: Store, today: dt.date | None = None, now: dt.datetime | None
     today = today or dt.date.today()
     now = now or dt.datetime.now(dt.UTC)
     out = Evaluation()
+    with store.engine.connect() as conn:  # no alert: no write transaction, no lock taken
+        if not stored.enabled_alerts(conn):
+            return out
     with store.engine.connect() as conn, conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+        stored.lock_evaluation(conn)
         live = stored.enabled_alerts(conn)
         if not live:
             return out
-        stored.lock_evaluation(conn)
         covered = tuple(stored.covered_makers(conn))
         batches = stored.batches_to_evaluate(conn, min(a["since_batch"] for a in live))
         for batch in batches:
