@@ -121,7 +121,8 @@ def test_cli(tmp_path: Path) -> None:
     failed = run_cli("alert", "test", "soc", env=env)  # nothing listens on port 9
     assert failed.returncode == 8 and "not delivered" in failed.stderr
     (tmp_path / "d.csv").write_text("Site,Make,Model,IP\nS1,Hikvision,DS-2CD2143G2-I,10.0.0.1\n", encoding="utf-8")
-    assert run_cli("import", str(tmp_path / "d.csv"), env=env).returncode == 0
+    imported = run_cli("import", str(tmp_path / "d.csv"), env=env)
+    assert imported.returncode == 0 and "alerts: 2 occurrence(s) queued" in imported.stdout  # one for each alert
     outbox = run_cli("alert", "outbox", "--format", "jsonl", env=env)
     pending = [json.loads(line) for line in outbox.stdout.splitlines()]
     assert sorted(r["alert"] for r in pending) == ["log", "soc"] and {r["status"] for r in pending} == {"pending"}

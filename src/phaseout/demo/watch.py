@@ -44,12 +44,15 @@ class Watch:
 
 
 def can_bind_port_80() -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.77.0.254", 80))
-            return True
-        except OSError:
-            return False
+    """Whether this process may serve port 80 on the demo's addresses (free, and allowed)."""
+    for ip in (OLD_IP, NEW_IP):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the emulator binds
+            try:
+                s.bind((ip, 80))
+            except OSError:
+                return False
+    return True
 
 
 def _devices() -> tuple[Device, Device]:
@@ -78,7 +81,10 @@ def install_lab_camera(store: Store, today: dt.date) -> bool:
     if not can_bind_port_80():
         return False
     old, _new = _devices()
-    results = _probe(old, OLD_IP)
+    try:
+        results = _probe(old, OLD_IP)
+    except OSError:  # the address was taken since the check: the demo goes on without its lab
+        return False
     then = dt.datetime.combine(today - dt.timedelta(days=30), dt.time(10, 0), dt.UTC)
     outcome = ScanOutcome(results, {r.ip: r for r in results}, False, started=then, ended=then)
     Phaseout(store, actor="demo").record_scan(outcome, targets=[OLD_IP], planned=1, ports=PORTS, site=LAB_SITE)
@@ -88,6 +94,13 @@ def install_lab_camera(store: Store, today: dt.date) -> bool:
 def camera_comes_back(store: Store, workdir: Path, today: dt.date) -> Watch:
     """Swap the lab camera for an Axis one, prove it by re-scans, then let the old camera answer
     again: the ``demo-watch`` alert (a file in ``workdir``) receives "a covered device appears"."""
+    try:
+        return _comes_back(store, workdir, today)
+    except OSError as exc:  # an emulated camera could not listen: say so, the demo goes on
+        return Watch(alerts_file=workdir / "alerts.jsonl", note=f"skipped: {exc}")
+
+
+def _comes_back(store: Store, workdir: Path, today: dt.date) -> Watch:
     out = Watch(alerts_file=workdir / "alerts.jsonl")
     if not can_bind_port_80():
         out.note = "skipped: emulated cameras need port 80 on loopback (root, or ip_unprivileged_port_start=80)"
