@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from phaseout.alert.destinations import DestinationError, describe, parse_syslog_target
 from phaseout.alert.rules import RULES
-from phaseout.app import alerts as use
+from phaseout.app import Phaseout
 from phaseout.cli import render
 from phaseout.cli.common import console, err_console, open_store
 from phaseout.errors import EXIT_CHECK_FAILED, UsageError
@@ -142,7 +142,7 @@ def alert_add(
     else:
         kind, config = "file", {"path": os.path.abspath(str(file))}
     with open_store(ctx) as store:
-        _id, shown = use.add_alert(store, cli_actor(), name, kind, config, _rules(rule, zones, makers), secret)
+        _id, shown = Phaseout(store).add_alert(name, kind, config, _rules(rule, zones, makers), secret)
         with store.engine.connect() as conn:
             found = next(a for a in list_alerts(conn) if a["name"] == name)
     console.print(f"alert {escape(name)} added: {escape(describe(kind, found['config']))}")
@@ -220,7 +220,7 @@ def alert_test(ctx: typer.Context, name: str = typer.Argument(..., help="The ale
     Example: phaseout alert test soc
     """
     with open_store(ctx) as store:
-        ok, detail = use.send_test(store, cli_actor(), name)
+        ok, detail = Phaseout(store).test_alert(name)
     if ok:
         console.print(f"test alert delivered to {escape(name)}: {escape(detail)}")
         return
@@ -261,8 +261,8 @@ def alert_deliver(
         if retry_failed_:
             back = retry_failed(store.engine, cli_actor(), dt.datetime.now(dt.UTC))
             console.print(f"{back} failed message(s) queued again")
-        found = use.evaluate(store)
-        report = use.deliver(store, cli_actor(), limit=limit, timeout=timeout)
+        found = Phaseout(store).evaluate_alerts()
+        report = Phaseout(store).deliver_alerts(limit=limit, timeout=timeout)
         with store.engine.connect() as conn:
             counts = outbox_counts(conn)
     if found.occurrences:

@@ -14,10 +14,9 @@ from phaseout.alert.destinations import DestinationError, describe, parse_syslog
 from phaseout.alert.rules import RULES
 from phaseout.app import alerts as use
 from phaseout.errors import PhaseoutError
-from phaseout.store import Store
 from phaseout.store.alerts import list_alerts, list_outbox, outbox_counts, remove_alert
 from phaseout.store.settings import get_setting
-from phaseout.web.pages import engine, render
+from phaseout.web.pages import acting, engine, render
 from phaseout.web.security import Caller, require
 
 router = APIRouter(include_in_schema=False)
@@ -85,17 +84,13 @@ async def alerts_add(request: Request, who: Caller = require("admin")) -> HTMLRe
             config = parse_syslog_target(target) | {"facility": field("facility", 16) or "local0"}
         else:
             return _page(request, who, f"destination {kind[:16]!r}: one of {', '.join(WEB_KINDS)} here")
-        _id, shown = use.add_alert(engine_store(request), who.user.name, name, kind, config, rules)
+        _id, shown = acting(request, who).add_alert(name, kind, config, rules)
     except (PhaseoutError, DestinationError) as exc:
         hint = getattr(exc, "hint", None)
         return _page(request, who, str(exc) + (f" ({hint})" if hint else ""))
     if shown:
         return _page(request, who, f"alert {name} added; give the receiver this webhook secret (shown once):", shown)
     return _page(request, who, f"alert {name} added")
-
-
-def engine_store(request: Request) -> Store:
-    return Store(engine(request))
 
 
 @router.post("/alerts/{name}/test", response_class=HTMLResponse)
@@ -105,7 +100,7 @@ def alerts_test(
     who: Caller = require("admin"),  # type: ignore[assignment]
 ) -> HTMLResponse:
     try:
-        ok, detail = use.send_test(engine_store(request), who.user.name, name)
+        ok, detail = acting(request, who).test_alert(name)
     except PhaseoutError as exc:
         return _page(request, who, exc.message)
     return _page(request, who, f"test alert {'delivered' if ok else 'NOT delivered'} to {name}: {detail}")
@@ -127,9 +122,9 @@ def alerts_remove(
 
 @router.post("/alerts/deliver", response_class=HTMLResponse)
 def alerts_deliver(request: Request, who: Caller = require("admin")) -> HTMLResponse:  # type: ignore[assignment]
-    store = engine_store(request)
-    found = use.evaluate(store)
-    report = use.deliver(store, who.user.name, limit=50, timeout=5.0)
+    app = acting(request, who)
+    found = app.evaluate_alerts()
+    report = app.deliver_alerts(limit=50, timeout=5.0)
     return _page(
         request,
         who,
