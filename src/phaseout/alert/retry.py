@@ -8,7 +8,7 @@ import datetime as dt
 
 FIRST_DELAY = 30.0
 MAX_DELAY = 3600.0
-#: 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: about 6 hours of trying before a person must look.
+#: 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: about 5 hours of trying before a person must look.
 MAX_ATTEMPTS = 12
 
 
