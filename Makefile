@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/scan_speed.py
 	$(BIN)/python bench/plan_speed.py
 	$(BIN)/python bench/web_speed.py
+	$(BIN)/python bench/alert_eval.py
 
 # Re-resolve the pinned, hashed lock files after changing dependencies in pyproject.toml.
 lock: install

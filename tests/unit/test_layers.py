@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "phaseout"
 
 BASE = {"domain", "errors", "normalize", "__init__"}
 PURE = {"knowledge", "identify", "assess", "policy", "plan", "track", "estate", "ingest", "discover", "emulate"}
+PURE |= {"alert"}  # alert rules, destinations and messages (pure); its senders do I/O as discover's probes do
 ADAPTERS = {"cli", "web", "report", "export", "demo", "__main__"}
 
 #: what each layer may import from phaseout (by top-level package or module)

@@ -71,7 +71,7 @@ def test_nothing_but_login_and_healthz_without_a_login(client: TestClient) -> No
     assert client.get("/api/v1/openapi.json").status_code == 401
 
 
-ADMIN_ONLY = {"/api/v1/users"}
+ADMIN_ONLY = {"/api/v1/users", "/alerts"}  # /alerts: the alerts page (admins only)
 
 
 def test_every_route_answers_a_viewer(client: TestClient) -> None:

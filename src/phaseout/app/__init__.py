@@ -24,6 +24,7 @@ from phaseout.store import Store
 from phaseout.store.audit import cli_actor
 
 if TYPE_CHECKING:
+    from phaseout.app.alerts import Delivery, Evaluation
     from phaseout.app.imports import ImportOptions, ImportResult, Progress
     from phaseout.app.scans import ScanOutcome
     from phaseout.app.work import Verification
@@ -298,3 +299,30 @@ class Phaseout:
         from phaseout.app.work import verify
 
         return verify(self.store, self.actor, self.covered_makers())
+
+    # -- alerts (app/alerts.py; docs/alerts.md) -------------------------------------------------
+
+    def add_alert(
+        self, name: str, kind: str, config: dict[str, Any], rules: list[dict[str, Any]], secret: str | None = None
+    ) -> tuple[int, str | None]:
+        """Check and store an alert; returns its id and a webhook secret phaseout made (shown once)."""
+        from phaseout.app.alerts import add_alert
+
+        return add_alert(self.store, self.actor, name, kind, config, rules, secret)
+
+    def evaluate_alerts(self, today: dt.date | None = None) -> Evaluation:
+        """Evaluate the rules over batches not yet evaluated and the deadlines (imports and scans
+        call this themselves once committed)."""
+        from phaseout.app.alerts import evaluate
+
+        return evaluate(self.store, today)
+
+    def deliver_alerts(self, limit: int = 100, timeout: float = 10.0) -> Delivery:
+        from phaseout.app.alerts import deliver
+
+        return deliver(self.store, self.actor, limit=limit, timeout=timeout)
+
+    def test_alert(self, name: str) -> tuple[bool, str]:
+        from phaseout.app.alerts import send_test
+
+        return send_test(self.store, self.actor, name)

@@ -83,6 +83,7 @@ class ImportResult:
     keyless: int = 0  # rows with no MAC, serial, asset ID or IP (matched by their values on re-import)
     errors: list[RowError] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
+    alerts: int = 0  # alert occurrences queued in the outbox by this import (app.alerts)
 
 
 class _Abort(Exception):
@@ -217,7 +218,16 @@ def import_devices(
         _record_failure(store, result, "devices", mapped.table.sheet, actor)
         raise _refuse(result) from None
     reidentify(store.engine, identifier)  # devices identified by older knowledge, if any
+    _alerts(store, result)
     return result, mapped
+
+
+def _alerts(store: Store, result: ImportResult) -> None:
+    """The alert rules look at what landed (``app.alerts``: queued, delivered by ``alert deliver``)."""
+    from phaseout.app.alerts import after_batch
+
+    found = after_batch(store)
+    result.alerts = found.occurrences if found else 0
 
 
 def _write_devices(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from phaseout.app.alerts import after_batch
 from phaseout.discover.scanner import HostResult, ScanSettings, scan
 from phaseout.domain import Identifies, ScannedHost, ScanRun
 from phaseout.estate.match import index_rows
@@ -119,4 +120,6 @@ def store_scan(
         started=outcome.started,
         finished=outcome.ended,
     )
-    return record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor)
+    record = record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor)
+    after_batch(store)  # the alert rules look at what the scan found (queued in the outbox)
+    return record

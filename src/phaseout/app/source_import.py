@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, select
 
-from phaseout.app.imports import CHUNK_ROWS, ImportResult, Progress, _finish, _now, _record_failure
+from phaseout.app.imports import CHUNK_ROWS, ImportResult, Progress, _alerts, _finish, _now, _record_failure
 from phaseout.domain import OBSERVATION_MAX_BYTES, DeviceType, InventoryRecord
 from phaseout.errors import DataError, RowError, UsageError
 from phaseout.estate.match import DeviceKeys, index_rows, record_keys
@@ -268,6 +268,7 @@ def import_source(
             row_errors=result.errors,
         ) from None
     reidentify(store.engine, identifier)
+    _alerts(store, result)
     return result
 
 

@@ -13,6 +13,7 @@ import typer
 
 from phaseout import __version__
 from phaseout.cli import common
+from phaseout.cli.alert import alert_app
 from phaseout.cli.assess import assess
 from phaseout.cli.audit import audit_app
 from phaseout.cli.db import db_app
@@ -94,6 +95,7 @@ app.add_typer(sites_app, name="sites")
 app.add_typer(db_app, name="db")
 app.add_typer(settings_app, name="settings")
 app.add_typer(audit_app, name="audit")
+app.add_typer(alert_app, name="alert")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -83,9 +83,12 @@ def demo(
     console.print(files)
     with Store.open(result.db) as store:
         _overview(store, workdir / "truth.csv")
+        lab = _lab(store)
         _assessment(store)
         by = _plan(store)
         _track(store, workdir)
+        if lab:
+            _watch(store, workdir)
         password = _admin(store)
     console.print(f"\nfiles: {escape(str(workdir))}/ (truth.csv holds the true maker of every row)")
     console.print(f"database: {escape(result.db_url)}")
@@ -231,6 +234,38 @@ def _plan(store: Store) -> str:
     busy = [u.id for u in result.period_use() if u.packages] if result.status in ("optimal", "feasible") else []
     # the budget question the demo suggests is one its own plan shows can be answered
     return busy[-1] if busy else estate.problem.periods[min(3, len(estate.problem.periods) - 1)].id
+
+
+def _lab(store: Store) -> bool:
+    """A scan of the lab store (emulated on loopback) finds a Hikvision camera: the plan will
+    replace it, and the watch step brings it back (``demo.watch``)."""
+    import datetime as dt
+
+    from phaseout.demo.watch import LAB_SITE, OLD_IP, install_lab_camera
+
+    found = install_lab_camera(store, dt.date.today())
+    if found:
+        console.print(f"scan of store {LAB_SITE} ({OLD_IP}, emulated on loopback): a Hikvision camera answered")
+    return found
+
+
+def _watch(store: Store, workdir: Path) -> None:
+    """The lab camera is replaced, verified by re-scans, then plugged back in: the alert fires."""
+    import datetime as dt
+
+    from phaseout.demo.watch import camera_comes_back
+
+    watch = camera_comes_back(store, workdir, dt.date.today())
+    if not watch.ran:
+        err_console.print(f"[yellow]watch[/]: {escape(watch.note)}")
+        return
+    console.print(
+        f"\n[bold]watch[/]: work order {watch.work_order} (store LAB) verified by re-scans; then the old camera "
+        "answered again and an alert fired:"
+    )
+    for alert in watch.fired:
+        console.print(Text(f"  {alert['rule']}: {alert['summary']}"), soft_wrap=True)
+    console.print(Text(f"  (alert demo-watch: {watch.alerts_file}; phaseout alert outbox lists it)"), soft_wrap=True)
 
 
 def _admin(store: Store) -> str:

@@ -55,6 +55,8 @@ def _run(kind: str, ctx: typer.Context, file: Path, options: ImportOptions, erro
     if errors_file is not None and result.errors:
         render.write_errors(errors_file, result.errors)
         console.print(f"bad rows written to {escape(str(errors_file))}")
+    if result.alerts:
+        console.print(f"alerts: {result.alerts:,} occurrence(s) queued (phaseout alert deliver sends them)")
     return result
 
 

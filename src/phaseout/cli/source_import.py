@@ -64,4 +64,6 @@ def run_source(
     render.show(result)
     if errors_file is not None and result.errors:
         render.write_errors(errors_file, result.errors)
+    if result.alerts:
+        console.print(f"alerts: {result.alerts:,} occurrence(s) queued (phaseout alert deliver sends them)")
     return True

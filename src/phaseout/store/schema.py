@@ -26,7 +26,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
+    true,
 )
 
 metadata = MetaData(
@@ -121,6 +123,7 @@ devices = Table(
     Index(None, "parent_id"),
     Index(None, "site_id", "ip"),
     Index(None, "vendor"),
+    Index(None, "batch_id"),  # the devices a batch created: alert rules after every import and scan (0010)
 )
 
 evidence = Table(
@@ -144,6 +147,7 @@ observations = Table(
     Column("truncated", Boolean, nullable=False, server_default=false()),
     Index(None, "device_id"),
     Index(None, "kind"),  # re-identification reads the non-inventory ones
+    Index(None, "batch_id"),  # what a batch touched: alert rules after every import and scan (0010)
 )
 
 meta = Table(
@@ -166,6 +170,7 @@ assessments = Table(
     Column("deadline", Date),  # earliest removal deadline of its policy findings (dashboard, reports)
     Column("policy_status", String(16)),  # most pressing policy status: breach | due | unknown | applies
     Index(None, "risk"),
+    Index(None, "deadline"),  # deadlines passed: the alert rule, without reading every assessment (0010)
 )
 
 plans = Table(
@@ -354,4 +359,67 @@ scan_hosts = Table(
     Index(None, "scan_id"),
     Index(None, "ip"),
     Index(None, "device_id"),
+)
+
+# -- alerts (migration 0010): rules sent to destinations, and the outbox that delivers them --------
+
+#: One alert: a destination (webhook, e-mail, syslog, file) and the rules it receives.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # webhook | email | syslog | file
+    Column("config", Text, nullable=False),  # JSON, checked by phaseout.alert.destinations
+    Column("secret", String, nullable=False, server_default=""),  # the webhook's HMAC key (never listed)
+    Column("rules", Text, nullable=False),  # JSON list: {"rule": id, param: [values]}
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("since_batch", Integer, nullable=False, server_default="0"),  # batches up to this one are not news
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String, nullable=False),
+    CheckConstraint("kind in ('webhook', 'email', 'syslog', 'file')", name="kind"),
+)
+
+#: Import and scan batches the alert rules have looked at (each exactly once).
+alert_evaluated = Table(
+    "alert_evaluated",
+    metadata,
+    Column("batch_id", Integer, ForeignKey("import_batches.id"), primary_key=True),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Messages to deliver: one row per (alert message, destination), written in the transaction
+#: that records the occurrences, sent and retried with back-off by ``phaseout alert deliver``.
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: what the destination receives
+    Column("status", String(16), nullable=False),  # pending | sending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True)),  # a deliverer's lease while sending
+    Column("claim", String(32)),  # the deliverer's token: only the claimant marks the outcome
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    CheckConstraint("status in ('pending', 'sending', 'delivered', 'failed')", name="status"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "alert_id"),
+)
+
+#: Every occurrence an alert fired for, by dedupe key (rule + device + occurrence): recorded
+#: once, so re-evaluating never sends it twice.
+alert_occurrences = Table(
+    "alert_occurrences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("device_id", Integer),  # not a foreign key (outlives the row); none for a group key
+    Column("outbox_id", Integer, ForeignKey("alert_outbox.id"), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("alert_id", "key"),
 )

@@ -12,7 +12,10 @@ from phaseout.store.schema import meta
 
 KNOWN = {
     "currency": "ISO 4217 code money is reported in, e.g. GBP, EUR, USD (reports and dashboard)",
+    "alert-webhook-allow": "hosts and CIDR blocks webhook alerts may be sent to, comma-separated (none: no webhooks)",
+    "alert-smtp-plain-localhost": "yes: e-mail alerts may use plain SMTP to a relay on this host (else STARTTLS)",
 }
+_ALLOW_ITEM = re.compile(r"^[A-Za-z0-9_.:/-]{1,253}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -28,6 +31,18 @@ def check_setting(name: str, value: str) -> str:
         value = value.strip().upper()
         if not _CURRENCY.match(value):
             raise UsageError(f"currency {value!r} is not a three-letter ISO 4217 code", hint="e.g. GBP, EUR, USD")
+    if name == "alert-webhook-allow":
+        items = [i for i in re.split(r"[,\s]+", value.strip()) if i]
+        bad = [i for i in items if not _ALLOW_ITEM.match(i)]
+        if bad:
+            raise UsageError(
+                f"{bad[0]!r} is neither a host name nor an address block", hint="e.g. hooks.example.org, 10.20.0.0/16"
+            )
+        value = ", ".join(items)
+    if name == "alert-smtp-plain-localhost":
+        value = value.strip().lower()
+        if value not in ("yes", "no"):
+            raise UsageError(f"{name} is yes or no")
     return value
 
 

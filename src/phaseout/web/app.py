@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from phaseout import __version__
 from phaseout.errors import PhaseoutError, StoreError, UsageError
 from phaseout.queries.dashboard import Warmer
-from phaseout.web import api, pages
+from phaseout.web import alert_pages, api, pages
 from phaseout.web.security import (
     BODY_LIMIT,
     BODY_SECONDS,
@@ -96,6 +96,7 @@ def create_app(
     app.add_middleware(RequestGuard, body_limit=body_limit, body_seconds=body_seconds)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(alert_pages.router)  # admins only
     app.mount("/static", PrivateStatic(directory=str(STATIC)), name="static")
     pages.templates.env.globals["map_tiles"] = map_tiles
 
