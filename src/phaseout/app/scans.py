@@ -95,9 +95,11 @@ def store_scan(
     identifier: Identifies,
     actor: str,
     extra: dict[str, list[dict[str, Any]]] | None = None,
+    within: Callable[[Any, int], None] | None = None,
 ) -> ScanRecord:
     """Store what the probes found.  ``extra``: answers heard on the link (discovery) by address,
-    put first in each host's observations."""
+    put first in each host's observations.  ``within(conn, scan_id)`` runs in the scan's own
+    transaction (a collector upload's receipt and its job's end)."""
     by_ip = {r.ip: r for r in outcome.results}
     for ip, seen in (extra or {}).items():
         host = by_ip.get(ip)
@@ -119,4 +121,4 @@ def store_scan(
         started=outcome.started,
         finished=outcome.ended,
     )
-    return record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor)
+    return record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within)
