@@ -246,12 +246,13 @@ def collector_run(
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
+    before = signal.signal(signal.SIGTERM, stop)
     agent = Agent(state_dir, ScanSettings(concurrency=concurrency, host_deadline=deadline, rate=rate))
     try:
         report = agent.run(once=once, poll=poll, stop=lambda: stopping)
     finally:
         agent.close()
+        signal.signal(signal.SIGTERM, before)
     err_console.print(
         f"{report.jobs} job(s) scanned, {report.refused} refused, {report.uploaded} upload(s) merged, "
         f"{report.duplicates} already merged, {report.rejected} refused by the server, "
