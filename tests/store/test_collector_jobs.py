@@ -132,7 +132,9 @@ def _upload(job_id: int, upload_id: str, ips: list[str], silent: list[str] = ())
         HostResult(
             ip,
             ports=[80],
-            observations=[{"kind": "http", "port": 80, "tls": False, "raw": "HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n"}],
+            observations=[
+                {"kind": "http", "port": 80, "tls": False, "raw": "HTTP/1.1 200 OK\r\nServer: App-webs/\r\n\r\n"}
+            ],
         )
         for ip in ips
     ]

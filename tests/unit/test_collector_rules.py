@@ -135,7 +135,7 @@ def test_an_upload_round_trips_to_the_scanners_results() -> None:
         (_upload(hosts=[{"ip": "10.1.0.5", "channels": [{"number": -1}]}]), "channel"),
         (_upload(hosts=[{"ip": "10.1.0.5", "channel_kinds": ["all"]}]), "channel_kinds"),
         (_upload(silent=["10.1.0.5"]), "twice"),
-        (_upload(silent=["10.1.0.%d" % (i % 250) for i in range(70_000)]), "over 65,536"),
+        (_upload(silent=[f"10.1.0.{i % 250}" for i in range(70_000)]), "over 65,536"),
     ],
 )
 def test_malformed_uploads_are_refused_with_a_reason(body: bytes, message: str) -> None:
@@ -145,7 +145,7 @@ def test_malformed_uploads_are_refused_with_a_reason(body: bytes, message: str) 
 
 def test_an_upload_outside_the_scopes_or_targets_is_refused_whole() -> None:
     upload = wire.parse_upload(_upload(silent=["10.1.0.6", "10.2.0.1"]))
-    with pytest.raises(wire.UploadError, match="outside this collector's scopes, e.g. 10.2.0.1"):
+    with pytest.raises(wire.UploadError, match=r"outside this collector.s scopes, e\.g\. 10\.2\.0\.1"):
         wire.check_scopes(upload, wire.networks(["10.1.0.0/24"]), ["10.1.0.0/24"])
     upload = wire.parse_upload(_upload())
     with pytest.raises(wire.UploadError, match="not among the job's targets"):
