@@ -9,8 +9,9 @@
    a worst case) and a sweep where one host in eight answers (a site /20 with its cameras).
    Target: >= 5,000 scanned hosts/s.
 2. **Collector memory**: 4,096 emulated hosts on 127.61.x (four emulator processes, as in
-   ``scan_speed.py``); the server on SQLite; ``phaseout collector run --once`` claims one job of
-   all 4,096 hosts, scans, queues and uploads; its peak RSS is measured (``wait4``).  Baseline in
+   ``scan_speed.py``); the server on SQLite; ``phaseout-collector run --once`` (the lean entry
+   point) and then ``phaseout collector run --once`` each claim one job of all 4,096 hosts,
+   scan, queue and upload; their peak RSS is measured (``wait4``).  Baseline in
    the same run: ``phaseout scan --no-store`` of the same hosts.  Target: <= 150 MB.
 
 Only 127.0.0.0/8 is contacted (the synthetic uploads name 10.64.x addresses but nothing is sent
@@ -282,12 +283,19 @@ def memory(emulators: int) -> None:
                 check=True,
                 capture_output=True,
             )
-            wall, rss, code_, err = _measured([*PHASEOUT, "collector", "run", "--once", "--state-dir", state])
-            print(
-                f"collector run (claim, scan {HOSTS} hosts, queue, upload): {wall:.1f} s wall, "
-                f"peak {rss:.0f} MB, exit {code_}"
+            runs = (
+                ("phaseout-collector run (lean entry point)", [sys.executable, "-m", "phaseout.discover.collector"]),
+                ("phaseout collector run (the full CLI)", [*PHASEOUT, "collector"]),
             )
-            print("  " + " ".join(err.split())[-300:])
+            for label, cmd in runs:
+                with Store.open(dbfile, upgrade=False) as store:
+                    db.enqueue_named(store.engine, "all")
+                wall, rss, code_, err = _measured([*cmd, "run", "--once", "--state-dir", state])
+                print(
+                    f"{label}: claim, scan {HOSTS} hosts, queue, upload: {wall:.1f} s wall, "
+                    f"peak {rss:.0f} MB, exit {code_}"
+                )
+                print("  " + " ".join(err.split())[-300:])
             wall, rss, code_, _err = _measured(
                 [
                     *PHASEOUT,
@@ -304,8 +312,8 @@ def memory(emulators: int) -> None:
             )
             print(f"baseline phaseout scan --no-store (same hosts): {wall:.1f} s wall, peak {rss:.0f} MB, exit {code_}")
             with Store.open(dbfile, upgrade=False) as store, store.engine.connect() as conn:
-                answered = conn.execute(text("select hosts_answered, hosts_probed from scans")).one()
-                print(f"  stored by the server: {answered[0]} of {answered[1]} probed hosts answered")
+                for answered, probed in conn.execute(text("select hosts_answered, hosts_probed from scans")).all():
+                    print(f"  stored by the server: {answered} of {probed} probed hosts answered")
         finally:
             server.terminate()
             server.wait(timeout=30)

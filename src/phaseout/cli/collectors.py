@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
-from types import FrameType
 
 import typer
 from rich.markup import escape
@@ -237,27 +235,13 @@ def collector_run(
 ) -> None:
     """Pull jobs from the server, scan locally (only inside the enrolled scopes), queue results
     on disk and push them.  Runs until SIGTERM/Ctrl-C (as a systemd service), or with --once
-    until there is nothing left to do."""
-    from phaseout.discover.collector.agent import Agent
+    until there is nothing left to do.  `phaseout-collector run` is the same loop without the
+    rest of the command line loaded (less memory on a small site machine)."""
+    from phaseout.discover.collector.agent import serve, summary
 
-    stopping = False
-
-    def stop(_sig: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    before = signal.signal(signal.SIGTERM, stop)
-    agent = Agent(state_dir, ScanSettings(concurrency=concurrency, host_deadline=deadline, rate=rate))
-    try:
-        report = agent.run(once=once, poll=poll, stop=lambda: stopping)
-    finally:
-        agent.close()
-        signal.signal(signal.SIGTERM, before)
-    err_console.print(
-        f"{report.jobs} job(s) scanned, {report.refused} refused, {report.uploaded} upload(s) merged, "
-        f"{report.duplicates} already merged, {report.rejected} refused by the server, "
-        f"{len(agent.queue)} still queued"
-    )
+    settings = ScanSettings(concurrency=concurrency, host_deadline=deadline, rate=rate)
+    report, queued = serve(state_dir, settings, once=once, poll=poll)
+    err_console.print(escape(summary(report, queued)))
     for error in report.errors[-5:]:
         err_console.print(f"[yellow]{escape(error)}[/]")
 

@@ -26,14 +26,16 @@ import json
 import os
 import platform
 import secrets
+import signal
 import socket
 import ssl
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +47,8 @@ from phaseout.errors import PhaseoutError, UsageError
 
 STATE_FILE = "state.json"
 TIMEOUT = 60.0
+#: an upload waits for the server to merge it (4,096 answering hosts take tens of seconds on a busy server)
+UPLOAD_TIMEOUT = 900.0
 MAX_BACKOFF = 300.0
 
 
@@ -207,12 +211,22 @@ class Client:
         return self.conn
 
     def post(
-        self, path: str, body: bytes | None = None, *, data: Any = None, headers: dict[str, str] | None = None
+        self,
+        path: str,
+        body: bytes | None = None,
+        *,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = TIMEOUT,
     ) -> Answer:
         payload = body if body is not None else json.dumps(data if data is not None else {}).encode()
         sent = self.headers | {"Content-Type": "application/json"} | (headers or {})
         conn = self._connect()
         try:
+            if conn.sock is None:
+                conn.connect()
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
             conn.request("POST", self.prefix + path, body=payload, headers=sent)
             response = conn.getresponse()
             answer = Answer(response.status, response.read(1024 * 1024))
@@ -314,8 +328,9 @@ class Agent:
     def close(self) -> None:
         self.client.close()
 
-    def _post(self, path: str, body: bytes | None = None, data: Any = None) -> Answer:
-        response = self.client.post(path, body, data=data, headers={"X-Phaseout-Queue": str(len(self.queue))})
+    def _post(self, path: str, body: bytes | None = None, data: Any = None, timeout: float = TIMEOUT) -> Answer:
+        queue = {"X-Phaseout-Queue": str(len(self.queue))}
+        response = self.client.post(path, body, data=data, headers=queue, timeout=timeout)
         if response.status == 401:
             raise CollectorError(
                 f"the server refused this collector's credential: {_detail(response)}",
@@ -329,7 +344,7 @@ class Agent:
         for path in self.queue.items():
             try:
                 body = path.read_bytes()
-                response = self._post("/api/collector/uploads", body)
+                response = self._post("/api/collector/uploads", body, timeout=UPLOAD_TIMEOUT)
             except TransportError as exc:
                 report.errors.append(f"upload {path.name}: {exc.__class__.__name__}")
                 return False
@@ -363,7 +378,9 @@ class Agent:
             self._post(f"/api/collector/jobs/{int(job['id'])}/refuse", data={"reason": exc.message})
             return
         upload_id = secrets.token_hex(16)
-        self.queue.put(upload_id, wire.encode_upload(upload_id, int(job["id"]), hosts, silent, interrupted))
+        body = wire.encode_upload(upload_id, int(job["id"]), hosts, silent, interrupted)
+        del hosts, silent  # the scan's results live on in the queue file only
+        self.queue.put(upload_id, body)
         report.jobs += 1
 
     def run(self, *, once: bool = False, poll: float = 30.0, stop: Callable[[], bool] = lambda: False) -> RunReport:
@@ -392,5 +409,27 @@ class Agent:
         return report
 
 
-def queued(state_dir: Path) -> Iterator[Path]:
-    yield from Queue(state_dir).items()
+def serve(state_dir: Path, settings: ScanSettings, *, once: bool, poll: float) -> tuple[RunReport, int]:
+    """Run the loop until SIGTERM (or, with ``once``, until idle): (report, uploads still queued).
+    Shared by ``phaseout collector run`` and the lean ``phaseout-collector run``."""
+    stopping = False
+
+    def stop(_sig: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    before = signal.signal(signal.SIGTERM, stop)
+    agent = Agent(state_dir, settings)
+    try:
+        report = agent.run(once=once, poll=poll, stop=lambda: stopping)
+        return report, len(agent.queue)
+    finally:
+        agent.close()
+        signal.signal(signal.SIGTERM, before)
+
+
+def summary(report: RunReport, queued: int) -> str:
+    return (
+        f"{report.jobs} job(s) scanned, {report.refused} refused, {report.uploaded} upload(s) merged, "
+        f"{report.duplicates} already merged, {report.rejected} refused by the server, {queued} still queued"
+    )
