@@ -188,7 +188,9 @@ class Answer:
 
 
 class Client:
-    """A small HTTPS client (one keep-alive connection, reopened after any error)."""
+    """A small HTTPS client: one connection per call (a collector makes a few calls a minute;
+    a kept-alive connection left idle during a long scan is closed by the server and the next
+    call would fail on it)."""
 
     def __init__(self, base: str, ca_file: str | None, token: str | None = None) -> None:
         parts = urlsplit(base)
@@ -197,7 +199,11 @@ class Client:
         self.port = parts.port or (443 if self.https else 80)
         self.prefix = parts.path.rstrip("/")
         self.context = ssl.create_default_context(cafile=ca_file) if self.https else None
-        self.headers = {"User-Agent": f"phaseout-collector/{__version__}", "X-Phaseout-Version": __version__}
+        self.headers = {
+            "Connection": "close",
+            "User-Agent": f"phaseout-collector/{__version__}",
+            "X-Phaseout-Version": __version__,
+        }
         if token:
             self.headers["Authorization"] = f"Bearer {token}"
         self.conn: http.client.HTTPConnection | None = None
@@ -233,8 +239,7 @@ class Client:
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise TransportError(f"{path}: {exc.__class__.__name__}: {exc}") from None
-        if response.getheader("connection", "").lower() == "close":
-            self.close()
+        self.close()  # a connection idle through a scan would be closed by the server under our feet
         return answer
 
     def close(self) -> None:
