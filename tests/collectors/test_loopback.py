@@ -10,6 +10,7 @@ import json
 import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.collectors.harness import PHASEOUT, Proxy, env, free_port, server
 from tests.conftest import pg_unavailable
 from tests.support import emulate_process, needs_ports, run_cli
 
+LEAN = [sys.executable, "-m", "phaseout.discover.collector"]  # the phaseout-collector entry point
 BASE = "127.41.0.1"
 SCOPE = "127.41.0.0/28"
 PORTS = "80,554,8000,37777"
@@ -120,7 +122,7 @@ def test_collector_enrols_claims_scans_uploads_and_survives_a_kill(db: str, tmp_
         proxy.mode = "hold"
         proxy.tripped.clear()
         collector = subprocess.Popen(
-            [*PHASEOUT, "collector", "run", "--once", "--state-dir", str(state), "--host-deadline", "4"],
+            [*LEAN, "run", "--once", "--state-dir", str(state), "--host-deadline", "4"],
             env=proc_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
