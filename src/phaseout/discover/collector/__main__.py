@@ -1,6 +1,6 @@
 """``phaseout-collector`` (or ``python -m phaseout.discover.collector``): the collector's loop
 without the rest of the command line, for the systemd service on a small site machine (the
-full ``phaseout`` CLI loads the store, the web app and every command: ~60 MB more)."""
+full ``phaseout`` CLI loads the store, the web app and every command: ~70 MB more at start)."""
 
 from __future__ import annotations
 
