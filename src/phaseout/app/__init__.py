@@ -175,6 +175,7 @@ class Phaseout:
         site: str | None = None,
         vantage: str | None = None,
         discovered: dict[str, list[dict[str, Any]]] | None = None,
+        within: Callable[[Any, int], None] | None = None,
     ) -> ScanRecord:
         from phaseout.app.scans import store_scan
 
@@ -189,6 +190,7 @@ class Phaseout:
             identifier=self.identifier,
             actor=self.actor,
             extra=discovered,
+            within=within,
         )
 
     def record_results(
@@ -201,10 +203,12 @@ class Phaseout:
         vantage: str | None = None,
         interrupted: bool = False,
         silent: list[str] | tuple[str, ...] = (),
+        within: Callable[[Any, int], None] | None = None,
     ) -> ScanRecord:
         """Store finished probe results (a scan run elsewhere: tests, collectors).  ``ports``:
         what was probed (default: the scanner's default ports); ``silent``: addresses probed to
-        the end that answered nothing (the scanner leaves them out of its results)."""
+        the end that answered nothing (the scanner leaves them out of its results); ``within(conn,
+        scan_id)`` runs inside the scan's transaction (a collector upload's receipt)."""
         from phaseout.app.scans import ScanOutcome
         from phaseout.discover.scanner import PORTS
         from phaseout.discover.scanner import HostResult as Host
@@ -212,7 +216,13 @@ class Phaseout:
         finished = {r.ip: r for r in results} | {ip: Host(ip) for ip in silent}
         outcome = ScanOutcome(list(results), finished, interrupted)
         return self.record_scan(
-            outcome, targets=targets, planned=len(results), ports=ports or tuple(PORTS), site=site, vantage=vantage
+            outcome,
+            targets=targets,
+            planned=len(finished),
+            ports=ports or tuple(PORTS),
+            site=site,
+            vantage=vantage,
+            within=within,
         )
 
     def scan(

@@ -96,9 +96,11 @@ def store_scan(
     identifier: Identifies,
     actor: str,
     extra: dict[str, list[dict[str, Any]]] | None = None,
+    within: Callable[[Any, int], None] | None = None,
 ) -> ScanRecord:
     """Store what the probes found.  ``extra``: answers heard on the link (discovery) by address,
-    put first in each host's observations."""
+    put first in each host's observations.  ``within(conn, scan_id)`` runs in the scan's own
+    transaction (a collector upload's receipt and its job's end)."""
     by_ip = {r.ip: r for r in outcome.results}
     for ip, seen in (extra or {}).items():
         host = by_ip.get(ip)
@@ -120,6 +122,8 @@ def store_scan(
         started=outcome.started,
         finished=outcome.ended,
     )
-    record = record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor)
+    record = record_scan(
+        store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within
+    )
     after_batch(store)  # the alert rules look at what the scan found (queued in the outbox)
     return record

@@ -16,6 +16,7 @@ from phaseout.cli import common
 from phaseout.cli.alert import alert_app
 from phaseout.cli.assess import assess
 from phaseout.cli.audit import audit_app
+from phaseout.cli.collectors import collector_app, scans_app
 from phaseout.cli.db import db_app
 from phaseout.cli.demo import demo
 from phaseout.cli.devices import devices
@@ -96,6 +97,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(settings_app, name="settings")
 app.add_typer(audit_app, name="audit")
 app.add_typer(alert_app, name="alert")
+app.add_typer(scans_app, name="scans")
+app.add_typer(collector_app, name="collector")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -121,6 +121,12 @@ def scan_cmd(
         help="Opt in: a TOML list of makers' default logins ([[login]] username, password; at most 20) to try "
         "against each device's digest challenge. Only the user name that worked is recorded.",
     ),
+    definition: str | None = typer.Option(
+        None,
+        "--definition",
+        help="Run a saved scan (`phaseout scans add`): its targets, scope, ports, site and vantage "
+        "(for cron and systemd timers; see docs/collectors.md).",
+    ),
 ) -> None:
     """Probe hosts for cameras and recorders (HTTP, ISAPI and Dahua CGI information endpoints,
     RTSP) and identify them. Unauthenticated: no login is tried unless --check-default-logins names
@@ -138,6 +144,12 @@ def scan_cmd(
 
         phaseout scan 10.12.0.0/24 --scope 10.12.0.0/16 --site S012
     """
+    if definition:
+        saved = _saved(ctx, definition, bool(targets or scope or site or vantage))
+        targets, scope, site = saved["targets"], saved["scope"], saved["site_code"]
+        vantage = Vantage(saved["vantage"]) if saved["vantage"] else None
+        if ports == ",".join(map(str, PORTS)):
+            ports = ",".join(map(str, saved["ports"]))
     if not targets and not interface:
         raise UsageError("nothing to scan", hint="give targets (127.20.0.0/24) or --interface NAME, with --scope")
     networks = parse_scope(scope or [], allow_wide_scope)  # refused before anything is sent
@@ -224,6 +236,26 @@ def scan_cmd(
         _table(rows, len(hosts))
     if interrupted:
         raise typer.Exit(130)
+
+
+def _saved(ctx: typer.Context, name: str, also_given: bool) -> dict[str, Any]:
+    """A saved scan to run here; one assigned to a site collector is that collector's to run."""
+    from phaseout.store.collectors import definition
+
+    if also_given:
+        raise UsageError(
+            "--definition brings its own targets, --scope, --site and --from", hint="give one or the other"
+        )
+    with open_store(ctx) as store:
+        saved = definition(store.engine, name)
+    if saved is None:
+        raise UsageError(f"no saved scan named {name!r}", hint="phaseout scans list")
+    if saved["collector"]:
+        raise UsageError(
+            f"saved scan {name!r} belongs to collector {saved['collector']}: it scans from that site",
+            hint=f"phaseout scans run {name} queues a job for it",
+        )
+    return saved
 
 
 class Vantage(StrEnum):

@@ -72,8 +72,10 @@ def record_scan(
     index: IndexFactory,
     identifier: Identifies,
     actor: str,
+    within: Callable[[Connection, int], None] | None = None,
 ) -> ScanRecord:
-    """Write one scan; returns what changed."""
+    """Write one scan; returns what changed.  ``within(conn, scan_id)`` runs inside the same
+    transaction (a collector upload's receipt: if it fails, nothing of the scan is kept)."""
     now = run.finished
     answered = [h for h in hosts if h.state == "answered" or h.observations]
     label = "scan " + " ".join(run.targets)
@@ -232,6 +234,8 @@ def record_scan(
         changed = sorted(set(touched) | set(forgotten))
         if changed:
             identify_rows(conn, identifier, changed)
+        if within is not None:
+            within(conn, scan_id)
         bump(conn)
     return ScanRecord(batch_id, scan_id, len(answered), created, updated, written, folded, len(forgotten))
 

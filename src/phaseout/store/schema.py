@@ -423,3 +423,87 @@ alert_occurrences = Table(
     Column("fired_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("alert_id", "key"),
 )
+
+# --- collectors, saved scan definitions and scan jobs (migration 0011) ------------------------
+
+#: A site collector: a small process on a site machine that scans only ``scopes`` (JSON list of
+#: CIDR) for ``sites`` (JSON list of site codes).  The enrolment code and the credential are kept
+#: as sha256 digests only (each shown once); a revoked collector is refused on every call.
+collectors = Table(
+    "collectors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("sites", Text, nullable=False, server_default="[]"),
+    Column("scopes", Text, nullable=False, server_default="[]"),
+    Column("code_hash", String(64), unique=True),  # the one-time enrolment code, until used
+    Column("code_expires_at", DateTime(timezone=True)),
+    Column("token_hash", String(64), unique=True),  # the collector's credential, once enrolled
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String, nullable=False, server_default=""),
+    Column("enrolled_at", DateTime(timezone=True)),
+    Column("last_contact", DateTime(timezone=True)),  # the server's clock, at every call
+    Column("version", String(64), nullable=False, server_default=""),
+    Column("queue_length", Integer, nullable=False, server_default="0"),
+    Column("health", Text, nullable=False, server_default="{}"),  # JSON the collector reported
+    Column("revoked", Boolean, nullable=False, server_default=false()),
+)
+
+#: A saved scan: what ``phaseout scan --definition NAME`` runs, and what jobs are made from.
+scan_definitions = Table(
+    "scan_definitions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("targets", Text, nullable=False),  # JSON list
+    Column("scope", Text, nullable=False),  # JSON list of CIDR
+    Column("ports", Text, nullable=False),  # JSON list of TCP ports
+    Column("vantage", String(16)),
+    Column("site_code", String),
+    Column("schedule", String(100)),  # "every 6h", "@daily", "0 2 * * *", or None (on demand)
+    Column("collector_id", Integer, ForeignKey("collectors.id")),  # None: run by the server itself
+    Column("last_run_at", DateTime(timezone=True)),  # when the newest job was made from it
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String, nullable=False, server_default=""),
+)
+
+#: One run of a definition: ``pending`` until claimed; ``claimed`` with a lease that a dead
+#: claimer lets expire (then it is offered again); ``done`` (``scan_id`` names what it stored),
+#: ``failed`` or ``refused`` (outside the collector's scopes).  ``spec`` is the definition as it
+#: was when the job was made (JSON), so editing a definition never changes a running job.
+scan_jobs = Table(
+    "scan_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("definition_id", Integer, ForeignKey("scan_definitions.id")),
+    Column("collector_id", Integer, ForeignKey("collectors.id")),
+    Column("spec", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(16), nullable=False),  # schedule | manual
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("scan_id", Integer, ForeignKey("scans.id")),
+    Column("error", Text, nullable=False, server_default=""),
+    CheckConstraint("status in ('pending', 'claimed', 'done', 'failed', 'refused')", name="status"),
+    Index(None, "status", "collector_id"),
+    Index(None, "definition_id"),
+)
+
+#: Receipts of collector uploads: an upload carries its own id, and one that arrives again (a
+#: retry after a lost answer, a replay) is acknowledged with the first receipt, never merged twice.
+collector_uploads = Table(
+    "collector_uploads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("collector_id", Integer, ForeignKey("collectors.id"), nullable=False),
+    Column("upload_id", String(64), nullable=False),
+    Column("job_id", Integer, ForeignKey("scan_jobs.id")),
+    Column("scan_id", Integer, ForeignKey("scans.id")),
+    Column("hosts", Integer, nullable=False, server_default="0"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index(None, "collector_id", "upload_id", unique=True),
+)

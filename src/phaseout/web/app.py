@@ -95,6 +95,12 @@ def create_app(
     # added last, so outermost: runs before anything can read a body
     app.add_middleware(RequestGuard, body_limit=body_limit, body_seconds=body_seconds)
     app.include_router(api.router)
+    from phaseout.web import collector_api, collector_pages  # site collectors (docs/collectors.md)
+
+    app.include_router(collector_api.router)
+    app.include_router(collector_pages.router)
+    app.state.collector_check = collector_api.collector_of
+    app.state.collector_limits = (collector_api.ENROL_BODY_LIMIT, collector_api.COLLECTOR_BODY_LIMIT)
     app.include_router(pages.router)
     app.include_router(alert_pages.router)  # admins only
     app.mount("/static", PrivateStatic(directory=str(STATIC)), name="static")

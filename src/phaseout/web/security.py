@@ -51,6 +51,9 @@ BODY_LIMIT = 1024 * 1024
 BODY_SECONDS = 10.0
 PUBLIC_PATHS = ("/login", "/healthz", "/static/app.css", "/favicon.ico")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+#: site collectors' calls: identified by the collector's own credential, not a user's
+COLLECTOR_PREFIX = "/api/collector/"
+COLLECTOR_PUBLIC = "/api/collector/enrol"
 
 
 def csp(tiles: str | None = None) -> str:
@@ -301,6 +304,10 @@ class RequestGuard:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope["path"]
         limit = LOGIN_BODY_LIMIT if path == "/login" else self.body_limit
+        collector = path.startswith(COLLECTOR_PREFIX)
+        if collector:  # site collectors: their own credential and caps (web/collector_api.py)
+            limits = getattr(getattr(scope.get("app"), "state", None), "collector_limits", (8 * 1024, limit))
+            limit = limits[0] if path == COLLECTOR_PUBLIC else limits[1]
         length_text = headers.get("content-length")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         try:
@@ -328,7 +335,15 @@ class RequestGuard:
                 return
         has_body = chunked or bool(length)
         unsafe = scope["method"] in UNSAFE
-        if (has_body or unsafe) and path not in PUBLIC_PATHS:
+        if collector and path != COLLECTOR_PUBLIC:
+            check = getattr(getattr(scope.get("app"), "state", None), "collector_check", None)
+            scope.setdefault("state", {})
+            if check is None or await anyio.to_thread.run_sync(check, Request(scope)) is None:
+                await _reply(send, 401, "unknown or revoked collector credential", {"WWW-Authenticate": "Bearer"})
+                return
+        elif collector:
+            pass  # enrolment: the one-time code is in the (small) body
+        elif (has_body or unsafe) and path not in PUBLIC_PATHS:
             request = Request(scope)
             scope.setdefault("state", {})
             who = await anyio.to_thread.run_sync(identify, request)

@@ -1,0 +1,346 @@
+"""Collector benchmarks (issue 17 targets).
+
+1. **Ingestion through the API into PostgreSQL**: a central server (``phaseout serve``, one
+   worker) on a fresh PostgreSQL schema; an enrolled collector's uploads of 4,096 scanned hosts
+   each, posted to ``/api/collector/uploads`` (parsed, checked against the scopes and the job,
+   merged through ``Phaseout.record_results`` with the receipt).  Baseline in the same run: the
+   same hosts stored by calling ``Phaseout.record_results`` directly (no HTTP, no JSON, no
+   checks) on another fresh schema.  Two mixes: every host answering (three observations each,
+   a worst case) and a sweep where one host in eight answers (a site /20 with its cameras).
+   Target: >= 5,000 scanned hosts/s.
+2. **Collector memory**: 4,096 emulated hosts on 127.61.x (four emulator processes, as in
+   ``scan_speed.py``); the server on SQLite; ``phaseout-collector run --once`` (the lean entry
+   point) and then ``phaseout collector run --once`` each claim one job of all 4,096 hosts,
+   scan, queue and upload; their peak RSS is measured (``wait4``).  Baseline in
+   the same run: ``phaseout scan --no-store`` of the same hosts.  Target: <= 150 MB.
+
+Only 127.0.0.0/8 is contacted (the synthetic uploads name 10.64.x addresses but nothing is sent
+to them).  Run: ``python bench/collector_ingest.py [--uploads 5] [--skip-memory]``; needs
+PostgreSQL at ``PHASEOUT_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test)
+and root for the emulators' low ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import ipaddress
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sqlalchemy import create_engine, text
+
+from phaseout.app import Phaseout
+from phaseout.app import collectors as use
+from phaseout.discover.collector import wire
+from phaseout.discover.scanner import HostResult
+from phaseout.emulate.devices import load_profiles, plan_devices
+from phaseout.store import Store
+from phaseout.store import collectors as db
+
+PG = os.environ.get("PHASEOUT_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PHASEOUT = [sys.executable, "-m", "phaseout"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"), "PHASEOUT_DB": ""}
+HOSTS = 4096
+HTTP = (
+    "HTTP/1.1 200 OK\r\nServer: App-webs/\r\nContent-Type: text/html\r\nContent-Length: 480\r\n\r\n"
+    "<!DOCTYPE html><html><head><title>{model}</title></head><body>" + "x" * 400 + "</body></html>"
+)
+RTSP = 'RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Digest realm="{serial}"\r\n\r\n'
+ISAPI = (
+    '<?xml version="1.0" encoding="UTF-8"?><DeviceInfo><deviceName>IP CAMERA</deviceName>'
+    "<model>{model}</model><serialNumber>{model}20240101CCWR{serial}</serialNumber>"
+    "<firmwareVersion>V5.7.3</firmwareVersion></DeviceInfo>"
+)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _hosts(block: ipaddress.IPv4Network, every: int) -> tuple[list[HostResult], list[str]]:
+    """A scan of ``block``'s first 4,096 addresses: one host in ``every`` answers."""
+    answered, silent = [], []
+    for i, addr in enumerate(list(block.hosts())[:HOSTS]):
+        ip = str(addr)
+        if i % every:
+            silent.append(ip)
+            continue
+        model, serial = f"DS-2CD20{i % 97:02d}G0-I", f"{int(addr):09d}"
+        answered.append(
+            HostResult(
+                ip,
+                ports=[80, 554, 8000],
+                observations=[
+                    {"kind": "http", "port": 80, "tls": False, "raw": HTTP.format(model=model)},
+                    {
+                        "kind": "http",
+                        "port": 80,
+                        "tls": False,
+                        "path": "/ISAPI/System/deviceInfo",
+                        "raw": "HTTP/1.1 200 OK\r\n\r\n" + ISAPI.format(model=model, serial=serial),
+                    },
+                    {"kind": "rtsp", "port": 554, "raw": RTSP.format(serial=serial)},
+                ],
+            )
+        )
+    return answered, silent
+
+
+class Schema:
+    """A fresh PostgreSQL schema for one measurement, dropped afterwards."""
+
+    def __init__(self) -> None:
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+        self.admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        self.url = f"{PG}?options=-csearch_path%3D{self.name}"
+
+    def drop(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
+def _prepare(app: Phaseout, uploads: int, every: int) -> list[tuple[str, list[HostResult], list[str]]]:
+    blocks = list(ipaddress.ip_network("10.64.0.0/12").subnets(new_prefix=20))[:uploads]
+    out = []
+    for n, block in enumerate(blocks):
+        name = f"b{every}-{n}"
+        use.define(app, use.Definition(name, [str(block)], ["10.64.0.0/12"], [80, 554, 8000], collector="bench"))
+        answered, silent = _hosts(block, every)
+        out.append((name, answered, silent))
+    return out
+
+
+def ingest(uploads: int, every: int) -> tuple[float, float, int]:
+    """(API hosts/s, direct record_results hosts/s, mean upload bytes)."""
+    results = []
+    sizes: list[int] = []
+    for mode in ("direct", "api"):
+        schema = Schema()
+        try:
+            store = Store.open(schema.url)
+            app = Phaseout(store, actor="bench")
+            code = use.new_code(app, "bench", [], ["10.64.0.0/12"])
+            jobs = _prepare(app, uploads, every)
+            total = sum(len(a) + len(s) for _n, a, s in jobs)
+            if mode == "direct":
+                spent = 0.0
+                for name, answered, silent in jobs:
+                    spec = db.definition(app.engine, name)
+                    assert spec is not None
+                    start = time.perf_counter()
+                    app.record_results(answered, targets=spec["targets"], ports=(80, 554, 8000), silent=silent)
+                    spent += time.perf_counter() - start
+                results.append(total / spent)
+                store.close()
+                continue
+            store.close()
+            port = _port()
+            server = subprocess.Popen(
+                [*PHASEOUT, "--db", schema.url, "serve", "--port", str(port)],
+                env=ENV,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                _wait(port)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+                conn.request(
+                    "POST",
+                    "/api/collector/enrol",
+                    body=json.dumps({"code": code}),
+                    headers={"Content-Type": "application/json"},
+                )
+                token = json.loads(conn.getresponse().read())["token"]
+                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+                store = Store.open(schema.url, upgrade=False)
+                app = Phaseout(store, actor="bench")
+                spent = 0.0
+                for name, answered, silent in jobs:
+                    db.enqueue_named(app.engine, name)
+                    conn.request("POST", "/api/collector/claim", body=b"{}", headers=headers)
+                    job = json.loads(conn.getresponse().read())["job"]
+                    body = wire.encode_upload(uuid.uuid4().hex, job["id"], answered, silent, False)
+                    sizes.append(len(body))
+                    start = time.perf_counter()
+                    conn.request("POST", "/api/collector/uploads", body=body, headers=headers)
+                    answer = conn.getresponse()
+                    reply = json.loads(answer.read())
+                    spent += time.perf_counter() - start
+                    assert answer.status == 200 and reply["status"] == "merged", reply
+                store.close()
+                results.append(total / spent)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+        finally:
+            schema.drop()
+    return results[1], results[0], sum(sizes) // max(1, len(sizes))
+
+
+def _wait(port: int) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("the server did not start")
+
+
+def _measured(cmd: list[str]) -> tuple[float, float, int, str]:
+    """wall seconds, peak RSS MB, exit code, stderr."""
+    start = time.monotonic()
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=ENV, text=True)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        err.seek(0)
+        return time.monotonic() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), err.read()
+
+
+def memory(emulators: int) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    names = sorted(load_profiles())
+    devices = plan_devices(names, HOSTS, "127.61.0.1")
+    chunk = max(len(names), -(-HOSTS // emulators) // len(names) * len(names))
+    procs = []
+    work = Path(tempfile.mkdtemp(prefix="collector-bench-"))
+    try:
+        for first in range(0, HOSTS, chunk):
+            count = min(chunk, HOSTS - first)
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *PHASEOUT,
+                        "emulate",
+                        "--profiles",
+                        ",".join(names),
+                        "--count",
+                        str(count),
+                        "--base",
+                        devices[first].ip,
+                    ],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    env=ENV,
+                )
+            )
+        for proc in procs:
+            assert proc.stdout is not None
+            if "emulated devices" not in proc.stdout.readline():
+                raise SystemExit("emulator did not start (ports below 1024 need root)")
+        dbfile = str(work / "central.db")
+        target = f"{devices[0].ip}-{devices[-1].ip}"
+        with Store.open(dbfile) as store:
+            app = Phaseout(store, actor="bench")
+            code = use.new_code(app, "mem", [], ["127.61.0.0/16"])
+            use.define(
+                app, use.Definition("all", [target], ["127.61.0.0/16"], [80, 443, 554, 8000, 37777], collector="mem")
+            )
+            db.enqueue_named(app.engine, "all")
+        port = _port()
+        server = subprocess.Popen(
+            [*PHASEOUT, "--db", dbfile, "serve", "--port", str(port)],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait(port)
+            state = str(work / "state")
+            subprocess.run(
+                [
+                    *PHASEOUT,
+                    "collector",
+                    "enrol",
+                    "--server",
+                    f"http://127.0.0.1:{port}",
+                    "--code",
+                    code,
+                    "--state-dir",
+                    state,
+                ],
+                env=ENV,
+                check=True,
+                capture_output=True,
+            )
+            runs = (
+                ("phaseout-collector run (lean entry point)", [sys.executable, "-m", "phaseout.discover.collector"]),
+                ("phaseout collector run (the full CLI)", [*PHASEOUT, "collector"]),
+            )
+            for label, cmd in runs:
+                with Store.open(dbfile, upgrade=False) as store:
+                    db.enqueue_named(store.engine, "all")
+                wall, rss, code_, err = _measured([*cmd, "run", "--once", "--state-dir", state])
+                print(
+                    f"{label}: claim, scan {HOSTS} hosts, queue, upload: {wall:.1f} s wall, "
+                    f"peak {rss:.0f} MB, exit {code_}"
+                )
+                print("  " + " ".join(err.split())[-300:])
+            wall, rss, code_, _err = _measured(
+                [
+                    *PHASEOUT,
+                    "scan",
+                    target,
+                    "--scope",
+                    "127.61.0.0/16",
+                    "--no-store",
+                    "-f",
+                    "jsonl",
+                    "--ports",
+                    "80,443,554,8000,37777",
+                ]
+            )
+            print(f"baseline phaseout scan --no-store (same hosts): {wall:.1f} s wall, peak {rss:.0f} MB, exit {code_}")
+            with Store.open(dbfile, upgrade=False) as store, store.engine.connect() as conn:
+                for answered, probed in conn.execute(text("select hosts_answered, hosts_probed from scans")).all():
+                    print(f"  stored by the server: {answered} of {probed} probed hosts answered")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--uploads", type=int, default=5, help="uploads of 4,096 hosts per mix")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--emulators", type=int, default=4)
+    args = parser.parse_args()
+    if not args.skip_ingest:
+        for every, label in ((1, "every host answering"), (8, "one host in eight answering")):
+            api, direct, size = ingest(args.uploads, every)
+            print(
+                f"ingest, {label}: API {api:,.0f} hosts/s, direct record_results {direct:,.0f} hosts/s "
+                f"({args.uploads} uploads of {HOSTS} hosts, {size / 1e6:.1f} MB each)"
+            )
+    if not args.skip_memory:
+        memory(args.emulators)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

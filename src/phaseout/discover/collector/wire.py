@@ -1,0 +1,289 @@
+"""What a collector and the server say to each other, checked as plain data (pure).
+
+The upload is one JSON object per finished job:
+
+```
+{"upload_id": "<32 hex>", "job_id": 12, "interrupted": false,
+ "hosts": [{"ip": "10.1.0.5", "ports": [80, 554], "observations": [{"kind": "http", ...}],
+            "errors": [], "complete": true, "channels": [...], "channel_kinds": ["ip"]}],
+ "silent": ["10.1.0.6", ...]}
+```
+
+``hosts`` are the hosts that answered or were cut by their deadline (the scanner's own
+``HostResult``); ``silent`` the addresses probed to the end that answered nothing.  The server
+turns them back into ``HostResult`` and merges them through ``Phaseout.record_results``, the same
+path as a local scan.  Everything is capped; a malformed upload is refused whole with a message
+that names the first problem, and any address outside the collector's scopes (or the job's
+targets) refuses the whole upload: nothing is partially merged.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from phaseout.discover import channels as ch
+from phaseout.discover.scanner import MAX_CHANNEL_LIST, MAX_RESPONSE, HostResult
+from phaseout.errors import UsageError
+from phaseout.normalize import address_span
+
+MAX_HOSTS = 65_536
+MAX_PORTS = 64
+MAX_OBSERVATIONS = 64
+MAX_ERRORS = 20
+MAX_ERROR_CHARS = 500
+MAX_TEXT = MAX_CHANNEL_LIST + 1024  # one observation's longest text (a recorder's channel list)
+UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class UploadError(UsageError):
+    """An upload that cannot be merged: its sender must not retry it unchanged."""
+
+
+@dataclass(slots=True)
+class Upload:
+    upload_id: str
+    job_id: int
+    interrupted: bool
+    hosts: list[HostResult] = field(default_factory=list)
+    silent: list[str] = field(default_factory=list)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [h.ip for h in self.hosts] + self.silent
+
+
+# --- scopes -----------------------------------------------------------------------------------
+
+
+def networks(scopes: Iterable[str]) -> list[Network]:
+    """Stored scopes as networks (they were checked when the admin gave them)."""
+    return [ipaddress.ip_network(s, strict=False) for s in scopes]
+
+
+def outside(addresses: Iterable[str], scopes: Sequence[Network]) -> list[str]:
+    """The addresses in no scope (not addresses at all counts as outside)."""
+    bad = []
+    for text in addresses:
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            bad.append(text)
+            continue
+        if not any(addr.version == n.version and addr in n for n in scopes):
+            bad.append(text)
+    return bad
+
+
+def targets_outside(targets: Iterable[str], scopes: Sequence[Network]) -> list[str]:
+    """The targets (addresses, networks, ranges) not wholly inside one scope."""
+    bad = []
+    for target in targets:
+        try:
+            span = address_span(target)
+        except ValueError:
+            bad.append(target)
+            continue
+        if not any(
+            n.version == span.version and int(n.network_address) <= span.first and span.last <= int(n.broadcast_address)
+            for n in scopes
+        ):
+            bad.append(target)
+    return bad
+
+
+def within_targets(addresses: Iterable[str], targets: Iterable[str]) -> list[str]:
+    """The addresses that none of the job's targets covers."""
+    spans = []
+    for target in targets:
+        try:
+            spans.append(address_span(target))
+        except ValueError:
+            continue
+    bad = []
+    for text in addresses:
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            bad.append(text)
+            continue
+        value = int(addr)
+        if not any(s.version == addr.version and s.first <= value <= s.last for s in spans):
+            bad.append(text)
+    return bad
+
+
+# --- encoding ---------------------------------------------------------------------------------
+
+
+def host_to_wire(host: HostResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"ip": host.ip, "ports": host.ports, "observations": host.observations}
+    if host.errors:
+        out["errors"] = host.errors
+    if not host.complete:
+        out["complete"] = False
+    if host.channels:
+        out["channels"] = [c.as_dict() for c in host.channels]
+    if host.channel_kinds:
+        out["channel_kinds"] = sorted(host.channel_kinds)
+    return out
+
+
+def encode_upload(upload_id: str, job_id: int, hosts: list[HostResult], silent: list[str], interrupted: bool) -> bytes:
+    return orjson.dumps(
+        {
+            "upload_id": upload_id,
+            "job_id": job_id,
+            "interrupted": interrupted,
+            "hosts": [host_to_wire(h) for h in hosts],
+            "silent": silent,
+        }
+    )
+
+
+# --- decoding and checking ----------------------------------------------------------------------
+
+
+def _fail(message: str) -> UploadError:
+    return UploadError(message, hint="the collector sent something this server cannot merge; nothing was stored")
+
+
+def _ip(value: Any, where: str) -> str:
+    if not isinstance(value, str) or len(value) > 45:
+        raise _fail(f"{where}: ip must be an address")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise _fail(f"{where}: {value[:45]!r} is not an address") from None
+
+
+def _observation(obs: Any, where: str) -> dict[str, Any]:
+    if not isinstance(obs, dict) or not isinstance(obs.get("kind"), str) or len(obs) > 16:
+        raise _fail(f"{where}: an observation is an object with a kind")
+    for key, value in obs.items():
+        if not isinstance(key, str) or len(key) > 32:
+            raise _fail(f"{where}: observation keys are short strings")
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                raise _fail(f"{where}: observation {key!r} over {MAX_TEXT:,} characters")
+        elif isinstance(value, dict | list):
+            if len(orjson.dumps(value)) > MAX_RESPONSE:
+                raise _fail(f"{where}: observation {key!r} over {MAX_RESPONSE:,} bytes")
+        elif not (value is None or isinstance(value, bool | int | float)):
+            raise _fail(f"{where}: observation {key!r} has an unknown type")
+    return obs
+
+
+_CHANNEL_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "number": int,
+    "analog": bool,
+    "name": str,
+    "address": (str, type(None)),
+    "port": (int, type(None)),
+    "protocol": str,
+    "model": (str, type(None)),
+    "serial": (str, type(None)),
+    "firmware": (str, type(None)),
+    "mac": (str, type(None)),
+    "online": (bool, type(None)),
+    "detail": str,
+}
+
+
+def _channel(value: Any, where: str) -> ch.Channel:
+    if not isinstance(value, dict):
+        raise _fail(f"{where}: a channel is an object")
+    kwargs: dict[str, Any] = {}
+    for key, kind in _CHANNEL_FIELDS.items():
+        if key not in value:
+            continue
+        item = value[key]
+        if not isinstance(item, kind) or (isinstance(item, str) and len(item) > ch.MAX_FIELD * 4):
+            raise _fail(f"{where}: channel field {key!r} has the wrong type or length")
+        kwargs[key] = item
+    if not isinstance(kwargs.get("number"), int) or not 0 <= kwargs["number"] <= ch.MAX_CHANNEL_NUMBER:
+        raise _fail(f"{where}: a channel needs a number 0-{ch.MAX_CHANNEL_NUMBER}")
+    return ch.Channel(**kwargs)
+
+
+def _host(value: Any, index: int) -> HostResult:
+    where = f"hosts[{index}]"
+    if not isinstance(value, dict):
+        raise _fail(f"{where}: a host is an object")
+    host = HostResult(_ip(value.get("ip"), where))
+    ports = value.get("ports", [])
+    if not isinstance(ports, list) or len(ports) > MAX_PORTS:
+        raise _fail(f"{where}: ports is a list of at most {MAX_PORTS}")
+    for port in ports:
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise _fail(f"{where}: ports are numbers 1-65535")
+    host.ports = list(ports)
+    observations = value.get("observations", [])
+    if not isinstance(observations, list) or len(observations) > MAX_OBSERVATIONS:
+        raise _fail(f"{where}: observations is a list of at most {MAX_OBSERVATIONS}")
+    host.observations = [_observation(o, where) for o in observations]
+    errors = value.get("errors", [])
+    if not isinstance(errors, list) or len(errors) > MAX_ERRORS or not all(isinstance(e, str) for e in errors):
+        raise _fail(f"{where}: errors is a list of at most {MAX_ERRORS} strings")
+    host.errors = [e[:MAX_ERROR_CHARS] for e in errors]
+    complete = value.get("complete", True)
+    if not isinstance(complete, bool):
+        raise _fail(f"{where}: complete is true or false")
+    host.complete = complete
+    channels = value.get("channels", [])
+    if not isinstance(channels, list) or len(channels) > ch.MAX_CHANNELS:
+        raise _fail(f"{where}: channels is a list of at most {ch.MAX_CHANNELS}")
+    host.channels = [_channel(c, where) for c in channels]
+    kinds = value.get("channel_kinds", [])
+    if not isinstance(kinds, list) or not set(kinds) <= {"ip", "analog"}:
+        raise _fail(f"{where}: channel_kinds lists ip and/or analog")
+    host.channel_kinds = set(kinds)
+    return host
+
+
+def parse_upload(body: bytes) -> Upload:
+    """The upload as the scanner's own results, or :class:`UploadError` naming the first fault."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _fail(f"the upload is not JSON ({str(exc)[:120]})") from None
+    if not isinstance(data, dict):
+        raise _fail("the upload is a JSON object")
+    upload_id = data.get("upload_id")
+    if not isinstance(upload_id, str) or not UPLOAD_ID.fullmatch(upload_id):
+        raise _fail("upload_id must be 8-64 letters, digits, - or _")
+    job_id = data.get("job_id")
+    if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 < job_id < 2**31:
+        raise _fail("job_id must be a job number")
+    interrupted = data.get("interrupted", False)
+    if not isinstance(interrupted, bool):
+        raise _fail("interrupted is true or false")
+    hosts = data.get("hosts", [])
+    silent = data.get("silent", [])
+    if not isinstance(hosts, list) or not isinstance(silent, list):
+        raise _fail("hosts and silent are lists")
+    if len(hosts) + len(silent) > MAX_HOSTS:
+        raise _fail(f"over {MAX_HOSTS:,} hosts in one upload")
+    parsed = [_host(h, i) for i, h in enumerate(hosts)]
+    quiet = [_ip(s, f"silent[{i}]") for i, s in enumerate(silent)]
+    seen = [h.ip for h in parsed] + quiet
+    if len(set(seen)) != len(seen):
+        raise _fail("an address appears twice in the upload")
+    return Upload(upload_id, job_id, interrupted, parsed, quiet)
+
+
+def check_scopes(upload: Upload, scopes: Sequence[Network], targets: Iterable[str]) -> None:
+    """Refuse the whole upload when any address is outside the scopes or the job's targets."""
+    addresses = upload.addresses
+    bad = outside(addresses, scopes)
+    if bad:
+        raise _fail(f"{len(bad)} address(es) outside this collector's scopes, e.g. {bad[0]}")
+    bad = within_targets(addresses, targets)
+    if bad:
+        raise _fail(f"{len(bad)} address(es) not among the job's targets, e.g. {bad[0]}")
