@@ -35,7 +35,9 @@ from tests.wire_replay import Outcome, replay  # noqa: E402
 
 def _table(title: str, groups: dict[str, list[Outcome]]) -> None:
     print(f"\n{title}")
-    print(f"  {'':22} {'served':>6} {'wire ok':>7} {'wrong':>5} {'unknown':>7} {'text ok':>7} {'lost':>4} {'gained':>6}")
+    print(
+        f"  {'':22} {'served':>6} {'wire ok':>7} {'wrong':>5} {'unknown':>7} {'text ok':>7} {'lost':>4} {'gained':>6}"
+    )
     total: Counter[str] = Counter()
     for name, rows in groups.items():
         c: Counter[str] = Counter()
@@ -89,20 +91,21 @@ def main() -> None:
         if r.verdict(r.text_vendor) == "correct" and r.verdict(r.wire_vendor) != "correct":
             asked = ", ".join(r.plan.hits) or "the scanner never sent the request this answer is for"
             wanted = ", ".join(sorted({f"{a.method} {a.target}".strip() for a in r.plan.answers}))
-            print(f"  {r.plan.capture.file} [{r.plan.capture.split}] wire={r.wire_vendor}; served for: {wanted}; asked: {asked}")
+            where = f"{r.plan.capture.file} [{r.plan.capture.split}]"
+            print(f"  {where} wire={r.wire_vendor}; served for: {wanted}; asked: {asked}")
 
     print("\nnot served, by reason:")
     for reason, n in Counter(p.skip for p in skipped).most_common():
         print(f"  {n:3}  {reason}")
 
-    slow = sorted(rows, key=lambda r: -len(r.errors))[:1]
     waits = sum(1 for r in rows for e in r.errors if "not finished" in e or "no answer" in e)
     print(f"\nanswers the scanner waited its read deadline for (no end of answer seen): {waits}")
     if args.show_all:
         for r in rows:
-            print(f"  {r.plan.capture.file} [{r.plan.capture.split}] truth={r.truth} text={r.text_vendor} "
-                  f"wire={r.wire_vendor} asked={r.plan.hits} framing={r.plan.framing}")
-    del slow
+            print(
+                f"  {r.plan.capture.file} [{r.plan.capture.split}] truth={r.truth} text={r.text_vendor} "
+                f"wire={r.wire_vendor} asked={r.plan.hits} framing={r.plan.framing}"
+            )
 
 
 if __name__ == "__main__":

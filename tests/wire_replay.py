@@ -195,7 +195,7 @@ def _http_path(capture: Capture, default: str) -> str:
     return default
 
 
-def plan_for(capture: Capture) -> Plan:  # noqa: PLR0911, PLR0912 (one branch per capture kind)
+def plan_for(capture: Capture) -> Plan:
     """The answers a device of this capture gives, at the request it answers."""
     plan = Plan(capture)
     kind = capture.kind
@@ -210,7 +210,9 @@ def plan_for(capture: Capture) -> Plan:  # noqa: PLR0911, PLR0912 (one branch pe
         if not path.startswith("/ISAPI"):
             plan.skip = "the source does not name the ISAPI request this answer came from"
             return plan
-        plan.answers = [Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: application/xml"], body))]
+        plan.answers = [
+            Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: application/xml"], body))
+        ]
         plan.framing = "HTTP 200 status line, Content-Type, Content-Length"
         return plan
     if kind == "dahua-magicbox":
@@ -221,7 +223,9 @@ def plan_for(capture: Capture) -> Plan:  # noqa: PLR0911, PLR0912 (one branch pe
         name = "get" + action.group(1)[3:]
         path = f"/cgi-bin/magicBox.cgi?action={name[0].lower() + name[1:]}"
         path = {p.lower(): p for p in _MAGICBOX_ACTIONS}.get(path.lower(), path)
-        plan.answers = [Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: text/plain"], body))]
+        plan.answers = [
+            Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: text/plain"], body))
+        ]
         plan.framing = "HTTP 200 status line, Content-Type, Content-Length"
         return plan
     if kind == "dahua-configmanager":
@@ -230,7 +234,9 @@ def plan_for(capture: Capture) -> Plan:  # noqa: PLR0911, PLR0912 (one branch pe
             plan.skip = "the source does not name the configManager table"
             return plan
         path = f"/cgi-bin/configManager.cgi?action=getConfig&name={name.group(1)}"
-        plan.answers = [Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: text/plain"], body))]
+        plan.answers = [
+            Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: text/plain"], body))
+        ]
         plan.framing = "HTTP 200 status line, Content-Type, Content-Length"
         return plan
     if kind == "axis-vapix":
@@ -238,7 +244,9 @@ def plan_for(capture: Capture) -> Plan:  # noqa: PLR0911, PLR0912 (one branch pe
             plan.skip = "basicdeviceinfo is a JSON POST re-serialised from a dict, not the answer bytes"
             return plan
         path = "/axis-cgi/param.cgi?action=list&group=root.Brand"
-        plan.answers = [Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: text/plain"], body))]
+        plan.answers = [
+            Answer("http", 80, "GET", path, _http_framed("HTTP/1.1 200 OK", ["Content-Type: text/plain"], body))
+        ]
         plan.framing = "HTTP 200 status line, Content-Type, Content-Length"
         return plan
     if kind == "http-response":

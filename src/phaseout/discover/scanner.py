@@ -302,15 +302,15 @@ _DIGEST = re.compile(r"^WWW-Authenticate:\s*(Digest\s.*)$", re.IGNORECASE | re.M
 #: too: it says the device speaks ONVIF).  Scopes carry ``onvif://www.onvif.org/name/...`` and
 #: ``/hardware/...``; capabilities and services carry the makers' extension namespaces.
 ONVIF_ACTIONS: tuple[tuple[str, str], ...] = (
-    ("GetDeviceInformation", "<GetDeviceInformation xmlns=\"http://www.onvif.org/ver10/device/wsdl\"/>"),
-    ("GetScopes", "<GetScopes xmlns=\"http://www.onvif.org/ver10/device/wsdl\"/>"),
+    ("GetDeviceInformation", '<GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl"/>'),
+    ("GetScopes", '<GetScopes xmlns="http://www.onvif.org/ver10/device/wsdl"/>'),
     (
         "GetCapabilities",
-        "<GetCapabilities xmlns=\"http://www.onvif.org/ver10/device/wsdl\"><Category>All</Category></GetCapabilities>",
+        '<GetCapabilities xmlns="http://www.onvif.org/ver10/device/wsdl"><Category>All</Category></GetCapabilities>',
     ),
     (
         "GetServices",
-        "<GetServices xmlns=\"http://www.onvif.org/ver10/device/wsdl\"><IncludeCapability>false</IncludeCapability>"
+        '<GetServices xmlns="http://www.onvif.org/ver10/device/wsdl"><IncludeCapability>false</IncludeCapability>'
         "</GetServices>",
     ),
 )
@@ -426,9 +426,7 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
             result.errors.append(error)
         _status, _sep, body = text.partition("\r\n\r\n")
         if "Envelope" in body[:4096]:
-            result.observations.append(
-                {"kind": "onvif", "port": 80, "path": ONVIF_PATH, "action": action, "raw": body}
-            )
+            result.observations.append({"kind": "onvif", "port": 80, "path": ONVIF_PATH, "action": action, "raw": body})
 
     async def https() -> None:
         cert, text, error = await _tls_exchange(ip, _http_request(ip, "/"), settings)
