@@ -35,12 +35,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import datetime as dt
 import ipaddress
 import re
+import ssl
+import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from phaseout.app.scans import run_probes
 from phaseout.discover.scanner import ScanSettings
@@ -80,12 +87,19 @@ class Plan:
     answers: list[Answer] = field(default_factory=list)
     framing: str = ""
     skip: str = ""
+    #: a certificate (PEM) and its key, presented on 443, for a capture of a certificate's names
+    tls_cert: bytes = b""
+    tls_key: bytes = b""
     #: requests of the scanner that drew a captured answer (filled while serving)
     hits: list[str] = field(default_factory=list)
 
     @property
     def served(self) -> bool:
-        return not self.skip and bool(self.answers)
+        return not self.skip and bool(self.answers or self.tls_cert)
+
+    @property
+    def ports(self) -> list[int]:
+        return sorted({a.port for a in self.answers} | ({443} if self.tls_cert else set()))
 
 
 # -- building the answers ------------------------------------------------------------------------
@@ -117,8 +131,7 @@ _NOT_WIRE = {
     "snmp-sysdescr": "the scanner has no SNMP probe",
     "snmp-sysobjectid": "the scanner has no SNMP probe",
     "snmp-walk": "the scanner has no SNMP probe",
-    "tls-subject": "only the certificate's names were captured, not the certificate",
-    "tls-issuer": "only the certificate's names were captured, not the certificate",
+    "tls-issuer": "only the issuer's name was captured; a certificate needs its subject too",
     "tls-cert": "a tool's printout of a certificate, not the certificate",
     "vendor-api": "the source does not name the request this answer came from",
 }
@@ -297,8 +310,39 @@ def plan_for(capture: Capture) -> Plan:
         plan.answers = [Answer("rtsp", 554, "DESCRIBE", "", head.encode() + body, echo_cseq=True)]
         plan.framing = "RTSP 200 status line, CSeq echoed, Content-Type, Content-Length (the source gave the SDP)"
         return plan
+    if kind == "tls-subject":
+        try:
+            plan.tls_cert, plan.tls_key = certificate(text.strip())
+        except ValueError as exc:
+            plan.skip = f"the captured subject is not an RFC 4514 name ({exc})"
+            return plan
+        plan.framing = "a self-signed certificate carrying the captured subject (the source gives the names only)"
+        return plan
     plan.skip = f"no wire form known for kind {kind}"
     return plan
+
+
+def certificate(subject: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate (PEM) and key carrying ``subject``: the device presents its
+    names in a certificate, and the capture is those names.  Self-signed because factory
+    certificates of cameras are; the capture does not say otherwise."""
+    name = x509.Name.from_rfc4514_string(subject)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
 
 
 _MAGICBOX_ACTIONS = (
@@ -372,6 +416,12 @@ class _Host:
         self.plan.hits.append(f"{key[1]} {key[2]}".strip())
         return queue[min(n, len(queue) - 1)]
 
+    async def handle_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A TLS connection: the handshake presented the certificate (the captured answer);
+        what follows is plain HTTP, answered like port 80."""
+        self.plan.hits.append("TLS handshake")
+        await self.handle(reader, writer)
+
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -409,14 +459,21 @@ async def _serve(plans: Sequence[Plan], first: int = 0) -> AsyncIterator[list[st
     """Serve each served plan on its own loopback address; yields the addresses in plan order."""
     servers: list[asyncio.Server] = []
     addresses: list[str] = []
+    folder = tempfile.TemporaryDirectory(prefix="wire-replay-")
     try:
         for i, plan in enumerate(plans, start=first):
             ip = address(i)
             if not ipaddress.ip_address(ip).is_loopback:  # the hard rule, checked, not assumed
                 raise ValueError(f"{ip} is not a loopback address")
             host = _Host(plan)
-            for port in sorted({a.port for a in plan.answers}):
-                servers.append(await asyncio.start_server(host.handle, ip, port, limit=MAX_REQUEST))
+            for port in plan.ports:
+                if port == 443:
+                    context = _tls_context(plan, folder)
+                    servers.append(
+                        await asyncio.start_server(host.handle_tls, ip, port, ssl=context, limit=MAX_REQUEST)
+                    )
+                else:
+                    servers.append(await asyncio.start_server(host.handle, ip, port, limit=MAX_REQUEST))
             addresses.append(ip)
         yield addresses
     finally:
@@ -425,6 +482,20 @@ async def _serve(plans: Sequence[Plan], first: int = 0) -> AsyncIterator[list[st
         for server in servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
+        folder.cleanup()
+
+
+def _tls_context(plan: Plan, folder: tempfile.TemporaryDirectory[str]) -> ssl.SSLContext:
+    """A server context presenting the plan's certificate (files in a private temp folder:
+    ``load_cert_chain`` reads files only)."""
+    base = f"{folder.name}/{len(plan.hits)}-{id(plan)}"
+    with open(f"{base}.crt", "wb") as fh:
+        fh.write(plan.tls_cert)
+    with open(f"{base}.key", "wb") as fh:
+        fh.write(plan.tls_key)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(f"{base}.crt", f"{base}.key")
+    return context
 
 
 @contextlib.contextmanager
@@ -483,10 +554,10 @@ class Outcome:
 
 
 def scan_settings() -> ScanSettings:
-    """The scanner's defaults, on the ports a capture can be served on (80 and 554): the
+    """The scanner's defaults, on the ports a capture can be served on (80, 443, 554): the
     other default ports are closed on these addresses anyway; leaving them out only saves
     the refused connections."""
-    return ScanSettings(ports=(80, 554))
+    return ScanSettings(ports=(80, 443, 554))
 
 
 def replay(captures: Sequence[Capture], settings: ScanSettings | None = None) -> tuple[list[Outcome], list[Plan]]:
