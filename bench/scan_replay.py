@@ -81,6 +81,18 @@ def main() -> None:
     _table("per kind", dict(sorted(by_kind.items())))
     _table("per maker group", covered)
 
+    drawn = [r for r in rows if r.plan.hits]
+    text_ok = sum(r.verdict(r.text_vendor) == "correct" for r in drawn)
+    wire_ok = sum(r.verdict(r.wire_vendor) == "correct" for r in drawn)
+    covered_drawn = [r for r in drawn if r.plan.capture.covered]
+    print(
+        f"\ncaptures whose answer the scanner asked for: {len(drawn)} of {len(rows)} served;"
+        f" correct on text {text_ok}, over the wire {wire_ok}"
+        f" (Hikvision/Dahua-made: {len(covered_drawn)}; text"
+        f" {sum(r.verdict(r.text_vendor) == 'correct' for r in covered_drawn)},"
+        f" wire {sum(r.verdict(r.wire_vendor) == 'correct' for r in covered_drawn)})"
+    )
+
     fps = [r for r in rows if not r.plan.capture.covered and r.wire_vendor in ("hikvision", "dahua")]
     print(f"\nfalse positives over the wire on other makers: {len(fps)}")
     for r in fps:
