@@ -111,7 +111,9 @@ def main() -> None:
         print(f"  {n:3}  {reason}")
 
     waits = sum(1 for r in rows for e in r.errors if "not finished" in e or "no answer" in e)
-    print(f"\nanswers the scanner waited its read deadline for (no end of answer seen): {waits}")
+    refused = sum(1 for r in rows for e in r.errors if "no connection" in e or "failed" in e)
+    print(f"\nconnections that failed (a loaded machine; a figure above may then be short): {refused}")
+    print(f"answers the scanner waited its read deadline for (no end of answer seen): {waits}")
     if args.show_all:
         for r in rows:
             print(

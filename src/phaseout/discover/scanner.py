@@ -17,6 +17,7 @@ recorder's list can never take the scan outside its scope.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import ssl
 import time
@@ -33,14 +34,12 @@ from phaseout.identify import Identifier
 PORTS = (80, 443, 554, 8000, 8080, 37777)
 MAX_RESPONSE = 64 * 1024
 MAX_CHANNEL_LIST = 1024 * 1024  # a 256-channel recorder's list is ~250 KiB
-#: ``userCheck`` is the first request Hikvision's own web client sends; firmware that refuses
-#: ``deviceInfo`` without credentials still answers it with a ``<userCheck>`` body on older
-#: recorders (tests/wire_replay.py measured the scan losing such a recorder without it).
-HTTP_PATHS = (
-    "/ISAPI/System/deviceInfo",
-    "/ISAPI/Security/userCheck",
-    "/cgi-bin/magicBox.cgi?action=getSystemInfo",
-)
+HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo")
+#: Asked only of a host the first round left unidentified or identified as another maker (so a
+#: Hikvision or Dahua device found at once costs nothing more).  ``userCheck`` is the first
+#: request Hikvision's own web client sends; older recorders answer it with a ``<userCheck>``
+#: body without credentials.  tests/wire_replay.py measured the scan losing such answers.
+FOLLOW_UP_PATHS = ("/ISAPI/Security/userCheck",)
 ONVIF_PATH = "/onvif/device_service"
 MAX_CERTIFICATE = 16 * 1024
 MAX_DEFAULT_LOGINS = 20  # a check list, not a dictionary attack
@@ -447,18 +446,31 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
 
     jobs = []
     if 80 in result.ports:
-        jobs += [http("/"), *(http(p) for p in HTTP_PATHS), *(onvif(a) for a, _body in ONVIF_ACTIONS)]
+        jobs += [http("/"), *(http(p) for p in HTTP_PATHS), onvif(ONVIF_ACTIONS[0][0])]
     if 443 in result.ports:
         jobs.append(https())
     if 554 in result.ports:
         jobs.append(rtsp())
     if jobs:
         await asyncio.gather(*jobs)
+    if 80 in result.ports and not covered_maker(result.observations):
+        await asyncio.gather(*(http(p) for p in FOLLOW_UP_PATHS), *(onvif(a) for a, _body in ONVIF_ACTIONS[1:]))
     if 80 in result.ports and _answered(result.observations, DAHUA_SYSTEM_INFO):
         await dahua_software_version(ip, settings, result)
     if settings.credentials and 80 in result.ports:
         await recorder_channels(ip, settings, result)
     return result
+
+
+@functools.cache
+def _identifier() -> Identifier:
+    return Identifier()
+
+
+def covered_maker(observations: list[dict[str, Any]]) -> bool:
+    """True when the answers so far already name Hikvision or Dahua (OEM labels included):
+    the follow-up requests could add nothing to that decision."""
+    return bool(observations) and _identifier().identify(observations).vendor in ("hikvision", "dahua")
 
 
 DAHUA_SYSTEM_INFO = "/cgi-bin/magicBox.cgi?action=getSystemInfo"
