@@ -18,16 +18,18 @@ What "verbatim" means, per capture (``Plan.framing`` says what was added, per ca
   (``Server``, ``WWW-Authenticate``, a page title) gets the transport framing the source did not
   show: status line, that header's name, ``Content-Type``, ``Content-Length``, ``CSeq`` echoed
   from the request (RTSP), ``Connection: close`` (HTTP);
+- a certificate's subject (``tls-subject``) is presented on 443 in a self-signed certificate
+  carrying that subject (the source gives the names only);
 - an HTTP answer is followed by a close (the scanner sends ``Connection: close``); an RTSP
   connection is kept open after a reply, as RTSP servers do, until the client closes it.
 
 Captures that are not served, and why (``Plan.skip``): tool printouts that are not answer bytes
 (dict dumps, console lines, key/value notes, log fragments), protocols the scanner has no unicast
 probe for (FTP, telnet, SNMP; SADP, DHDiscover, WS-Discovery and UPnP are multicast discovery,
-which needs an interface, see ``phaseout.discover.multicast``), TLS certificates known only by
-their names, and answers whose request the source does not name.
+which needs an interface, see ``phaseout.discover.multicast``), certificate printouts and a
+lone issuer name, and answers whose request the source does not name.
 
-Hard rule: every listener binds a 127.0.0.0/8 address; ``serve`` refuses anything else.
+Hard rule: every listener binds a 127.0.0.0/8 address; ``_serve`` refuses anything else.
 """
 
 from __future__ import annotations
