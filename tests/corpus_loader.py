@@ -56,8 +56,10 @@ FRESH_SPLIT = "holdout2"
 FRESH_SPLIT_2 = "holdout3"
 #: A third fresh split, gathered after every change of this stop and measured with no change after it.
 FRESH_SPLIT_3 = "holdout4"
+#: A fourth fresh split, gathered by the wire helper after every rule change so far and measured with none.
+FRESH_SPLIT_4 = "holdout5"
 #: Every split the manifest may name, in the order the benchmark reports them.
-SPLITS = ("dev", "holdout", FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3)
+SPLITS = ("dev", "holdout", FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4)
 
 Observation = dict[str, Any]
 
@@ -105,7 +107,7 @@ def split_for(group: str) -> str:
 
 def split_is_valid(split: str, group: str) -> bool:
     """A row's split is the hash split of its group, or the fresh holdout gathered later."""
-    return split in (split_for(group), FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3)
+    return split in (split_for(group), FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4)
 
 
 # -- observations ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ recorder's list can never take the scan outside its scope.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import ssl
 import time
@@ -34,6 +35,11 @@ PORTS = (80, 443, 554, 8000, 8080, 37777)
 MAX_RESPONSE = 64 * 1024
 MAX_CHANNEL_LIST = 1024 * 1024  # a 256-channel recorder's list is ~250 KiB
 HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSystemInfo")
+#: Asked only of a host the first round left unidentified or identified as another maker (so a
+#: Hikvision or Dahua device found at once costs nothing more).  ``userCheck`` is the first
+#: request Hikvision's own web client sends; older recorders answer it with a ``<userCheck>``
+#: body without credentials.  tests/wire_replay.py measured the scan losing such answers.
+FOLLOW_UP_PATHS = ("/ISAPI/Security/userCheck",)
 ONVIF_PATH = "/onvif/device_service"
 MAX_CERTIFICATE = 16 * 1024
 MAX_DEFAULT_LOGINS = 20  # a check list, not a dictionary attack
@@ -134,6 +140,8 @@ async def _read_capped(
             if not chunk:
                 break
             data += chunk
+            if answer_complete(data):
+                break
         else:
             error = f"port {port}: answer cut at {cap // 1024} KiB"
     except TimeoutError:
@@ -145,6 +153,60 @@ async def _read_capped(
     except (OSError, ssl.SSLError) as exc:
         error = f"port {port}: connection failed ({exc.__class__.__name__})"
     return data[:cap], error
+
+
+_CONTENT_LENGTH = re.compile(rb"^Content-Length:[ \t]*(\d{1,9})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+_CHUNKED = re.compile(rb"^Transfer-Encoding:[^\r\n]*chunked", re.IGNORECASE | re.MULTILINE)
+
+
+def answer_complete(data: bytes) -> bool:
+    """True once ``data`` holds one whole HTTP or RTSP answer, so the read need not wait for a
+    close that a keep-alive server never sends: RTSP servers keep the session's connection open
+    after every reply (RFC 2326), and some HTTP servers ignore ``Connection: close``.
+
+    Framing per the protocols: the head ends at the first blank line; a body is
+    ``Content-Length`` bytes long (RFC 9112 6.3, RFC 2326 12.14); an RTSP reply without
+    ``Content-Length`` has no body; a chunked HTTP body ends with the zero-size chunk.  An HTTP
+    answer without either is delimited by the close, so it is never complete here."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or not data.startswith((b"HTTP/", b"RTSP/")):
+        return False
+    head, body = data[:end], data[end + 4 :]
+    if data.startswith(b"HTTP/") and (data[9:10] == b"1" or data[9:12] in (b"204", b"304")):
+        return True  # 1xx, 204 and 304 answers carry no body
+    if m := _CONTENT_LENGTH.search(head):
+        return len(body) >= int(m.group(1))
+    if data.startswith(b"RTSP/"):
+        return True
+    if _CHUNKED.search(head):
+        return body == b"0\r\n\r\n" or body.endswith(b"\r\n0\r\n\r\n")
+    return False
+
+
+def dechunk(data: bytes) -> bytes:
+    """An HTTP answer with a chunked body turned into head + plain body (the chunk-size lines
+    would otherwise sit inside the XML or key=value text the identifier reads).  The head is
+    kept as sent; a malformed or cut chunk stream keeps what decoded cleanly plus the rest raw,
+    so nothing the device said is dropped."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or not data.startswith(b"HTTP/") or not _CHUNKED.search(data[:end]):
+        return data
+    head, rest = data[: end + 4], data[end + 4 :]
+    out = bytearray()
+    pos = 0
+    while pos < len(rest):
+        line_end = rest.find(b"\r\n", pos)
+        size_text = rest[pos:line_end].split(b";", 1)[0].strip() if line_end >= 0 else b""
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return head + bytes(out) + rest[pos:]
+        if size == 0:
+            return head + bytes(out)
+        start = line_end + 2
+        out += rest[start : start + size]
+        pos = start + size + 2
+    return head + bytes(out)
 
 
 async def _exchange(
@@ -164,7 +226,7 @@ async def _exchange(
         data, error = b"", f"port {port}: connection failed ({exc.__class__.__name__})"
     finally:
         writer.close()
-    return data.decode("utf-8", errors="replace"), error
+    return dechunk(data).decode("utf-8", errors="replace"), error
 
 
 def _client_tls() -> ssl.SSLContext:
@@ -218,7 +280,7 @@ async def _tls_exchange(
         return None, "", f"port 443: TLS failed ({exc.__class__.__name__})"
     finally:
         writer.close()
-    return cert, data.decode("utf-8", errors="replace"), error
+    return cert, dechunk(data).decode("utf-8", errors="replace"), error
 
 
 def _http_request(ip: str, path: str, authorization: str | None = None) -> bytes:
@@ -232,18 +294,37 @@ def _http_request(ip: str, path: str, authorization: str | None = None) -> bytes
 _DIGEST = re.compile(r"^WWW-Authenticate:\s*(Digest\s.*)$", re.IGNORECASE | re.MULTILINE)
 
 
-_GET_DEVICE_INFORMATION = (
+#: The ONVIF device-service requests sent without credentials.  ``GetCapabilities`` and
+#: ``GetServices`` are in the PRE_AUTH access class of the ONVIF Core specification (a device
+#: must answer them without credentials); ``GetDeviceInformation`` and ``GetScopes`` are
+#: READ_SYSTEM, yet many devices answer them, and the rest answer a NotAuthorized fault (kept
+#: too: it says the device speaks ONVIF).  Scopes carry ``onvif://www.onvif.org/name/...`` and
+#: ``/hardware/...``; capabilities and services carry the makers' extension namespaces.
+ONVIF_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("GetDeviceInformation", '<GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl"/>'),
+    ("GetScopes", '<GetScopes xmlns="http://www.onvif.org/ver10/device/wsdl"/>'),
+    (
+        "GetCapabilities",
+        '<GetCapabilities xmlns="http://www.onvif.org/ver10/device/wsdl"><Category>All</Category></GetCapabilities>',
+    ),
+    (
+        "GetServices",
+        '<GetServices xmlns="http://www.onvif.org/ver10/device/wsdl"><IncludeCapability>false</IncludeCapability>'
+        "</GetServices>",
+    ),
+)
+_SOAP = (
     '<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">'
-    '<s:Body><GetDeviceInformation xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>'
+    "<s:Body>{}</s:Body></s:Envelope>"
 )
 
 
-def _onvif_request(ip: str) -> bytes:
-    body = _GET_DEVICE_INFORMATION.encode()
+def _onvif_request(ip: str, action: str = "GetDeviceInformation") -> bytes:
+    body = _SOAP.format(dict(ONVIF_ACTIONS)[action]).encode()
     return (
         f"POST {ONVIF_PATH} HTTP/1.1\r\nHost: {ip}\r\nUser-Agent: phaseout-scan\r\n"
         'Content-Type: application/soap+xml; charset=utf-8; action="http://www.onvif.org/ver10/device/wsdl/'
-        f'GetDeviceInformation"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n'
+        f'{action}"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n'
     ).encode() + body
 
 
@@ -336,15 +417,15 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
             {"kind": "credential-check", "port": 80, "path": path, "result": "refused", "tried": tried}
         )
 
-    async def onvif() -> None:
-        """ONVIF GetDeviceInformation without credentials: many devices answer it, the rest
-        answer a NotAuthorized fault (kept too: it says the device speaks ONVIF)."""
-        text, error = await _exchange(ip, 80, _onvif_request(ip), settings)
+    async def onvif(action: str) -> None:
+        """One ONVIF device-service request without credentials (``ONVIF_ACTIONS`` says why
+        these four)."""
+        text, error = await _exchange(ip, 80, _onvif_request(ip, action), settings)
         if error:
             result.errors.append(error)
         _status, _sep, body = text.partition("\r\n\r\n")
         if "Envelope" in body[:4096]:
-            result.observations.append({"kind": "onvif", "port": 80, "path": ONVIF_PATH, "raw": body})
+            result.observations.append({"kind": "onvif", "port": 80, "path": ONVIF_PATH, "action": action, "raw": body})
 
     async def https() -> None:
         cert, text, error = await _tls_exchange(ip, _http_request(ip, "/"), settings)
@@ -365,18 +446,31 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
 
     jobs = []
     if 80 in result.ports:
-        jobs += [http("/"), *(http(p) for p in HTTP_PATHS), onvif()]
+        jobs += [http("/"), *(http(p) for p in HTTP_PATHS), onvif(ONVIF_ACTIONS[0][0])]
     if 443 in result.ports:
         jobs.append(https())
     if 554 in result.ports:
         jobs.append(rtsp())
     if jobs:
         await asyncio.gather(*jobs)
+    if 80 in result.ports and not covered_maker(result.observations):
+        await asyncio.gather(*(http(p) for p in FOLLOW_UP_PATHS), *(onvif(a) for a, _body in ONVIF_ACTIONS[1:]))
     if 80 in result.ports and _answered(result.observations, DAHUA_SYSTEM_INFO):
         await dahua_software_version(ip, settings, result)
     if settings.credentials and 80 in result.ports:
         await recorder_channels(ip, settings, result)
     return result
+
+
+@functools.cache
+def _identifier() -> Identifier:
+    return Identifier()
+
+
+def covered_maker(observations: list[dict[str, Any]]) -> bool:
+    """True when the answers so far already name Hikvision or Dahua (OEM labels included):
+    the follow-up requests could add nothing to that decision."""
+    return bool(observations) and _identifier().identify(observations).vendor in ("hikvision", "dahua")
 
 
 DAHUA_SYSTEM_INFO = "/cgi-bin/magicBox.cgi?action=getSystemInfo"
