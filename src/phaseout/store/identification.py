@@ -41,9 +41,14 @@ class IdentificationCodec:
     identifications (the engine shares one object for rows that agree on make, model, firmware
     and MAC block) are encoded once."""
 
-    def __init__(self, conn: Connection, knowledge_version: str) -> None:
+    def __init__(self, conn: Connection, knowledge_version: str, *, deferred: bool = False) -> None:
+        """``deferred``: new evidence rows wait for :meth:`flush` and go in one statement (a scan
+        of cameras with their own serials makes one evidence list per camera); the caller must
+        flush before it commits."""
         self.conn = conn
         self.version = knowledge_version
+        self.deferred = deferred
+        self._pending: list[tuple[str, str]] = []
         self._encoded: dict[int, tuple[Identified, tuple[Any, ...]]] = {}
         self._stored: set[str] = set()
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -56,7 +61,10 @@ class IdentificationCodec:
         body = orjson.dumps([e.as_dict() for e in ident.evidence])
         key = hashlib.sha256(body).hexdigest()[:16]
         if key not in self._stored:
-            self.conn.exec_driver_sql(self._insert, (key, body.decode()))
+            if self.deferred:
+                self._pending.append((key, body.decode()))
+            else:
+                self.conn.exec_driver_sql(self._insert, (key, body.decode()))
             self._stored.add(key)
         row = (
             ident.vendor,
@@ -73,6 +81,12 @@ class IdentificationCodec:
         if len(self._encoded) < 100_000:
             self._encoded[id(ident)] = (ident, row)  # holding ident keeps its id() unique while cached
         return row
+
+    def flush(self) -> None:
+        """Write the evidence rows :meth:`values` deferred, in one ``executemany``."""
+        if self._pending:
+            self.conn.exec_driver_sql(self._insert, self._pending)
+            self._pending = []
 
 
 def evidence_of(conn: Connection, key: str | None) -> list[dict[str, Any]]:
@@ -132,7 +146,7 @@ def identify_rows(
 ) -> int:
     """(Re)identify devices from their stored fields: the given ids, or every device whose
     identification is missing or was made by other knowledge.  Returns how many changed."""
-    codec = IdentificationCodec(conn, identifier.version)
+    codec = IdentificationCodec(conn, identifier.version, deferred=True)
     query = select(
         devices.c.id,
         devices.c.manufacturer,
@@ -147,20 +161,29 @@ def identify_rows(
         query = query.where(or_(devices.c.knowledge.is_(None), devices.c.knowledge != codec.version))
     chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] if ids is not None else [None]
     sql = update_sql(conn)
-    scanned = set(
-        conn.execute(select(observations.c.device_id).where(observations.c.kind != "inventory").distinct()).scalars()
+    # every device with answers from the network, when all are (re)identified; for named
+    # devices, their answers are read directly (no scan of the whole observations table)
+    scanned = (
+        set(
+            conn.execute(
+                select(observations.c.device_id).where(observations.c.kind != "inventory").distinct()
+            ).scalars()
+        )
+        if ids is None
+        else None
     )
     done = 0
     for chunk in chunks:
         q = query if chunk is None else query.where(devices.c.id.in_(chunk))
         rows = conn.execute(q.order_by(devices.c.id)).all()
         for start in range(0, len(rows), BATCH):
-            wanted = [r.id for r in rows[start : start + BATCH] if r.id in scanned]
+            wanted = [r.id for r in rows[start : start + BATCH] if scanned is None or r.id in scanned]
             seen = network_observations(conn, wanted) if wanted else {}
             params = [
                 (*codec.values(identify_device(identifier, r, seen.get(r.id))), r.id)
                 for r in rows[start : start + BATCH]
             ]
+            codec.flush()
             conn.exec_driver_sql(sql, params)
             done += len(params)
     return done

@@ -26,12 +26,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, delete, select, update
 
-from phaseout.domain import OBSERVATION_MAX_BYTES, Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
+from phaseout.domain import Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
 from phaseout.store.audit import record_event
 from phaseout.store.channels import facts_of, record_channels
 from phaseout.store.device_writer import SiteResolver
 from phaseout.store.generation import bump
 from phaseout.store.identification import identify_rows, match_keys_rows
+from phaseout.store.scan_writer import ScanWriter, copy_rows, take_device_ids
 from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
 
 #: Builds the matching rule's index from ``match_keys_rows``.
@@ -48,14 +49,6 @@ class ScanRecord:
     observations: int
     folded: int = 0
     forgotten: int = 0
-
-
-def _payload(obs: dict[str, Any]) -> tuple[str, int, bool]:
-    data = orjson.dumps(obs)
-    if len(data) <= OBSERVATION_MAX_BYTES:
-        return data.decode(), len(data), False
-    cut = {**obs, "raw": str(obs.get("raw", ""))[: OBSERVATION_MAX_BYTES // 2]}
-    return orjson.dumps(cut).decode(), len(data), True
 
 
 def _scan_batches(conn: Connection, vantage: str | None) -> list[int]:
@@ -122,85 +115,61 @@ def record_scan(
         )
         site_id = SiteResolver(conn, now).resolve(run.site) if run.site else None
         matcher = index(match_keys_rows(conn))
-        created = updated = written = folded = 0
-        touched: list[int] = []
-        host_rows: list[dict[str, Any]] = []
+        # 1. match every host in memory (the rule sees the hosts before it, as it always did);
+        #    a new device gets a provisional id (-1, -2...) until the ids are taken in one go
+        plan: list[tuple[ScannedHost, int, tuple[int, ...]]] = []
+        new = 0
+        fold: tuple[int, ...]
         for host in answered:
             keys = MatchKeys(mac=host.mac, serial=_serial_key(host.serial), site_id=site_id, ip=host.ip)
             found = matcher.find(keys, bare_ip=site_id is None)
             if found is None:
-                did = int(
-                    conn.execute(
-                        devices.insert()
-                        .values(
-                            site_id=site_id,
-                            ip=host.ip,
-                            mac=host.mac,
-                            serial=host.serial,
-                            firmware=host.firmware,
-                            first_seen=now,
-                            last_seen=now,
-                            batch_id=batch_id,
-                        )
-                        .returning(devices.c.id)
-                    ).scalar_one()
-                )
+                new += 1
+                did, fold = -new, ()
+            else:
+                did, fold = found.device_id, found.fold
+            matcher.add(did, keys)
+            plan.append((host, did, fold))
+        fresh = take_device_ids(conn, new)
+
+        def real(did: int) -> int:
+            return fresh[-did - 1] if did < 0 else did
+
+        # 2. write in host order, buffered; flushed before each step that reads devices back
+        writer = ScanWriter(conn, batch_id=batch_id, earlier=earlier, now=now, vantage=run.vantage)
+        created = updated = written = folded = 0
+        touched: list[int] = []
+        host_rows: list[tuple[Any, ...]] = []
+        made: set[int] = set()
+        for host, provisional, fold in plan:
+            did = real(provisional)
+            if provisional < 0 and did not in made:  # (a later host matching it refreshes it)
+                made.add(did)
+                writer.create(did, site_id, host)
                 created += 1
             else:
-                did = found.device_id
-                for other in found.fold:
-                    _fold(conn, other, did)
+                for other in fold:
+                    writer.flush()
+                    _fold(conn, real(other), did)
                     folded += 1
-                conn.execute(
-                    delete(observations).where(
-                        observations.c.device_id == did,
-                        observations.c.kind != "inventory",
-                        observations.c.batch_id.in_(earlier) | observations.c.batch_id.is_(None),
-                    )
-                )
-                conn.execute(update(devices).where(devices.c.id == did).values(last_seen=now))
-                if site_id is not None:  # a site-less device learns the site the user named
-                    conn.execute(
-                        update(devices).where(devices.c.id == did, devices.c.site_id.is_(None)).values(site_id=site_id)
-                    )
-                for column, value in (("mac", host.mac), ("serial", host.serial), ("firmware", host.firmware)):
-                    if value:  # what the device says fills what the spreadsheet left empty, never overwrites
-                        col = devices.c[column]
-                        conn.execute(update(devices).where(devices.c.id == did, col.is_(None)).values({column: value}))
+                writer.refresh(did, site_id, host)
                 updated += 1
-            matcher.add(did, keys)
             touched.append(did)
             host_rows.append(_host_row(scan_id, host, did))
             if host.channels or host.channel_kinds:  # the cameras behind a recorder (store/channels.py)
+                writer.flush()
                 behind = facts_of(host.channels)
                 touched += record_channels(conn, did, behind, host.channel_kinds, now=now, batch_id=batch_id)
-            rows = []
-            for obs in host.observations:
-                payload, size, truncated = _payload({**obs, "vantage": run.vantage} if run.vantage else obs)
-                where = f"{host.ip}:{obs.get('port', '')}{obs.get('path', '')}"
-                rows.append(
-                    {
-                        "device_id": did,
-                        "batch_id": batch_id,
-                        "kind": str(obs.get("kind", "banner")),
-                        "source": f"scan:{where}",
-                        "observed_at": now,
-                        "payload": payload,
-                        "size_bytes": size,
-                        "truncated": truncated,
-                    }
-                )
-            if rows:
-                conn.execute(observations.insert(), rows)
-                written += len(rows)
+            written += writer.answer(did, host)
+        writer.flush()
         quiet = [h for h in hosts if not (h.state == "answered" or h.observations)]
         forgotten: list[int] = []
-        if run.complete:
-            forgotten = _forget_silent(conn, earlier, quiet, set(run.ports), site_id, set(touched))
         silent_devices = dict(forgotten_pairs(conn, quiet, site_id))
+        if run.complete:
+            silent = [(h.ip, silent_devices[h.ip]) for h in quiet if h.state == "silent" and h.ip in silent_devices]
+            forgotten = _forget_silent(conn, earlier, silent, set(run.ports), set(touched))
         host_rows += [_host_row(scan_id, h, silent_devices.get(h.ip)) for h in quiet]
-        for start in range(0, len(host_rows), 5000):
-            conn.execute(scan_hosts.insert(), host_rows[start : start + 5000])
+        copy_rows(conn, "scan_hosts", HOST_COLUMNS, host_rows)
         conn.execute(
             update(import_batches)
             .where(import_batches.c.id == batch_id)
@@ -247,15 +216,13 @@ def _serial_key(serial: str | None) -> str | None:
     return key or None
 
 
-def _host_row(scan_id: int, host: ScannedHost, device_id: int | None) -> dict[str, Any]:
+HOST_COLUMNS = ("scan_id", "ip", "state", "ports_open", "device_id")
+
+
+def _host_row(scan_id: int, host: ScannedHost, device_id: int | None) -> tuple[Any, ...]:
+    """A ``scan_hosts`` row (``HOST_COLUMNS``)."""
     state = host.state if host.state in ("answered", "silent", "incomplete") else "incomplete"
-    return {
-        "scan_id": scan_id,
-        "ip": host.ip,
-        "state": state,
-        "ports_open": orjson.dumps(sorted(host.ports_open)).decode(),
-        "device_id": device_id,
-    }
+    return (scan_id, host.ip, state, orjson.dumps(sorted(host.ports_open)).decode(), device_id)
 
 
 def forgotten_pairs(conn: Connection, quiet: list[ScannedHost], site_id: int | None) -> list[tuple[str, int]]:
@@ -289,39 +256,39 @@ def _answered_ports(payloads: Iterable[str]) -> set[int]:
 def _forget_silent(
     conn: Connection,
     earlier: list[int],
-    quiet: list[ScannedHost],
+    silent: list[tuple[str, int]],
     ports: set[int],
-    site_id: int | None,
     answered: set[int],
 ) -> list[int]:
     """Devices that answered an earlier scan from this vantage and whose address this complete
-    scan probed to the end (``silent``) on every port they answered on: their earlier answers
-    from this vantage are dropped (they no longer answer from here).  Returns the devices."""
+    scan probed to the end (``silent``: (ip, the one device holding it)) on every port they
+    answered on: their earlier answers from this vantage are dropped (they no longer answer from
+    here).  Returns the devices.  One read and one delete per 5,000 devices."""
     if not earlier:
         return []
-    silent = [h for h in quiet if h.state == "silent"]
-    gone = []
-    for _ip, did in forgotten_pairs(conn, silent, site_id):
-        if did in answered:
-            continue
-        old = conn.execute(
-            select(observations.c.payload).where(
-                observations.c.device_id == did,
-                observations.c.kind != "inventory",
-                observations.c.batch_id.in_(earlier),
-            )
-        ).scalars()
-        before = _answered_ports(old)
-        if not before or not before <= ports:
-            continue  # it answered on ports this scan did not try: its silence says nothing
-        conn.execute(
-            delete(observations).where(
-                observations.c.device_id == did,
-                observations.c.kind != "inventory",
-                observations.c.batch_id.in_(earlier),
-            )
+    candidates = sorted({did for _ip, did in silent if did not in answered})
+    gone: list[int] = []
+    for start in range(0, len(candidates), 5000):
+        chunk = candidates[start : start + 5000]
+        old: dict[int, list[str]] = {}
+        query = select(observations.c.device_id, observations.c.payload).where(
+            observations.c.device_id.in_(chunk),
+            observations.c.kind != "inventory",
+            observations.c.batch_id.in_(earlier),
         )
-        gone.append(did)
+        for did, payload in conn.execute(query):
+            old.setdefault(int(did), []).append(payload)
+        # it answered on ports this scan did not try: its silence says nothing
+        drop = [did for did in chunk if (before := _answered_ports(old.get(did, []))) and before <= ports]
+        if drop:
+            conn.execute(
+                delete(observations).where(
+                    observations.c.device_id.in_(drop),
+                    observations.c.kind != "inventory",
+                    observations.c.batch_id.in_(earlier),
+                )
+            )
+        gone += drop
     return gone
 
 

@@ -1,0 +1,175 @@
+"""Write a scan's answering hosts into the device table in a few statements, not a few per host.
+
+A scan upload of 4,096 answering hosts used to cost about 8 statements per host (insert or
+update the device, fill each empty column, delete its earlier answers, insert its answers):
+tens of thousands of round trips, most of the time of an ingest (issue 17).  This writer keeps
+the same rules and the same order of effects, but buffers them the way imports do
+(:class:`phaseout.store.device_writer.DeviceWriter`):
+
+* new devices get their ids up front (:func:`take_device_ids`), so a host matched later in the
+  same scan can point at a device not written yet, and are written in one ``COPY`` (PostgreSQL)
+  or ``executemany`` (SQLite);
+* matched devices are refreshed with one ``executemany`` of an ``UPDATE`` whose ``COALESCE``\\ s
+  fill only empty columns (what a device says never overwrites the register);
+* their earlier answers from this vantage are deleted with one ``DELETE ... IN`` per 5,000
+  devices;
+* answers (observations) go in one ``COPY`` / ``executemany``.
+
+:meth:`ScanWriter.flush` writes everything buffered, in that order; the caller flushes before
+any step that reads the devices back (folding a site-less device into its site's one, storing a
+recorder's channels), so those steps see exactly what they saw when every host was written at
+once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, func, select, text
+
+from phaseout.domain import OBSERVATION_MAX_BYTES, ScannedHost
+from phaseout.store.schema import devices, observations
+
+#: Devices per ``IN (...)`` list.
+CHUNK = 5000
+
+_INSERT_COLUMNS = ("id", "site_id", "ip", "mac", "serial", "firmware", "first_seen", "last_seen", "batch_id")
+_OBSERVATION_COLUMNS = ("device_id", "batch_id", "kind", "source", "observed_at", "payload", "size_bytes", "truncated")
+
+
+def observation_payload(obs: dict[str, Any]) -> tuple[str, int, bool]:
+    """An answer as stored JSON, its full size, and whether its raw text had to be cut."""
+    data = orjson.dumps(obs)
+    if len(data) <= OBSERVATION_MAX_BYTES:
+        return data.decode(), len(data), False
+    cut = {**obs, "raw": str(obs.get("raw", ""))[: OBSERVATION_MAX_BYTES // 2]}
+    return orjson.dumps(cut).decode(), len(data), True
+
+
+def take_device_ids(conn: Connection, count: int) -> list[int]:
+    """``count`` fresh device ids, ascending.  PostgreSQL: from the table's sequence in one
+    query (safe with other writers running: two uploads merged at once never share an id).
+    SQLite: after the largest id, which is safe because the scan's transaction already holds
+    the database's only write lock (its ``import_batches`` row was written first)."""
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence('devices', 'id')) FROM generate_series(1, :n)"),
+            {"n": count},
+        ).scalars()
+        return sorted(int(v) for v in rows)
+    current = conn.execute(select(func.max(devices.c.id))).scalar_one()
+    start = int(current or 0) + 1
+    return list(range(start, start + count))
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+class ScanWriter:
+    """Buffers one scan's device writes and answers; :meth:`flush` sends them."""
+
+    def __init__(
+        self, conn: Connection, *, batch_id: int, earlier: list[int], now: dt.datetime, vantage: str | None
+    ) -> None:
+        self.conn = conn
+        self.batch_id = batch_id
+        self.earlier = earlier
+        self.vantage = vantage
+        dialect = conn.dialect
+        stamp = devices.c.first_seen.type.dialect_impl(dialect).bind_processor(dialect)
+        self.now: Any = stamp(now) if stamp else now
+        flag = observations.c.truncated.type.dialect_impl(dialect).bind_processor(dialect)
+        self.true: Any = flag(True) if flag else True
+        self.false: Any = flag(False) if flag else False
+        mark = _mark(conn)
+        self.refresh_sql = (
+            f"UPDATE devices SET last_seen = {mark}, site_id = COALESCE(site_id, {mark}), "
+            f"mac = COALESCE(mac, {mark}), serial = COALESCE(serial, {mark}), "
+            f"firmware = COALESCE(firmware, {mark}) WHERE id = {mark}"
+        )
+        self.inserts: list[tuple[Any, ...]] = []
+        self.refreshes: list[tuple[Any, ...]] = []
+        self.matched: list[int] = []
+        self.answers: list[tuple[Any, ...]] = []
+
+    def create(self, device_id: int, site_id: int | None, host: ScannedHost) -> None:
+        """A host no known device matched: a new device."""
+        self.inserts.append(
+            (
+                device_id,
+                site_id,
+                host.ip,
+                host.mac,
+                host.serial,
+                host.firmware,
+                self.now,
+                self.now,
+                self.batch_id,
+            )
+        )
+
+    def refresh(self, device_id: int, site_id: int | None, host: ScannedHost) -> None:
+        """A known device answered: seen now; it learns the site the user named if it had none;
+        what it says fills the columns the register left empty; its earlier answers from this
+        vantage go (exposure is judged on what it answers now)."""
+        self.refreshes.append(
+            (self.now, site_id, host.mac or None, host.serial or None, host.firmware or None, device_id)
+        )
+        self.matched.append(device_id)
+
+    def answer(self, device_id: int, host: ScannedHost) -> int:
+        """Buffer the host's answers as observations of the device; returns how many."""
+        for obs in host.observations:
+            payload, size, truncated = observation_payload({**obs, "vantage": self.vantage} if self.vantage else obs)
+            where = f"{host.ip}:{obs.get('port', '')}{obs.get('path', '')}"
+            self.answers.append(
+                (
+                    device_id,
+                    self.batch_id,
+                    str(obs.get("kind", "banner")),
+                    f"scan:{where}",
+                    self.now,
+                    payload,
+                    size,
+                    self.true if truncated else self.false,
+                )
+            )
+        return len(host.observations)
+
+    def flush(self) -> None:
+        """Write what is buffered: new devices, refreshes, deletions of earlier answers, then
+        the answers themselves (their batch is never among ``earlier``, so the deletion cannot
+        take them)."""
+        copy_rows(self.conn, "devices", _INSERT_COLUMNS, self.inserts)
+        if self.refreshes:
+            self.conn.exec_driver_sql(self.refresh_sql, self.refreshes)
+        matched = sorted(set(self.matched))
+        for start in range(0, len(matched), CHUNK):
+            self.conn.execute(
+                delete(observations).where(
+                    observations.c.device_id.in_(matched[start : start + CHUNK]),
+                    observations.c.kind != "inventory",
+                    observations.c.batch_id.in_(self.earlier) | observations.c.batch_id.is_(None),
+                )
+            )
+        copy_rows(self.conn, "observations", _OBSERVATION_COLUMNS, self.answers)
+        self.inserts, self.refreshes, self.matched, self.answers = [], [], [], []
+
+
+def copy_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert plain rows: ``COPY`` on PostgreSQL, one ``executemany`` elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as out:
+            for row in rows:
+                out.write_row(row)
+        return
+    marks = ", ".join([_mark(conn)] * len(columns))
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
