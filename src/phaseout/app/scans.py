@@ -18,7 +18,7 @@ from phaseout.app.alerts import after_batch
 from phaseout.discover.scanner import HostResult, ScanSettings, scan
 from phaseout.domain import Identifies, ScannedHost, ScanRun
 from phaseout.estate.match import index_rows
-from phaseout.identify.facts import gather
+from phaseout.identify.facts import gather_cached
 from phaseout.store.scans import ScanRecord, record_scan
 from phaseout.store.store import Store
 
@@ -62,7 +62,8 @@ def _mac_of(hx: str) -> str:
 
 def scanned_host(result: HostResult, finished: bool) -> ScannedHost:
     """One probed host as the store records it."""
-    facts = gather(result.observations) if result.observations else None
+    # (cached by answer: the identification of the stored device reads the same answers again)
+    facts = gather_cached(result.observations) if result.observations else None
     mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
     if result.ports or result.observations or result.channels:
         state = "answered"
@@ -122,8 +123,6 @@ def store_scan(
         started=outcome.started,
         finished=outcome.ended,
     )
-    record = record_scan(
-        store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within
-    )
+    record = record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within)
     after_batch(store)  # the alert rules look at what the scan found (queued in the outbox)
     return record

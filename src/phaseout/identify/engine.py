@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from phaseout.identify.facts import Facts, _value, gather, mac_hex
+from phaseout.identify.facts import Facts, _value, gather, gather_cached, mac_hex
 from phaseout.identify.models import Decoded, Grammar, match_serial, normalize_model
 from phaseout.identify.result import Evidence, Identification
 from phaseout.ingest.values import parse_device_type
@@ -85,7 +85,7 @@ class Identifier:
                 ):
                     fields = {str(k).lower(): v for k, v in fields.items()}
                 return self.identify_inventory(fields)
-        return self.identify_facts(gather(observations))
+        return self.identify_facts(gather_cached(observations))
 
     def identify_row(
         self,

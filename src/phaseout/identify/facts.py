@@ -9,12 +9,15 @@ rules instead of failing the record.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from defusedxml import ElementTree as SafeET  # type: ignore[import-untyped]
 from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped]
 
@@ -877,4 +880,107 @@ def gather(observations: list[Any]) -> Facts:
             facts.notes.append((str(kind)[:40], "unknown observation kind: ignored"))
             continue
         parser(facts, obs)
+    return facts
+
+
+#: Distinct answers whose facts :data:`ANSWERS` keeps, and the answer bytes they may stand for.
+ANSWER_CACHE_ENTRIES = 20_000
+ANSWER_CACHE_BYTES = 32 * 1024 * 1024
+_FACT_LISTS = tuple(f.name for f in dataclasses.fields(Facts) if f.name != "texts")
+
+
+class AnswerFacts:
+    """The facts of single answers, by a digest of the answer's content.
+
+    Sound because every parser is a function of its one observation that only appends to the
+    facts (no parser reads what another answer put there), so the facts of several answers
+    are the facts of each, concatenated in order: :func:`gather_cached` gives exactly what
+    :func:`gather` gives.  It pays where answers repeat: a scan reads each answer twice (the
+    MAC, serial and firmware for matching, then the identification of the stored device), the
+    same model serves the same web page on every camera, and a re-scan hears the same answers.
+    Bounded by entries and by the size of the answers it stands for; emptied when full.
+    """
+
+    def __init__(self, entries: int = ANSWER_CACHE_ENTRIES, size: int = ANSWER_CACHE_BYTES) -> None:
+        self.entries = entries
+        self.size = size
+        self._facts: dict[bytes, Facts] = {}
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def facts(self, parser: Any, obs: dict[str, Any]) -> Facts:
+        """The facts of one observation (never to be changed by the caller)."""
+        if not _plain(obs):  # a value whose JSON would not tell it apart (a tuple, a subclass)
+            fresh = Facts()
+            parser(fresh, obs)
+            return fresh
+        data = orjson.dumps(obs, option=orjson.OPT_SORT_KEYS)
+        key = hashlib.blake2b(data, digest_size=16).digest()
+        hit = self._facts.get(key)
+        if hit is not None:
+            self.hits += 1
+            return hit
+        self.misses += 1
+        one = Facts()
+        parser(one, obs)  # an ObservationError leaves nothing cached
+        if len(self._facts) >= self.entries or self._bytes + len(data) > self.size:
+            self._facts.clear()
+            self._bytes = 0
+        self._facts[key] = one
+        self._bytes += len(data)
+        return one
+
+    def clear(self) -> None:
+        self._facts.clear()
+        self._bytes = 0
+
+
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
+def _plain(obs: dict[str, Any]) -> bool:
+    """Only text, numbers, booleans and nulls, at the top or one object down (an inventory's
+    ``fields``): then two answers with the same JSON are the same answer to every parser."""
+    for key, value in obs.items():
+        if type(key) is not str:
+            return False
+        kind = type(value)
+        if kind in _PLAIN:
+            continue
+        if kind is not dict:
+            return False
+        for k, v in value.items():
+            if type(k) is not str or type(v) not in _PLAIN:
+                return False
+    return True
+
+
+#: The process's cache of answer facts (shared by scans and identification).
+ANSWERS = AnswerFacts()
+
+
+def _merge(facts: Facts, one: Facts) -> None:
+    for fld, values in one.texts.items():
+        facts.texts.setdefault(fld, []).extend(values)
+    for name in _FACT_LISTS:
+        values = getattr(one, name)
+        if values:
+            getattr(facts, name).extend(values)
+
+
+def gather_cached(observations: list[Any], cache: AnswerFacts | None = None) -> Facts:
+    """:func:`gather`, with each answer's facts taken from ``cache`` (default :data:`ANSWERS`)
+    when the same answer was read before."""
+    store = ANSWERS if cache is None else cache
+    facts = Facts()
+    for i, obs in enumerate(observations):
+        if not isinstance(obs, dict):
+            raise ObservationError(f"observation {i + 1} is not an object")
+        kind = obs.get("kind")
+        parser = PARSERS.get(kind) if isinstance(kind, str) else None
+        if parser is None:
+            facts.notes.append((str(kind)[:40], "unknown observation kind: ignored"))
+            continue
+        _merge(facts, store.facts(parser, obs))
     return facts

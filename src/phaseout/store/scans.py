@@ -160,6 +160,8 @@ def record_scan(
                 writer.flush()
                 behind = facts_of(host.channels)
                 touched += record_channels(conn, did, behind, host.channel_kinds, now=now, batch_id=batch_id)
+                if conn.dialect.name != "postgresql":  # SQLite gave the new cameras max(id) + 1...
+                    _retake(conn, fresh, made)  # ...which the hosts still to come may hold: move them on
             written += writer.answer(did, host)
         writer.flush()
         quiet = [h for h in hosts if not (h.state == "answered" or h.observations)]
@@ -207,6 +209,13 @@ def record_scan(
             within(conn, scan_id)
         bump(conn)
     return ScanRecord(batch_id, scan_id, len(answered), created, updated, written, folded, len(forgotten))
+
+
+def _retake(conn: Connection, fresh: list[int], made: set[int]) -> None:
+    """Give the new devices not written yet fresh ids past everything in the table."""
+    waiting = [i for i, did in enumerate(fresh) if did not in made]
+    for i, did in zip(waiting, take_device_ids(conn, len(waiting)), strict=True):
+        fresh[i] = did
 
 
 def _serial_key(serial: str | None) -> str | None:
