@@ -33,7 +33,7 @@ QUERIES = [
     "d", "D", "1", "a_", "_", "%", "\\", "7.", "%c", "ds", "ds-", "DS-2CD", "2cd2143", "door", "100%",
     "0% c", "a_1", "\\ b", '"north"', "büro", "BÜRO", "kamera", "28:57", "28:57:be", "10.20.", "192.168.7.",
     "s-alpha", "S-GAM", "ALPHA", "hikvision", "dahua", "lorex", "LVE", "zzz", "cam-", "gatecam", "ds-1234",
-    "-i10.1", "nde", "o-55", "xyz", "x y", "ab", "ë",
+    "-i10.1", "nde", "o-55", "xyz", "x y", "ab", "ë", "i\x1f10", "e\x1fcam",
 ]  # fmt: skip
 
 
