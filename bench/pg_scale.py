@@ -31,9 +31,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "src"))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx2 as httpx
 from import_speed import write_inventory
@@ -50,6 +49,7 @@ from phaseout.queries.devices import DeviceQuery, count, page
 from phaseout.store import Store
 from phaseout.store.users import add_user, create_token, list_users
 
+HERE = Path(__file__).resolve().parent
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PACKS = ["org-template", "uk-cabinet-office-2022"]
 PASSWORD = "bench-password-123"
@@ -119,9 +119,7 @@ def build(url: str, n_devices: int, n_sites: int) -> dict[str, float]:
         figures["import"] = timed(f"import {n_devices:,} devices", lambda: app.import_devices(inventory))
         app.use_packs(PACKS)
         packs = available_packs()
-        figures["assess"] = timed(
-            "assessment", lambda: run_assessment(store.engine, [packs[p] for p in PACKS], TODAY)
-        )
+        figures["assess"] = timed("assessment", lambda: run_assessment(store.engine, [packs[p] for p in PACKS], TODAY))
 
         def plan() -> None:
             settings = PlanSettings(start=dt.date(2027, 1, 1), budget=(80_000_000.0,), crew_hours=25_000.0)
@@ -162,7 +160,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def measure(base: str, route: str, headers: dict[str, str], concurrency: int, repeat: int) -> tuple[float, float, float]:
+def measure(
+    base: str, route: str, headers: dict[str, str], concurrency: int, repeat: int
+) -> tuple[float, float, float]:
     """(first, p50, p95) in ms: one first request, then ``repeat`` spread over ``concurrency`` threads."""
     times: list[float] = []
     errors: list[str] = []
@@ -200,7 +200,8 @@ def serve_and_measure(url: str, concurrency: int, repeat: int) -> list[tuple[str
             add_user(store.engine, "bench", "viewer", PASSWORD)
         token = create_token(store.engine, "bench", f"pg-scale-{time.time():.0f}", actor="bench")
         with store.engine.connect() as conn:
-            site = conn.execute(text("select code from sites order by id limit 1 offset (select count(*) / 2 from sites)")).scalar_one()
+            middle = "select code from sites order by id limit 1 offset (select count(*) / 2 from sites)"
+            site = conn.execute(text(middle)).scalar_one()
             device = conn.execute(text("select device_id from assessments order by risk desc limit 1")).scalar_one()
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
@@ -280,7 +281,7 @@ def main() -> None:
     if args.skip_http:
         return
     rows = serve_and_measure(url, args.concurrency, args.repeat)
-    print(f"\n| route | first (ms) | p50 (ms) | p95 (ms) |\n|---|---:|---:|---:|")
+    print("\n| route | first (ms) | p50 (ms) | p95 (ms) |\n|---|---:|---:|---:|")
     for path, first, p50, p95 in rows:
         print(f"| `{path}` | {first:.1f} | {p50:.1f} | {p95:.1f} |")
     worst = max(rows[1:], key=lambda r: r[3])
