@@ -17,7 +17,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, column, func, literal_column, or_, select, table, union
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    cast,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.sql.selectable import FromClause
 
 from phaseout.errors import UsageError
@@ -154,13 +168,17 @@ def text_condition(query: str, *, conn: Connection | None = None, indexed: bool 
         matches = select(fts.c.rowid).where(literal_column(search.FTS_TABLE).op("MATCH")(search.fts_phrase(query)))
         candidates = or_(devices.c.id.in_(matches), by_site)
     else:  # one candidate set: rows from the trigram index, plus rows of sites whose code matches
-        on_devices = select(devices.c.id).where(literal_column(search.SEARCH_EXPR).like(pattern, escape="\\"))
-        on_sites = (
-            select(devices.c.id)
-            .join(sites, sites.c.id == devices.c.site_id)
+        # two conditions the planner can combine as a BitmapOr over devices: the trigram index,
+        # and the matching sites' ids as one array (an InitPlan: a parameter for the site_id index)
+        site_ids = (
+            select(func.array_agg(sites.c.id))
             .where(func.lower(sites.c.code).like(pattern, escape="\\"))
+            .scalar_subquery()
         )
-        candidates = devices.c.id.in_(union(on_devices, on_sites))
+        candidates = or_(
+            literal_column(search.SEARCH_EXPR).like(pattern, escape="\\"),
+            devices.c.site_id == func.any(cast(site_ids, ARRAY(Integer))),  # an array, not ANY (subquery)
+        )
         if "\x1f" not in query:
             # exact already: a match inside the joined text cannot span the separator that the
             # text lacks, and lower() of the joined text is the columns' lower() joined (the
