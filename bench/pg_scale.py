@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -127,7 +128,7 @@ def build(url: str, n_devices: int, n_sites: int) -> dict[str, float]:
             save_plan(store.engine, "bench", estate, solve(estate.problem, time_limit=60))
 
         figures["plan"] = timed("planning (build, solve <= 60 s, save)", plan)
-        with store.engine.connect() as conn:
+        with store.engine.begin() as conn:  # committed: statistics are transactional
             conn.execute(text("ANALYZE"))
     for f in (sites_csv, inventory):
         f.unlink()
@@ -211,6 +212,7 @@ def serve_and_measure(url: str, concurrency: int, repeat: int) -> list[tuple[str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server too when stopped
     base = f"http://127.0.0.1:{port}"
     rows = []
     try:

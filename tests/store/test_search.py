@@ -166,6 +166,7 @@ def test_migration_ddl_equals_the_runtime_copy() -> None:
     assert frozen.SQLITE_TRIGGER_DDL == search.SQLITE_TRIGGER_DDL
     assert frozen.SQLITE_REBUILD == search.SQLITE_REBUILD
     assert frozen.SEARCH_EXPR == search.SEARCH_EXPR
+    assert frozen.SITES_LOWER_DDL == search.SITES_LOWER_DDL
     assert frozen.pg_index_ddl("x.ops") == search.pg_index_ddl("x.ops")
 
 

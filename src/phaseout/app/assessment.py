@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select, text
 
 from phaseout.assess.device import DeviceAssessment, StoredDevice, assess_device
 from phaseout.assess.store_feeds import load_saved_kev
@@ -103,5 +103,7 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
                 for a in results
             ),
         )
+        if conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
+            conn.execute(text("ANALYZE assessments"))
         bump(conn)
     return results

@@ -57,6 +57,7 @@ class SuspendedIndexes:
 
     def __init__(self, conn: Connection, *tables: Table) -> None:
         self.conn = conn
+        self.tables = tables
         self.indexes = [ix for t in tables for ix in sorted(t.indexes, key=lambda i: str(i.name)) if not ix.unique]
         self.dropped = False
         # the free-text search index (migration 0012) is kept up to date row by row otherwise
@@ -82,4 +83,8 @@ class SuspendedIndexes:
                 ix.create(self.conn)
             if self.search is not None:
                 self.search.restore()
+            if self.conn.dialect.name == "postgresql":
+                # statistics for the planner now, not when autovacuum next passes: without them
+                # it guesses 0.5 % of rows match any filter and picks whole-table scans
+                self.conn.execute(text(f"ANALYZE {', '.join(t.name for t in self.tables)}"))
             self.dropped = False

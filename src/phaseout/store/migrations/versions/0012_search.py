@@ -76,6 +76,9 @@ def pg_index_ddl(opclass: str) -> tuple[str, str]:
     )
 
 
+SITES_LOWER_DDL = "CREATE INDEX ix_sites_code_lower ON sites (lower(code))"
+
+
 def _sqlite_upgrade() -> None:
     conn = op.get_bind()
     try:
@@ -114,6 +117,7 @@ def _pg_upgrade() -> None:
 
 
 def upgrade() -> None:
+    op.execute(SITES_LOWER_DDL)  # the site filter's lower(code) = ...: an index and its statistics
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_upgrade()
     else:
@@ -121,6 +125,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_sites_code_lower")
     if op.get_bind().dialect.name == "sqlite":
         for name in SQLITE_TRIGGER_DDL:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
