@@ -195,7 +195,9 @@ def measure(
     return first, statistics.median(times), times[max(int(0.95 * len(times)) - 1, 0)]
 
 
-def serve_and_measure(url: str, concurrency: int, repeat: int) -> list[tuple[str, float, float, float]]:
+def serve_and_measure(
+    url: str, concurrency: int, repeat: int, only: list[str] | None = None
+) -> list[tuple[str, float, float, float]]:
     with Store.open(url) as store:
         if not any(u["name"] == "bench" for u in list_users(store.engine)):
             add_user(store.engine, "bench", "viewer", PASSWORD)
@@ -238,6 +240,8 @@ def serve_and_measure(url: str, concurrency: int, repeat: int) -> list[tuple[str
         rows.append(("baseline: /healthz", *measure(base, "/healthz", {}, concurrency, repeat)))
         for route, headers in [*((p, cookie) for p in PAGES), *((a, bearer) for a in API)]:
             path = route.format(site=site, device=device)
+            if only and not any(o in path for o in only):
+                continue
             first, p50, p95 = measure(base, path, headers, concurrency, repeat)
             rows.append((path, first, p50, p95))
             print(f"{path[:70]:70} {first:8.1f} {p50:8.1f} {p95:8.1f}", flush=True)
@@ -257,6 +261,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=40, help="requests per route after the first")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--only", action="append", default=[], help="measure only routes containing this (repeatable)")
+    parser.add_argument("--skip-search-baseline", action="store_true")
     parser.add_argument("--reassess", action="store_true", help="time the assessment again on the built estate")
     args = parser.parse_args()
 
@@ -287,10 +293,11 @@ def main() -> None:
                 "assessment again (replaces every row)",
                 lambda: run_assessment(store.engine, [packs[p] for p in PACKS], TODAY),
             )
-    search_baseline(url, 1)
+    if not args.skip_search_baseline:
+        search_baseline(url, 1)
     if args.skip_http:
         return
-    rows = serve_and_measure(url, args.concurrency, args.repeat)
+    rows = serve_and_measure(url, args.concurrency, args.repeat, args.only)
     print("\n| route | first (ms) | p50 (ms) | p95 (ms) |\n|---|---:|---:|---:|")
     for path, first, p50, p95 in rows:
         print(f"| `{path}` | {first:.1f} | {p50:.1f} | {p95:.1f} |")
