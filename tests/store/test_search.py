@@ -177,3 +177,19 @@ def test_short_texts_do_not_touch_the_index(sqlite_url: str, tmp_path: Path, que
 
         sql = str(text_condition(query, conn=conn).compile(conn))
         assert search.FTS_TABLE not in sql
+
+
+def test_a_bulk_import_leaves_the_index_in_step(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import large enough to suspend the indexes (here: any, by lowering the threshold)
+    drops the triggers or the GIN index and rebuilds them before commit."""
+    from phaseout.store import ids
+
+    monkeypatch.setattr(ids, "BULK_ROWS", 3)
+    with _estate(db_url, tmp_path) as store:
+        with store.engine.connect() as conn:
+            assert search.has_index(conn)
+            if conn.dialect.name == "sqlite":  # the triggers are back
+                names = conn.execute(text("select name from sqlite_master where type = 'trigger'")).scalars().all()
+                assert set(search.SQLITE_TRIGGERS) <= set(names)
+        assert _same_as_like(store.engine, QUERIES) >= 35
+        assert _answers(store.engine, "2cd2143", indexed=True)[0] == 1
