@@ -25,3 +25,21 @@ def _check(store: Store) -> None:
                     for size, offset in ((2, 0), (3, 2), (2, len(full) - 1), (5, len(full) + 3)):
                         got = page(conn, q, sort=sort, descending=descending, size=size, offset=offset)
                         assert got == full[offset : offset + size], (q, sort, descending, offset)
+
+
+def test_remembered_totals_follow_every_write(db_url: str, tmp_path: Path) -> None:
+    """Totals without free text are remembered per generation: an import changes them at once."""
+    from phaseout.app import Phaseout
+    from phaseout.queries.dashboard import list_devices
+
+    with _estate(db_url, tmp_path) as store:
+        with store.engine.connect() as conn:
+            first = list_devices(conn)[0], list_devices(conn, vendor="hikvision")[0]
+            assert first == (list_devices(conn)[0], list_devices(conn, vendor="hikvision")[0])  # remembered
+        more = tmp_path / "more.csv"
+        more.write_text("Site,Make,Model,IP\nS-NEW,Hikvision,DS-2CD2043G0-I,10.99.0.1\n", encoding="utf-8")
+        Phaseout(store).import_devices(more)
+        with store.engine.connect() as conn:
+            assert list_devices(conn)[0] == first[0] + 1
+            assert list_devices(conn, vendor="hikvision")[0] == first[1] + 1
+            assert list_devices(conn, site="s-new")[0] == 1

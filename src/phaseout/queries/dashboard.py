@@ -8,6 +8,7 @@ so they are computed once per change, not once per request.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -372,7 +373,33 @@ def list_devices(
     )
     page = page or Page()
     rows = device_page(conn, query, sort=sort, descending=descending, size=page.size, offset=page.offset)
-    return count(conn, query), rows
+    return _count(conn, query), rows
+
+
+_counts_cache: dict[tuple[Any, ...], int] = {}
+_counts_generation = [""]
+#: Distinct filter combinations remembered per generation (a site filter alone has 30,000).
+MAX_CACHED_COUNTS = 4096
+
+
+def _count(conn: Connection, query: DeviceQuery) -> int:
+    """A listing's total, remembered against the store's generation for filters without free
+    text: every page shows its total, and counting 1,000,000 devices (or the 285,000 of one
+    vendor) took 0.4-0.8 s per page at 1,000,000.  Free-text totals are counted each time (any
+    text is a new key, so remembering them would only fill memory)."""
+    if query.text:
+        return count(conn, query)
+    now, key = generation(conn), dataclasses.astuple(query)
+    with _lock:
+        if _counts_generation[0] == now and key in _counts_cache:
+            return _counts_cache[key]
+    total = count(conn, query)
+    with _lock:
+        if _counts_generation[0] != now or len(_counts_cache) >= MAX_CACHED_COUNTS:
+            _counts_cache.clear()
+            _counts_generation[0] = now
+        _counts_cache[key] = total
+    return total
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
