@@ -148,3 +148,14 @@ def test_render_listing_literal_and_fitted() -> None:
     wide = io.StringIO()
     render.listing("t", cols, rows, out=Console(file=wide, width=40), wide=True)
     assert "x" * 60 in wide.getvalue()
+
+
+@pytest.mark.parametrize("args", [("audit",), ("imports",), ("sites", "list"), ("devices",), ("policy", "list")])
+def test_jsonl_and_csv_give_the_same_rows(db: str, args: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    """Every listing's jsonl is one JSON object per row, as many as its csv (``audit -f jsonl``
+    once crashed on SQLAlchemy's str-subclass column names)."""
+    code, out, err = run(capsys, *args, "--format", "jsonl")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines and all(isinstance(line, dict) for line in lines)
+    assert len(lines) == len(_rows(capsys, *args))

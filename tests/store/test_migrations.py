@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from phaseout.store import Store, migrate
 from phaseout.store.schema import metadata
+from phaseout.store.search import is_search_object
 
 
+# migration 0012's lower(code) index on SQLite: SQLAlchemy cannot reflect expression indexes there
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_match_the_schema(db_url: str) -> None:
     with Store.open(db_url) as store:
         assert migrate.current_revision(store.engine) == migrate.head_revision()
         with store.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            keep = {"include_name": lambda name, *_: not is_search_object(name)}  # migration 0012's FTS/trigram
+            context = MigrationContext.configure(conn, opts=keep)
+            diff = compare_metadata(context, metadata)
         assert diff == [], f"schema.py and the migrations differ; add a revision: {diff}"
 
 

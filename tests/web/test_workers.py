@@ -87,8 +87,9 @@ def _login(port: int, name: str, password: str) -> tuple[int, str | None]:
     return r.status, session
 
 
-def test_sessions_and_login_limits_hold_across_two_workers(tmp_path: Path) -> None:
-    db = str(tmp_path / "workers.db")
+def test_sessions_and_login_limits_hold_across_two_workers(db_url: str) -> None:
+    """On SQLite and on PostgreSQL (the production shape, docs/deployment.md)."""
+    db = db_url
     with Store.open(db) as store:
         add_user(store.engine, "wendy", "viewer", PASSWORD)
         add_user(store.engine, "walt", "viewer", PASSWORD)

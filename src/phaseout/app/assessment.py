@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, func, select, text
 
 from phaseout.assess.device import DeviceAssessment, StoredDevice, assess_device
 from phaseout.assess.store_feeds import load_saved_kev
@@ -16,6 +16,7 @@ from phaseout.assess.verify import parse_coverage, scanned_from
 from phaseout.policy.evaluate import SiteFacts
 from phaseout.policy.packs import PolicyPack
 from phaseout.policy.status import policy_status, removal_deadline
+from phaseout.store.copy import insert_rows
 from phaseout.store.generation import bump
 from phaseout.store.identification import network_observations
 from phaseout.store.scans import scan_coverage
@@ -82,21 +83,27 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
     with engine.begin() as conn:
         results = list(assess_devices(conn, packs, today))
         conn.execute(delete(assessments))
-        rows = [
-            {
-                "device_id": a.device_id,
-                "risk": a.risk,
-                "findings": json.dumps(a.findings),
-                "risk_parts": json.dumps(a.risk_parts),
-                "mitigations": json.dumps(a.mitigations),
-                "packs": pack_ids,
-                "assessed_at": now,
-                "deadline": removal_deadline(a.findings, today),
-                "policy_status": policy_status(a.findings),
-            }
-            for a in results
-        ]
-        for start in range(0, len(rows), BATCH):
-            conn.execute(assessments.insert(), rows[start : start + BATCH])
+        columns = ("device_id", "risk", "findings", "risk_parts", "mitigations", "packs", "assessed_at", "deadline")
+        insert_rows(
+            conn,
+            assessments,
+            (*columns, "policy_status"),
+            (
+                (
+                    a.device_id,
+                    a.risk,
+                    json.dumps(a.findings),
+                    json.dumps(a.risk_parts),
+                    json.dumps(a.mitigations),
+                    pack_ids,
+                    now,
+                    removal_deadline(a.findings, today),
+                    policy_status(a.findings),
+                )
+                for a in results
+            ),
+        )
+        if conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
+            conn.execute(text("ANALYZE assessments"))
         bump(conn)
     return results

@@ -212,7 +212,7 @@ def list_events(
         query = query.where(events.c.entity_id == entity_id)
     out = []
     for row in conn.execute(query).mappings():
-        item = dict(row)
+        item = {str(k): v for k, v in row.items()}  # plain str keys (SQLAlchemy's quoted_name upsets orjson)
         item["at"] = item["at"].isoformat()
         item["before"] = json.loads(item["before"])
         item["after"] = json.loads(item["after"])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Table, func, select, text
 
+from phaseout.store.search import SuspendedSearch
+
 
 class IdAllocator:
     def __init__(self, conn: Connection, table: Table) -> None:
@@ -55,8 +57,11 @@ class SuspendedIndexes:
 
     def __init__(self, conn: Connection, *tables: Table) -> None:
         self.conn = conn
+        self.tables = tables
         self.indexes = [ix for t in tables for ix in sorted(t.indexes, key=lambda i: str(i.name)) if not ix.unique]
         self.dropped = False
+        # the free-text search index (migration 0012) is kept up to date row by row otherwise
+        self.search = SuspendedSearch(conn) if any(t.name == "devices" for t in tables) else None
 
     @staticmethod
     def worth_it(conn: Connection, table: Table, incoming_rows: int) -> bool:
@@ -68,10 +73,18 @@ class SuspendedIndexes:
     def drop(self) -> None:
         for ix in self.indexes:
             ix.drop(self.conn)
+        if self.search is not None:
+            self.search.drop()
         self.dropped = True
 
     def restore(self) -> None:
         if self.dropped:
             for ix in self.indexes:
                 ix.create(self.conn)
+            if self.search is not None:
+                self.search.restore()
+            if self.conn.dialect.name == "postgresql":
+                # statistics for the planner now, not when autovacuum next passes: without them
+                # it guesses 0.5 % of rows match any filter and picks whole-table scans
+                self.conn.execute(text(f"ANALYZE {', '.join(t.name for t in self.tables)}"))
             self.dropped = False

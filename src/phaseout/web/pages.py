@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from phaseout.app import Phaseout
 from phaseout.app.planning import with_runbook
@@ -162,12 +162,19 @@ def logout(request: Request, who: CallerDep) -> Response:
     return response
 
 
+def _progress(conn: Connection, makers: list[str], today: dt.date, plan_id: int | None = None) -> dict[str, Any]:
+    """The plan-against-actual chart, cached against the store's generation: it reads every
+    covered device and the stored plan (570,000 rows and a 30,000-site plan at 1,000,000 devices)."""
+    name = f"progress:{plan_id}:{today.isoformat()}:{','.join(makers)}"
+    return q.cached(conn, name, lambda: progress_chart(conn, makers, today, plan_id))
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request, who: CallerDep) -> HTMLResponse:
     with engine(request).connect() as conn:
         data = q.overview(conn)
         latest = q.plan_detail(conn)
-        progress = progress_chart(conn, data["covered_makers"], dt.date.today())
+        progress = _progress(conn, data["covered_makers"], dt.date.today())
     charts = {
         "vendor": {
             "type": "doughnut",
@@ -405,7 +412,7 @@ def plan_page(request: Request, who: CallerDep, id: int | None = Query(None, ge=
             ],
         }
         with engine(request).connect() as conn:
-            charts["burn"] = progress_chart(conn, q._covered_makers(conn), dt.date.today(), current["id"])["chart"]
+            charts["burn"] = _progress(conn, q._covered_makers(conn), dt.date.today(), current["id"])["chart"]
     return render(
         request, "plan.html", who, plans=plans, current=current, scenarios=[s for s in scenarios if s], charts=charts
     )

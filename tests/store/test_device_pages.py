@@ -1,0 +1,45 @@
+"""A page of the device listing, chosen in two steps (ids over the narrow join, then the wide
+rows), holds exactly the rows the one-step listing has at that place, for every sort key, both
+directions, filters that join other tables, and offsets at the start, middle and end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from phaseout.queries.devices import SORT, DeviceQuery, iter_devices, page, plain
+from phaseout.store import Store
+from tests.store.test_search import _estate
+
+
+def test_pages_equal_slices_of_the_full_listing(db_url: str, tmp_path: Path) -> None:
+    with _estate(db_url, tmp_path) as store:
+        _check(store)
+
+
+def _check(store: Store) -> None:
+    for q in (DeviceQuery(), DeviceQuery(text="10."), DeviceQuery(site="s-gamma"), DeviceQuery(vendor="hikvision")):
+        for sort in SORT:
+            for descending in (False, True):
+                full = [plain(r) for r in iter_devices(store.engine, q, sort=sort, descending=descending)]
+                with store.engine.connect() as conn:
+                    for size, offset in ((2, 0), (3, 2), (2, len(full) - 1), (5, len(full) + 3)):
+                        got = page(conn, q, sort=sort, descending=descending, size=size, offset=offset)
+                        assert got == full[offset : offset + size], (q, sort, descending, offset)
+
+
+def test_remembered_totals_follow_every_write(db_url: str, tmp_path: Path) -> None:
+    """Totals without free text are remembered per generation: an import changes them at once."""
+    from phaseout.app import Phaseout
+    from phaseout.queries.dashboard import list_devices
+
+    with _estate(db_url, tmp_path) as store:
+        with store.engine.connect() as conn:
+            first = list_devices(conn)[0], list_devices(conn, vendor="hikvision")[0]
+            assert first == (list_devices(conn)[0], list_devices(conn, vendor="hikvision")[0])  # remembered
+        more = tmp_path / "more.csv"
+        more.write_text("Site,Make,Model,IP\nS-NEW,Hikvision,DS-2CD2043G0-I,10.99.0.1\n", encoding="utf-8")
+        Phaseout(store).import_devices(more)
+        with store.engine.connect() as conn:
+            assert list_devices(conn)[0] == first[0] + 1
+            assert list_devices(conn, vendor="hikvision")[0] == first[1] + 1
+            assert list_devices(conn, site="s-new")[0] == 1
