@@ -10,6 +10,28 @@ from sqlalchemy import Connection, Table
 BATCH = 5_000
 
 
+def placeholders(conn: Connection, n: int) -> str:
+    """``n`` parameter marks in the driver's own style (sqlite3 ``?``, psycopg ``%s``)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * n)
+
+
+def copy_plain(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert rows whose values are already in the stored form (dates as the driver takes them):
+    ``COPY FROM STDIN`` on PostgreSQL, one driver-level ``executemany`` elsewhere, both on
+    ``conn``'s transaction."""
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as out:
+            for row in rows:
+                out.write_row(row)
+        return
+    batch = list(rows)
+    if batch:
+        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({placeholders(conn, len(columns))})", batch)
+
+
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Insert ``rows`` (tuples in ``columns`` order) on ``conn``'s transaction.
 
@@ -18,10 +40,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: It
     SQLite through ``executemany`` in batches, as before.
     """
     if conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as out:
-            for row in rows:
-                out.write_row(row)
+        copy_plain(conn, table.name, columns, rows)
         return
     batch: list[dict[str, Any]] = []
     for row in rows:  # SQLAlchemy's insert, so dates are stored in the format it reads back

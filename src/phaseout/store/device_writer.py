@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, Identifies, InventoryRecord, Matcher, MatchKeys
 from phaseout.normalize import site_key
+from phaseout.store.copy import copy_plain, placeholders
 from phaseout.store.identification import COLUMNS as ID_COLUMNS
 from phaseout.store.identification import IdentificationCodec, identify_rows
 from phaseout.store.ids import IdAllocator
@@ -103,11 +104,6 @@ class SiteResolver:
         return sid
 
 
-def _placeholders(conn: Connection, n: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * n)
-
-
 class DeviceWriter:
     """Buffers one chunk of new and changed devices and their observations, then writes each
     list with a single ``executemany``."""
@@ -145,7 +141,7 @@ class DeviceWriter:
         self.updated = 0
         self.parent_refs: list[tuple[int, int, str]] = []
         self.site_lookup: dict[tuple[int, str], int] = {}
-        mark = _placeholders(conn, 1)
+        mark = placeholders(conn, 1)
         self.identifier = identifier
         self.codec = IdentificationCodec(conn, identifier.version)
         self.updated_ids: list[int] = []
@@ -156,16 +152,14 @@ class DeviceWriter:
         self.observation_columns = "id, device_id, batch_id, kind, source, observed_at, payload, size_bytes, truncated"
         self.insert_sql = (
             f"INSERT INTO devices ({self.insert_columns}) "
-            f"VALUES ({_placeholders(conn, len(TEXT_FIELDS) + 8 + len(ID_COLUMNS))})"
+            f"VALUES ({placeholders(conn, len(TEXT_FIELDS) + 8 + len(ID_COLUMNS))})"
         )
         sets = ", ".join(f"{c} = COALESCE({mark}, {c})" for c in TEXT_FIELDS)
         self.update_sql = (
             f"UPDATE devices SET {sets}, site_id = {mark}, device_type = COALESCE({mark}, device_type), "
             f"last_seen = {mark} WHERE id = {mark}"
         )
-        self.observation_sql = (
-            f"INSERT INTO observations ({self.observation_columns}) VALUES ({_placeholders(conn, 9)})"
-        )
+        self.observation_sql = f"INSERT INTO observations ({self.observation_columns}) VALUES ({placeholders(conn, 9)})"
 
     def add(self, rec: InventoryRecord, site_id: int, keys: MatchKeys) -> str | None:
         """Write one record as a new device or into the device it matches; returns the key that
@@ -258,10 +252,7 @@ class DeviceWriter:
     def _copy(self, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
         """PostgreSQL: ``COPY FROM STDIN`` on the import's own connection and transaction,
         several times faster than ``executemany`` for bulk inserts."""
-        raw: Any = self.conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as out:
-            for row in rows:
-                out.write_row(row)
+        copy_plain(self.conn, table, [c.strip() for c in columns.split(",")], rows)
 
     def link_parents(self) -> int:
         """Point devices at their recorder when the row named one (by IP, name, serial or MAC
@@ -275,7 +266,7 @@ class DeviceWriter:
             else:
                 links.append((parent, did))
         if links:
-            mark = _placeholders(self.conn, 1)
+            mark = placeholders(self.conn, 1)
             self.conn.exec_driver_sql(
                 f"UPDATE devices SET parent_id = {mark} WHERE id = {mark}",
                 links,

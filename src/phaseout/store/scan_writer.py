@@ -30,6 +30,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, select, text
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, ScannedHost
+from phaseout.store.copy import copy_plain, placeholders
 from phaseout.store.schema import devices, observations
 
 #: Devices per ``IN (...)`` list.
@@ -66,10 +67,6 @@ def take_device_ids(conn: Connection, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 class ScanWriter:
     """Buffers one scan's device writes and answers; :meth:`flush` sends them."""
 
@@ -86,7 +83,7 @@ class ScanWriter:
         flag = observations.c.truncated.type.dialect_impl(dialect).bind_processor(dialect)
         self.true: Any = flag(True) if flag else True
         self.false: Any = flag(False) if flag else False
-        mark = _mark(conn)
+        mark = placeholders(conn, 1)
         self.refresh_sql = (
             f"UPDATE devices SET last_seen = {mark}, site_id = COALESCE(site_id, {mark}), "
             f"mac = COALESCE(mac, {mark}), serial = COALESCE(serial, {mark}), "
@@ -163,13 +160,4 @@ class ScanWriter:
 
 def copy_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Insert plain rows: ``COPY`` on PostgreSQL, one ``executemany`` elsewhere."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as out:
-            for row in rows:
-                out.write_row(row)
-        return
-    marks = ", ".join([_mark(conn)] * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+    copy_plain(conn, table, columns, rows)
