@@ -219,18 +219,30 @@ def claim_for(app: Phaseout, collector: dict[str, Any]) -> dict[str, Any] | None
 
 def refuse_job(app: Phaseout, collector: dict[str, Any], job_id: int, reason: str) -> None:
     """The collector refused a job locally (outside the scopes it was enrolled for)."""
-    job = db.job(app.engine, job_id)
-    if job is None or job["collector_id"] != collector["id"]:
-        raise Refused(f"job {job_id} is not this collector's")
+    _open_job_of(app, collector, job_id)
     db.finish_job(app.engine, job_id, "refused", error=f"refused by the collector: {reason[:500]}", actor=app.actor)
 
 
 def fail_job(app: Phaseout, collector: dict[str, Any], job_id: int, reason: str) -> None:
+    _open_job_of(app, collector, job_id)
+    db.finish_job(app.engine, job_id, "failed", error=reason[:500], actor=app.actor)
+
+
+def _open_job_of(app: Phaseout, collector: dict[str, Any], job_id: int) -> dict[str, Any]:
+    """The job, when it is this collector's and claimed (waiting for its results).  A finished
+    job stays as it ended: a collector must not turn a merged job into a refused one (that
+    would drop the link to the scan it stored).  Every refusal is recorded."""
     job = db.job(app.engine, job_id)
+    why = None
     if job is None or job["collector_id"] != collector["id"]:
-        raise Refused(f"job {job_id} is not this collector's")
-    if job["status"] == "claimed":
-        db.finish_job(app.engine, job_id, "failed", error=reason[:500], actor=app.actor)
+        why = f"job {job_id} is not this collector's"
+    elif job["status"] != "claimed":
+        why = f"job {job_id} is {job['status']}, not claimed"
+    if why is not None:
+        audit(app, f"collector:{collector['name']}", "collector.job-refused", collector["name"], {"why": why})
+        raise Refused(why)
+    assert job is not None
+    return job
 
 
 def ingest(app: Phaseout, collector: dict[str, Any], body: bytes) -> dict[str, Any]:

@@ -107,7 +107,10 @@ async def enrol(request: Request) -> JSONResponse:
 async def claim(request: Request, collector: CollectorDep) -> JSONResponse:
     data = await _json(request)
     health = data.get("health") if isinstance(data, dict) else None
-    if not isinstance(health, dict) or len(orjson.dumps(health)) > MAX_HEALTH:
+    try:
+        if not isinstance(health, dict) or len(orjson.dumps(health)) > MAX_HEALTH:
+            health = {}
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (it reads deeper): dropped
         health = {}
     await run_in_threadpool(_contact, request, collector, health)
     job = await run_in_threadpool(use.claim_for, _app(request), collector)
