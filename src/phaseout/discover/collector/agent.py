@@ -385,8 +385,20 @@ class Agent:
         upload_id = secrets.token_hex(16)
         body = wire.encode_upload(upload_id, int(job["id"]), hosts, silent, interrupted)
         del hosts, silent  # the scan's results live on in the queue file only
-        self.queue.put(upload_id, body)
         report.jobs += 1
+        try:
+            self.queue.put(upload_id, body)
+        except OSError as exc:
+            # a full or read-only disk: the results cannot be kept, so they are sent now from
+            # memory; if that fails too the job stays claimed and is offered again when its
+            # lease runs out (nothing is merged twice: the server keeps receipts)
+            report.errors.append(f"queue: cannot keep the upload ({exc.strerror or exc}); sent directly")
+            response = self._post("/api/collector/uploads", body, timeout=UPLOAD_TIMEOUT)
+            if response.status != 200:
+                raise TransportError(f"upload: the server answered {response.status}: {_detail(response)}") from None
+            status = response.json().get("status")
+            report.uploaded += status == "merged"
+            report.duplicates += status == "duplicate"
 
     def run(self, *, once: bool = False, poll: float = 30.0, stop: Callable[[], bool] = lambda: False) -> RunReport:
         """Flush the queue, claim, scan, queue, flush... ``once``: stop when there is no job
