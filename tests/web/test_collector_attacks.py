@@ -19,6 +19,7 @@ from phaseout.store import Store
 from phaseout.store import collectors as db
 from phaseout.store.schema import devices, events
 from phaseout.web.app import create_app
+from phaseout.web.security import limiter
 
 
 @pytest.fixture
@@ -27,7 +28,10 @@ def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, Phaseout]]:
         with TestClient(
             create_app(store.engine, warm=False), base_url="http://127.0.0.1", raise_server_exceptions=False
         ) as client:
-            yield client, Phaseout(store, actor="test")
+            try:
+                yield client, Phaseout(store, actor="test")
+            finally:
+                limiter.forget()  # the enrolment test locks this process's client address
 
 
 def _enrolled(client: TestClient, app: Phaseout) -> dict[str, str]:
@@ -145,3 +149,28 @@ def test_a_well_formed_channel_is_still_merged(fresh: tuple[TestClient, Phaseout
     with app.engine.connect() as conn:
         ips = sorted(conn.execute(select(devices.c.ip)).scalars())
     assert ips == ["10.9.0.5", "192.168.254.2"]
+
+
+def test_refused_enrolments_are_audited_and_limited_per_address(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    for _ in range(5):
+        assert client.post("/api/collector/enrol", json={"code": "pe_guess"}).status_code == 403
+    with app.engine.connect() as conn:
+        audited = conn.execute(select(events.c.after).where(events.c.entity_id == "collector enrolment")).all()
+    assert len(audited) == 5
+    # the address is locked now: even a good code waits (a guesser learns nothing more)
+    code = use.new_code(app, "store-9", ["S009"], ["10.9.0.0/24"])
+    r = client.post("/api/collector/enrol", json={"code": code})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert db.collector_named(app.engine, "store-9")["token_hash"] is None  # type: ignore[index]
+
+
+def test_a_revoked_credential_cannot_flood_the_audit_trail(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    db.revoke(app.engine, "store-9", "test")
+    for _ in range(20):
+        assert client.post("/api/collector/claim", json={}, headers=headers).status_code == 401
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(events.c.after).where(events.c.action == "collector.refused")).all()
+    assert len(rows) == 1  # one event per collector per minute, counting what it stands for

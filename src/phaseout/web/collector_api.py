@@ -25,6 +25,7 @@ from phaseout.discover.collector.wire import UploadError
 from phaseout.errors import UsageError
 from phaseout.store import Store
 from phaseout.store import collectors as db
+from phaseout.web.security import limiter, request_address
 
 PREFIX = "/api/collector"
 ENROL_PATH = f"{PREFIX}/enrol"
@@ -32,6 +33,9 @@ ENROL_PATH = f"{PREFIX}/enrol"
 COLLECTOR_BODY_LIMIT = 64 * 1024 * 1024
 ENROL_BODY_LIMIT = 8 * 1024
 MAX_HEALTH = 4096
+#: the name a refused enrolment is counted and audited under (``login.fail``); it has a space,
+#: so no user can be called so
+ENROL_LOGIN_NAME = "collector enrolment"
 
 router = APIRouter(prefix=PREFIX, tags=["collector"])
 
@@ -84,13 +88,21 @@ async def _json(request: Request) -> Any:
 
 @router.post("/enrol")
 async def enrol(request: Request) -> JSONResponse:
+    """Open to anyone holding a code, so refusals count as failed logins of the client's
+    address (``security.limiter``: audited, five in five minutes lock the address for
+    enrolments and logins alike), which also bounds what a guesser can write to the audit trail."""
     data = await _json(request)
     if not isinstance(data, dict) or not isinstance(data.get("code"), str) or len(data["code"]) > 200:
         raise HTTPException(400, 'send {"code": "pe_...", "version": "..."}')
     version = str(data.get("version", "?"))[:64]
+    engine, address = request.app.state.engine, request_address(request)
+    wait = await run_in_threadpool(limiter.retry_after, engine, address, ENROL_LOGIN_NAME)
+    if wait:
+        raise HTTPException(429, f"too many refused enrolments: wait {wait} s", headers={"Retry-After": str(wait)})
     try:
         token, found = await run_in_threadpool(use.enrol, _app(request), data["code"], version)
     except use.Refused as exc:
+        await run_in_threadpool(limiter.failed, engine, address, ENROL_LOGIN_NAME)
         raise HTTPException(403, exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
     return JSONResponse(
         {
