@@ -108,7 +108,11 @@ def send_webhook(
     }
     conn: http.client.HTTPConnection
     if scheme == "https":
-        conn = _PinnedHTTPS(host, port, addresses[0], timeout, _tls_context(config.get("ca")))
+        try:  # the CA file is read here, at every delivery: it may have gone since the alert was added
+            context = _tls_context(config.get("ca"))
+        except (OSError, ssl.SSLError) as exc:
+            raise DeliveryError(f"webhook CA file {config.get('ca')}: {type(exc).__name__}: {exc}") from None
+        conn = _PinnedHTTPS(host, port, addresses[0], timeout, context)
     else:
         conn = _PinnedHTTP(host, port, addresses[0], timeout)
     try:

@@ -256,6 +256,8 @@ def deliver(
             ok, detail = True, sent.detail
         except DeliveryError as exc:
             ok, detail = False, str(exc)
+        except (OSError, ValueError) as exc:  # a sender's own fault: one row must not stop the batch
+            ok, detail = False, f"could not send: {type(exc).__name__}: {exc}"
         retry_at = None if ok else next_attempt(dt.datetime.now(dt.UTC), int(row["attempts"]) + 1)
         status = stored.finish(
             store.engine, row, ok=ok, detail=detail, now=dt.datetime.now(dt.UTC), retry_at=retry_at, actor=actor
