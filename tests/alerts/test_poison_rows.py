@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from sqlalchemy import update
 
 from phaseout.app import Phaseout
@@ -50,7 +49,9 @@ def test_an_email_with_a_hostile_summary_is_built_or_failed_not_a_crash(tmp_path
         with store.engine.begin() as conn:  # a summary as a hostile device could make it
             for row in conn.execute(alert_outbox.select()).all():
                 payload = json.loads(row.payload) | {"summary": "cam\r\nBcc: victim@example.org"}
-                conn.execute(update(alert_outbox).where(alert_outbox.c.id == row.id).values(payload=json.dumps(payload)))
+                conn.execute(
+                    update(alert_outbox).where(alert_outbox.c.id == row.id).values(payload=json.dumps(payload))
+                )
         report = use.deliver(store, "deliverer", timeout=2.0)
         assert report.delivered == 1 and report.retrying == 1  # port 9 refuses: retried later
         with store.engine.connect() as conn:

@@ -28,9 +28,8 @@ def test_a_mapped_target_never_matches_an_ipv4_scope() -> None:
 
 
 def test_a_collector_cannot_be_given_a_mapped_scope(tmp_path: Path) -> None:
-    with Store.open(str(tmp_path / "s.db")) as store:
-        with pytest.raises(UsageError, match="IPv4-mapped"):
-            use.new_code(Phaseout(store, actor="t"), "store-1", ["S1"], ["::ffff:0:0/96"])
+    with Store.open(str(tmp_path / "s.db")) as store, pytest.raises(UsageError, match="IPv4-mapped"):
+        use.new_code(Phaseout(store, actor="t"), "store-1", ["S1"], ["::ffff:0:0/96"])
 
 
 def test_ordinary_ipv6_scopes_still_work() -> None:

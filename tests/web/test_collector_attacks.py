@@ -24,14 +24,16 @@ from phaseout.web.security import limiter
 
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, Phaseout]]:
-    with Store.open(str(tmp_path / "c.db")) as store:
-        with TestClient(
+    with (
+        Store.open(str(tmp_path / "c.db")) as store,
+        TestClient(
             create_app(store.engine, warm=False), base_url="http://127.0.0.1", raise_server_exceptions=False
-        ) as client:
-            try:
-                yield client, Phaseout(store, actor="test")
-            finally:
-                limiter.forget()  # the enrolment test locks this process's client address
+        ) as client,
+    ):
+        try:
+            yield client, Phaseout(store, actor="test")
+        finally:
+            limiter.forget()  # the enrolment test locks this process's client address
 
 
 def _enrolled(client: TestClient, app: Phaseout) -> dict[str, str]:

@@ -35,7 +35,7 @@ def parse_scope(cidrs: list[str], allow_wide: bool = False) -> list[Network]:
             raise UsageError(
                 f"--scope {text!r} is not a network", hint="use CIDR notation, e.g. 10.20.0.0/16"
             ) from None
-        if net.version == 6 and net.subnet_of(_MAPPED):  # type: ignore[arg-type]
+        if net.version == 6 and net.subnet_of(_MAPPED):
             raise UsageError(
                 f"--scope {text} is an IPv4-mapped IPv6 block: its addresses are IPv4 addresses "
                 f"({_as_ipv4(net)}), and ::ffff:0:0/96 is all of them",
