@@ -57,7 +57,14 @@ class Delivery:
 
 
 def _allow(conn: Any) -> AllowList:
-    return AllowList.parse(get_setting(conn, ALLOW_SETTING))
+    """The admin's allow list; one this version cannot read (set by hand or by an older version)
+    is a usage error that says how to fix it, not a traceback in the deliverer."""
+    try:
+        return AllowList.parse(get_setting(conn, ALLOW_SETTING))
+    except DestinationError as exc:
+        raise UsageError(
+            f"setting {ALLOW_SETTING}: {exc}", hint=f"phaseout settings set {ALLOW_SETTING} 'HOST, CIDR, ...'"
+        ) from None
 
 
 def add_alert(
