@@ -18,6 +18,7 @@ from phaseout.app import collectors as use
 from phaseout.store import Store
 from phaseout.store import collectors as db
 from phaseout.store.schema import devices, events
+from phaseout.web import collector_api
 from phaseout.web.app import create_app
 from phaseout.web.security import limiter
 
@@ -176,3 +177,22 @@ def test_a_revoked_credential_cannot_flood_the_audit_trail(fresh: tuple[TestClie
     with app.engine.connect() as conn:
         rows = conn.execute(select(events.c.after).where(events.c.action == "collector.refused")).all()
     assert len(rows) == 1  # one event per collector per minute, counting what it stands for
+
+
+def test_one_upload_at_a_time_per_collector(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    body = _upload(job, {"ip": "10.9.0.5", "ports": [80], "observations": []})
+    (collector,) = db.list_collectors(app.engine)
+    collector_api._uploading.add(collector["id"])  # another upload of it is being merged
+    try:
+        r = client.post("/api/collector/uploads", content=body, headers=headers)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "5"
+    finally:
+        collector_api._uploading.discard(collector["id"])
+    r = client.post("/api/collector/uploads", content=body, headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "merged"
+    assert collector_api._uploading == set()  # released after a merge
+    r = client.post("/api/collector/uploads", content=b"{", headers=headers)
+    assert r.status_code == 400 and collector_api._uploading == set()  # and after a refusal

@@ -129,17 +129,29 @@ async def claim(request: Request, collector: CollectorDep) -> JSONResponse:
     return JSONResponse({"job": job, "scopes": collector["scopes"], "server_version": __version__})
 
 
+#: collectors whose upload this process is checking or merging now (one at a time each: a 64 MiB
+#: upload grows several times over when parsed, so one credential sending many at once could
+#: exhaust the server's memory; its own collector sends them one after another anyway)
+_uploading: set[int] = set()
+
+
 @router.post("/uploads")
 async def upload(request: Request, collector: CollectorDep) -> JSONResponse:
-    body = await request.body()
-    await run_in_threadpool(_contact, request, collector)
+    if collector["id"] in _uploading:
+        raise HTTPException(429, "an upload of this collector is being merged: send again later", {"Retry-After": "5"})
+    _uploading.add(collector["id"])  # the event loop is one thread: no await between test and add
     try:
-        answer = await run_in_threadpool(use.ingest, _app(request), collector, body)
-    except UploadError as exc:
-        status = 400 if "not JSON" in exc.message or "JSON object" in exc.message else 422
-        raise HTTPException(status, exc.message) from None
-    except use.Refused as exc:
-        raise HTTPException(403, exc.message) from None
+        body = await request.body()
+        await run_in_threadpool(_contact, request, collector)
+        try:
+            answer = await run_in_threadpool(use.ingest, _app(request), collector, body)
+        except UploadError as exc:
+            status = 400 if "not JSON" in exc.message or "JSON object" in exc.message else 422
+            raise HTTPException(status, exc.message) from None
+        except use.Refused as exc:
+            raise HTTPException(403, exc.message) from None
+    finally:
+        _uploading.discard(collector["id"])
     return JSONResponse(answer)
 
 
