@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from phaseout.alert.destinations import AllowList, DestinationError
+from phaseout.alert.destinations import AllowList, DestinationError, check_destination
 from phaseout.app import alerts as use
 from phaseout.errors import UsageError
 from phaseout.store import Store
@@ -44,3 +44,18 @@ def test_an_unreadable_stored_list_is_a_usage_error_at_delivery(tmp_path: Path) 
             conn.execute(meta.insert().values(key="setting.alert-webhook-allow", value="300.1.1.1/8"))
         with pytest.raises(UsageError, match="alert-webhook-allow"):
             use.deliver(store, "deliverer")
+
+
+@pytest.mark.parametrize("env", ["PHASEOUT_DB", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "HOME"])
+def test_an_email_alert_cannot_send_another_server_secret_as_its_smtp_password(env: str) -> None:
+    """The dashboard's admins name the variable, the relay gets its value: only variables made
+    for it (SMTP_..., PHASEOUT_SMTP_...) may be named, not the database URL or cloud keys."""
+    config = {"to": ["ops@example.org"], "sender": "p@example.org", "host": "mail.example.org", "password_env": env}
+    with pytest.raises(DestinationError, match="SMTP_"):
+        check_destination("email", config, allow=AllowList.parse(""), plain_localhost=False)
+
+
+@pytest.mark.parametrize("env", ["SMTP_PASSWORD", "PHASEOUT_SMTP_PASSWORD"])
+def test_smtp_password_variables_are_accepted(env: str) -> None:
+    config = {"to": ["ops@example.org"], "sender": "p@example.org", "host": "mail.example.org", "password_env": env}
+    assert check_destination("email", config, allow=AllowList.parse(""), plain_localhost=False)["password_env"] == env

@@ -35,7 +35,10 @@ MAX_URL = 2000
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,253}$")
-_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+#: the variables an e-mail alert may take its SMTP password from: the relay is sent the value,
+#: and whoever adds an alert (a dashboard admin) must not be able to name the server's other
+#: secrets (``PHASEOUT_DB``, cloud keys) and point the alert at a relay of their own
+SMTP_PASSWORD_ENV = re.compile(r"^(PHASEOUT_)?SMTP_[A-Za-z0-9_]{1,120}$")
 #: IPv4-mapped IPv6: a block in it is an IPv4 block in disguise (``::ffff:0:0/96`` is all of IPv4)
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
@@ -223,8 +226,11 @@ def check_destination(
             out["user"] = str(config["user"])
         env = config.get("password_env")
         if env:
-            if not _ENV.match(str(env)):
-                raise DestinationError(f"{env!r} is not an environment variable name")
+            if not SMTP_PASSWORD_ENV.match(str(env)):
+                raise DestinationError(
+                    f"{str(env)[:130]!r}: the SMTP password variable's name must begin with SMTP_ or PHASEOUT_SMTP_",
+                    "e.g. --smtp-password-env SMTP_PASSWORD (the relay is sent its value: name no other secret)",
+                )
             out["password_env"] = str(env)
         if config.get("ca"):
             out["ca"] = str(config["ca"])

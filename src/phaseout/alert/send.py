@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from phaseout.alert.destinations import AllowList, DestinationError, check_resolved, check_webhook_url
+from phaseout.alert.destinations import (
+    SMTP_PASSWORD_ENV,
+    AllowList,
+    DestinationError,
+    check_resolved,
+    check_webhook_url,
+)
 from phaseout.alert.messages import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -133,6 +139,8 @@ def send_email(config: dict[str, Any], payload: dict[str, Any], timeout: float =
     msg = email_message(payload, sender=str(config["sender"]), to=list(config["to"]))
     password = None
     if config.get("password_env"):
+        if not SMTP_PASSWORD_ENV.match(str(config["password_env"])):  # stored by an older version
+            raise DeliveryError(f"the SMTP password variable {config['password_env']} is not an SMTP_ variable")
         password = os.environ.get(str(config["password_env"]))
         if password is None:
             raise DeliveryError(f"the SMTP password variable {config['password_env']} is not set in this process")
