@@ -14,7 +14,7 @@ from phaseout.discover.collector import agent as ag
 
 
 def _agent(tmp_path: Path, answer: ag.Answer, monkeypatch: pytest.MonkeyPatch) -> tuple[ag.Agent, list[str]]:
-    ag.save_state(tmp_path, ag.State("http://127.0.0.1:9", "store-9", "pc_x", ["S9"], ["10.9.0.0/24"]))
+    ag.save_state(tmp_path, ag.State("http://127.0.0.1:9", "store-9", "pc_x", ["S9"], ["127.9.0.0/24"]))
     agent = ag.Agent(tmp_path)
     calls: list[str] = []
 
@@ -27,7 +27,7 @@ def _agent(tmp_path: Path, answer: ag.Answer, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(agent, "_post", post)
     monkeypatch.setattr(ag.Queue, "put", full)
-    monkeypatch.setattr(ag, "scan_job", lambda job, state, settings: ([], ["10.9.0.5"], False))
+    monkeypatch.setattr(ag, "scan_job", lambda job, state, settings: ([], ["127.9.0.5"], False))
     return agent, calls
 
 
@@ -44,3 +44,23 @@ def test_a_full_disk_and_a_refusing_server_back_off(tmp_path: Path, monkeypatch:
     agent, _calls = _agent(tmp_path, ag.Answer(503, b"busy"), monkeypatch)
     with pytest.raises(ag.TransportError):
         agent.work({"id": 4, "spec": {}}, ag.RunReport())
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {},
+        {"targets": "127.9.0.5", "ports": [80]},
+        {"targets": ["127.9.0.5"], "ports": ["eighty"]},
+        {"targets": ["127.9.0.5"], "ports": [0]},
+        {"targets": ["127.9.0.5"], "ports": [True]},
+        {"targets": [5], "ports": [80]},
+    ],
+)
+def test_a_malformed_job_from_the_server_is_refused_not_a_crash(spec: dict[str, Any]) -> None:
+    """The collector trusts nothing the server sends: a job it cannot read is refused (and
+    reported back), not an exception that stops the service.  Loopback addresses only: a spec
+    that slipped through would be scanned."""
+    state = ag.State("http://127.0.0.1:9", "store-9", "pc_x", ["S9"], ["127.9.0.0/24"])
+    with pytest.raises(ag.UsageError):
+        ag.scan_job({"id": 1, "spec": spec}, state, ag.ScanSettings())

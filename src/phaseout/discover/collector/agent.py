@@ -299,12 +299,22 @@ def health() -> dict[str, Any]:
 def scan_job(job: dict[str, Any], state: State, settings: ScanSettings) -> tuple[list[HostResult], list[str], bool]:
     """Run one job's scan with the enrolled scopes as the guard (a job outside them raises
     ``UsageError`` before anything is sent).  Returns (hosts to report, silent, interrupted)."""
-    spec = job["spec"]
-    outside = wire.targets_outside(spec["targets"], wire.networks(state.scopes))
+    spec = job.get("spec")
+    targets = spec.get("targets") if isinstance(spec, dict) else None
+    ports = spec.get("ports") if isinstance(spec, dict) else None
+    if not (isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets)):
+        raise UsageError("the job's targets are not a list of addresses: refused unread")
+    if not (
+        isinstance(ports, list)
+        and 0 < len(ports) <= wire.MAX_PORTS
+        and all(isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports)
+    ):
+        raise UsageError(f"the job's ports are not 1 to {wire.MAX_PORTS} numbers 1-65535: refused unread")
+    outside = wire.targets_outside(targets, wire.networks(state.scopes))
     if outside:
         raise UsageError(f"targets outside this collector's scopes: {', '.join(outside[:3])}")
-    hosts = in_scope(spec["targets"], state.scopes, allow_wide=True)
-    settings.ports = tuple(int(p) for p in spec["ports"])
+    hosts = in_scope(targets, state.scopes, allow_wide=True)
+    settings.ports = tuple(ports)
     finished: dict[str, HostResult] = {}
     interrupted = False
 
