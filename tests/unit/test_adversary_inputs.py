@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from email import message_from_string, policy
 
+import orjson
 import pytest
 
 from phaseout.alert.messages import build_payload, email_message
 from phaseout.alert.rules import Device, Occurrence
 from phaseout.discover.channels import _clean
 from phaseout.discover.collector.schedule import parse_schedule
+from phaseout.discover.collector.wire import UploadError, parse_upload
 from phaseout.errors import UsageError
 
 
@@ -52,3 +54,12 @@ def test_possible_rare_dates_are_kept() -> None:
 def test_recorder_fields_lose_line_breaks() -> None:
     assert _clean("Front\r\ndoor\tcam ") == "Front door cam"
     assert _clean("\x00\x1b") is None
+
+
+@pytest.mark.parametrize("address", ["fe80::1%eth0", "fe80::1%1"])
+def test_an_upload_address_with_a_zone_is_refused(address: str) -> None:
+    """``fe80::1%eth0`` and ``fe80::1%eth1`` are one address written two ways: each would become
+    a device of its own (the scanner itself never writes a zone)."""
+    body = orjson.dumps({"upload_id": "u" * 32, "job_id": 1, "silent": [address, "fe80::1"]})
+    with pytest.raises(UploadError, match="zone"):
+        parse_upload(body)

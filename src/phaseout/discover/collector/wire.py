@@ -159,6 +159,8 @@ def _fail(message: str) -> UploadError:
 def _ip(value: Any, where: str) -> str:
     if not isinstance(value, str) or len(value) > 45:
         raise _fail(f"{where}: ip must be an address")
+    if "%" in value:  # fe80::1%eth0 and fe80::1%eth1 are one address: each would be a device
+        raise _fail(f"{where}: {value[:45]!r} carries an IPv6 zone; the scanner never sends one")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
