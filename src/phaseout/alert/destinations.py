@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from phaseout.discover.scope import WIDEST_PREFIX
+
 KINDS = ("webhook", "email", "syslog", "file")
 FACILITIES = {
     "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7,
@@ -33,7 +35,12 @@ MAX_URL = 2000
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 _EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]{1,253}$")
-_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+#: the variables an e-mail alert may take its SMTP password from: the relay is sent the value,
+#: and whoever adds an alert (a dashboard admin) must not be able to name the server's other
+#: secrets (``PHASEOUT_DB``, cloud keys) and point the alert at a relay of their own
+SMTP_PASSWORD_ENV = re.compile(r"^(PHASEOUT_)?SMTP_[A-Za-z0-9_]{1,120}$")
+#: IPv4-mapped IPv6: a block in it is an IPv4 block in disguise (``::ffff:0:0/96`` is all of IPv4)
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 class DestinationError(ValueError):
@@ -60,7 +67,7 @@ class AllowList:
             if not item:
                 continue
             try:
-                nets.append(ipaddress.ip_network(item, strict=False))
+                net = ipaddress.ip_network(item, strict=False)
             except ValueError:
                 if not _HOST.match(item):
                     raise DestinationError(
@@ -68,6 +75,15 @@ class AllowList:
                         "e.g. phaseout settings set alert-webhook-allow 'hooks.example.org, 10.20.0.0/16'",
                     ) from None
                 names.add(item)
+                continue
+            if net.prefixlen < WIDEST_PREFIX[net.version] or (net.version == 6 and net.subnet_of(_MAPPED)):
+                raise DestinationError(
+                    f"{item!r} in the webhook allow list is wider than a /{WIDEST_PREFIX[net.version]} "
+                    "or an IPv4-mapped block: it would allow the server's own loopback, the cloud "
+                    "metadata address and every internal service",
+                    "name the receivers' hosts or a narrow block, e.g. 10.20.0.0/16",
+                )
+            nets.append(net)
         return cls(frozenset(names), tuple(nets))
 
     def text(self) -> str:
@@ -210,8 +226,11 @@ def check_destination(
             out["user"] = str(config["user"])
         env = config.get("password_env")
         if env:
-            if not _ENV.match(str(env)):
-                raise DestinationError(f"{env!r} is not an environment variable name")
+            if not SMTP_PASSWORD_ENV.match(str(env)):
+                raise DestinationError(
+                    f"{str(env)[:130]!r}: the SMTP password variable's name must begin with SMTP_ or PHASEOUT_SMTP_",
+                    "e.g. --smtp-password-env SMTP_PASSWORD (the relay is sent its value: name no other secret)",
+                )
             out["password_env"] = str(env)
         if config.get("ca"):
             out["ca"] = str(config["ca"])

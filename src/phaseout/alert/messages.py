@@ -104,6 +104,7 @@ def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, n
 
 
 _PRINTUSASCII = re.compile(r"[^\x21-\x7e]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def _field(value: str, limit: int) -> str:
@@ -162,7 +163,10 @@ def octet_counted(message: bytes) -> bytes:
 def email_message(payload: dict[str, Any], *, sender: str, to: Sequence[str]) -> EmailMessage:
     """A plain-text e-mail with the alert as a JSON attachment."""
     msg = EmailMessage()
-    msg["Subject"] = f"[phaseout] {str(payload.get('summary', ''))[:180]}"
+    # the summary names devices, whose names and models come from spreadsheets and the devices
+    # themselves: a CR/LF in one must not add headers (nor make the e-mail impossible to build)
+    subject = " ".join(_CONTROL.sub(" ", str(payload.get("summary", ""))).split())[:180]
+    msg["Subject"] = f"[phaseout] {subject}"
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     lines = [str(payload.get("summary", "")), "", f"alert: {payload.get('alert')}", f"rule: {payload.get('title')}"]

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from phaseout.alert.destinations import AllowList, DestinationError, check_resolved, check_webhook_url
+from phaseout.alert.destinations import (
+    SMTP_PASSWORD_ENV,
+    AllowList,
+    DestinationError,
+    check_resolved,
+    check_webhook_url,
+)
 from phaseout.alert.messages import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -108,7 +114,11 @@ def send_webhook(
     }
     conn: http.client.HTTPConnection
     if scheme == "https":
-        conn = _PinnedHTTPS(host, port, addresses[0], timeout, _tls_context(config.get("ca")))
+        try:  # the CA file is read here, at every delivery: it may have gone since the alert was added
+            context = _tls_context(config.get("ca"))
+        except (OSError, ssl.SSLError) as exc:
+            raise DeliveryError(f"webhook CA file {config.get('ca')}: {type(exc).__name__}: {exc}") from None
+        conn = _PinnedHTTPS(host, port, addresses[0], timeout, context)
     else:
         conn = _PinnedHTTP(host, port, addresses[0], timeout)
     try:
@@ -129,6 +139,8 @@ def send_email(config: dict[str, Any], payload: dict[str, Any], timeout: float =
     msg = email_message(payload, sender=str(config["sender"]), to=list(config["to"]))
     password = None
     if config.get("password_env"):
+        if not SMTP_PASSWORD_ENV.match(str(config["password_env"])):  # stored by an older version
+            raise DeliveryError(f"the SMTP password variable {config['password_env']} is not an SMTP_ variable")
         password = os.environ.get(str(config["password_env"]))
         if password is None:
             raise DeliveryError(f"the SMTP password variable {config['password_env']} is not set in this process")

@@ -57,7 +57,14 @@ class Delivery:
 
 
 def _allow(conn: Any) -> AllowList:
-    return AllowList.parse(get_setting(conn, ALLOW_SETTING))
+    """The admin's allow list; one this version cannot read (set by hand or by an older version)
+    is a usage error that says how to fix it, not a traceback in the deliverer."""
+    try:
+        return AllowList.parse(get_setting(conn, ALLOW_SETTING))
+    except DestinationError as exc:
+        raise UsageError(
+            f"setting {ALLOW_SETTING}: {exc}", hint=f"phaseout settings set {ALLOW_SETTING} 'HOST, CIDR, ...'"
+        ) from None
 
 
 def add_alert(
@@ -256,6 +263,8 @@ def deliver(
             ok, detail = True, sent.detail
         except DeliveryError as exc:
             ok, detail = False, str(exc)
+        except (OSError, ValueError) as exc:  # a sender's own fault: one row must not stop the batch
+            ok, detail = False, f"could not send: {type(exc).__name__}: {exc}"
         retry_at = None if ok else next_attempt(dt.datetime.now(dt.UTC), int(row["attempts"]) + 1)
         status = stored.finish(
             store.engine, row, ok=ok, detail=detail, now=dt.datetime.now(dt.UTC), retry_at=retry_at, actor=actor

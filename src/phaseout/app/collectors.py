@@ -20,6 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -88,9 +90,44 @@ def authenticate(app: Phaseout, token: str) -> dict[str, Any] | None:
     if found is None:
         return None
     if found["revoked"]:
-        audit(app, f"collector:{found['name']}", "collector.refused", found["name"], {"why": "revoked"})
+        refused = _revoked_uses.note((str(app.engine.url), int(found["id"])))
+        if refused:  # at most one event a minute per collector: a stolen credential on a loop
+            # must not write (and lock the audit chain) once per request
+            audit(
+                app,
+                f"collector:{found['name']}",
+                "collector.refused",
+                found["name"],
+                {"why": "revoked", "requests": refused},
+            )
         return None
     return found
+
+
+class _Sampler:
+    """Counts events per key and says, at most once per ``every`` seconds per key, how many
+    happened since it last said so (0: not yet).  Per process; bounded to ``keys`` keys."""
+
+    def __init__(self, every: float = 60.0, keys: int = 10_000) -> None:
+        self.every, self.keys = every, keys
+        self._seen: dict[tuple[str, int], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, key: tuple[str, int]) -> int:
+        now = time.monotonic()
+        with self._lock:
+            last, count = self._seen.get(key, (now - self.every, 0))
+            count += 1
+            if now - last >= self.every:
+                self._seen[key] = (now, 0)
+                return count
+            if len(self._seen) >= self.keys and key not in self._seen:
+                self._seen.clear()
+            self._seen[key] = (last, count)
+            return 0
+
+
+_revoked_uses = _Sampler()
 
 
 def audit(app: Phaseout, actor: str, action: str, entity_id: str, after: dict[str, Any]) -> None:
@@ -219,18 +256,30 @@ def claim_for(app: Phaseout, collector: dict[str, Any]) -> dict[str, Any] | None
 
 def refuse_job(app: Phaseout, collector: dict[str, Any], job_id: int, reason: str) -> None:
     """The collector refused a job locally (outside the scopes it was enrolled for)."""
-    job = db.job(app.engine, job_id)
-    if job is None or job["collector_id"] != collector["id"]:
-        raise Refused(f"job {job_id} is not this collector's")
+    _open_job_of(app, collector, job_id)
     db.finish_job(app.engine, job_id, "refused", error=f"refused by the collector: {reason[:500]}", actor=app.actor)
 
 
 def fail_job(app: Phaseout, collector: dict[str, Any], job_id: int, reason: str) -> None:
+    _open_job_of(app, collector, job_id)
+    db.finish_job(app.engine, job_id, "failed", error=reason[:500], actor=app.actor)
+
+
+def _open_job_of(app: Phaseout, collector: dict[str, Any], job_id: int) -> dict[str, Any]:
+    """The job, when it is this collector's and claimed (waiting for its results).  A finished
+    job stays as it ended: a collector must not turn a merged job into a refused one (that
+    would drop the link to the scan it stored).  Every refusal is recorded."""
     job = db.job(app.engine, job_id)
+    why = None
     if job is None or job["collector_id"] != collector["id"]:
-        raise Refused(f"job {job_id} is not this collector's")
-    if job["status"] == "claimed":
-        db.finish_job(app.engine, job_id, "failed", error=reason[:500], actor=app.actor)
+        why = f"job {job_id} is not this collector's"
+    elif job["status"] != "claimed":
+        why = f"job {job_id} is {job['status']}, not claimed"
+    if why is not None:
+        audit(app, f"collector:{collector['name']}", "collector.job-refused", collector["name"], {"why": why})
+        raise Refused(why)
+    assert job is not None
+    return job
 
 
 def ingest(app: Phaseout, collector: dict[str, Any], body: bytes) -> dict[str, Any]:

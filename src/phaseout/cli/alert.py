@@ -64,7 +64,8 @@ def alert_add(
     smtp_password_env: str | None = typer.Option(
         None,
         "--smtp-password-env",
-        help="Name of the environment variable holding the SMTP password (read at delivery, never stored).",
+        help="Name of the environment variable holding the SMTP password (SMTP_... or PHASEOUT_SMTP_...; "
+        "read at delivery, never stored).",
     ),
     smtp_plain: bool = typer.Option(
         False, "--smtp-plain", help="No STARTTLS: only to a relay on this host, once the admin allowed it."

@@ -101,7 +101,8 @@ class ChannelReport:
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
-    text = _CONTROL.sub("", value).strip()[:MAX_FIELD]
+    # line breaks and tabs become spaces: a name with CR/LF would reach e-mail headers and logs
+    text = " ".join(_CONTROL.sub("", value).split())[:MAX_FIELD]
     return text or None
 
 

@@ -18,6 +18,10 @@ MAX_HOSTS = 65_536
 #: ``::/0`` or the typo ``127.0.0.0/0`` (which means every IPv4 address) would make the scope
 #: guard meaningless, so they are refused unless forced.
 WIDEST_PREFIX = {4: 8, 6: 48}
+#: IPv4-mapped IPv6 (RFC 4291 2.5.5.2): a connection to ``::ffff:10.1.2.3`` goes to 10.1.2.3, so
+#: a scope in it is an IPv4 scope in disguise (``::ffff:0:0/96`` is IPv4's /0): refused, with
+#: the IPv4 form as the hint.
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def parse_scope(cidrs: list[str], allow_wide: bool = False) -> list[Network]:
@@ -31,6 +35,12 @@ def parse_scope(cidrs: list[str], allow_wide: bool = False) -> list[Network]:
             raise UsageError(
                 f"--scope {text!r} is not a network", hint="use CIDR notation, e.g. 10.20.0.0/16"
             ) from None
+        if net.version == 6 and net.subnet_of(_MAPPED):
+            raise UsageError(
+                f"--scope {text} is an IPv4-mapped IPv6 block: its addresses are IPv4 addresses "
+                f"({_as_ipv4(net)}), and ::ffff:0:0/96 is all of them",
+                hint=f"write the IPv4 form: --scope {_as_ipv4(net)}",
+            )
         widest = WIDEST_PREFIX[net.version]
         if net.prefixlen < widest and not allow_wide:
             meaning = (
@@ -43,6 +53,13 @@ def parse_scope(cidrs: list[str], allow_wide: bool = False) -> list[Network]:
             )
         out.append(net)
     return out
+
+
+def _as_ipv4(net: ipaddress.IPv6Network) -> str:
+    """``::ffff:10.9.0.0/120`` as ``10.9.0.0/24``."""
+    first = net.network_address.ipv4_mapped
+    assert first is not None
+    return str(ipaddress.ip_network(f"{first}/{net.prefixlen - 96}"))
 
 
 def _narrowed(text: str, prefix: int) -> str:

@@ -7,7 +7,9 @@ input) and ``channel_state`` (online, offline, unknown, or missing: no longer in
 reads return plain rows; how a tree is described in words is :mod:`phaseout.estate.recorders`.
 
 Reads are capped (:data:`MAX_TREE_ROWS`) so a hostile or enormous site cannot make a page read
-the whole estate; the answer says when it was cut.
+the whole estate; the answer says when it was cut.  The tree is one level deep (a recorder and
+what is behind it, never walked further), so loops in ``parent_id`` cannot make a read run on;
+a device whose ``parent_id`` is itself is never listed behind itself.
 """
 
 from __future__ import annotations
@@ -111,7 +113,10 @@ def recorder_subtree(conn: Connection, recorder_id: int) -> dict[str, Any] | Non
     children = [
         _row(r, covered)
         for r in conn.execute(
-            _select().where(devices.c.parent_id == recorder_id).order_by(devices.c.id).limit(MAX_TREE_ROWS + 1)
+            _select()
+            .where(devices.c.parent_id == recorder_id, devices.c.id != recorder_id)  # never behind itself
+            .order_by(devices.c.id)
+            .limit(MAX_TREE_ROWS + 1)
         )
     ]
     node = {**found[0], "children": sorted(children[:MAX_TREE_ROWS], key=channel_sort_key)}
@@ -157,7 +162,7 @@ def channels_of(conn: Connection, recorder_ids: Iterable[int]) -> dict[int, list
         chunk = wanted[start : start + _CHUNK]
         for r in conn.execute(_select().where(devices.c.parent_id.in_(chunk)).order_by(devices.c.id)):
             row = _row(r, covered)
-            if len(out[row["parent_id"]]) < MAX_TREE_ROWS:
+            if row["id"] != row["parent_id"] and len(out[row["parent_id"]]) < MAX_TREE_ROWS:
                 out[row["parent_id"]].append(row)
     return {k: sorted(v, key=channel_sort_key) for k, v in out.items()}
 

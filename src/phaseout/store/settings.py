@@ -3,6 +3,7 @@ currency money is reported in, for now.  Keys are namespaced ``setting.NAME``.""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from sqlalchemy import Connection, Engine, select
@@ -17,6 +18,27 @@ KNOWN = {
 }
 _ALLOW_ITEM = re.compile(r"^[A-Za-z0-9_.:/-]{1,253}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+#: the widest webhook allow-list block, as a scan's ``--scope`` (``discover.scope.WIDEST_PREFIX``,
+#: which the store may not import): ``10.20.0.0/0`` is a typo for every address there is
+_WIDEST = {4: 8, 6: 48}
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _allow_block_problem(item: str) -> str | None:
+    """What is wrong with an allow-list item that is (or tries to be) an address block."""
+    try:
+        net = ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        if "/" in item or re.fullmatch(r"[0-9.]+", item):
+            return "is not an address block"
+        return None  # a host name
+    if net.version == 6 and net.subnet_of(_MAPPED):
+        return "is an IPv4-mapped block: write its IPv4 form"
+    if net.prefixlen < _WIDEST[net.version]:
+        return f"is wider than a /{_WIDEST[net.version]}: it would allow every internal service (a typo?)"
+    return None
 
 
 def _key(name: str) -> str:
@@ -38,6 +60,10 @@ def check_setting(name: str, value: str) -> str:
             raise UsageError(
                 f"{bad[0]!r} is neither a host name nor an address block", hint="e.g. hooks.example.org, 10.20.0.0/16"
             )
+        for item in items:
+            problem = _allow_block_problem(item)
+            if problem:
+                raise UsageError(f"{item!r} {problem}", hint="e.g. hooks.example.org, 10.20.0.0/16")
         value = ", ".join(items)
     if name == "alert-smtp-plain-localhost":
         value = value.strip().lower()

@@ -25,6 +25,7 @@ from phaseout.discover.collector.wire import UploadError
 from phaseout.errors import UsageError
 from phaseout.store import Store
 from phaseout.store import collectors as db
+from phaseout.web.security import limiter, request_address
 
 PREFIX = "/api/collector"
 ENROL_PATH = f"{PREFIX}/enrol"
@@ -32,6 +33,9 @@ ENROL_PATH = f"{PREFIX}/enrol"
 COLLECTOR_BODY_LIMIT = 64 * 1024 * 1024
 ENROL_BODY_LIMIT = 8 * 1024
 MAX_HEALTH = 4096
+#: the name a refused enrolment is counted and audited under (``login.fail``); it has a space,
+#: so no user can be called so
+ENROL_LOGIN_NAME = "collector enrolment"
 
 router = APIRouter(prefix=PREFIX, tags=["collector"])
 
@@ -84,13 +88,21 @@ async def _json(request: Request) -> Any:
 
 @router.post("/enrol")
 async def enrol(request: Request) -> JSONResponse:
+    """Open to anyone holding a code, so refusals count as failed logins of the client's
+    address (``security.limiter``: audited, five in five minutes lock the address for
+    enrolments and logins alike), which also bounds what a guesser can write to the audit trail."""
     data = await _json(request)
     if not isinstance(data, dict) or not isinstance(data.get("code"), str) or len(data["code"]) > 200:
         raise HTTPException(400, 'send {"code": "pe_...", "version": "..."}')
     version = str(data.get("version", "?"))[:64]
+    engine, address = request.app.state.engine, request_address(request)
+    wait = await run_in_threadpool(limiter.retry_after, engine, address, ENROL_LOGIN_NAME)
+    if wait:
+        raise HTTPException(429, f"too many refused enrolments: wait {wait} s", headers={"Retry-After": str(wait)})
     try:
         token, found = await run_in_threadpool(use.enrol, _app(request), data["code"], version)
     except use.Refused as exc:
+        await run_in_threadpool(limiter.failed, engine, address, ENROL_LOGIN_NAME)
         raise HTTPException(403, exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
     return JSONResponse(
         {
@@ -107,24 +119,39 @@ async def enrol(request: Request) -> JSONResponse:
 async def claim(request: Request, collector: CollectorDep) -> JSONResponse:
     data = await _json(request)
     health = data.get("health") if isinstance(data, dict) else None
-    if not isinstance(health, dict) or len(orjson.dumps(health)) > MAX_HEALTH:
+    try:
+        if not isinstance(health, dict) or len(orjson.dumps(health)) > MAX_HEALTH:
+            health = {}
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (it reads deeper): dropped
         health = {}
     await run_in_threadpool(_contact, request, collector, health)
     job = await run_in_threadpool(use.claim_for, _app(request), collector)
     return JSONResponse({"job": job, "scopes": collector["scopes"], "server_version": __version__})
 
 
+#: collectors whose upload this process is checking or merging now (one at a time each: a 64 MiB
+#: upload grows several times over when parsed, so one credential sending many at once could
+#: exhaust the server's memory; its own collector sends them one after another anyway)
+_uploading: set[int] = set()
+
+
 @router.post("/uploads")
 async def upload(request: Request, collector: CollectorDep) -> JSONResponse:
-    body = await request.body()
-    await run_in_threadpool(_contact, request, collector)
+    if collector["id"] in _uploading:
+        raise HTTPException(429, "an upload of this collector is being merged: send again later", {"Retry-After": "5"})
+    _uploading.add(collector["id"])  # the event loop is one thread: no await between test and add
     try:
-        answer = await run_in_threadpool(use.ingest, _app(request), collector, body)
-    except UploadError as exc:
-        status = 400 if "not JSON" in exc.message or "JSON object" in exc.message else 422
-        raise HTTPException(status, exc.message) from None
-    except use.Refused as exc:
-        raise HTTPException(403, exc.message) from None
+        body = await request.body()
+        await run_in_threadpool(_contact, request, collector)
+        try:
+            answer = await run_in_threadpool(use.ingest, _app(request), collector, body)
+        except UploadError as exc:
+            status = 400 if "not JSON" in exc.message or "JSON object" in exc.message else 422
+            raise HTTPException(status, exc.message) from None
+        except use.Refused as exc:
+            raise HTTPException(403, exc.message) from None
+    finally:
+        _uploading.discard(collector["id"])
     return JSONResponse(answer)
 
 

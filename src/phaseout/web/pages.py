@@ -355,7 +355,7 @@ def _tree_of(conn: Any, device_id: int) -> tuple[dict[str, Any] | None, dict[str
     devices behind it): either may be None."""
     me = recorders.devices_by_id(conn, [device_id]).get(device_id)
     parent = None
-    if me is not None and me["parent_id"] is not None:
+    if me is not None and me["parent_id"] not in (None, device_id):  # a device is never behind itself
         sub = recorders.recorder_subtree(conn, me["parent_id"])
         if sub is not None:
             node = with_words(sub["recorders"][0])

@@ -299,12 +299,22 @@ def health() -> dict[str, Any]:
 def scan_job(job: dict[str, Any], state: State, settings: ScanSettings) -> tuple[list[HostResult], list[str], bool]:
     """Run one job's scan with the enrolled scopes as the guard (a job outside them raises
     ``UsageError`` before anything is sent).  Returns (hosts to report, silent, interrupted)."""
-    spec = job["spec"]
-    outside = wire.targets_outside(spec["targets"], wire.networks(state.scopes))
+    spec = job.get("spec")
+    targets = spec.get("targets") if isinstance(spec, dict) else None
+    ports = spec.get("ports") if isinstance(spec, dict) else None
+    if not (isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets)):
+        raise UsageError("the job's targets are not a list of addresses: refused unread")
+    if not (
+        isinstance(ports, list)
+        and 0 < len(ports) <= wire.MAX_PORTS
+        and all(isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports)
+    ):
+        raise UsageError(f"the job's ports are not 1 to {wire.MAX_PORTS} numbers 1-65535: refused unread")
+    outside = wire.targets_outside(targets, wire.networks(state.scopes))
     if outside:
         raise UsageError(f"targets outside this collector's scopes: {', '.join(outside[:3])}")
-    hosts = in_scope(spec["targets"], state.scopes, allow_wide=True)
-    settings.ports = tuple(int(p) for p in spec["ports"])
+    hosts = in_scope(targets, state.scopes, allow_wide=True)
+    settings.ports = tuple(ports)
     finished: dict[str, HostResult] = {}
     interrupted = False
 
@@ -385,8 +395,20 @@ class Agent:
         upload_id = secrets.token_hex(16)
         body = wire.encode_upload(upload_id, int(job["id"]), hosts, silent, interrupted)
         del hosts, silent  # the scan's results live on in the queue file only
-        self.queue.put(upload_id, body)
         report.jobs += 1
+        try:
+            self.queue.put(upload_id, body)
+        except OSError as exc:
+            # a full or read-only disk: the results cannot be kept, so they are sent now from
+            # memory; if that fails too the job stays claimed and is offered again when its
+            # lease runs out (nothing is merged twice: the server keeps receipts)
+            report.errors.append(f"queue: cannot keep the upload ({exc.strerror or exc}); sent directly")
+            response = self._post("/api/collector/uploads", body, timeout=UPLOAD_TIMEOUT)
+            if response.status != 200:
+                raise TransportError(f"upload: the server answered {response.status}: {_detail(response)}") from None
+            status = response.json().get("status")
+            report.uploaded += status == "merged"
+            report.duplicates += status == "duplicate"
 
     def run(self, *, once: bool = False, poll: float = 30.0, stop: Callable[[], bool] = lambda: False) -> RunReport:
         """Flush the queue, claim, scan, queue, flush... ``once``: stop when there is no job

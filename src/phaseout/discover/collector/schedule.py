@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from phaseout.errors import UsageError
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_INTERVAL = re.compile(r"every\s+(\d{1,6})\s*([mhdw])", re.IGNORECASE)
+_INTERVAL = re.compile(r"every\s+([0-9]{1,6})\s*([mhdw])", re.IGNORECASE)
 _ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 #: how far back a cron fire time is looked for (a yearly 29 February fits in five years)
 _LOOKBACK_DAYS = 5 * 366
+#: the longest each month gets (29 February in leap years)
+_LONGEST = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 HINT = 'e.g. "every 6h", "@daily" or "0 2 * * *" (minute hour day month weekday, UTC)'
 
 
@@ -57,23 +59,28 @@ class Schedule:
         return by_date or by_week
 
 
+def _number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` takes ``²`` (which ``int`` refuses) and ``٣``."""
+    return text.isascii() and text.isdigit()
+
+
 def _field(text: str, name: str, low: int, high: int) -> frozenset[int]:
     values: set[int] = set()
     for part in text.split(","):
         step = 1
         if "/" in part:
             part, _, step_text = part.partition("/")
-            if not step_text.isdigit() or int(step_text) < 1:
+            if not _number(step_text) or int(step_text) < 1:
                 raise UsageError(f"schedule: bad step in the {name} field", hint=HINT)
             step = int(step_text)
         if part == "*":
             start, end = low, high
         elif "-" in part:
             a, _, b = part.partition("-")
-            if not (a.isdigit() and b.isdigit()):
+            if not (_number(a) and _number(b)):
                 raise UsageError(f"schedule: bad range {part!r} in the {name} field", hint=HINT)
             start, end = int(a), int(b)
-        elif part.isdigit():
+        elif _number(part):
             start = int(part)
             end = high if step > 1 else start
         else:
@@ -101,6 +108,8 @@ def parse_schedule(text: str) -> Schedule:
         raise UsageError(f"schedule {clean!r} is neither an interval nor five cron fields", hint=HINT)
     sets = [_field(p, name, lo, hi) for p, (name, lo, hi) in zip(parts, _FIELDS, strict=True)]
     weekdays = frozenset(d % 7 for d in sets[4])
+    if parts[2] != "*" and parts[4] == "*" and not any(d <= _LONGEST[m] for d in sets[2] for m in sets[3]):
+        raise UsageError(f"schedule {clean!r} never fires: no month in it has that day", hint=HINT)
     return Schedule(
         clean,
         minutes=sets[0],

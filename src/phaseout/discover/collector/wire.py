@@ -40,6 +40,8 @@ MAX_ERROR_CHARS = 500
 MAX_TEXT = MAX_CHANNEL_LIST + 1024  # one observation's longest text (a recorder's channel list)
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: C0 controls and DEL, tab and line breaks included: none belongs in a device-supplied field
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class UploadError(UsageError):
@@ -157,6 +159,8 @@ def _fail(message: str) -> UploadError:
 def _ip(value: Any, where: str) -> str:
     if not isinstance(value, str) or len(value) > 45:
         raise _fail(f"{where}: ip must be an address")
+    if "%" in value:  # fe80::1%eth0 and fe80::1%eth1 are one address: each would be a device
+        raise _fail(f"{where}: {value[:45]!r} carries an IPv6 zone; the scanner never sends one")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -173,7 +177,11 @@ def _observation(obs: Any, where: str) -> dict[str, Any]:
             if len(value) > MAX_TEXT:
                 raise _fail(f"{where}: observation {key!r} over {MAX_TEXT:,} characters")
         elif isinstance(value, dict | list):
-            if len(orjson.dumps(value)) > MAX_RESPONSE:
+            try:
+                size = len(orjson.dumps(value))
+            except orjson.JSONEncodeError:  # orjson reads 1,024 levels but writes only 254
+                raise _fail(f"{where}: observation {key!r} is nested too deeply") from None
+            if size > MAX_RESPONSE:
                 raise _fail(f"{where}: observation {key!r} over {MAX_RESPONSE:,} bytes")
         elif not (value is None or isinstance(value, bool | int | float)):
             raise _fail(f"{where}: observation {key!r} has an unknown type")
@@ -206,10 +214,35 @@ def _channel(value: Any, where: str) -> ch.Channel:
         item = value[key]
         if not isinstance(item, kind) or (isinstance(item, str) and len(item) > ch.MAX_FIELD * 4):
             raise _fail(f"{where}: channel field {key!r} has the wrong type or length")
+        if isinstance(item, str) and _CONTROL.search(item):
+            # the scanner never sends one (``channels._clean``); a name with CR/LF would reach
+            # e-mail headers, syslog and terminals
+            raise _fail(f"{where}: channel field {key!r} carries a control character")
         kwargs[key] = item
     if not isinstance(kwargs.get("number"), int) or not 0 <= kwargs["number"] <= ch.MAX_CHANNEL_NUMBER:
         raise _fail(f"{where}: a channel needs a number 0-{ch.MAX_CHANNEL_NUMBER}")
+    if kwargs.get("address"):
+        try:  # stored as the camera's device address: an address or nothing, as the scanner reads it
+            kwargs["address"] = str(ipaddress.ip_address(kwargs["address"]))
+        except ValueError:
+            raise _fail(f"{where}: channel address {kwargs['address'][:45]!r} is not an address") from None
+    else:
+        kwargs["address"] = None
     return ch.Channel(**kwargs)
+
+
+def _channels(value: Any, host_ip: str, where: str) -> list[ch.Channel]:
+    """The host's channels, with the scanner's own rules: no channel twice, none naming the
+    recorder itself (it would become its own camera, a loop in the tree)."""
+    if not isinstance(value, list) or len(value) > ch.MAX_CHANNELS:
+        raise _fail(f"{where}: channels is a list of at most {ch.MAX_CHANNELS}")
+    out = [_channel(c, where) for c in value]
+    keys = [c.key for c in out]
+    if len(set(keys)) != len(keys):
+        raise _fail(f"{where}: a channel appears twice")
+    if any(c.address == host_ip for c in out):
+        raise _fail(f"{where}: a channel names the recorder itself ({host_ip})")
+    return out
 
 
 def _host(value: Any, index: int) -> HostResult:
@@ -236,10 +269,7 @@ def _host(value: Any, index: int) -> HostResult:
     if not isinstance(complete, bool):
         raise _fail(f"{where}: complete is true or false")
     host.complete = complete
-    channels = value.get("channels", [])
-    if not isinstance(channels, list) or len(channels) > ch.MAX_CHANNELS:
-        raise _fail(f"{where}: channels is a list of at most {ch.MAX_CHANNELS}")
-    host.channels = [_channel(c, where) for c in channels]
+    host.channels = _channels(value.get("channels", []), host.ip, where)
     kinds = value.get("channel_kinds", [])
     if not isinstance(kinds, list) or not set(kinds) <= {"ip", "analog"}:
         raise _fail(f"{where}: channel_kinds lists ip and/or analog")

@@ -1,0 +1,198 @@
+"""Attacks on ``/api/collector`` by a collector holding a valid credential (stolen, or a
+compromised site machine): every hostile upload is refused with a 4xx and an audit event, never
+a server error, and nothing of it is merged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from phaseout.app import Phaseout
+from phaseout.app import collectors as use
+from phaseout.store import Store
+from phaseout.store import collectors as db
+from phaseout.store.schema import devices, events
+from phaseout.web import collector_api
+from phaseout.web.app import create_app
+from phaseout.web.security import limiter
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[tuple[TestClient, Phaseout]]:
+    with (
+        Store.open(str(tmp_path / "c.db")) as store,
+        TestClient(
+            create_app(store.engine, warm=False), base_url="http://127.0.0.1", raise_server_exceptions=False
+        ) as client,
+    ):
+        try:
+            yield client, Phaseout(store, actor="test")
+        finally:
+            limiter.forget()  # the enrolment test locks this process's client address
+
+
+def _enrolled(client: TestClient, app: Phaseout) -> dict[str, str]:
+    code = use.new_code(app, "store-9", ["S009"], ["10.9.0.0/24"])
+    r = client.post("/api/collector/enrol", json={"code": code, "version": "0.1.0"})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def _claimed_job(client: TestClient, app: Phaseout, headers: dict[str, str]) -> int:
+    use.define(app, use.Definition("s9", ["10.9.0.0/28"], ["10.9.0.0/24"], [80], collector="store-9"))
+    db.enqueue_named(app.engine, "s9")
+    job = client.post("/api/collector/claim", json={}, headers=headers).json()["job"]
+    return int(job["id"])
+
+
+NESTED = "NESTED-PLACEHOLDER"
+
+
+def _nested_json(data: Any, depth: int) -> bytes:
+    """``data`` as JSON with ``NESTED`` replaced by a list nested ``depth`` deep (orjson reads
+    1,024 levels but writes only 254, so the text is built by hand)."""
+    return orjson.dumps(data).replace(f'"{NESTED}"'.encode(), b"[" * depth + b"1" + b"]" * depth)
+
+
+def _refusals(app: Phaseout) -> int:
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(events.c.id).where(events.c.action == "collector.upload-refused"))
+        return len(rows.all())
+
+
+def _upload(job: int, host: dict[str, Any], upload_id: str = "u" * 32) -> bytes:
+    return orjson.dumps({"upload_id": upload_id, "job_id": job, "hosts": [host], "silent": []})
+
+
+def test_deeply_nested_observation_is_refused_not_a_server_error(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": [{"kind": "http", "body": NESTED}]}
+    body = _nested_json(orjson.loads(_upload(job, host)), 600)
+    r = client.post("/api/collector/uploads", content=body, headers=headers)
+    assert r.status_code in (400, 422), r.text
+    assert "nested" in r.json()["detail"]
+    assert _refusals(app) == 1
+    assert db.job(app.engine, job)["status"] == "claimed"  # type: ignore[index]
+
+
+def test_deeply_nested_health_is_dropped_not_a_server_error(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    r = client.post("/api/collector/claim", content=_nested_json({"health": {"x": NESTED}}, 600), headers=headers)
+    assert r.status_code == 200, r.text
+    (row,) = db.list_collectors(app.engine)
+    assert row["health"] == {}
+
+
+def test_a_collector_cannot_undo_a_finished_job(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": []}
+    r = client.post("/api/collector/uploads", content=_upload(job, host), headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "merged", r.text
+    scan_id = r.json()["scan_id"]
+    for outcome in ("refuse", "fail"):
+        r = client.post(f"/api/collector/jobs/{job}/{outcome}", json={"reason": "x"}, headers=headers)
+        assert r.status_code == 403, (outcome, r.text)
+    after = db.job(app.engine, job)
+    assert after is not None and (after["status"], after["scan_id"]) == ("done", scan_id)
+
+
+@pytest.mark.parametrize(
+    ("channel", "why"),
+    [
+        ({"number": 1, "address": "<script>alert(1)</script>"}, "address"),
+        ({"number": 1, "address": "10.9.0.5"}, "itself"),  # the recorder as its own camera
+        ({"number": 1, "name": "cam\r\nBcc: x@example.org"}, "control"),
+        ({"number": 1, "model": "DS\x00-2CD"}, "control"),
+    ],
+)
+def test_hostile_channels_in_an_upload_are_refused(
+    fresh: tuple[TestClient, Phaseout], channel: dict[str, Any], why: str
+) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": [], "channels": [channel], "channel_kinds": ["ip"]}
+    r = client.post("/api/collector/uploads", content=_upload(job, host), headers=headers)
+    assert r.status_code == 422, r.text
+    assert why in r.json()["detail"]
+    assert _refusals(app) == 1
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.id)).all() == []
+
+
+def test_repeated_channel_numbers_are_refused(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    channels = [{"number": 1, "address": "192.168.254.2"}, {"number": 1, "address": "192.168.254.3"}]
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": [], "channels": channels, "channel_kinds": ["ip"]}
+    r = client.post("/api/collector/uploads", content=_upload(job, host), headers=headers)
+    assert r.status_code == 422 and "twice" in r.json()["detail"], r.text
+
+
+def test_a_well_formed_channel_is_still_merged(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    channel = {"number": 1, "name": "Door", "address": "192.168.254.2", "model": "DS-2CD2386G2-IU", "online": True}
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": [], "channels": [channel], "channel_kinds": ["ip"]}
+    r = client.post("/api/collector/uploads", content=_upload(job, host), headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "merged", r.text
+    with app.engine.connect() as conn:
+        ips = sorted(conn.execute(select(devices.c.ip)).scalars())
+    assert ips == ["10.9.0.5", "192.168.254.2"]
+
+
+def test_refused_enrolments_are_audited_and_limited_per_address(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    for _ in range(5):
+        assert client.post("/api/collector/enrol", json={"code": "pe_guess"}).status_code == 403
+    with app.engine.connect() as conn:
+        audited = conn.execute(select(events.c.after).where(events.c.entity_id == "collector enrolment")).all()
+    assert len(audited) == 5
+    # the address is locked now: even a good code waits (a guesser learns nothing more)
+    code = use.new_code(app, "store-9", ["S009"], ["10.9.0.0/24"])
+    r = client.post("/api/collector/enrol", json={"code": code})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert db.collector_named(app.engine, "store-9")["token_hash"] is None  # type: ignore[index]
+
+
+def test_a_revoked_credential_cannot_flood_the_audit_trail(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    db.revoke(app.engine, "store-9", "test")
+    for _ in range(20):
+        assert client.post("/api/collector/claim", json={}, headers=headers).status_code == 401
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(events.c.after).where(events.c.action == "collector.refused")).all()
+    assert len(rows) == 1  # one event per collector per minute, counting what it stands for
+
+
+def test_one_upload_at_a_time_per_collector(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    body = _upload(job, {"ip": "10.9.0.5", "ports": [80], "observations": []})
+    (collector,) = db.list_collectors(app.engine)
+    collector_api._uploading.add(collector["id"])  # another upload of it is being merged
+    try:
+        r = client.post("/api/collector/uploads", content=body, headers=headers)
+        assert r.status_code == 429 and r.headers["Retry-After"] == "5"
+    finally:
+        collector_api._uploading.discard(collector["id"])
+    r = client.post("/api/collector/uploads", content=body, headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "merged"
+    assert collector_api._uploading == set()  # released after a merge
+    r = client.post("/api/collector/uploads", content=b"{", headers=headers)
+    assert r.status_code == 400 and collector_api._uploading == set()  # and after a refusal
