@@ -21,7 +21,7 @@ import numpy.typing as npt
 from phaseout.plan.greedy import greedy_plan, meets_deadlines, plan_cost, risk_exposure, rounded_plan
 from phaseout.plan.improve import Arrays, force_deadlines, local_search, problem_arrays
 from phaseout.plan.model import Model, build_model, start_vector
-from phaseout.plan.neighbourhood import MAX_FREE, by_region, repair_deadlines
+from phaseout.plan.neighbourhood import MAX_FREE, by_region, by_window, lp_guided, repair_deadlines
 from phaseout.plan.problem import Problem
 from phaseout.plan.status import OPTIMAL_GAP, honest_status, status_label
 
@@ -137,9 +137,12 @@ def run_highs(
     gap: float,
     start: npt.NDArray[np.float64] | None = None,
     options: dict[str, Any] | None = None,
+    cpu_seconds: float | None = None,
 ) -> highspy.Highs:
     """Pass the arrays to HiGHS, optionally with a starting solution (and extra HiGHS
-    ``options``), and solve."""
+    ``options``), and solve.  ``cpu_seconds`` stops it once this process has used that much CPU
+    time (``time_limit`` still bounds the wall clock): a sub-problem then gets the same work on a
+    loaded machine as on a quiet one, where a wall-clock budget gave it a third of it."""
     highs_version()  # the first instance prints a banner: keep it off standard output
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", bool(os.environ.get("PHASEOUT_HIGHS_LOG")))
@@ -169,13 +172,14 @@ def run_highs(
         model.value,
         model.integrality,
     )
-    if time_limit is not None:
+    if time_limit is not None or cpu_seconds is not None:
         # HiGHS checks its time limit only now and then (presolve and the root node can run far
         # past it); the interrupt callbacks are called often, so they keep the promise.
-        deadline = time.perf_counter() + float(time_limit)
+        deadline = time.perf_counter() + (math.inf if time_limit is None else float(time_limit))
+        cpu_deadline = time.process_time() + (math.inf if cpu_seconds is None else cpu_seconds)
 
         def stop_when_late(event: Any) -> None:
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or time.process_time() > cpu_deadline:
                 event.interrupt()
 
         h.cbMipInterrupt += stop_when_late
@@ -203,6 +207,19 @@ def _as_periods(problem: Problem, plan: dict[str, int]) -> npt.NDArray[np.int64]
 
 def _as_plan(problem: Problem, periods: npt.NDArray[np.int64]) -> dict[str, int]:
     return {p.id: int(t) for p, t in zip(problem.packages, periods.tolist(), strict=True) if t < problem.horizon}
+
+
+def _lp_periods(model: Model, values: npt.NDArray[np.float64], problem: Problem) -> npt.NDArray[np.int64]:
+    """Per package, the period the LP relaxation puts it in wholly, ``horizon`` when the LP
+    leaves it wholly out, -1 when the LP splits it."""
+    x = values[: model.n_x]
+    n = len(problem.packages)
+    placed = np.bincount(model.x_package, weights=x, minlength=n)
+    out = np.full(n, -1, dtype=np.int64)
+    out[placed <= 1e-6] = problem.horizon
+    whole = np.flatnonzero(x > 1 - 1e-6)
+    out[model.x_package[whole]] = model.x_period[whole]
+    return out
 
 
 def _margin(time_limit: float) -> float:
@@ -269,7 +286,7 @@ def solve(
     best_periods = None
     if valid:
         first = min(valid, key=lambda periods: float((arrays.risk * periods).sum()))
-        best_periods = _improve(problem, arrays, first, lp_value, gap, stop)
+        best_periods = _improve(problem, arrays, first, _lp_periods(model, lp_values, problem), lp_value, gap, stop)
     best = _as_plan(problem, best_periods) if best_periods is not None else {}
     mip_bound: float | None = None
     searched = False
@@ -318,25 +335,47 @@ def _improve(
     problem: Problem,
     arrays: Arrays,
     periods: npt.NDArray[np.int64],
+    lp_periods: npt.NDArray[np.int64],
     bound: float,
     gap: float,
     stop: float | None,
 ) -> npt.NDArray[np.int64]:
-    """Local search, then fix-and-optimise passes over the regions (each followed by the local
-    search again) while they gain and the gap is above ``gap``; small problems go straight to
-    branch and bound, which also proves their optimum."""
+    """Local search, then rounds of fix-and-optimise (each followed by the local search again)
+    while they gain and the gap is above ``gap``: the LP-guided neighbourhood first (the visits
+    the plan places differently from the LP relaxation), then pairs of consecutive periods, then
+    the regions.  Small problems go straight to branch and bound, which also proves their
+    optimum."""
     deadline = _clock(None if stop is None else stop - time.perf_counter())
     periods = local_search(arrays, periods, deadline)
     if len(problem.packages) <= MAX_FREE:
         return periods
+
+    def value(plan: npt.NDArray[np.int64]) -> float:
+        return float((arrays.risk * (plan + 1)).sum())
+
+    def done() -> bool:
+        return _within(value(periods), bound, gap) or deadline - time.perf_counter() < 0.5
+
+    tried: set[bytes] = set()  # LP-guided sets already re-planned without gain
     for seed in range(1000):
-        value = float((arrays.risk * (periods + 1)).sum())
-        if _within(value, bound, gap) or deadline - time.perf_counter() < 0.5:
-            break
-        periods = by_region(problem, arrays, periods, run_highs, deadline, seed)
-        periods = local_search(arrays, periods, deadline)
-        if float((arrays.risk * (periods + 1)).sum()) >= value * (1 - 1e-5):
-            break  # a whole pass gained under 0.001 %: stop (small problems: branch and bound next)
+        start = value(periods)
+        # the LP-guided neighbourhood gains most per second: again while it gains
+        while not done():
+            key = np.flatnonzero(periods != lp_periods).tobytes()
+            if key in tried:
+                break
+            before = value(periods)
+            periods = local_search(
+                arrays, lp_guided(problem, arrays, periods, lp_periods, run_highs, deadline, seed), deadline
+            )
+            if value(periods) >= before * (1 - 1e-6):
+                tried.add(key)
+        for step in (by_window, by_region):
+            if done():
+                return periods
+            periods = local_search(arrays, step(problem, arrays, periods, run_highs, deadline, seed), deadline)
+        if value(periods) >= start * (1 - 1e-5):
+            break  # a whole round gained under 0.001 %: stop
     return periods
 
 
