@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from phaseout.plan.improve import Arrays
-from phaseout.plan.model import Model, build_model, start_vector
+from phaseout.plan.model import build_model, start_vector
 from phaseout.plan.problem import Period, Problem, Region
 
 MAX_FREE = 360  # visits freed at once: HiGHS solves such a sub-problem in about a second

@@ -261,6 +261,9 @@ def solve(
         result.status, result.objective, result.bound, result.gap = "optimal", 0.0, 0.0, 0.0
         result.seconds = time.perf_counter() - started
         return result
+    arrays = problem_arrays(problem)
+    if left() == 0.0:  # no time for the LP: HiGHS would still spend seconds setting it up
+        return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
     model = build_model(problem)
     lp_status, lp_value, lp_values = _solve_lp(model, left())
     if lp_status == "infeasible":
@@ -271,10 +274,9 @@ def solve(
         result.seconds = time.perf_counter() - started
         return result
     if lp_status != "optimal":
-        return _fallback(result, problem, greedy, time_limit, started)
+        return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
     whole = np.flatnonzero(lp_values[: model.n_x] > 1 - 1e-6)
     fixed = {problem.packages[int(model.x_package[j])].id: int(model.x_period[j]) for j in whole}
-    arrays = problem_arrays(problem)
     candidates = [rounded_plan(problem, fixed), greedy] + ([start] if start is not None else [])
     # deadline visits a rounding left out make room for themselves; then the best start
     repaired = [force_deadlines(arrays, _as_periods(problem, plan)) for plan in candidates]
@@ -315,7 +317,7 @@ def solve(
                 result.seconds = time.perf_counter() - started
                 return result
     if best_periods is None:
-        return _fallback(result, problem, greedy, time_limit, started)
+        return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
     result.assignments = best
     _finish(result, problem, lp_value, mip_bound, model.tie)
     result.status = honest_status("feasible", result.gap)
@@ -385,21 +387,38 @@ def _clock(seconds: float | None) -> float:
 
 
 def _fallback(
-    result: PlanResult, problem: Problem, greedy: dict[str, int], time_limit: float | None, started: float
+    result: PlanResult,
+    problem: Problem,
+    arrays: Arrays,
+    greedy: dict[str, int],
+    time_limit: float | None,
+    started: float,
+    stop: float | None,
 ) -> PlanResult:
     """The time limit came before the LP: the spreadsheet rule's plan, repaired so deadline
-    visits make room for themselves, flagged; never nothing."""
-    repaired = rounded_plan(problem, {})
-    options = [plan for plan in (repaired, greedy) if meets_deadlines(problem, plan)]
-    plan = min(options, key=lambda p: risk_exposure(problem, p)) if options else repaired
-    result.assignments = dict(plan)
+    visits make room for themselves, improved by the swap search for what is left of the time,
+    flagged; never nothing.
+
+    The repair works on arrays (a few hundredths of a second at 20,000 sites): the rule's own
+    repair (:func:`rounded_plan`, seconds at that size) runs only when that one leaves a deadline
+    missed, so a short limit is kept whenever the rule's plan itself fits in it."""
+    periods = force_deadlines(arrays, _as_periods(problem, greedy))
+    missed = bool((arrays.must & (periods >= problem.horizon)).any())
+    if missed:
+        again = force_deadlines(arrays, _as_periods(problem, rounded_plan(problem, {})))
+        if not (arrays.must & (again >= problem.horizon)).any():
+            periods, missed = again, False
+    if not missed and stop is not None:
+        periods = local_search(arrays, periods, stop)
+    plan = _as_plan(problem, periods)
+    result.assignments = plan
     result.fallback = True
     result.objective = risk_exposure(problem, plan)
     result.cost = plan_cost(problem, plan)
-    result.status = "feasible" if options else "no-solution"
+    result.status = "no-solution" if missed else "feasible"
     result.explanation.append(
         f"the time limit ({time_limit} s) came before the solver had a plan: this is the spreadsheet rule's "
-        "plan, repaired" + ("" if options else ", and it still misses deadlines (not a valid plan)")
+        "plan, repaired" + (", and it still misses deadlines (not a valid plan)" if missed else "")
     )
     result.seconds = time.perf_counter() - started
     return result
