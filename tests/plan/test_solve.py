@@ -318,3 +318,23 @@ def test_local_search_and_deadline_repair_keep_every_constraint(seed: int, carry
         assert not meets_deadlines(problem, start)
     before = {p.id: int(t) for p, t in zip(problem.packages, forced.tolist(), strict=True) if t < problem.horizon}
     assert risk_exposure(problem, plan) <= risk_exposure(problem, before) + 1e-6
+
+
+@pytest.mark.parametrize("carry_over", [False, True])
+def test_column_generation_reaches_the_lp_optimum(carry_over: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LP solved a few periods per visit at a time, columns priced in, ends at the optimum of
+    the LP with every column (and its bound is never above it)."""
+    from phaseout.plan import solve as solve_module
+    from phaseout.plan.model import build_model
+
+    problem = _bigger(600, carry_over)
+    model = build_model(problem)
+    arrays = problem_arrays(problem)
+    status, full, _ = solve_module._solve_lp(model, None)
+    assert status == "optimal"
+    monkeypatch.setattr(solve_module, "COLUMNS_AT_ONCE", 0)
+    guess = solve_module._as_periods(problem, {})  # nothing planned: the worst start
+    status, by_columns, values = solve_module._solve_lp(model, None, guess, arrays)
+    assert status == "optimal" and values.size == len(model.cost)
+    assert by_columns == pytest.approx(full, rel=1e-9)
+    assert by_columns <= full + 1e-6 * max(full, 1.0)

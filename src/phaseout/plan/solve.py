@@ -18,6 +18,7 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
+from phaseout.plan.columns import COLUMNS_AT_ONCE, solve_by_columns
 from phaseout.plan.greedy import greedy_plan, meets_deadlines, plan_cost, risk_exposure, rounded_plan
 from phaseout.plan.improve import Arrays, force_deadlines, local_search, problem_arrays
 from phaseout.plan.model import Model, build_model, start_vector
@@ -265,7 +266,7 @@ def solve(
     if left() == 0.0:  # no time for the LP: HiGHS would still spend seconds setting it up
         return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
     model = build_model(problem)
-    lp_status, lp_value, lp_values = _solve_lp(model, left())
+    lp_status, lp_value, lp_values = _solve_lp(model, left(), _as_periods(problem, greedy), arrays)
     if lp_status == "infeasible":
         from phaseout.plan.explain import explain_infeasible
 
@@ -439,9 +440,21 @@ def _finish(result: PlanResult, problem: Problem, lp_value: float, mip_bound: fl
     result.gap = (result.objective - result.bound) / result.objective if result.objective > 0 else 0.0
 
 
-def _solve_lp(model: Model, time_limit: float | None) -> tuple[str, float, npt.NDArray[np.float64]]:
+def _solve_lp(
+    model: Model, time_limit: float | None, guess: npt.NDArray[np.int64] | None = None, arrays: Arrays | None = None
+) -> tuple[str, float, npt.NDArray[np.float64]]:
     """The LP relaxation: ``optimal`` with its risk-exposure bound and solution, ``infeasible``
-    (then no plan exists), or ``stopped`` (the time limit came first)."""
+    (then no plan exists), or ``stopped`` (the time limit came first).  Beyond
+    :data:`COLUMNS_AT_ONCE` columns, with a ``guess`` (per package, a period or ``horizon``), it
+    is solved by column generation (:mod:`phaseout.plan.columns`) to bound HiGHS's memory."""
+    tie_most = model.tie * float(np.maximum(model.x_spend, 0).sum())
+    if guess is not None and arrays is not None and model.n_x > COLUMNS_AT_ONCE:
+        status, objective, values = solve_by_columns(model, guess, arrays.must, arrays.horizon, run_highs, time_limit)
+        if status == highspy.HighsModelStatus.kInfeasible:
+            return "infeasible", 0.0, np.zeros(0)
+        if status != highspy.HighsModelStatus.kOptimal:
+            return "stopped", 0.0, np.zeros(0)
+        return "optimal", max(objective - tie_most, 0.0), values
     relaxed = Model(**{name: getattr(model, name) for name in model.__slots__})
     relaxed.integrality = np.zeros_like(model.integrality)
     h = run_highs(relaxed, time_limit, DEFAULT_GAP)
@@ -450,14 +463,15 @@ def _solve_lp(model: Model, time_limit: float | None) -> tuple[str, float, npt.N
         return "infeasible", 0.0, np.zeros(0)
     if status != highspy.HighsModelStatus.kOptimal:
         return "stopped", 0.0, np.zeros(0)
-    tie_most = model.tie * float(np.maximum(model.x_spend, 0).sum())
     value = max(float(h.getInfo().objective_function_value) - tie_most, 0.0)
     return "optimal", value, np.asarray(h.getSolution().col_value)
 
 
 def lp_bound(problem: Problem, time_limit: float | None = None) -> float | None:
     """The LP relaxation's optimum: the bound a plan's quality is judged against (benchmarks)."""
-    status, value, _ = _solve_lp(build_model(problem), time_limit)
+    arrays = problem_arrays(problem)
+    guess = _as_periods(problem, greedy_plan(problem))
+    status, value, _ = _solve_lp(build_model(problem), time_limit, guess, arrays)
     return value if status == "optimal" else None
 
 
