@@ -61,6 +61,7 @@ def generate(n_sites: int, seed: int) -> tuple[list[EstateSite], list[EstateDevi
     rng = random.Random(seed)
     regions = [f"region-{i:02d}" for i in range(max(10, n_sites // 300))]
     sites, devices = [], []
+    specs: dict[tuple[str, int], DeviceSpec] = {}
     next_id = 1
     for s in range(n_sites):
         code = f"S{s:05d}"
@@ -92,7 +93,9 @@ def generate(n_sites: int, seed: int) -> tuple[list[EstateSite], list[EstateDevi
         next_id += 1
         for _ in range(cameras):
             vendor = rng.choice(["hikvision", "dahua"])
-            spec = DeviceSpec("camera", str(_pick(rng, FORMS)), int(_pick(rng, MEGAPIXELS)))  # type: ignore[call-overload]
+            kind = (str(_pick(rng, FORMS)), int(_pick(rng, MEGAPIXELS)))  # type: ignore[arg-type, call-overload]
+            # equal specs share one object, as the store read does
+            spec = specs.get(kind) or specs.setdefault(kind, DeviceSpec("camera", *kind))
             devices.append(
                 EstateDevice(
                     next_id,
