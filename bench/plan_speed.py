@@ -167,7 +167,9 @@ def bench(n_sites: int, seed: int, time_limit: float) -> None:
     if bound is not None and result.objective:
         print(
             f"LP bound:         {bound:,.0f} (solved in {t5 - t4:.1f} s): "
-            f"gap {(result.objective - bound) / result.objective:.3%} (solver-reported gap {result.gap:.3%})"
+            f"gap {(result.objective - bound) / result.objective:.3%} (solver-reported gap "
+            + ("none: no solved plan in the time" if result.gap is None else f"{result.gap:.3%}")
+            + ")"
         )
     if meets_deadlines(problem, greedy):
         g = risk_exposure(problem, greedy)
