@@ -333,8 +333,11 @@ def test_column_generation_reaches_the_lp_optimum(carry_over: bool, monkeypatch:
     status, full, _ = solve_module._solve_lp(model, None)
     assert status == "optimal"
     monkeypatch.setattr(solve_module, "COLUMNS_AT_ONCE", 0)
-    guess = solve_module._as_periods(problem, {})  # nothing planned: the worst start
-    status, by_columns, values = solve_module._solve_lp(model, None, guess, arrays)
-    assert status == "optimal" and values.size == len(model.cost)
-    assert by_columns == pytest.approx(full, rel=1e-9)
-    assert by_columns <= full + 1e-6 * max(full, 1.0)
+    # nothing planned (deadline visits start with every column), the rule's plan (only the
+    # periods near it), and every visit in the first period (deadlines kept, budgets not)
+    for plan in ({}, greedy_plan(problem), {p.id: 0 for p in problem.packages}):
+        guess = solve_module._as_periods(problem, plan)
+        status, by_columns, values = solve_module._solve_lp(model, None, guess, arrays)
+        assert status == "optimal" and values.size == len(model.cost)
+        assert by_columns == pytest.approx(full, rel=1e-9)
+        assert by_columns <= full + 1e-6 * max(full, 1.0)

@@ -2,15 +2,17 @@
 per visit, and the others are added while their reduced cost says they could lower the optimum.
 
 Why: it is faster (fewer columns to price in every simplex iteration), and HiGHS holds about
-560 bytes per column at its peak (measured: 488,111 columns took 273 MB
-more), and a problem of 30,000 sites has 1.1 M visit-period columns, ~600 MB on top of the
-estate; at the optimum each visit uses one or two periods.  Starting from the periods around
-the spreadsheet rule's (and every column of a visit with a deadline, so the restricted problem is
-feasible whenever the whole one is), each round prices every column against the row duals, in
-chunks, and adds the ones with a negative reduced cost.  When none is left, the restricted
-optimum is the LP optimum.  The value returned is a proven lower bound in every case: the
-restricted optimum minus, for each column left out, its reduced cost when negative (Lagrangian
-bound with the restricted problem's duals; each column is at most 1), which is zero at the end.
+560 bytes per column at its peak (measured: 488,111 columns took 273 MB more); a problem of
+30,000 sites has 1.1 M visit-period columns, while at the optimum each visit uses one or two
+periods.  It starts from the periods within one of the spreadsheet rule's (the rule's plan is
+then a feasible point); every column of every visit with a deadline is added at the start only
+when the rule's plan misses a deadline, or later if the restricted problem turns out infeasible
+(with them, it is feasible exactly when the whole problem is: the other visits may stay out).
+Each round prices every column against the row duals, in chunks, and adds the ones with a
+negative reduced cost; when none is left, the restricted optimum is the LP optimum.  The value
+returned is a proven lower bound in every case: the restricted optimum minus, for each column
+left out, its reduced cost when negative (Lagrangian bound with the restricted problem's duals;
+each column is at most 1), which is zero at the end.
 """
 
 from __future__ import annotations
@@ -64,12 +66,20 @@ def _reduced_costs(model: Model, duals: FloatArray, lo: int, hi: int) -> FloatAr
 
 def initial_columns(model: Model, guess: IntArray, must: npt.NDArray[np.bool_], horizon: int) -> IntArray:
     """x columns within one period of the guess (a visit the guess leaves out: its last two
-    allowed periods), and every column of a visit with a deadline."""
+    allowed periods).  When the guess leaves out a visit with a deadline, every column of every
+    such visit too: the guess's own columns are then no longer a feasible point."""
     last = np.full(len(guess), -1, dtype=np.int64)
     np.maximum.at(last, model.x_package, model.x_period)
     centre = np.where(guess >= horizon, last, guess)[model.x_package]
     near = np.abs(model.x_period - centre) <= 1
-    return np.flatnonzero(near | must[model.x_package])
+    if (must & (guess >= horizon)).any():
+        near |= must[model.x_package]
+    return np.flatnonzero(near)
+
+
+def _all_must(model: Model, must: npt.NDArray[np.bool_], inside: npt.NDArray[np.bool_]) -> IntArray:
+    """Columns of visits with a deadline not yet in the restricted problem."""
+    return np.flatnonzero(must[model.x_package] & ~inside)
 
 
 def solve_by_columns(
@@ -96,6 +106,18 @@ def solve_by_columns(
     del restricted, cost, lower, upper, starts, index, value
     while True:
         status = h.getModelStatus()
+        infeasible = status in (
+            highspy.HighsModelStatus.kInfeasible,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,  # (bounded columns: not unbounded)
+        )
+        if infeasible and (missing_must := _all_must(model, must, inside)).size:
+            # the restricted problem lacks a column some deadline needs: give it all of them
+            inside[missing_must] = True
+            cols = np.concatenate([cols, missing_must])
+            cost, lower, upper, starts, index, value = _pick(model, missing_must)
+            h.addCols(missing_must.size, cost, lower, upper, len(index), starts, index, value)
+            h.run()
+            continue
         if status != highspy.HighsModelStatus.kOptimal:
             return status, 0.0, np.zeros(0)
         solution = h.getSolution()
