@@ -13,10 +13,11 @@ import pytest
 from phaseout.app import Phaseout
 from phaseout.app.assessment import run_assessment
 from phaseout.demo.run import run_demo
-from phaseout.plan.problem import read_problem
+from phaseout.plan.problem import problem_from_dict, read_problem, write_json
 from phaseout.policy.packs import available_packs
 from phaseout.store import Store
 
+from ..plan.conftest import random_problem
 from .test_cli import run
 
 PACKS = ["org-template", "uk-cabinet-office-2022"]
@@ -114,3 +115,24 @@ def test_catalogue_check(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     data = orjson.loads(out)
     assert [r["sku"] for r in data["refused"]] == ["ANX-BUL-4-IR"]
     assert any(i["sku"] == "UV-BUL-4-IR" and i["flag"] for i in data["items"])
+
+
+def test_a_limit_too_short_for_the_solver_returns_the_rules_plan_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """12,000 sites in one second: the rule's plan takes most of it and the LP (about 160,000
+    columns) cannot finish in what is left, so the command answers with the rule's plan,
+    repaired, marked as such in plan.json and on screen, never with nothing."""
+    problem_file, plan_file = tmp_path / "problem.json", tmp_path / "plan.json"
+    problem = problem_from_dict(random_problem(12, sites=12_000, periods=12))
+    write_json(problem_file, problem.as_dict())
+    code, out, err = run(
+        capsys, "plan", "solve", "--problem", str(problem_file), "-o", str(plan_file), "--time-limit", "1"
+    )
+    assert code == 0, out + err
+    plan = orjson.loads(plan_file.read_bytes())
+    assert plan["fallback"] is True and plan["gap"] is None and plan["bound"] is None
+    assert plan["status"] == "feasible" and "rule's plan" in plan["label"]
+    assert any("time limit (1.0 s)" in line for line in plan["explanation"])
+    assert "rule's plan" in out
+    assert len(plan["assignments"]) + len(plan["unscheduled"]) == len(problem.packages)

@@ -108,10 +108,22 @@ def build_model(problem: Problem, *, elastic: bool = False, budget_by: int | Non
     crew = np.array([r.crew_hours for r in problem.regions], dtype=np.float64).reshape(n_reg, horizon)
     row_upper[rows_crew:] = crew.reshape(-1)
 
-    # x columns: three entries each (zero spends or hours are dropped)
-    col_rows = [x_package, rows_budget + x_period, rows_crew + region[x_package] * horizon + x_period]
-    col_vals = [np.ones(n_x), x_spend, hours[x_package]]
-    entries_col = [np.arange(n_x, dtype=np.int64)] * 3
+    # x columns: three entries each, rows ascending (package, budget, crew), written straight into
+    # int32 / float64 arrays in HiGHS's column-wise order: at 30,000 sites (1.1 M columns) the
+    # lists of pieces, their concatenation and a sort by (column, row) held ~200 MB more
+    x_rows = np.empty((n_x, 3), dtype=np.int32)
+    x_rows[:, 0] = x_package
+    x_rows[:, 1] = rows_budget + x_period
+    x_rows[:, 2] = rows_crew + region[x_package] * horizon + x_period
+    x_vals = np.empty((n_x, 3), dtype=np.float64)
+    x_vals[:, 0] = 1.0
+    x_vals[:, 1] = x_spend
+    x_vals[:, 2] = hours[x_package]
+    x_keep = x_vals != 0.0  # zero spends or hours are dropped
+    counts_per_col = [x_keep.sum(axis=1)]
+    index_parts = [x_rows[x_keep]]
+    value_parts = [x_vals[x_keep]]
+    del x_rows, x_vals, x_keep
     extra_cost: list[float] = []
     extra_upper: list[float] = []
     n_cols = n_x
@@ -120,10 +132,10 @@ def build_model(problem: Problem, *, elastic: bool = False, budget_by: int | Non
         nonlocal n_cols
         col = n_cols
         n_cols += 1
-        for row, val in entries:
-            entries_col.append(np.array([col], dtype=np.int64))
-            col_rows.append(np.array([row], dtype=np.int64))
-            col_vals.append(np.array([val], dtype=np.float64))
+        kept = sorted((row, val) for row, val in entries if val != 0.0)
+        counts_per_col.append(np.array([len(kept)], dtype=np.int64))
+        index_parts.append(np.array([row for row, _ in kept], dtype=np.int32))
+        value_parts.append(np.array([val for _, val in kept], dtype=np.float64))
         extra_cost.append(objective)
         extra_upper.append(upper)
         return col
@@ -157,16 +169,11 @@ def build_model(problem: Problem, *, elastic: bool = False, budget_by: int | Non
                 col = add_column([(rows_crew + r * horizon + t, -1.0)], 1.0 / scale)
                 slack_cols.append(("crew", r, t, col))
 
-    all_cols = np.concatenate(entries_col)
-    all_rows = np.concatenate(col_rows)
-    all_vals = np.concatenate(col_vals)
-    keep = all_vals != 0.0
-    all_cols, all_rows, all_vals = all_cols[keep], all_rows[keep], all_vals[keep]
-    order = np.lexsort((all_rows, all_cols))
-    all_cols, all_rows, all_vals = all_cols[order], all_rows[order], all_vals[order]
-    starts = np.zeros(n_cols + 1, dtype=np.int64)
-    np.add.at(starts, all_cols + 1, 1)
-    starts = np.cumsum(starts)
+    counts = np.concatenate(counts_per_col)
+    starts = np.zeros(n_cols, dtype=np.int32)
+    np.cumsum(counts[:-1], out=starts[1:])
+    index = np.concatenate(index_parts)
+    value = np.concatenate(value_parts)
 
     objective = np.concatenate([x_cost, np.array(extra_cost, dtype=np.float64)])
     lower = np.zeros(n_cols)
@@ -179,9 +186,9 @@ def build_model(problem: Problem, *, elastic: bool = False, budget_by: int | Non
         integrality=integrality,
         row_lower=row_lower,
         row_upper=row_upper,
-        starts=starts[:-1].astype(np.int32),
-        index=all_rows.astype(np.int32),
-        value=all_vals,
+        starts=starts,
+        index=index,
+        value=value,
         offset=offset,
         x_package=x_package,
         x_period=x_period,
