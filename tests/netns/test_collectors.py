@@ -271,7 +271,7 @@ def test_two_collectors_each_scan_only_their_own_scopes(
                 "--state-dir",
                 str(tmp_path / c),
                 "--host-deadline",
-                "4",
+                "15",  # every emulated device answers; a loaded machine can take seconds to do so
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

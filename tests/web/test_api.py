@@ -13,7 +13,9 @@ from phaseout.web.app import create_app
 
 from .conftest import PASSWORDS, XSS, login, login_csrf
 
-PUBLIC = {"/login", "/healthz"}
+#: /api/collector/enrol takes a one-time enrolment code instead of a login (the other collector
+#: routes take the collector's own credential, so they answer 401 without one like the rest)
+PUBLIC = {"/login", "/healthz", "/api/collector/enrol"}
 
 
 def _concrete(path: str, client: TestClient) -> str:
@@ -71,7 +73,7 @@ def test_nothing_but_login_and_healthz_without_a_login(client: TestClient) -> No
     assert client.get("/api/v1/openapi.json").status_code == 401
 
 
-ADMIN_ONLY = {"/api/v1/users", "/alerts"}  # /alerts: the alerts page (admins only)
+ADMIN_ONLY = {"/api/v1/users", "/alerts", "/collectors"}  # alerts and collectors pages: admins only
 
 
 def test_every_route_answers_a_viewer(client: TestClient) -> None:
