@@ -43,3 +43,20 @@ def test_remembered_totals_follow_every_write(db_url: str, tmp_path: Path) -> No
             assert list_devices(conn)[0] == first[0] + 1
             assert list_devices(conn, vendor="hikvision")[0] == first[1] + 1
             assert list_devices(conn, site="s-new")[0] == 1
+
+
+def test_pages_read_from_the_end_equal_slices(db_url: str, tmp_path: Path) -> None:
+    """Given the total, a page past the middle is read in the reverse order and put back: every
+    offset, for every sort key (NULLs included) and direction, holds the same rows as the slice."""
+    with _estate(db_url, tmp_path) as store:
+        for q in (DeviceQuery(), DeviceQuery(text="10."), DeviceQuery(vendor="hikvision")):
+            for sort in SORT:
+                for descending in (False, True):
+                    full = [plain(r) for r in iter_devices(store.engine, q, sort=sort, descending=descending)]
+                    with store.engine.connect() as conn:
+                        for size in (1, 3):
+                            for offset in range(len(full) + 2):
+                                got = page(
+                                    conn, q, sort=sort, descending=descending, size=size, offset=offset, total=len(full)
+                                )
+                                assert got == full[offset : offset + size], (q, sort, descending, size, offset)

@@ -376,8 +376,9 @@ def list_devices(
         text=q,
     )
     page = page or Page()
-    rows = device_page(conn, query, sort=sort, descending=descending, size=page.size, offset=page.offset)
-    return _count(conn, query), rows
+    total = _count(conn, query)  # first: a page past the middle is read from the end (queries.devices.page)
+    rows = device_page(conn, query, sort=sort, descending=descending, size=page.size, offset=page.offset, total=total)
+    return total, rows
 
 
 _counts_cache: dict[tuple[Any, ...], int] = {}
