@@ -88,3 +88,14 @@ def test_remembered_search_totals_follow_every_write(
             assert list_devices(conn, q="10.99")[0] == 1
             assert list_devices(conn, q="hik")[0] == before["hik"] + 1
             assert list_devices(conn, q="s-gamma")[0] == before["s-gamma"]
+
+
+def test_vendor_filter_list_equals_the_overviews(db_url: str, tmp_path: Path) -> None:
+    """The device table's vendor choices, computed alone on a cold cache, are the overview's."""
+    from phaseout.queries import dashboard
+
+    with _estate(db_url, tmp_path) as store, store.engine.connect() as conn:
+        dashboard._cache.clear()
+        alone = dashboard.vendors_in_use(conn)
+        assert alone == [r["key"] for r in dashboard.overview(conn)["by_vendor"]]
+        assert alone and dashboard.vendors_in_use(conn) == alone

@@ -64,6 +64,13 @@ def generation(conn: Connection) -> str:
 _computing: dict[tuple[str, str], threading.Event] = {}
 
 
+def peek(conn: Connection, name: str) -> Any:
+    """``name``'s cached value for the current generation, or None; never computes it."""
+    key = (name, generation(conn))
+    with _lock:
+        return _cache.get(key)
+
+
 def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
     """``compute()``'s value for the store's current generation, computed once per process.
 
@@ -104,6 +111,15 @@ def _covered_makers(conn: Connection) -> list[str]:
 
 def overview(conn: Connection) -> dict[str, Any]:
     return cached(conn, "overview", lambda: _overview(conn))
+
+
+def vendors_in_use(conn: Connection) -> list[str]:
+    """The vendors of active devices, most devices first: the overview's ``by_vendor`` keys, for
+    the device table's filter.  Cached on its own, so a worker's first device page counts one
+    column (~0.3 s at 1,000,000) rather than waiting for the whole overview (tens of seconds)."""
+    if (ready := peek(conn, "overview")) is not None:
+        return [r["key"] for r in ready["by_vendor"]]
+    return cached(conn, "vendors", lambda: [r["key"] for r in _counts(conn, devices.c.vendor)])
 
 
 def _counts(conn: Connection, column: Any, limit: int | None = None) -> list[dict[str, Any]]:
