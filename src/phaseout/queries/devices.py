@@ -257,7 +257,9 @@ def page(
     ``total``, the exact number of rows the filters match (the caller shows it anyway), lets a
     page past the middle be read from the end: ``OFFSET`` walks every row before the page, so
     page 19,000 of 20,000 walked 950,000 ids; read in the reverse order it walks 50,000, and the
-    rows are the same, put back in order.  Without ``total`` pages are read from the start."""
+    rows are the same, put back in order.  Without ``total`` pages are read from the start.  A
+    write between the count and this read shifts such a page by the rows written, as a delete
+    shifts any ``OFFSET`` page; the next request counts again under the new generation."""
     if total is not None and offset >= total:
         return []
     if total is not None and offset > total - offset - size:
