@@ -323,7 +323,7 @@ def devices_page(
             )
         except PhaseoutError as exc:
             raise HTTPException(422, exc.message) from None
-        vendors = [r["key"] for r in q.overview(conn)["by_vendor"]]
+        vendors = q.vendors_in_use(conn)
     context: dict[str, Any] = {
         "rows": rows,
         "total": total,
