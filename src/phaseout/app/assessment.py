@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
-from phaseout.assess.device import DeviceAssessment, StoredDevice, assess_device
+from phaseout.assess.batch import AssessmentMemo
+from phaseout.assess.device import DeviceAssessment, StoredDevice
 from phaseout.assess.store_feeds import load_saved_kev
 from phaseout.assess.verify import parse_coverage, scanned_from
 from phaseout.policy.evaluate import SiteFacts
@@ -26,7 +27,9 @@ BATCH = 5_000
 
 
 def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Iterator[DeviceAssessment]:
-    """Every active device's assessment: the store's facts in, :func:`assess_device` per device."""
+    """Every active device's assessment: the store's facts in, :func:`assess_device` per
+    distinct input (:class:`phaseout.assess.batch.AssessmentMemo`: same results, each shared
+    input assessed once)."""
     cameras: dict[Any, Any] = dict(
         conn.execute(
             select(devices.c.parent_id, func.count())
@@ -36,7 +39,7 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
     )
     scans = network_observations(conn)
     coverage = parse_coverage(scan_coverage(conn))
-    kev = load_saved_kev()
+    memo = AssessmentMemo(packs, load_saved_kev(), today)
     query = (
         select(
             devices.c.id,
@@ -73,7 +76,30 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
             row.confidence or 0.0,
             int(cameras.get(row.id, 0)),
         )
-        yield assess_device(device, site, scans.get(row.id, []), scanned_from(row.ip, coverage), packs, kev, today)
+        yield memo.assess(device, site, scans.get(row.id, []), scanned_from(row.ip, coverage))
+
+
+def _stored_rows(
+    results: list[DeviceAssessment], pack_ids: str, now: dt.datetime, today: dt.date
+) -> Iterator[tuple[Any, ...]]:
+    """The ``assessments`` rows.  Devices that share a memoised result share its lists, so each
+    shared result is encoded to JSON once, keyed by the lists' identities (the cached value
+    holds the lists, so no identity is reused while the cache lives)."""
+    encoded: dict[tuple[int, int, int], tuple[Any, str, str, str, dt.date | None, str | None]] = {}
+    for a in results:
+        key = (id(a.findings), id(a.risk_parts), id(a.mitigations))
+        done = encoded.get(key)
+        if done is None:
+            done = encoded[key] = (
+                (a.findings, a.risk_parts, a.mitigations),
+                json.dumps(a.findings),
+                json.dumps(a.risk_parts),
+                json.dumps(a.mitigations),
+                removal_deadline(a.findings, today),
+                policy_status(a.findings),
+            )
+        _, findings, parts, mitigations, deadline, status = done
+        yield (a.device_id, a.risk, findings, parts, mitigations, pack_ids, now, deadline, status)
 
 
 def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> list[DeviceAssessment]:
@@ -84,25 +110,7 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
         results = list(assess_devices(conn, packs, today))
         conn.execute(delete(assessments))
         columns = ("device_id", "risk", "findings", "risk_parts", "mitigations", "packs", "assessed_at", "deadline")
-        insert_rows(
-            conn,
-            assessments,
-            (*columns, "policy_status"),
-            (
-                (
-                    a.device_id,
-                    a.risk,
-                    json.dumps(a.findings),
-                    json.dumps(a.risk_parts),
-                    json.dumps(a.mitigations),
-                    pack_ids,
-                    now,
-                    removal_deadline(a.findings, today),
-                    policy_status(a.findings),
-                )
-                for a in results
-            ),
-        )
+        insert_rows(conn, assessments, (*columns, "policy_status"), _stored_rows(results, pack_ids, now, today))
         if conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
             conn.execute(text("ANALYZE assessments"))
         bump(conn)

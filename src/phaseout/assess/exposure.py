@@ -36,24 +36,30 @@ def _finding(ref: str, severity: str, detail: str, *evidence: str) -> ExposureFi
     return ExposureFinding("exposure", ref, severity, "exposed", detail, evidence)
 
 
+def public_address(ip: str | None) -> str | None:
+    """``ip`` when it is a valid global (internet-routable) address, else None.  The only thing
+    about the address the findings read (``assess.batch`` keys its memo on it)."""
+    if not ip:
+        return None
+    try:
+        return ip if ipaddress.ip_address(ip).is_global else None
+    except ValueError:
+        return None
+
+
 def exposure_findings(
     ip: str | None, firmware: str | None, observations: list[dict[str, Any]], today: dt.date
 ) -> list[ExposureFinding]:
     out: list[ExposureFinding] = []
-    if ip:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            addr = None
-        if addr is not None and addr.is_global:
-            out.append(
-                _finding(
-                    "public-address",
-                    "critical",
-                    "The device has a public IP address: it may be reachable from the internet.",
-                    f"address {ip}",
-                )
+    if public_address(ip):
+        out.append(
+            _finding(
+                "public-address",
+                "critical",
+                "The device has a public IP address: it may be reachable from the internet.",
+                f"address {ip}",
             )
+        )
     fw = parse_firmware(firmware)
     if fw is not None and fw.build is not None and (today - fw.build).days > OLD_FIRMWARE_DAYS:
         years = (today - fw.build).days / 365
