@@ -17,9 +17,11 @@ from phaseout.assess.verify import parse_coverage, scanned_from
 from phaseout.policy.evaluate import SiteFacts
 from phaseout.policy.packs import PolicyPack
 from phaseout.policy.status import policy_status, removal_deadline
+from phaseout.store.bulk import bulk_settings
 from phaseout.store.copy import insert_rows
 from phaseout.store.generation import bump
 from phaseout.store.identification import network_observations
+from phaseout.store.ids import BULK_ROWS, SuspendedIndexes
 from phaseout.store.scans import scan_coverage
 from phaseout.store.schema import assessments, devices, sites
 
@@ -103,15 +105,31 @@ def _stored_rows(
 
 
 def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> list[DeviceAssessment]:
-    """Assess every active device and replace the stored assessments in one transaction."""
+    """Assess every active device and replace the stored assessments in one transaction.
+
+    A large estate (``BULK_ROWS`` devices or more) is written as a bulk load: on PostgreSQL the
+    old rows are truncated (no million dead rows left behind) and the ``risk`` and ``deadline``
+    indexes built again once at the end; readers of ``assessments`` wait for the write to
+    commit instead of reading the old rows meanwhile.  The key to ``devices`` stays: pages that
+    read only devices are not held up."""
     now = dt.datetime.now(dt.UTC)
     pack_ids = json.dumps([p.id for p in packs])
     with engine.begin() as conn:
         results = list(assess_devices(conn, packs, today))
-        conn.execute(delete(assessments))
+        bulk = len(results) >= BULK_ROWS
+        if bulk and conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE assessments"))
+        else:
+            conn.execute(delete(assessments))
+        bulk_settings(conn)
+        indexes = SuspendedIndexes(conn, assessments, keys=False)
+        if bulk:
+            indexes.drop()
         columns = ("device_id", "risk", "findings", "risk_parts", "mitigations", "packs", "assessed_at", "deadline")
         insert_rows(conn, assessments, (*columns, "policy_status"), _stored_rows(results, pack_ids, now, today))
-        if conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
+        if indexes.dropped:
+            indexes.restore()  # and ANALYZE on PostgreSQL
+        elif conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
             conn.execute(text("ANALYZE assessments"))
         bump(conn)
     return results
