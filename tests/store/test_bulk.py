@@ -5,6 +5,7 @@ still refusing rows that break a key; the bulk assessment stores what the row-by
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,33 @@ def test_a_suspended_key_still_refuses_a_bad_row(pg_url: str) -> None:
             names = {k["name"] for k in inspect(conn).get_foreign_keys("observations")}
             assert names == {"fk_observations_device_id_devices", "fk_observations_batch_id_import_batches"}
             assert conn.execute(text("SHOW default_toast_compression")).scalar() == "pglz"  # SET LOCAL ended
+
+
+def test_copy_lines_store_what_the_driver_stores(pg_url: str, tmp_path: Path) -> None:
+    """The assessment's preformatted ``COPY`` text and the driver's own adaptation of the same
+    values store the same rows: JSON with escapes, tabs, newlines, backslashes, non-ASCII text,
+    NULLs, floats and an aware timestamp."""
+    from phaseout.app.assessment import ASSESSMENT_COLUMNS
+    from phaseout.store.copy import copy_field, copy_lines, insert_rows
+
+    now = dt.datetime(2026, 11, 29, 10, 11, 12, 345678, tzinfo=dt.UTC)
+    odd = json.dumps([{"detail": 'a "quoted"\tline\nand \\ back\r', "name": "Caméra ☃"}])
+    values = [
+        (1, 12.3, odd, "[]", "[]", '["p"]', now, dt.date(2027, 12, 31), "due"),
+        (2, 0.1 + 0.2, "tab\there", "back\\slash", "nl\nx", "[]", now, None, None),
+        (3, 1e-7, "\\N", "\\t", "", "[]", now, None, "breach"),
+    ]
+    with Store.open(pg_url) as store:
+        _estate(store, tmp_path)
+        stored = []
+        for writer in ("driver", "lines"):
+            with store.engine.begin() as conn:
+                conn.execute(assessments.delete())
+                if writer == "driver":
+                    insert_rows(conn, assessments, ASSESSMENT_COLUMNS, values)
+                else:
+                    lines = ("\t".join(copy_field(v) for v in row) + "\n" for row in values)
+                    copy_lines(conn, assessments, ASSESSMENT_COLUMNS, lines)
+                stored.append(conn.execute(select(assessments).order_by(assessments.c.device_id)).all())
+    assert stored[0] == stored[1] and len(stored[0]) == 3
+    assert stored[1][0].findings == odd and stored[1][2].findings == "\\N" and stored[1][1].deadline is None

@@ -18,7 +18,7 @@ from phaseout.policy.evaluate import SiteFacts
 from phaseout.policy.packs import PolicyPack
 from phaseout.policy.status import policy_status, removal_deadline
 from phaseout.store.bulk import bulk_settings
-from phaseout.store.copy import insert_rows
+from phaseout.store.copy import copy_field, copy_lines, insert_rows
 from phaseout.store.generation import bump
 from phaseout.store.identification import network_observations
 from phaseout.store.ids import BULK_ROWS, SuspendedIndexes
@@ -26,6 +26,17 @@ from phaseout.store.scans import scan_coverage
 from phaseout.store.schema import assessments, devices, sites
 
 BATCH = 5_000
+ASSESSMENT_COLUMNS = (
+    "device_id",
+    "risk",
+    "findings",
+    "risk_parts",
+    "mitigations",
+    "packs",
+    "assessed_at",
+    "deadline",
+    "policy_status",
+)
 
 
 def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Iterator[DeviceAssessment]:
@@ -81,27 +92,52 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
         yield memo.assess(device, site, scans.get(row.id, []), scanned_from(row.ip, coverage))
 
 
-def _stored_rows(
-    results: list[DeviceAssessment], pack_ids: str, now: dt.datetime, today: dt.date
-) -> Iterator[tuple[Any, ...]]:
-    """The ``assessments`` rows.  Devices that share a memoised result share its lists, so each
-    shared result is encoded to JSON once, keyed by the lists' identities (the cached value
-    holds the lists, so no identity is reused while the cache lives)."""
-    encoded: dict[tuple[int, int, int], tuple[Any, str, str, str, dt.date | None, str | None]] = {}
-    for a in results:
-        key = (id(a.findings), id(a.risk_parts), id(a.mitigations))
-        done = encoded.get(key)
-        if done is None:
-            done = encoded[key] = (
-                (a.findings, a.risk_parts, a.mitigations),
+class StoredFields:
+    """Each result's ``assessments`` fields after ``device_id``.  Devices that share a memoised
+    result share its lists, so each shared result is encoded (JSON, and on PostgreSQL the
+    ``COPY`` text) once, keyed by the lists' identities and the risk (the cached value holds the
+    lists, so no identity is reused while the cache lives)."""
+
+    def __init__(self, pack_ids: str, now: dt.datetime, today: dt.date) -> None:
+        self.pack_ids = pack_ids
+        self.now = now
+        self.today = today
+        self.cache: dict[tuple[int, int, int, float], list[Any]] = {}
+
+    def _entry(self, a: DeviceAssessment) -> list[Any]:
+        key = (id(a.findings), id(a.risk_parts), id(a.mitigations), a.risk)
+        entry = self.cache.get(key)
+        if entry is None:
+            fields = (
+                a.risk,
                 json.dumps(a.findings),
                 json.dumps(a.risk_parts),
                 json.dumps(a.mitigations),
-                removal_deadline(a.findings, today),
+                self.pack_ids,
+                self.now,
+                removal_deadline(a.findings, self.today),
                 policy_status(a.findings),
             )
-        _, findings, parts, mitigations, deadline, status = done
-        yield (a.device_id, a.risk, findings, parts, mitigations, pack_ids, now, deadline, status)
+            entry = self.cache[key] = [(a.findings, a.risk_parts, a.mitigations), fields, None]
+        return entry
+
+    def row(self, a: DeviceAssessment) -> tuple[Any, ...]:
+        return (a.device_id, *self._entry(a)[1])
+
+    def line(self, a: DeviceAssessment) -> str:
+        entry = self._entry(a)
+        if entry[2] is None:
+            entry[2] = "\t" + "\t".join(copy_field(v) for v in entry[1]) + "\n"
+        tail: str = entry[2]
+        return str(a.device_id) + tail
+
+
+def write_assessments(conn: Connection, results: list[DeviceAssessment], stored: StoredFields) -> None:
+    """Insert the results' rows: ``COPY`` text lines on PostgreSQL, tuples elsewhere."""
+    if conn.dialect.name == "postgresql":
+        copy_lines(conn, assessments, ASSESSMENT_COLUMNS, (stored.line(a) for a in results))
+    else:
+        insert_rows(conn, assessments, ASSESSMENT_COLUMNS, (stored.row(a) for a in results))
 
 
 def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> list[DeviceAssessment]:
@@ -125,8 +161,7 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
         indexes = SuspendedIndexes(conn, assessments, keys=False)
         if bulk:
             indexes.drop()
-        columns = ("device_id", "risk", "findings", "risk_parts", "mitigations", "packs", "assessed_at", "deadline")
-        insert_rows(conn, assessments, (*columns, "policy_status"), _stored_rows(results, pack_ids, now, today))
+        write_assessments(conn, results, StoredFields(pack_ids, now, today))
         if indexes.dropped:
             indexes.restore()  # and ANALYZE on PostgreSQL
         elif conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
