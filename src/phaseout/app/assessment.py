@@ -10,23 +10,39 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, text
 
-from phaseout.assess.device import DeviceAssessment, StoredDevice, assess_device
+from phaseout.assess.batch import AssessmentMemo
+from phaseout.assess.device import DeviceAssessment, StoredDevice
 from phaseout.assess.store_feeds import load_saved_kev
 from phaseout.assess.verify import parse_coverage, scanned_from
 from phaseout.policy.evaluate import SiteFacts
 from phaseout.policy.packs import PolicyPack
 from phaseout.policy.status import policy_status, removal_deadline
-from phaseout.store.copy import insert_rows
+from phaseout.store.bulk import bulk_settings
+from phaseout.store.copy import copy_field, copy_lines, insert_rows
 from phaseout.store.generation import bump
 from phaseout.store.identification import network_observations
+from phaseout.store.ids import BULK_ROWS, SuspendedIndexes
 from phaseout.store.scans import scan_coverage
 from phaseout.store.schema import assessments, devices, sites
 
 BATCH = 5_000
+ASSESSMENT_COLUMNS = (
+    "device_id",
+    "risk",
+    "findings",
+    "risk_parts",
+    "mitigations",
+    "packs",
+    "assessed_at",
+    "deadline",
+    "policy_status",
+)
 
 
 def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) -> Iterator[DeviceAssessment]:
-    """Every active device's assessment: the store's facts in, :func:`assess_device` per device."""
+    """Every active device's assessment: the store's facts in, :func:`assess_device` per
+    distinct input (:class:`phaseout.assess.batch.AssessmentMemo`: same results, each shared
+    input assessed once)."""
     cameras: dict[Any, Any] = dict(
         conn.execute(
             select(devices.c.parent_id, func.count())
@@ -36,7 +52,7 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
     )
     scans = network_observations(conn)
     coverage = parse_coverage(scan_coverage(conn))
-    kev = load_saved_kev()
+    memo = AssessmentMemo(packs, load_saved_kev(), today)
     query = (
         select(
             devices.c.id,
@@ -73,37 +89,82 @@ def assess_devices(conn: Connection, packs: list[PolicyPack], today: dt.date) ->
             row.confidence or 0.0,
             int(cameras.get(row.id, 0)),
         )
-        yield assess_device(device, site, scans.get(row.id, []), scanned_from(row.ip, coverage), packs, kev, today)
+        yield memo.assess(device, site, scans.get(row.id, []), scanned_from(row.ip, coverage))
+
+
+class StoredFields:
+    """Each result's ``assessments`` fields after ``device_id``.  Devices that share a memoised
+    result share its lists, so each shared result is encoded (JSON, and on PostgreSQL the
+    ``COPY`` text) once, keyed by the lists' identities and the risk (the cached value holds the
+    lists, so no identity is reused while the cache lives)."""
+
+    def __init__(self, pack_ids: str, now: dt.datetime, today: dt.date) -> None:
+        self.pack_ids = pack_ids
+        self.now = now
+        self.today = today
+        self.cache: dict[tuple[int, int, int, float], list[Any]] = {}
+
+    def _entry(self, a: DeviceAssessment) -> list[Any]:
+        key = (id(a.findings), id(a.risk_parts), id(a.mitigations), a.risk)
+        entry = self.cache.get(key)
+        if entry is None:
+            fields = (
+                a.risk,
+                json.dumps(a.findings),
+                json.dumps(a.risk_parts),
+                json.dumps(a.mitigations),
+                self.pack_ids,
+                self.now,
+                removal_deadline(a.findings, self.today),
+                policy_status(a.findings),
+            )
+            entry = self.cache[key] = [(a.findings, a.risk_parts, a.mitigations), fields, None]
+        return entry
+
+    def row(self, a: DeviceAssessment) -> tuple[Any, ...]:
+        return (a.device_id, *self._entry(a)[1])
+
+    def line(self, a: DeviceAssessment) -> str:
+        entry = self._entry(a)
+        if entry[2] is None:
+            entry[2] = "\t" + "\t".join(copy_field(v) for v in entry[1]) + "\n"
+        tail: str = entry[2]
+        return str(a.device_id) + tail
+
+
+def write_assessments(conn: Connection, results: list[DeviceAssessment], stored: StoredFields) -> None:
+    """Insert the results' rows: ``COPY`` text lines on PostgreSQL, tuples elsewhere."""
+    if conn.dialect.name == "postgresql":
+        copy_lines(conn, assessments, ASSESSMENT_COLUMNS, (stored.line(a) for a in results))
+    else:
+        insert_rows(conn, assessments, ASSESSMENT_COLUMNS, (stored.row(a) for a in results))
 
 
 def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> list[DeviceAssessment]:
-    """Assess every active device and replace the stored assessments in one transaction."""
+    """Assess every active device and replace the stored assessments in one transaction.
+
+    A large estate (``BULK_ROWS`` devices or more) is written as a bulk load: on PostgreSQL the
+    old rows are truncated (no million dead rows left behind) and the ``risk`` and ``deadline``
+    indexes built again once at the end; readers of ``assessments`` wait for the write to
+    commit instead of reading the old rows meanwhile.  The key to ``devices`` stays: pages that
+    read only devices are not held up."""
     now = dt.datetime.now(dt.UTC)
     pack_ids = json.dumps([p.id for p in packs])
     with engine.begin() as conn:
         results = list(assess_devices(conn, packs, today))
-        conn.execute(delete(assessments))
-        columns = ("device_id", "risk", "findings", "risk_parts", "mitigations", "packs", "assessed_at", "deadline")
-        insert_rows(
-            conn,
-            assessments,
-            (*columns, "policy_status"),
-            (
-                (
-                    a.device_id,
-                    a.risk,
-                    json.dumps(a.findings),
-                    json.dumps(a.risk_parts),
-                    json.dumps(a.mitigations),
-                    pack_ids,
-                    now,
-                    removal_deadline(a.findings, today),
-                    policy_status(a.findings),
-                )
-                for a in results
-            ),
-        )
-        if conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
+        bulk = len(results) >= BULK_ROWS
+        if bulk and conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE assessments"))
+        else:
+            conn.execute(delete(assessments))
+        bulk_settings(conn)
+        indexes = SuspendedIndexes(conn, assessments, keys=False)
+        if bulk:
+            indexes.drop()
+        write_assessments(conn, results, StoredFields(pack_ids, now, today))
+        if indexes.dropped:
+            indexes.restore()  # and ANALYZE on PostgreSQL
+        elif conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
             conn.execute(text("ANALYZE assessments"))
         bump(conn)
     return results

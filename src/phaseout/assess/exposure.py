@@ -36,24 +36,35 @@ def _finding(ref: str, severity: str, detail: str, *evidence: str) -> ExposureFi
     return ExposureFinding("exposure", ref, severity, "exposed", detail, evidence)
 
 
+#: Text prefixes of address blocks that are never global (10/8, 127/8, 192.168/16): whatever
+#: follows, such a text is a non-global address or no address at all, and both give None.
+_PRIVATE_PREFIXES = ("10.", "127.", "192.168.")
+
+
+def public_address(ip: str | None) -> str | None:
+    """``ip`` when it is a valid global (internet-routable) address, else None.  The only thing
+    about the address the findings read (``assess.batch`` keys its memo on it)."""
+    if not ip or ip.startswith(_PRIVATE_PREFIXES):  # the usual estate, without parsing each address
+        return None
+    try:
+        return ip if ipaddress.ip_address(ip).is_global else None
+    except ValueError:
+        return None
+
+
 def exposure_findings(
     ip: str | None, firmware: str | None, observations: list[dict[str, Any]], today: dt.date
 ) -> list[ExposureFinding]:
     out: list[ExposureFinding] = []
-    if ip:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            addr = None
-        if addr is not None and addr.is_global:
-            out.append(
-                _finding(
-                    "public-address",
-                    "critical",
-                    "The device has a public IP address: it may be reachable from the internet.",
-                    f"address {ip}",
-                )
+    if public_address(ip):
+        out.append(
+            _finding(
+                "public-address",
+                "critical",
+                "The device has a public IP address: it may be reachable from the internet.",
+                f"address {ip}",
             )
+        )
     fw = parse_firmware(firmware)
     if fw is not None and fw.build is not None and (today - fw.build).days > OLD_FIRMWARE_DAYS:
         years = (today - fw.build).days / 365

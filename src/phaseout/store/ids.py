@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Table, func, select, text
 
+from phaseout.store.bulk import SuspendedForeignKeys, bulk_settings
 from phaseout.store.search import SuspendedSearch
 
 
@@ -47,7 +48,8 @@ BULK_ROWS = 100_000
 
 
 class SuspendedIndexes:
-    """Drop a table's secondary indexes for a bulk load and build them again before commit.
+    """Drop a table's secondary indexes (and on PostgreSQL its foreign keys:
+    :mod:`phaseout.store.bulk`) for a bulk load and build them again before commit.
 
     Building an index once over a million sorted keys is much faster than inserting a million
     random keys one by one.  Worth it only when the load is large compared with what the
@@ -55,13 +57,18 @@ class SuspendedIndexes:
     import that fails or is killed rolls the drop back with everything else.
     """
 
-    def __init__(self, conn: Connection, *tables: Table) -> None:
+    def __init__(self, conn: Connection, *tables: Table, keys: bool = True) -> None:
+        """``keys``: suspend the tables' foreign keys too.  Dropping a key locks the table it
+        references as well (an import's sites and batches: already locked out of other imports);
+        the assessment keeps its key to ``devices``, so pages that read devices are not locked out
+        while it writes."""
         self.conn = conn
         self.tables = tables
         self.indexes = [ix for t in tables for ix in sorted(t.indexes, key=lambda i: str(i.name)) if not ix.unique]
         self.dropped = False
         # the free-text search index (migration 0012) is kept up to date row by row otherwise
         self.search = SuspendedSearch(conn) if any(t.name == "devices" for t in tables) else None
+        self.keys = SuspendedForeignKeys(conn, *tables) if keys else None
 
     @staticmethod
     def worth_it(conn: Connection, table: Table, incoming_rows: int) -> bool:
@@ -71,6 +78,9 @@ class SuspendedIndexes:
         return bool(existing < incoming_rows)
 
     def drop(self) -> None:
+        bulk_settings(self.conn)
+        if self.keys is not None:
+            self.keys.drop()
         for ix in self.indexes:
             ix.drop(self.conn)
         if self.search is not None:
@@ -83,6 +93,8 @@ class SuspendedIndexes:
                 ix.create(self.conn)
             if self.search is not None:
                 self.search.restore()
+            if self.keys is not None:
+                self.keys.restore()
             if self.conn.dialect.name == "postgresql":
                 # statistics for the planner now, not when autovacuum next passes: without them
                 # it guesses 0.5 % of rows match any filter and picks whole-table scans

@@ -1,0 +1,89 @@
+"""The two bulk steps of issue 17 item 4 on PostgreSQL, alone: a large inventory import
+(target: 1,000,000 rows <= 60 s) and the assessment of every device (target <= 120 s).
+
+Builds a fresh database (``--database``, dropped first when it exists: give a name this bench
+owns), imports a sites register and an inventory CSV of ``--devices`` rows, assesses twice
+(the second run replaces every row, as ``phaseout assess`` does on a live estate) and prints
+the time of each step.  ``--src DIR`` runs another checkout's code (its ``src``) with the same
+inputs, so a before/after comparison runs in one session on the same machine.
+``--profile FILE`` writes a cProfile of the import and the first assessment.
+
+Run: ``python bench/pg_assess_import.py --database speed_bench [--devices 200000] [--src ../main/src]``.
+Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", required=True, help="a database this bench owns (dropped and made again)")
+    parser.add_argument("--devices", type=int, default=200_000)
+    parser.add_argument("--sites", type=int, default=0, help="default: one site per 33 devices (30,000 for 1M)")
+    parser.add_argument("--src", help="the src directory of the code to measure (default: this checkout's)")
+    parser.add_argument("--profile", help="write a cProfile of import and assessment to this file")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(args.src).resolve() if args.src else HERE.parent / "src"))
+    sys.path.insert(0, str(HERE))
+
+    from import_speed import write_inventory
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    import phaseout
+    from phaseout.app import Phaseout
+    from phaseout.app.assessment import run_assessment
+    from phaseout.policy.packs import available_packs
+    from phaseout.store import Store
+
+    print(f"code: {Path(phaseout.__file__).parent}", flush=True)
+    n_sites = args.sites or max(1, args.devices * 3 // 100)
+    admin = create_engine(make_url(args.server).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{args.database}"'))
+    admin.dispose()
+    url = str(make_url(args.server).set(database=args.database))
+    work = Path(tempfile.mkdtemp(prefix="phaseout-speed-"))
+    sites_csv, inventory = work / "sites.csv", work / "inventory.csv"
+    sites_csv.write_text("Store No,Name\n" + "".join(f"{i:04d},Store {i}\n" for i in range(1, n_sites + 1)))
+    write_inventory(inventory, args.devices, n_sites)
+    profiler = cProfile.Profile() if args.profile else None
+    packs = available_packs()
+    chosen = [packs[p] for p in ("org-template", "uk-cabinet-office-2022")]
+    today = dt.date(2026, 12, 1)
+    with Store.open(url) as store:
+        app = Phaseout(store, actor="bench")
+        app.import_sites(sites_csv)
+        steps = [
+            ("import", lambda: app.import_devices(inventory)),
+            ("assessment", lambda: run_assessment(store.engine, chosen, today)),
+            ("assessment again", lambda: run_assessment(store.engine, chosen, today)),
+        ]
+        for label, step in steps:
+            t = time.perf_counter()
+            if profiler and label != "assessment again":
+                profiler.runcall(step)
+            else:
+                step()
+            print(f"{label:18} {args.devices:>9,} devices  {time.perf_counter() - t:8.1f} s", flush=True)
+    if profiler:
+        profiler.dump_stats(args.profile)
+    for f in (sites_csv, inventory):
+        f.unlink()
+    work.rmdir()
+
+
+if __name__ == "__main__":
+    main()
