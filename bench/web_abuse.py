@@ -15,7 +15,11 @@ Targets (issue 13): server RSS < 500 MB, the user's p95 <= 300 ms under attack. 
 stops the server if its RSS passes ``--rss-cap`` MB (reported as such), so an old, unguarded
 server cannot take the shared machine down.
 
-Run: ``python bench/web_abuse.py [--stores 60] [--seconds 30] [--attackers 200] [--src DIR]``
+``--pin`` puts the server (and the measuring user) on CPU 0 and the attackers on CPU 1, the way
+attackers on another machine would leave the server its own CPU; without it, on a 2-core machine
+the attackers' own work takes most of the CPU the server would use.
+
+Run: ``python bench/web_abuse.py [--stores 60] [--seconds 30] [--attackers 200] [--pin] [--src DIR]``
 (``--src`` serves another checkout's ``src``, e.g. the code before the fix, for a before/after
 table; the estate is then built by that code too).
 """
@@ -323,6 +327,12 @@ def main() -> None:
     parser.add_argument("--attackers", type=int, default=200)
     parser.add_argument("--src", type=Path, default=ROOT / "src", help="the phaseout source tree to serve")
     parser.add_argument("--rss-cap", type=float, default=6000, help="MB; the server is stopped beyond it")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the server and the user on CPU 0, the attackers on CPU 1: attackers on another machine "
+        "would not take the server's CPU, as they must on one shared machine",
+    )
     parser.add_argument("--attacker", type=int, help=argparse.SUPPRESS)  # internal: run the attack on this port
     args = parser.parse_args()
     if args.attacker:
@@ -336,11 +346,16 @@ def main() -> None:
     db = pointer.read_text()
     print(f"estate: {args.stores} stores, built in {time.monotonic() - t0:.0f} s ({db}); serving {args.src}")
     port = free_port()
+    server_cpus, attacker_cpus = ({0}, {1}) if args.pin else (None, None)
+    if server_cpus:
+        os.sched_setaffinity(0, server_cpus)  # this process measures the user's pages
+        print("pinned: server and user on CPU 0, attackers on CPU 1")
     server = subprocess.Popen(
         [sys.executable, "-m", "phaseout", "--db", db, "serve", "--port", str(port)],
         env={**os.environ, "PYTHONPATH": str(args.src.resolve())},
         stdout=subprocess.DEVNULL,
         stderr=(work / "server.log").open("wb"),
+        preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None,
     )
     try:
         for _ in range(200):
@@ -371,6 +386,7 @@ def main() -> None:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, attacker_cpus)) if attacker_cpus else None,
         )
         time.sleep(1)  # let the attack build up
         under = user_pages(port, cookie, args.seconds - 1)
