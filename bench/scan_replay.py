@@ -1,7 +1,7 @@
 """Identification over the wire: the real-capture corpus served on loopback and scanned.
 
 Every capture that is a network answer the scanner could be given is served verbatim from its
-own loopback address (127.77.x.y) at the request the real device answered; the rest of the
+own loopback address (127.93.x.y) at the request the real device answered; the rest of the
 requests get a 404 or a closed connection (tests/wire_replay.py explains what framing is added
 and why).  ``phaseout.app.scans.run_probes`` (the path ``phaseout scan`` takes) probes those
 addresses with the scanner's default settings on ports 80 and 554, and the maker identified

@@ -3,7 +3,7 @@
 Why: identification measured on a capture's text (``bench/identify_accuracy.py``) proves the
 parsers, not the scanner.  A scan only sees what it asks for, on the ports and paths it asks,
 read the way it reads.  Here every capture that is a network answer is served *verbatim* from
-its own loopback address (127.77.x.y, one per capture) at the request the real device answered
+its own loopback address (127.93.x.y, one per capture) at the request the real device answered
 (port, method, path, SOAP action), and everything else gets a 404 (HTTP) or a closed
 connection (RTSP).  Then ``phaseout.app.scans.run_probes`` (the path ``phaseout scan`` takes)
 probes those addresses and the identified maker is compared with the manifest's label.
@@ -371,8 +371,8 @@ _ONVIF_ACTIONS = {
 
 
 def address(index: int) -> str:
-    """The loopback address of the index-th served capture (127.77.0.1, 127.77.0.2, ...)."""
-    return f"127.77.{index // 250}.{index % 250 + 1}"
+    """The loopback address of the index-th served capture (127.93.0.1, 127.93.0.2, ...)."""
+    return f"127.93.{index // 250}.{index % 250 + 1}"
 
 
 # -- serving -------------------------------------------------------------------------------------

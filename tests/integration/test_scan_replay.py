@@ -5,7 +5,7 @@ at the request the real device answered (tests/wire_replay.py), the app's probe 
 those addresses, and each capture identified right on its text must be identified right over
 the wire too, unless ``tests/data/wire_known_losses.txt`` names it with a reason.  The whole
 served corpus (about 180 captures) is scanned concurrently: one scan, bounded by the host
-deadline it is given, a few seconds on an idle machine.  Traffic stays on 127.77.0.0/16."""
+deadline it is given, a few seconds on an idle machine.  Traffic stays on 127.93.0.0/16."""
 
 from __future__ import annotations
 

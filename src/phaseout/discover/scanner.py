@@ -453,7 +453,7 @@ async def probe_host(ip: str, settings: ScanSettings, result: HostResult | None 
         jobs.append(rtsp())
     if jobs:
         await asyncio.gather(*jobs)
-    if 80 in result.ports and not covered_maker(result.observations):
+    if 80 in result.ports and not result.errors and worth_following_up(result.observations):
         await asyncio.gather(*(http(p) for p in FOLLOW_UP_PATHS), *(onvif(a) for a, _body in ONVIF_ACTIONS[1:]))
     if 80 in result.ports and _answered(result.observations, DAHUA_SYSTEM_INFO):
         await dahua_software_version(ip, settings, result)
@@ -467,10 +467,25 @@ def _identifier() -> Identifier:
     return Identifier()
 
 
-def covered_maker(observations: list[dict[str, Any]]) -> bool:
-    """True when the answers so far already name Hikvision or Dahua (OEM labels included):
-    the follow-up requests could add nothing to that decision."""
-    return bool(observations) and _identifier().identify(observations).vendor in ("hikvision", "dahua")
+#: An identification at least this sure, with no other maker's evidence against it, is settled:
+#: the follow-up requests are for hosts the first round left unknown or in doubt.
+SETTLED_CONFIDENCE = 0.9
+
+
+def worth_following_up(observations: list[dict[str, Any]]) -> bool:
+    """Whether a host on port 80 gets the follow-up requests (userCheck, ONVIF GetScopes,
+    GetCapabilities, GetServices).  Not when the answers so far already name Hikvision or Dahua
+    (OEM labels included: nothing more could change that decision), nor when they name another
+    maker surely and without conflict (an Axis or Bosch camera answering its own API).  The caller
+    also skips hosts whose first round already failed somewhere (a timeout, a reset, an answer cut
+    at its cap): four more questions to a host that drips, resets or floods made a 4,096-host scan
+    a third slower, and such a host is reported with its errors either way."""
+    if not observations:
+        return True
+    found = _identifier().identify(observations)
+    if found.vendor in ("hikvision", "dahua"):
+        return False
+    return found.vendor == "unknown" or found.confidence < SETTLED_CONFIDENCE or bool(found.conflicts)
 
 
 DAHUA_SYSTEM_INFO = "/cgi-bin/magicBox.cgi?action=getSystemInfo"
