@@ -39,6 +39,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import ipaddress
+import os
 import re
 import ssl
 import tempfile
@@ -371,8 +372,12 @@ _ONVIF_ACTIONS = {
 
 
 def address(index: int) -> str:
-    """The loopback address of the index-th served capture (127.93.0.1, 127.93.0.2, ...)."""
-    return f"127.93.{index // 250}.{index % 250 + 1}"
+    """The loopback address of the index-th served capture (127.93.0.1, 127.93.0.2, ...).  Each
+    pytest-xdist worker serves from its own block (worker gw1 from 127.93.16.x, and so on), so two
+    workers setting up the same module never bind the same address."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    block = 16 * (int(worker) if worker.isdigit() else 0)
+    return f"127.93.{block + index // 250}.{index % 250 + 1}"
 
 
 # -- serving -------------------------------------------------------------------------------------
