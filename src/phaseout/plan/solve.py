@@ -21,7 +21,7 @@ import numpy.typing as npt
 from phaseout.plan.columns import COLUMNS_AT_ONCE, solve_by_columns
 from phaseout.plan.greedy import greedy_plan, meets_deadlines, plan_cost, risk_exposure, rounded_plan
 from phaseout.plan.improve import Arrays, force_deadlines, local_search, problem_arrays
-from phaseout.plan.memory import return_freed_memory
+from phaseout.plan.memory import map_large_blocks, return_freed_memory
 from phaseout.plan.model import Model, build_model, start_vector
 from phaseout.plan.neighbourhood import MAX_FREE, by_region, by_window, lp_guided, repair_deadlines
 from phaseout.plan.problem import Problem
@@ -267,6 +267,7 @@ def solve(
         result.seconds = time.perf_counter() - started
         return result
     arrays = problem_arrays(problem)
+    map_large_blocks()  # HiGHS's growing vectors would otherwise fragment the heap (memory.py)
     if left() == 0.0:  # no time for the LP: HiGHS would still spend seconds setting it up
         return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
     model = build_model(problem)
@@ -476,6 +477,7 @@ def _solve_lp(
 def lp_bound(problem: Problem, time_limit: float | None = None) -> float | None:
     """The LP relaxation's optimum: the bound a plan's quality is judged against (benchmarks)."""
     arrays = problem_arrays(problem)
+    map_large_blocks()
     guess = _as_periods(problem, greedy_plan(problem))
     status, value, _ = _solve_lp(build_model(problem), time_limit, guess, arrays)
     return_freed_memory()
