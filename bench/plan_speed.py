@@ -147,6 +147,12 @@ def bench(n_sites: int, seed: int, time_limit: float) -> None:
     t2 = time.perf_counter()
     greedy = greedy_plan(problem)
     t3 = time.perf_counter()
+    # the rule's figures now: its plan (a dict per visit) and the input lists are not held
+    # through the solve, whose peak the benchmark measures (the estate itself stays, as in the CLI)
+    rule_ok = meets_deadlines(problem, greedy)
+    rule_risk, rule_cost, rule_done = risk_exposure(problem, greedy), plan_cost(problem, greedy), len(greedy)
+    n_devices = len(devices)
+    del greedy, sites, devices
     cpu = time.process_time()
     result = solve(problem, time_limit=time_limit)
     t4 = time.perf_counter()
@@ -162,7 +168,7 @@ def bench(n_sites: int, seed: int, time_limit: float) -> None:
     t5 = time.perf_counter()
     print(f"\n== {n_sites:,} sites, seed {seed} ==")
     print(
-        f"estate: {len(devices):,} covered devices, {len(estate.unmatched):,} without a match, "
+        f"estate: {n_devices:,} covered devices, {len(estate.unmatched):,} without a match, "
         f"{len(problem.packages):,} visits, {n_regions} regions, {PERIODS} periods "
         f"(generate {t1 - t0:.1f} s, build problem {t2 - t1:.1f} s)"
     )
@@ -180,11 +186,11 @@ def bench(n_sites: int, seed: int, time_limit: float) -> None:
             + ("none: no solved plan in the time" if result.gap is None else f"{result.gap:.3%}")
             + ")"
         )
-    if meets_deadlines(problem, greedy):
-        g = risk_exposure(problem, greedy)
+    if rule_ok:
+        g = rule_risk
         print(
-            f"spreadsheet rule: {t3 - t2:.2f} s, risk-exposure {g:,.0f}, cost {plan_cost(problem, greedy):,.0f}, "
-            f"unscheduled {len(problem.packages) - len(greedy):,}; "
+            f"spreadsheet rule: {t3 - t2:.2f} s, risk-exposure {g:,.0f}, cost {rule_cost:,.0f}, "
+            f"unscheduled {len(problem.packages) - rule_done:,}; "
             f"the plan is {(g - (result.objective or 0)) / g:.2%} lower"
         )
     else:
