@@ -271,6 +271,7 @@ def solve(
     if left() == 0.0:  # no time for the LP: HiGHS would still spend seconds setting it up
         return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
     model = build_model(problem)
+    return_freed_memory()  # before the LP, the solve's peak: the heap's holes go back first
     lp_status, lp_value, lp_values = _solve_lp(model, left(), _as_periods(problem, greedy), arrays)
     return_freed_memory()  # the LP's HiGHS instance is gone: its heap blocks go back (see memory.py)
     if lp_status == "infeasible":
