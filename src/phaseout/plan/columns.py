@@ -31,7 +31,13 @@ from phaseout.plan.model import Model
 #: lean-many-visits 34.8 -> 7.6 s (a loaded machine); small problems keep the one solve, their
 #: whole-problem branch and bound wants every column anyway
 COLUMNS_AT_ONCE = 20_000
-MAX_ADDED = 200_000  # columns added in one round, most negative reduced cost first
+#: columns added in one round, most negative reduced cost first.  HiGHS's memory grows with every
+#: column it holds, and a large round adds many that the optimum does not use: measured at 30,000
+#: sites (932,455 columns), 200,000 per round ended with 487,081 columns and a 653 MB peak, 50,000
+#: with 423,412 and 618 MB, same optimum (25,000: the benchmark's peak in docs/benchmarks.md).
+#: No 3,000-site shape of ``bench/plan_shapes.py`` adds more than 17,004 in a round, so their
+#: solves are unchanged.
+MAX_ADDED = 25_000
 CHUNK = 250_000  # columns priced at once (bounds the memory of pricing)
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -144,6 +150,8 @@ def solve_by_columns(
             new = np.sort(new[np.argsort(np.concatenate(reduced), kind="stable")[:MAX_ADDED]])
         inside[new] = True
         cols = np.concatenate([cols, new])
+        del solution, duals, negative, reduced  # not held through the next solve
         cost, lower, upper, starts, index, value = _pick(model, new)
         h.addCols(new.size, cost, lower, upper, len(index), starts, index, value)
+        del cost, lower, upper, starts, index, value
         h.run()

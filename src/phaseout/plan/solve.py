@@ -21,6 +21,7 @@ import numpy.typing as npt
 from phaseout.plan.columns import COLUMNS_AT_ONCE, solve_by_columns
 from phaseout.plan.greedy import greedy_plan, meets_deadlines, plan_cost, risk_exposure, rounded_plan
 from phaseout.plan.improve import Arrays, force_deadlines, local_search, problem_arrays
+from phaseout.plan.memory import map_large_blocks, return_freed_memory
 from phaseout.plan.model import Model, build_model, start_vector
 from phaseout.plan.neighbourhood import MAX_FREE, by_region, by_window, lp_guided, repair_deadlines
 from phaseout.plan.problem import Problem
@@ -70,6 +71,9 @@ class PlanResult:
     explanation: list[str] = field(default_factory=list)
     solver: str = ""
     fallback: bool = False  # the rule's plan, repaired: the time limit came before a solved plan
+    #: the LP relaxation's optimum (risk-exposure) when the solve reached it: the benchmarks judge
+    #: the plan against it without building and solving the whole model a second time
+    relaxation: float | None = None
 
     @property
     def label(self) -> str:
@@ -263,10 +267,13 @@ def solve(
         result.seconds = time.perf_counter() - started
         return result
     arrays = problem_arrays(problem)
+    map_large_blocks()  # HiGHS's growing vectors would otherwise fragment the heap (memory.py)
     if left() == 0.0:  # no time for the LP: HiGHS would still spend seconds setting it up
         return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
     model = build_model(problem)
+    return_freed_memory()  # before the LP, the solve's peak: the heap's holes go back first
     lp_status, lp_value, lp_values = _solve_lp(model, left(), _as_periods(problem, greedy), arrays)
+    return_freed_memory()  # the LP's HiGHS instance is gone: its heap blocks go back (see memory.py)
     if lp_status == "infeasible":
         from phaseout.plan.explain import explain_infeasible
 
@@ -276,6 +283,7 @@ def solve(
         return result
     if lp_status != "optimal":
         return _fallback(result, problem, arrays, greedy, time_limit, started, stop)
+    result.relaxation = lp_value
     whole = np.flatnonzero(lp_values[: model.n_x] > 1 - 1e-6)
     fixed = {problem.packages[int(model.x_package[j])].id: int(model.x_period[j]) for j in whole}
     candidates = [rounded_plan(problem, fixed), greedy] + ([start] if start is not None else [])
@@ -470,8 +478,10 @@ def _solve_lp(
 def lp_bound(problem: Problem, time_limit: float | None = None) -> float | None:
     """The LP relaxation's optimum: the bound a plan's quality is judged against (benchmarks)."""
     arrays = problem_arrays(problem)
+    map_large_blocks()
     guess = _as_periods(problem, greedy_plan(problem))
     status, value, _ = _solve_lp(build_model(problem), time_limit, guess, arrays)
+    return_freed_memory()
     return value if status == "optimal" else None
 
 
