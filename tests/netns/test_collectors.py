@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from phaseout.store.schema import devices, scan_jobs, sites
+from phaseout.store.schema import devices, scan_jobs, scans, sites
 from tests.collectors.harness import PHASEOUT, env
 from tests.conftest import pg_unavailable
 from tests.support import run_cli
@@ -271,7 +271,9 @@ def test_two_collectors_each_scan_only_their_own_scopes(
                 "--state-dir",
                 str(tmp_path / c),
                 "--host-deadline",
-                "15",  # every emulated device answers; a loaded machine can take seconds to do so
+                "30",  # every emulated device answers; a loaded machine can take seconds to do so
+                "--read-timeout",
+                "10",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -291,7 +293,11 @@ def test_two_collectors_each_scan_only_their_own_scopes(
     engine = create_engine(db if "://" in db else f"sqlite:///{db}")
     with engine.connect() as conn:
         found = conn.execute(select(sites.c.code, devices.c.ip).join(sites, sites.c.id == devices.c.site_id)).all()
-        assert sorted(found) == sorted((site, ip) for site, _s, _i, addrs, _d, _l in SITES.values() for ip in addrs)
+        every = conn.execute(select(devices.c.id, devices.c.ip, devices.c.site_id, devices.c.status)).all()
+        assert sorted(found) == sorted((site, ip) for site, _s, _i, addrs, _d, _l in SITES.values() for ip in addrs), (
+            every,
+            conn.execute(select(sites.c.id, sites.c.code)).all(),
+        )
         assert {j.status for j in conn.execute(select(scan_jobs.c.status))} == {"done"}
     engine.dispose()
 

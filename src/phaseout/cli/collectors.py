@@ -232,6 +232,9 @@ def collector_run(
     concurrency: int = typer.Option(512, "--concurrency", min=1, max=4096, help="Hosts probed at once."),
     deadline: float = typer.Option(8.0, "--host-deadline", min=0.5, help="Seconds per host, at most."),
     rate: float = typer.Option(0.0, "--rate", min=0.0, help="New hosts per second at most (0: no limit)."),
+    read_timeout: float = typer.Option(
+        2.0, "--read-timeout", min=0.2, max=60.0, help="Seconds to wait for each answer (raise it for slow site links)."
+    ),
 ) -> None:
     """Pull jobs from the server, scan locally (only inside the enrolled scopes), queue results
     on disk and push them.  Runs until SIGTERM/Ctrl-C (as a systemd service), or with --once
@@ -239,7 +242,7 @@ def collector_run(
     rest of the command line loaded (less memory on a small site machine)."""
     from phaseout.discover.collector.agent import serve, summary
 
-    settings = ScanSettings(concurrency=concurrency, host_deadline=deadline, rate=rate)
+    settings = ScanSettings(concurrency=concurrency, host_deadline=deadline, rate=rate, read_timeout=read_timeout)
     report, queued = serve(state_dir, settings, once=once, poll=poll)
     err_console.print(escape(summary(report, queued)))
     for error in report.errors[-5:]:

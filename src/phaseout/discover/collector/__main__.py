@@ -21,11 +21,17 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--concurrency", type=int, default=512, choices=range(1, 4097), metavar="1-4096")
     run.add_argument("--host-deadline", type=float, default=8.0)
     run.add_argument("--rate", type=float, default=0.0)
+    run.add_argument("--read-timeout", type=float, default=2.0, help="seconds to wait for each answer")
     args = parser.parse_args(argv)
     from phaseout.discover.collector.agent import serve, summary
     from phaseout.discover.scanner import ScanSettings
 
-    settings = ScanSettings(concurrency=args.concurrency, host_deadline=max(0.5, args.host_deadline), rate=args.rate)
+    settings = ScanSettings(
+        concurrency=args.concurrency,
+        host_deadline=max(0.5, args.host_deadline),
+        rate=args.rate,
+        read_timeout=min(max(0.2, args.read_timeout), 60.0),
+    )
     try:
         report, queued = serve(args.state_dir, settings, once=args.once, poll=max(1.0, args.poll))
     except PhaseoutError as exc:
