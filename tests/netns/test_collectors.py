@@ -297,6 +297,7 @@ def test_two_collectors_each_scan_only_their_own_scopes(
         assert sorted(found) == sorted((site, ip) for site, _s, _i, addrs, _d, _l in SITES.values() for ip in addrs), (
             every,
             conn.execute(select(sites.c.id, sites.c.code)).all(),
+            conn.execute(select(scans.c.site_code, scans.c.status, scans.c.hosts_probed, scans.c.hosts_answered)).all(),
         )
         assert {j.status for j in conn.execute(select(scan_jobs.c.status))} == {"done"}
     engine.dispose()
