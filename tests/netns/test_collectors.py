@@ -94,8 +94,8 @@ def estate(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
             _veth(ns["srv"], f"s{c}{tag}", [f"10.90.{link}.1"], ns[c], f"u{c}{tag}", [f"10.90.{link}.2"])
             d = "d" + c[1]
             _veth(ns[c], f"l{c}{tag}", [inside], ns[d], f"e{c}{tag}", [*addrs, decoy])
-            emulated = ((addrs[0], 3, "hikvision-ipc,dahua-ipc,axis-ipc"), (decoy, 1, "hikvision-ipc"))
-            for base, count, profiles in emulated:
+            emulated = ((addrs[0], 3, "hikvision-ipc,dahua-ipc,axis-ipc", link), (decoy, 1, "hikvision-ipc", 10 + link))
+            for base, count, profiles, seed in emulated:
                 proc = subprocess.Popen(
                     [
                         "ip",
@@ -110,6 +110,8 @@ def estate(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
                         str(count),
                         "--base",
                         base,
+                        "--seed",  # each site's cameras are different cameras (their own serials and MACs)
+                        str(seed),
                     ],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,

@@ -35,6 +35,11 @@ def emulate(
     ),
     count: int = typer.Option(4, "--count", min=1, max=65536, help="How many devices."),
     base: str = typer.Option("127.20.0.1", "--base", help="First loopback address; each device takes the next."),
+    seed: int = typer.Option(
+        1,
+        "--seed",
+        help="Seed of the serials and MACs: two runs with different seeds are different devices.",
+    ),
     list_: bool = typer.Option(False, "--list", help="List the profiles and exit."),
 ) -> None:
     """Run emulated devices on loopback addresses and their real ports until Ctrl-C, for trying
@@ -48,7 +53,7 @@ def emulate(
         for name, p in sorted(load_profiles().items()):
             console.print(f"{escape(name):18} {escape(p.maker):10} {escape(p.model)}  ports {list(p.ports)}")
         return
-    devices = plan_devices([p.strip() for p in profiles.split(",") if p.strip()], count, base)
+    devices = plan_devices([p.strip() for p in profiles.split(",") if p.strip()], count, base, seed=seed)
 
     async def run() -> None:
         async with Emulator(devices):
