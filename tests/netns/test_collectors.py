@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, select
 from phaseout.store.schema import devices, scan_jobs, scans, sites
 from tests.collectors.harness import PHASEOUT, env
 from tests.conftest import pg_unavailable
+from tests.netns.capture import start_capture
 from tests.support import run_cli
 
 PG_SOCKET = Path("/run/postgresql/.s.PGSQL.5432")
@@ -174,23 +175,6 @@ def estate(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
-def _capture(namespace: str, path: Path) -> subprocess.Popen[str]:
-    dump = subprocess.Popen(
-        ["ip", "netns", "exec", namespace, "tcpdump", "-i", "any", "-n", "-U", "-w", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert dump.stderr is not None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = dump.stderr.readline()
-        if "listening on" in line or not line:
-            break
-    time.sleep(0.2)
-    return dump
-
-
 def _destinations(path: Path) -> list[tuple[str, str]]:
     text = subprocess.run(["tcpdump", "-r", str(path), "-n"], capture_output=True, text=True).stdout
     out = []
@@ -253,7 +237,7 @@ def test_two_collectors_each_scan_only_their_own_scopes(
         )
         assert added.returncode == 0, added.stderr
         assert run_cli("--db", db, "scans", "run", f"scan-{c}").returncode == 0
-        dumps[c] = (_capture(ns[c], tmp_path / f"{c}.pcap"), tmp_path / f"{c}.pcap")
+        dumps[c] = (start_capture(ns[c], tmp_path / f"{c}.pcap"), tmp_path / f"{c}.pcap")
     # the other site's network is refused to each collector on the server's end
     refused = run_cli(
         "--db", db, "scans", "add", "cross", "-t", "10.82.0.10", "--scope", "10.82.0.0/27", "--collector", "site-c1"

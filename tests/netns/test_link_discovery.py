@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.netns.capture import start_capture
+
 SCANNER_IP, DEVICE_NET = "10.77.0.1", "10.77.0.0/28"
 DEVICES = ["10.77.0.10", "10.77.0.11", "10.77.0.12"]  # hikvision, dahua, axis: inside the scope
 OUTSIDE = "10.77.0.20"  # a Hikvision camera outside the /28 scope: must be neither kept nor probed
@@ -152,20 +154,7 @@ def test_link_discovery_finds_devices_in_scope_only(link: tuple[str, str]) -> No
 def test_capture_shows_nothing_leaves_the_scope(link: tuple[str, str], tmp_path: Path) -> None:
     scanner, interface = link
     capture = tmp_path / "scan.pcap"
-    dump = subprocess.Popen(
-        ["ip", "netns", "exec", scanner, "tcpdump", "-i", "any", "-n", "-U", "-w", str(capture)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    # wait until tcpdump says it is listening (a fixed sleep missed the scan on a busy machine)
-    assert dump.stderr is not None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = dump.stderr.readline()
-        if "listening on" in line or not line:
-            break
-    time.sleep(0.2)
+    dump = start_capture(scanner, capture)
     proc = _scan(scanner, interface)
     time.sleep(1.5)  # let tcpdump write the last packets before it is stopped
     dump.send_signal(signal.SIGINT)
