@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: the shared plan builder
 
-import orjson
 from sqlalchemy import select, text
 
 from phaseout.app import Phaseout
@@ -35,9 +35,10 @@ from phaseout.discover.channels import Channel
 from phaseout.discover.scanner import HostResult
 from phaseout.queries import dashboard, recorders
 from phaseout.store import Store
-from phaseout.store.schema import devices, plan_visits, plans
+from phaseout.store.schema import devices
 from phaseout.store.users import add_user
 from phaseout.store.work import list_orders
+from tests.support import store_visit_plan
 
 
 def _channels(site: int, rec: int, count: int, swapped: bool = False) -> list[Channel]:
@@ -133,42 +134,17 @@ def main() -> None:
         earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
         with store.engine.begin() as conn:
             conn.execute(text("update devices set first_seen = :t, last_seen = :t"), {"t": earlier})
-            plan_id = conn.execute(
-                plans.insert()
-                .values(
-                    name="bench",
-                    created_at=earlier,
-                    status="optimal",
-                    settings="{}",
-                    problem=orjson.dumps({"sites": [{"id": c, "region": "North"} for c in sites]}).decode(),
-                    result="{}",
-                    details="{}",
-                )
-                .returning(plans.c.id)
-            ).scalar_one()
+            visits = {}
             for s, code in enumerate(sites):
                 ip = f"127.{100 + s // 200}.{s % 200}.1"
                 parent = conn.execute(select(devices.c.id).where(devices.c.ip == ip)).scalar_one()
                 kids = conn.execute(select(devices.c.id, devices.c.channel).where(devices.c.parent_id == parent)).all()
-                swaps = [
+                visits[code] = [
                     {"device": k.id, "type": "camera", "old": "hikvision", "ip": None, "sku": "AX"}
                     for k in kids
                     if int(k.channel[1:]) % 2 == 1
                 ]
-                conn.execute(
-                    plan_visits.insert().values(
-                        plan_id=plan_id,
-                        package=f"{code}#1",
-                        site=code,
-                        period="2027-Q1",
-                        period_index=0,
-                        devices=len(swaps),
-                        risk=1.0,
-                        cost=1.0,
-                        hours=1.0,
-                        swaps=orjson.dumps(swaps).decode(),
-                    )
-                )
+            plan_id = store_visit_plan(conn, "bench", earlier, visits)
         app.generate_work(plan_id)
         today = dt.date.today()
         lines = ["work_order,device,old_serial,new_serial,new_mac,done_date"]

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 from typer.testing import CliRunner
 
 from phaseout.app import Phaseout
@@ -167,3 +168,46 @@ def plan_to_done_order(app: Phaseout, tmp_path: Path, today: dt.date, new_serial
     )
     app.record_return(tmp_path / "return.csv")
     return int(wo), int(device_id)
+
+
+def store_visit_plan(
+    conn: Connection, name: str, created: dt.datetime, visits: Mapping[str, list[dict[str, object]]]
+) -> int:
+    """A stored plan with one visit per site swapping the given devices (swap dicts as the
+    planner stores them), for tests and benches whose subject is what comes after the planner
+    (work orders, verification); the planner's own choices are tested elsewhere."""
+    import orjson
+
+    from phaseout.store.schema import plan_visits, plans
+
+    plan_id = int(
+        conn.execute(
+            plans.insert()
+            .values(
+                name=name,
+                created_at=created,
+                status="optimal",
+                settings="{}",
+                problem=orjson.dumps({"sites": [{"id": s, "region": "North"} for s in visits]}).decode(),
+                result="{}",
+                details="{}",
+            )
+            .returning(plans.c.id)
+        ).scalar_one()
+    )
+    for site, swaps in visits.items():
+        conn.execute(
+            plan_visits.insert().values(
+                plan_id=plan_id,
+                package=f"{site}#1",
+                site=site,
+                period="2027-Q1",
+                period_index=0,
+                devices=len(swaps),
+                risk=1.0,
+                cost=1.0,
+                hours=1.0,
+                swaps=orjson.dumps(swaps).decode(),
+            )
+        )
+    return plan_id

@@ -10,7 +10,6 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
-import orjson
 from sqlalchemy import select, text
 
 from phaseout.app import Phaseout
@@ -18,9 +17,9 @@ from phaseout.discover.digest import Credentials
 from phaseout.discover.scanner import HostResult, ScanSettings, scan
 from phaseout.emulate.devices import Device, Emulator, plan_devices
 from phaseout.store import Store
-from phaseout.store.schema import devices, plan_visits, plans
+from phaseout.store.schema import devices
 from phaseout.store.work import list_orders, show
-from tests.support import needs_ports
+from tests.support import needs_ports, store_visit_plan
 
 IP = "127.38.0.1"
 SETTINGS = ScanSettings(
@@ -51,33 +50,7 @@ def _order_for(store: Store, site: str, device_ids: list[int]) -> int:
     now = dt.datetime.now(dt.UTC)
     swaps = [{"device": d, "type": "camera", "old": "hikvision", "ip": None, "sku": "AXIS-P3265"} for d in device_ids]
     with store.engine.begin() as conn:
-        plan_id = conn.execute(
-            plans.insert()
-            .values(
-                name="channels",
-                created_at=now,
-                status="optimal",
-                settings="{}",
-                problem=orjson.dumps({"sites": [{"id": site, "region": "North"}]}).decode(),
-                result="{}",
-                details="{}",
-            )
-            .returning(plans.c.id)
-        ).scalar_one()
-        conn.execute(
-            plan_visits.insert().values(
-                plan_id=plan_id,
-                package=f"{site}#1",
-                site=site,
-                period="2027-Q1",
-                period_index=0,
-                devices=len(swaps),
-                risk=1.0,
-                cost=1.0,
-                hours=1.0,
-                swaps=orjson.dumps(swaps).decode(),
-            )
-        )
+        plan_id = store_visit_plan(conn, "channels", now, {site: swaps})
     app = Phaseout(store, actor="tester")
     app.generate_work(plan_id)
     with store.engine.connect() as conn:
