@@ -418,13 +418,26 @@ _AUTH_REALM = re.compile(r'^\s*Digest\b.{0,512}?\brealm="([^"\r\n]{1,256})"', re
 _RTP_INFO_URL = re.compile(r"(?:^|[,;\s])url=([^;,\s]{1,2048})", re.IGNORECASE)
 
 
+#: A realm that is nothing but a MAC address (12 hex digits, bare or in pairs): the realm is a
+#: string the server chooses (RFC 7616 3.3, RFC 7617 2), and some firmware puts its own MAC there.
+_REALM_MAC = re.compile(r'\brealm="((?:[0-9A-Fa-f]{12})|(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2})"', re.IGNORECASE)
+
+
 def _auth_facts(facts: Facts, kind: str, headers: dict[str, list[str]]) -> None:
-    """Challenges the device sent, and the realm a client echoed back from one."""
+    """Challenges the device sent, and the realm a client echoed back from one.  A realm that is a
+    MAC address is read as the device's MAC: its prefix then names the maker only if the IEEE
+    registry (or the curated list) assigns it, so a random 12-hex realm rarely says anything."""
+    realms: list[str] = []
     for auth in headers.get("www-authenticate", []):
         facts.text("auth", kind, auth)
+        realms.append(auth)
     for line in headers.get("authorization", [])[:20]:
         if m := _AUTH_REALM.match(line):
             facts.text("auth", kind, f'Digest realm="{m.group(1)}"')
+            realms.append(f'realm="{m.group(1)}"')
+    for realm in realms[:20]:
+        if (m := _REALM_MAC.search(realm)) and (hx := mac_hex(m.group(1))):
+            facts.macs.append((kind, hx))
 
 
 _TITLE = re.compile(r"<title[^>]{0,64}>([^<]{1,512})</title", re.IGNORECASE)
@@ -660,8 +673,26 @@ _OID = re.compile(
     re.IGNORECASE,
 )
 _SNMP_LINE = re.compile(r"sys(Descr|ObjectID)(?:\.0)?\s*(?:=|:)\s*(?:STRING:|OID:)?\s*([^\r\n]+)", re.IGNORECASE)
-#: The first OID of each line of a walk (the object answered, not a value that looks like one).
-_WALKED = re.compile(r"^[ \t]*(\S{1,256})[ \t]*=", re.MULTILINE)
+#: sysDescr (1.3.6.1.2.1.1.1.0) and sysObjectID (1.3.6.1.2.1.1.2.0) by number (RFC 3418), as
+#: ``snmpwalk -On`` prints them (``.1.3.6.1.2.1.1.1.0 = STRING: ...``) and as an snmpsim record
+#: stores them (``1.3.6.1.2.1.1.1.0|4|...``: OID, type tag, value; tag ``4x`` = hex-encoded value).
+_SNMP_NUMERIC = re.compile(
+    r"^[ \t]*\.?1\.3\.6\.1\.2\.1\.1\.([12])\.0[ \t]*(?:=[ \t]*(?:STRING:|OID:)?|\|(\w{1,4})\|)[ \t]*([^\r\n]*)",
+    re.MULTILINE,
+)
+#: The first OID of each line of a walk (the object answered, not a value that looks like one):
+#: ``OID = value`` lines, and ``OID|tag|value`` records of an snmpsim file.
+_WALKED = re.compile(r"^[ \t]*(\S{1,256}?)[ \t]*(?:=|\|\w{1,4}\|)", re.MULTILINE)
+
+
+def _snmprec_value(tag: str, value: str) -> str:
+    """An snmpsim record value as text: tags ending in ``x`` carry the bytes in hex."""
+    if tag.endswith("x"):
+        try:
+            return bytes.fromhex(value.strip()).decode("utf-8", errors="replace")
+        except ValueError:
+            return value
+    return value
 
 
 def _snmp(facts: Facts, obs: dict[str, Any]) -> None:
@@ -674,6 +705,7 @@ def _snmp(facts: Facts, obs: dict[str, Any]) -> None:
             raise ObservationError(f"snmp.{name} must be a string")
     if descr:
         facts.text("snmp.sysdescr", "snmp", clean_text(descr[:4096]))
+        facts.makers.append(("snmp", "sysDescr", _value(clean_text(descr[:4096]))))
     if oid:
         _snmp_text(facts, "snmp", oid[:1024], with_descr=False)
     if "raw" in obs and descr is None and oid is None:
@@ -690,8 +722,17 @@ def _snmp_text(facts: Facts, kind: str, text: str, with_descr: bool = True) -> N
             descr = value
         elif what == "objectid":
             oids.append(value)
+    for m in _SNMP_NUMERIC.finditer(text):
+        value = _snmprec_value(m.group(2) or "", m.group(3)).strip().strip('"')
+        if m.group(1) == "1" and descr is None:
+            descr = value
+        elif m.group(1) == "2":
+            oids.append(value)
     if descr and with_descr:
         facts.text("snmp.sysdescr", kind, descr[:4096])
+        # RFC 3418: sysDescr "should include the full name and version identification of the
+        # system's hardware type": a maker named there is the device naming its maker.
+        facts.makers.append((kind, "sysDescr", _value(descr)))
     oids.extend(m.group(1) for m in _WALKED.finditer(text))
     if not oids:
         oids.append(text[:1024])
@@ -756,7 +797,7 @@ def _pasted(facts: Facts, kind: str, text: str) -> None:
             facts.text(f"tls.{name}", kind, value)
             for o in re.finditer(r"(?:^|[,;/]\s*)O\s*=\s*([^,;/]+)", value):
                 facts.makers.append((kind, f"certificate {name} O", _value(o.group(1))))
-    if "1.3.6.1.4.1." in head or "enterprises." in head or "sysDescr" in head:
+    if "1.3.6.1.4.1." in head or "enterprises." in head or "sysDescr" in head or "1.3.6.1.2.1.1.1.0" in head:
         _snmp_text(facts, kind, head)
     if _DHIP_PRINT.search(head):
         facts.text("dhdiscover", kind, head)
