@@ -7,7 +7,9 @@ subprocess, as a user would run it):
   (b) the same corpus, split ``holdout`` (about 30 % of the source groups, never tuned on),
   (b2) split ``holdout2``: captures gathered later from sources nobody on the project had read,
       measured before any rule was changed for them, and ``holdout3``, gathered after those
-      changes to measure them on answers they were not written against,
+      changes to measure them on answers they were not written against; ``holdout4`` to
+      ``holdout6`` likewise, each measured first with the rules as they were (docs/corpus.md),
+  (a+b) all splits of the repository corpus together (the per-kind figures issue 14 asks for),
   (c) ../shared/corpus when that folder is present (read-only, never committed).
 
 Each capture becomes the observation a scanner would record (tests/corpus_loader.py); the
@@ -180,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     captures = load_manifest()
     for split in SPLITS:
         report(f"repository corpus, split {split}", [c for c in captures if c.split == split], args.show_misses)
+    # Issue 14 asks for the figures per evidence kind on the whole repository corpus as well.
+    report("repository corpus, all splits", captures, show_misses=False)
     shared = load_shared(args.shared)
     if shared:
         report(f"shared corpus {args.shared}", shared, args.show_misses)

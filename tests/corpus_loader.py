@@ -60,8 +60,10 @@ FRESH_SPLIT_3 = "holdout4"
 FRESH_SPLIT_4 = "holdout5"
 #: A fifth fresh split (30 captures, 2026-12-01, helper evidence2), measured before any rule change for it.
 FRESH_SPLIT_5 = "holdout6"
+#: Gathered after the holdout6 rule changes (helper evidence2) and measured once.
+FRESH_SPLIT_6 = "holdout7"
 #: Every split the manifest may name, in the order the benchmark reports them.
-SPLITS = ("dev", "holdout", FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4, FRESH_SPLIT_5)
+SPLITS = ("dev", "holdout", FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4, FRESH_SPLIT_5, FRESH_SPLIT_6)
 
 Observation = dict[str, Any]
 
@@ -109,7 +111,7 @@ def split_for(group: str) -> str:
 
 def split_is_valid(split: str, group: str) -> bool:
     """A row's split is the hash split of its group, or the fresh holdout gathered later."""
-    return split in (split_for(group), FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4, FRESH_SPLIT_5)
+    return split in (split_for(group), FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4, FRESH_SPLIT_5, FRESH_SPLIT_6)
 
 
 # -- observations ------------------------------------------------------------------------------
