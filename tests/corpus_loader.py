@@ -111,7 +111,7 @@ def split_for(group: str) -> str:
 
 def split_is_valid(split: str, group: str) -> bool:
     """A row's split is the hash split of its group, or the fresh holdout gathered later."""
-    return split in (split_for(group), FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4, FRESH_SPLIT_5, FRESH_SPLIT_6)
+    return split == split_for(group) or split in SPLITS[2:]
 
 
 # -- observations ------------------------------------------------------------------------------

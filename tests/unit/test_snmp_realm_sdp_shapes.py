@@ -1,0 +1,124 @@
+"""Answer shapes added after the holdout6 measurement (issue 14): SNMP objects by number and
+snmpsim records, a maker named in sysDescr, a realm that is the device's MAC, and the SDP
+session name of Hikvision's RTSP server.  Each case also checks what must stay unknown, since a
+false positive costs a customer a wrongly replaced camera."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from phaseout.identify import Identifier
+
+IDF = Identifier()
+
+
+def _vendor(obs: dict[str, Any]) -> str:
+    return IDF.identify([obs]).vendor
+
+
+def _rules(obs: dict[str, Any]) -> set[str]:
+    return {e.rule for e in IDF.identify([obs]).evidence}
+
+
+# ---------------------------------------------------------------- SNMP
+
+
+NET_SNMP_LINUX = "1.3.6.1.2.1.1.1.0|4|Linux 3.10.0\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10\n"
+SNMPREC_HIK_NVR = (
+    "1.3.6.1.2.1.1.1.0|4|Hikvision company products\n"
+    "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.50001\n"
+    "1.3.6.1.2.1.1.3.0|67|85447143\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("obs", "vendor"),
+    [
+        # snmpsim records (OID|tag|value): sysDescr names the maker
+        ({"kind": "snmp", "raw": SNMPREC_HIK_NVR}, "hikvision"),
+        ({"kind": "banner", "port": 161, "raw": SNMPREC_HIK_NVR}, "hikvision"),
+        # tag 4x: the value in hex
+        ({"kind": "snmp", "raw": "1.3.6.1.2.1.1.1.0|4x|" + b"Hikvision company products".hex() + "\n"}, "hikvision"),
+        # snmpsim record of a private object under Dahua's MIB root
+        ({"kind": "snmp", "raw": "1.3.6.1.4.1.1004849.2.1.2.6.0|4|DH-NVR4108HS-8P-4KS2\n"}, "dahua"),
+        # snmpwalk -On: sysObjectID by number
+        ({"kind": "snmp", "raw": ".1.3.6.1.2.1.1.2.0 = OID: .1.3.6.1.4.1.1004849.3.2.10\n"}, "dahua"),
+        # another maker named in sysDescr is that maker, never a covered one
+        ({"kind": "snmp", "raw": "1.3.6.1.2.1.1.1.0|4|; AXIS P5534-E; PTZ Dome Network Camera; 5.40.9.2;\n"}, "axis"),
+        ({"kind": "snmp", "sysdescr": "Hikvision company products"}, "hikvision"),
+        # nothing maker-specific stays unknown
+        ({"kind": "snmp", "raw": '.1.3.6.1.2.1.1.1.0 = STRING: "NVR"\n'}, "unknown"),
+        ({"kind": "snmp", "raw": NET_SNMP_LINUX}, "unknown"),
+    ],
+)
+def test_snmp_records_by_number(obs: dict[str, Any], vendor: str) -> None:
+    assert _vendor(obs) == vendor
+
+
+def test_a_maker_in_sysdescr_is_named_as_the_device_names_itself() -> None:
+    result = IDF.identify([{"kind": "snmp", "raw": SNMPREC_HIK_NVR}])
+    assert any(e.rule == "name:hikvision" and "company products" in e.matched for e in result.evidence)
+
+
+def test_a_bad_hex_snmprec_value_is_kept_as_text() -> None:
+    assert _vendor({"kind": "snmp", "raw": "1.3.6.1.2.1.1.1.0|4x|not hex\n"}) == "unknown"
+
+
+# ---------------------------------------------------------------- a realm that is a MAC
+
+HIK_401 = (
+    "RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n"
+    'WWW-Authenticate: Digest realm="{realm}", nonce="739ee6c7ea93532ef87d5f319b155537", stale="FALSE"\r\n\r\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("realm", "vendor"),
+    [
+        ("b4a38201a73f", "hikvision"),  # B4:A3:82 is assigned to Hikvision
+        ("B4:A3:82:01:A7:3F", "hikvision"),
+        ("588fcf7a1dc6", "hikvision"),  # 58:8F:CF: Hangzhou Ezviz Software
+        ("02a38201a73f", "unknown"),  # locally administered: says nothing
+        ("fe12f37bd0000bccbbd35f1a", "unknown"),  # 24 hex digits: a hash, not a MAC
+        ("b4a38201a73f0", "unknown"),  # 13 digits
+    ],
+)
+def test_realm_that_is_a_mac(realm: str, vendor: str) -> None:
+    assert _vendor({"kind": "rtsp", "raw": HIK_401.format(realm=realm)}) == vendor
+
+
+def test_realm_mac_in_an_http_challenge_and_in_an_echoed_authorization() -> None:
+    http = 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="b4a38201a73f"\r\n\r\n'
+    assert _vendor({"kind": "http", "raw": http}) == "hikvision"
+    echoed = (
+        "RTSP/1.0 200 OK\r\nCSeq: 2\r\n\r\n"
+        "DESCRIBE rtsp://192.0.2.1/Streaming/Channels/101 RTSP/1.0\r\nCSeq: 3\r\n"
+        'Authorization: Digest username="u", realm="b4a38201a73f", nonce="n", uri="/", response="r"\r\n\r\n'
+    )
+    assert _vendor({"kind": "rtsp", "raw": echoed}) == "hikvision"
+
+
+# ---------------------------------------------------------------- SDP session name
+
+HIK_SDP = (
+    "RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Type: application/sdp\r\n\r\n"
+    "v=0\r\no=- 1109162014219182 0 IN IP4 0.0.0.0\r\ns={name}\r\ne=NONE\r\nt=0 0\r\n"
+    "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+    "a=Media_header:MEDIAINFO=494D4B48010100000400000100000000000000000000000000000000000000000000000000000000;\r\n"
+)
+
+
+def test_hik_media_server_session_name() -> None:
+    obs = {"kind": "rtsp", "raw": HIK_SDP.format(name="HIK Media Server V3.1.3")}
+    assert _vendor(obs) == "hikvision"
+    assert "hikvision.rtsp.sdp.hik-media-server" in _rules(obs)
+
+
+@pytest.mark.parametrize(
+    "name", ["Media Presentation", "RTSP/RTP stream from anjvision ipcamera", "HIK-like Media Server"]
+)
+def test_hikvision_style_sdp_from_other_firmware_stays_unknown(name: str) -> None:
+    # the IMKH media header and "Media Presentation" are shared by Hikvision-style ODM firmware
+    assert _vendor({"kind": "rtsp", "raw": HIK_SDP.format(name=name)}) == "unknown"
