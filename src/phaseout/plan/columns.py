@@ -51,10 +51,11 @@ def _pick(model: Model, cols: IntArray) -> tuple[FloatArray, FloatArray, FloatAr
     starts = np.zeros(cols.size, dtype=np.int64)
     np.cumsum(count[:-1], out=starts[1:])
     pos = np.repeat(first - starts, count) + np.arange(int(count.sum()), dtype=np.int64)
+    lower, upper = model.bounds(cols)
     return (
         model.cost[cols],
-        model.lower[cols],
-        model.upper[cols],
+        lower,
+        upper,
         starts.astype(np.int32),
         model.index[pos],
         model.value[pos],
@@ -104,11 +105,10 @@ def solve_by_columns(
     inside[initial_columns(model, guess, must, horizon)] = True
     cols = np.concatenate([np.flatnonzero(inside), np.arange(n_x, len(model.cost))])
     cost, lower, upper, starts, index, value = _pick(model, cols)
+    # the inside x columns, then every other column: the restricted model's bounds follow
     restricted = Model(**{name: getattr(model, name) for name in model.__slots__})
-    restricted.cost, restricted.lower, restricted.upper = cost, lower, upper
-    restricted.starts, restricted.index, restricted.value = starts, index, value
-    restricted.integrality = np.zeros(cols.size, dtype=np.int32)
-    h = run(restricted, time_limit, 1e-3)
+    restricted.cost, restricted.starts, restricted.index, restricted.value = cost, starts, index, value
+    h = run(restricted, time_limit, 1e-3, relaxed=True)
     del restricted, cost, lower, upper, starts, index, value
     while True:
         status = h.getModelStatus()
