@@ -48,8 +48,8 @@ COLUMNS_AT_ONCE = 20_000
 #: column it holds, and a large round adds many that the optimum does not use: measured at 30,000
 #: sites (932,455 columns), 200,000 per round ended with 487,081 columns and a 653 MB peak, 50,000
 #: with 423,412 and 618 MB, same optimum (25,000: the benchmark's peak in docs/benchmarks.md).
-#: No 3,000-site shape of ``bench/plan_shapes.py`` adds more than 17,004 in a round, so their
-#: solves are unchanged.
+#: No 3,000-site shape of ``bench/plan_shapes.py`` added more than 17,004 in a round (measured
+#: with the wider start of branch ``planmem``), so their solves were unchanged.
 MAX_ADDED = 25_000
 #: the starting columns: periods within this many of the guess's (see the module's docstring)
 NEAR = 0
