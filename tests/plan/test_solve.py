@@ -359,7 +359,7 @@ def test_columns_taken_out_again_leave_the_lp_optimum_unchanged(
     deleted: list[int] = []
 
     class Counting(highspy.Highs):  # type: ignore[misc]
-        def deleteCols(self, count: int, indices: Any) -> Any:  # noqa: N802 - HiGHS's name
+        def deleteCols(self, count: int, indices: Any) -> Any:
             deleted.append(count)
             return super().deleteCols(count, indices)
 
