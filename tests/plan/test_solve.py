@@ -341,3 +341,42 @@ def test_column_generation_reaches_the_lp_optimum(carry_over: bool, monkeypatch:
         assert status == "optimal" and values.size == len(model.cost)
         assert by_columns == pytest.approx(full, rel=1e-9)
         assert by_columns <= full + 1e-6 * max(full, 1.0)
+
+
+@pytest.mark.parametrize(("carry_over", "drop_above"), [(False, 1e-9), (True, 1e-9), (False, None)])
+def test_columns_taken_out_again_leave_the_lp_optimum_unchanged(
+    carry_over: bool, drop_above: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Column generation that deletes the columns the rounds no longer want (issue 18: HiGHS's
+    memory follows the most columns it held) ends at the same optimum as the LP with every
+    column, and its solution is a point of that LP."""
+    import highspy
+
+    from phaseout.plan import columns
+    from phaseout.plan import solve as solve_module
+    from phaseout.plan.model import build_model
+
+    deleted: list[int] = []
+
+    class Counting(highspy.Highs):  # type: ignore[misc]
+        def deleteCols(self, count: int, indices: Any) -> Any:
+            deleted.append(count)
+            return super().deleteCols(count, indices)
+
+    problem = _bigger(610, carry_over)
+    model = build_model(problem)
+    arrays = problem_arrays(problem)
+    status, full, _ = solve_module._solve_lp(model, None)
+    assert status == "optimal"
+    monkeypatch.setattr(solve_module, "COLUMNS_AT_ONCE", 0)
+    monkeypatch.setattr(columns, "DROP_ABOVE", drop_above)
+    monkeypatch.setattr(columns, "MAX_ADDED", 500)  # many rounds on a small problem
+    monkeypatch.setattr(highspy, "Highs", Counting)
+    guess = solve_module._as_periods(problem, greedy_plan(problem))
+    status, by_columns, values = solve_module._solve_lp(model, None, guess, arrays)
+    assert status == "optimal"
+    assert by_columns == pytest.approx(full, rel=1e-9)
+    assert (sum(deleted) > 0) == (drop_above is not None)
+    x = values[: model.n_x]
+    assert x.min() >= -1e-9 and x.max() <= 1 + 1e-9
+    assert np.bincount(model.x_package, weights=x).max() <= 1 + 1e-6  # each visit at most once

@@ -143,11 +143,14 @@ def run_highs(
     start: npt.NDArray[np.float64] | None = None,
     options: dict[str, Any] | None = None,
     cpu_seconds: float | None = None,
+    *,
+    relaxed: bool = False,
 ) -> highspy.Highs:
     """Pass the arrays to HiGHS, optionally with a starting solution (and extra HiGHS
-    ``options``), and solve.  ``cpu_seconds`` stops it once this process has used that much CPU
-    time (``time_limit`` still bounds the wall clock): a sub-problem then gets the same work on a
-    loaded machine as on a quiet one, where a wall-clock budget gave it a third of it."""
+    ``options``), and solve; ``relaxed``: every column continuous (the LP relaxation).
+    ``cpu_seconds`` stops it once this process has used that much CPU time (``time_limit`` still
+    bounds the wall clock): a sub-problem then gets the same work on a loaded machine as on a
+    quiet one, where a wall-clock budget gave it a third of it."""
     highs_version()  # the first instance prints a banner: keep it off standard output
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", bool(os.environ.get("PHASEOUT_HIGHS_LOG")))
@@ -160,6 +163,7 @@ def run_highs(
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     n_col, n_row = len(model.cost), len(model.row_lower)
+    lower, upper = model.bounds()  # built for the call only (see Model)
     h.passModel(
         n_col,
         n_row,
@@ -168,15 +172,16 @@ def run_highs(
         1,  # minimise
         model.offset,
         model.cost,
-        model.lower,
-        model.upper,
+        lower,
+        upper,
         model.row_lower,
         model.row_upper,
         model.starts,
         model.index,
         model.value,
-        model.integrality,
+        model.integrality(relaxed=relaxed),
     )
+    del lower, upper
     if time_limit is not None or cpu_seconds is not None:
         # HiGHS checks its time limit only now and then (presolve and the root node can run far
         # past it); the interrupt callbacks are called often, so they keep the promise.
@@ -463,9 +468,7 @@ def _solve_lp(
         if status != highspy.HighsModelStatus.kOptimal:
             return "stopped", 0.0, np.zeros(0)
         return "optimal", max(objective - tie_most, 0.0), values
-    relaxed = Model(**{name: getattr(model, name) for name in model.__slots__})
-    relaxed.integrality = np.zeros_like(model.integrality)
-    h = run_highs(relaxed, time_limit, DEFAULT_GAP)
+    h = run_highs(model, time_limit, DEFAULT_GAP, relaxed=True)
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:
         return "infeasible", 0.0, np.zeros(0)
