@@ -326,6 +326,7 @@ def ingest(app: Phaseout, collector: dict[str, Any], body: bytes) -> dict[str, A
             interrupted=upload.interrupted,
             silent=upload.silent,
             within=receipt,
+            answers=upload.answers,
         )
     except IntegrityError:  # the same upload merged concurrently: its receipt won, this rolled back
         seen = db.receipt(app.engine, collector["id"], upload.upload_id)
@@ -339,4 +340,5 @@ def ingest(app: Phaseout, collector: dict[str, Any], body: bytes) -> dict[str, A
         "hosts": record.hosts,
         "created": record.created,
         "updated": record.updated,
+        "facts": upload.facts,
     }

@@ -23,6 +23,7 @@ from phaseout.app import Phaseout
 from phaseout.app import collectors as use
 from phaseout.discover.collector.wire import UploadError
 from phaseout.errors import UsageError
+from phaseout.identify.facts_wire import facts_version
 from phaseout.store import Store
 from phaseout.store import collectors as db
 from phaseout.web.security import limiter, request_address
@@ -126,7 +127,15 @@ async def claim(request: Request, collector: CollectorDep) -> JSONResponse:
         health = {}
     await run_in_threadpool(_contact, request, collector, health)
     job = await run_in_threadpool(use.claim_for, _app(request), collector)
-    return JSONResponse({"job": job, "scopes": collector["scopes"], "server_version": __version__})
+    return JSONResponse(
+        {
+            "job": job,
+            "scopes": collector["scopes"],
+            "server_version": __version__,
+            # a collector whose parsers are these sends each answer's facts with its upload
+            "facts_version": facts_version(),
+        }
+    )
 
 
 #: collectors whose upload this process is checking or merging now (one at a time each: a 64 MiB
