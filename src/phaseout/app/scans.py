@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from phaseout.app import gc_pause
 from phaseout.app.alerts import after_batch
 from phaseout.discover.scanner import HostResult, ScanSettings, scan
 from phaseout.domain import Identifies, ScannedHost, ScanRun
@@ -116,6 +117,27 @@ def store_scan(
             host = by_ip[ip] = HostResult(ip)
             outcome.results.append(host)
         host.observations[:0] = seen
+    with gc_pause.paused():  # (app/gc_pause.py)
+        record = _store(outcome, by_ip, read, targets, planned, ports, site, vantage, identifier, actor, store, within)
+    after_batch(store)  # the alert rules look at what the scan found (queued in the outbox)
+    return record
+
+
+def _store(
+    outcome: ScanOutcome,
+    by_ip: dict[str, HostResult],
+    read: AnswerFacts,
+    targets: list[str],
+    planned: int,
+    ports: tuple[int, ...],
+    site: str | None,
+    vantage: str | None,
+    identifier: Identifies,
+    actor: str,
+    store: Store,
+    within: Callable[[Any, int], None] | None,
+) -> ScanRecord:
+    """The body of :func:`store_scan`: the hosts as the store records them, written."""
     hosts = [scanned_host(r, r.ip in outcome.finished, read) for r in by_ip.values()]
     hosts += [scanned_host(r, True, read) for ip, r in outcome.finished.items() if ip not in by_ip]
     hosts.sort(key=lambda h: tuple(int(x) for x in h.ip.split(".")) if "." in h.ip else (0,))
@@ -130,6 +152,4 @@ def store_scan(
         started=outcome.started,
         finished=outcome.ended,
     )
-    record = record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within)
-    after_batch(store)  # the alert rules look at what the scan found (queued in the outbox)
-    return record
+    return record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within)
