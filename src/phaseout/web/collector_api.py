@@ -11,6 +11,7 @@ reason, and nothing of it is merged.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 import orjson
@@ -23,6 +24,7 @@ from phaseout.app import Phaseout
 from phaseout.app import collectors as use
 from phaseout.discover.collector.wire import UploadError
 from phaseout.errors import UsageError
+from phaseout.identify import Identifier
 from phaseout.identify.facts_wire import facts_version
 from phaseout.store import Store
 from phaseout.store import collectors as db
@@ -42,7 +44,17 @@ router = APIRouter(prefix=PREFIX, tags=["collector"])
 
 
 def _app(request: Request) -> Phaseout:
-    return Phaseout(Store(request.app.state.engine), actor="collector-api")
+    app = Phaseout(Store(request.app.state.engine), actor="collector-api")
+    app.__dict__["identifier"] = _identifier()  # (Phaseout.identifier is a cached property)
+    return app
+
+
+@cache
+def _identifier() -> Identifier:
+    """One identifier for every upload this process merges: the knowledge is loaded once per
+    process anyway, and its caches (models decoded, MAC blocks and names looked up) then serve
+    every upload instead of starting cold for each."""
+    return Identifier()
 
 
 def collector_of(request: Request) -> dict[str, Any] | None:
