@@ -84,6 +84,7 @@ def scanned_host(result: HostResult, finished: bool, answers: AnswerFacts | None
         firmware=_first(facts.firmware) if facts else None,
         channels=list(result.channels),
         channel_kinds=set(result.channel_kinds),
+        facts=facts,
     )
 
 

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from phaseout.identify.facts import AnswerFacts, Facts, _value, gather, gather_cached, mac_hex
+from phaseout.identify.facts import AnswerFacts, Facts, _merge, _value, gather, gather_cached, mac_hex
 from phaseout.identify.models import Decoded, Grammar, match_serial, normalize_model
 from phaseout.identify.result import Evidence, Identification
 from phaseout.ingest.values import parse_device_type
@@ -88,6 +88,13 @@ class Identifier:
                     fields = {str(k).lower(): v for k, v in fields.items()}
                 return self.identify_inventory(fields)
         return self.identify_facts(gather_cached(observations, self.answers))
+
+    def identify_read(self, first: list[Any], facts: Facts) -> Identification:
+        """``identify([*first, *rest])`` for answers ``rest`` already read into ``facts``
+        (``gather_cached(rest)``, not to be used again by the caller)."""
+        head = gather_cached(first, self.answers)
+        _merge(head, facts)
+        return self.identify_facts(head)
 
     def with_answers(self, answers: AnswerFacts) -> Identifier:
         """This identifier reading answers through ``answers`` (one scan's: the facts its

@@ -33,7 +33,13 @@ from phaseout.store.audit import record_event
 from phaseout.store.channels import facts_of, record_channels
 from phaseout.store.device_writer import SiteResolver
 from phaseout.store.generation import bump
-from phaseout.store.identification import IdentificationCodec, identify_device, identify_rows, match_keys_rows
+from phaseout.store.identification import (
+    IdentificationCodec,
+    fields_of,
+    identify_device,
+    identify_rows,
+    match_keys_rows,
+)
 from phaseout.store.scan_writer import ScanWriter, copy_rows, take_device_ids
 from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
 
@@ -231,7 +237,9 @@ def record_scan(
 def _identify_new(identifier: Identifies, host: ScannedHost, payloads: list[tuple[str, int, bool]]) -> Any:
     """A device this scan creates for ``host`` alone, identified from what ``identify_rows``
     would read back: the row as ``ScanWriter.create`` writes it (``device_type`` takes its
-    default) and its answers other than inventory rows, as stored, in order."""
+    default) and its answers other than inventory rows, as stored, in order.  When every answer
+    is stored whole and none is an inventory row, the answers read back are the host's own, so
+    what the scan already read from them (``host.facts``) stands for reading them again."""
     row = SimpleNamespace(
         manufacturer=None,
         brand=None,
@@ -241,6 +249,12 @@ def _identify_new(identifier: Identifies, host: ScannedHost, payloads: list[tupl
         serial=host.serial,
         device_type="unknown",
     )
+    whole = all(not cut for _payload, _size, cut in payloads)
+    if host.facts is not None and whole and all(str(o.get("kind", "banner")) != "inventory" for o in host.observations):
+        if not host.observations:
+            return identify_device(identifier, row, [])
+        inventory = {"kind": "inventory", "fields": {k: v for k, v in fields_of(row).items() if v is not None}}
+        return identifier.identify_read([inventory], host.facts)
     seen = [
         orjson.loads(payload)
         for obs, (payload, _size, _cut) in zip(host.observations, payloads, strict=True)

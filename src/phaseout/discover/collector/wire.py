@@ -178,7 +178,9 @@ def encode_upload(
 ) -> bytes:
     """The upload's body; ``facts``: with the facts of every answer (only worth it when the
     server's ``facts_version`` is this collector's)."""
-    answers = AnswerFacts() if facts else None  # this upload's own: the same page of every camera read once
+    # this upload's own cache, small (a collector is held to 150 MB): the same page of every
+    # camera of a model is read once; distinct answers gain nothing from being kept
+    answers = AnswerFacts(entries=2048, size=4 * 1024 * 1024) if facts else None
     body: dict[str, Any] = {"upload_id": upload_id, "job_id": job_id, "interrupted": interrupted}
     if answers is not None:
         body["facts_version"] = facts_wire.facts_version()
