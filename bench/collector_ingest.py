@@ -193,7 +193,8 @@ def ingest(
                         _status, claimed = _post(port, "/api/collector/claim", b"{}", heads[name])
                         job = claimed["job"]
                         assert isinstance(job, dict)
-                        offered = claimed.get("facts_version") == _own_facts_version()
+                        own = _own_facts_version()
+                        offered = own is not None and claimed.get("facts_version") == own
                         send = facts == "yes" or (facts == "auto" and offered)
                         extra = {"facts": True} if send else {}
                         body = wire.encode_upload(uuid.uuid4().hex, job["id"], answered, silent, False, **extra)
