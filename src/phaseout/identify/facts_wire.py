@@ -57,7 +57,10 @@ def facts_version() -> str:
     alike (same release, or releases whose parsers did not change)."""
     digest = hashlib.blake2b(digest_size=8)
     for module in (parsers, fallback):
-        digest.update(Path(str(module.__file__)).read_bytes())
+        try:
+            digest.update(Path(str(module.__file__)).read_bytes())
+        except OSError:  # no source to read (a frozen build): a version no other build matches
+            return f"unread-{id(digest):x}"
     return digest.hexdigest()
 
 
