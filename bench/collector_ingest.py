@@ -7,7 +7,12 @@
    same hosts stored by calling ``Phaseout.record_results`` directly (no HTTP, no JSON, no
    checks) on another fresh schema.  Two mixes: every host answering (three observations each,
    a worst case) and a sweep where one host in eight answers (a site /20 with its cameras).
-   Target: >= 5,000 scanned hosts/s.
+   Target: >= 5,000 scanned hosts/s.  ``--collectors N`` enrols N collectors that post their
+   uploads at the same time (each its own uploads one after another, as a collector does), and
+   ``--workers N`` serves with N processes: hosts/s is then every upload's hosts over the time
+   from the first post to the last answer.  ``--facts`` says whether the uploads carry each
+   answer's facts (``auto``: when the server's claim offers this code's ``facts_version``, as
+   ``phaseout-collector`` does; ``no``: raw answers only, as older collectors send).
 2. **Collector memory**: 4,096 emulated hosts on 127.61.x (four emulator processes, as in
    ``scan_speed.py``); the server on SQLite; ``phaseout-collector run --once`` (the lean entry
    point) and then ``phaseout collector run --once`` each claim one job of all 4,096 hosts,
@@ -32,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -115,82 +121,133 @@ class Schema:
         self.admin.dispose()
 
 
-def _prepare(app: Phaseout, uploads: int, every: int) -> list[tuple[str, list[HostResult], list[str]]]:
-    blocks = list(ipaddress.ip_network("10.64.0.0/12").subnets(new_prefix=20))[:uploads]
+def _prepare(
+    app: Phaseout, uploads: int, every: int, collector: str = "bench", first: int = 0
+) -> list[tuple[str, list[HostResult], list[str]]]:
+    blocks = list(ipaddress.ip_network("10.64.0.0/12").subnets(new_prefix=20))[first : first + uploads]
     out = []
     for n, block in enumerate(blocks):
-        name = f"b{every}-{n}"
-        use.define(app, use.Definition(name, [str(block)], ["10.64.0.0/12"], [80, 554, 8000], collector="bench"))
+        name = f"b{every}-{collector}-{n}"
+        use.define(app, use.Definition(name, [str(block)], ["10.64.0.0/12"], [80, 554, 8000], collector=collector))
         answered, silent = _hosts(block, every)
         out.append((name, answered, silent))
     return out
 
 
-def ingest(uploads: int, every: int) -> tuple[float, float, int]:
-    """(API hosts/s, direct record_results hosts/s, mean upload bytes)."""
+def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        answer = conn.getresponse()
+        return answer.status, json.loads(answer.read())
+    finally:
+        conn.close()
+
+
+def ingest(
+    uploads: int, every: int, *, collectors: int = 1, workers: int = 1, facts: str = "auto"
+) -> tuple[float, float, int, str]:
+    """(API hosts/s, direct record_results hosts/s, mean upload bytes, what the server said of
+    the facts)."""
     results = []
     sizes: list[int] = []
+    said: set[str] = set()
+    names = [f"bench{c}" if c else "bench" for c in range(collectors)]
     for mode in ("direct", "api"):
         schema = Schema()
         try:
             store = Store.open(schema.url)
             app = Phaseout(store, actor="bench")
-            code = use.new_code(app, "bench", [], ["10.64.0.0/12"])
-            jobs = _prepare(app, uploads, every)
-            total = sum(len(a) + len(s) for _n, a, s in jobs)
+            codes = {name: use.new_code(app, name, [], ["10.64.0.0/12"]) for name in names}
+            jobs = {name: _prepare(app, uploads, every, name, c * uploads) for c, name in enumerate(names)}
+            total = sum(len(a) + len(s) for each in jobs.values() for _n, a, s in each)
             if mode == "direct":
                 spent = 0.0
-                for name, answered, silent in jobs:
-                    spec = db.definition(app.engine, name)
-                    assert spec is not None
-                    start = time.perf_counter()
-                    app.record_results(answered, targets=spec["targets"], ports=(80, 554, 8000), silent=silent)
-                    spent += time.perf_counter() - start
+                for each in jobs.values():
+                    for name, answered, silent in each:
+                        spec = db.definition(app.engine, name)
+                        assert spec is not None
+                        start = time.perf_counter()
+                        app.record_results(answered, targets=spec["targets"], ports=(80, 554, 8000), silent=silent)
+                        spent += time.perf_counter() - start
                 results.append(total / spent)
                 store.close()
                 continue
-            store.close()
             port = _port()
             server = subprocess.Popen(
-                [*PHASEOUT, "--db", schema.url, "serve", "--port", str(port)],
+                [*PHASEOUT, "--db", schema.url, "serve", "--port", str(port), "--workers", str(workers)],
                 env=ENV,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             try:
                 _wait(port)
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-                conn.request(
-                    "POST",
-                    "/api/collector/enrol",
-                    body=json.dumps({"code": code}),
-                    headers={"Content-Type": "application/json"},
-                )
-                token = json.loads(conn.getresponse().read())["token"]
-                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-                store = Store.open(schema.url, upgrade=False)
-                app = Phaseout(store, actor="bench")
-                spent = 0.0
-                for name, answered, silent in jobs:
-                    db.enqueue_named(app.engine, name)
-                    conn.request("POST", "/api/collector/claim", body=b"{}", headers=headers)
-                    job = json.loads(conn.getresponse().read())["job"]
-                    body = wire.encode_upload(uuid.uuid4().hex, job["id"], answered, silent, False)
-                    sizes.append(len(body))
-                    start = time.perf_counter()
-                    conn.request("POST", "/api/collector/uploads", body=body, headers=headers)
-                    answer = conn.getresponse()
-                    reply = json.loads(answer.read())
-                    spent += time.perf_counter() - start
-                    assert answer.status == 200 and reply["status"] == "merged", reply
+                bodies: dict[str, list[bytes]] = {}
+                heads: dict[str, dict[str, str]] = {}
+                for name in names:
+                    _status, reply = _post(port, "/api/collector/enrol", json.dumps({"code": codes[name]}).encode(), {})
+                    heads[name] = {"Authorization": f"Bearer {reply['token']}", "Content-Type": "application/json"}
+                    bodies[name] = []
+                    for job_name, answered, silent in jobs[name]:
+                        db.enqueue_named(app.engine, job_name)
+                        _status, claimed = _post(port, "/api/collector/claim", b"{}", heads[name])
+                        job = claimed["job"]
+                        assert isinstance(job, dict)
+                        own = _own_facts_version()
+                        offered = own is not None and claimed.get("facts_version") == own
+                        send = facts == "yes" or (facts == "auto" and offered)
+                        extra = {"facts": True} if send else {}
+                        body = wire.encode_upload(uuid.uuid4().hex, job["id"], answered, silent, False, **extra)
+                        sizes.append(len(body))
+                        bodies[name].append(body)
                 store.close()
-                results.append(total / spent)
+                spans, failures, replies = _send_concurrently(port, bodies, heads)
+                said.update(replies)
+                assert not failures, failures
+                results.append(total / (max(e for _s, e in spans) - min(s for s, _e in spans)))
             finally:
                 server.terminate()
                 server.wait(timeout=30)
         finally:
             schema.drop()
-    return results[1], results[0], sum(sizes) // max(1, len(sizes))
+    return results[1], results[0], sum(sizes) // max(1, len(sizes)), ", ".join(sorted(said))
+
+
+def _send_concurrently(
+    port: int, bodies: dict[str, list[bytes]], heads: dict[str, dict[str, str]]
+) -> tuple[list[tuple[float, float]], list[str], set[str]]:
+    """Each collector posts its uploads one after another, all collectors at once: (start, end)
+    of every post, the failures, and what the server said of the facts."""
+    spans: list[tuple[float, float]] = []
+    failures: list[str] = []
+    said: set[str] = set()
+    ready = threading.Barrier(len(bodies))
+
+    def send_all(name: str) -> None:
+        ready.wait()
+        for body in bodies[name]:
+            start = time.perf_counter()
+            status, reply = _post(port, "/api/collector/uploads", body, heads[name])
+            spans.append((start, time.perf_counter()))
+            if status != 200 or reply.get("status") != "merged":
+                failures.append(f"{name}: {status} {reply}")
+            said.add(str(reply.get("facts", "none (this server does not say)")))
+
+    threads = [threading.Thread(target=send_all, args=(name,)) for name in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return spans, failures, said
+
+
+def _own_facts_version() -> str | None:
+    """This code's facts version, or None for code from before collectors sent facts."""
+    try:
+        from phaseout.identify.facts_wire import facts_version
+    except ImportError:
+        return None
+    return facts_version()
 
 
 def _wait(port: int) -> None:
@@ -329,13 +386,21 @@ def main() -> int:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--emulators", type=int, default=4)
+    parser.add_argument("--collectors", type=int, default=1, help="collectors posting their uploads at once")
+    parser.add_argument("--workers", type=int, default=1, help="phaseout serve --workers")
+    parser.add_argument(
+        "--facts", choices=("auto", "yes", "no"), default="auto", help="uploads carry each answer's facts"
+    )
     args = parser.parse_args()
     if not args.skip_ingest:
         for every, label in ((1, "every host answering"), (8, "one host in eight answering")):
-            api, direct, size = ingest(args.uploads, every)
+            api, direct, size, said = ingest(
+                args.uploads, every, collectors=args.collectors, workers=args.workers, facts=args.facts
+            )
             print(
                 f"ingest, {label}: API {api:,.0f} hosts/s, direct record_results {direct:,.0f} hosts/s "
-                f"({args.uploads} uploads of {HOSTS} hosts, {size / 1e6:.1f} MB each)"
+                f"({args.collectors} collector(s) x {args.uploads} uploads of {HOSTS} hosts, "
+                f"{size / 1e6:.1f} MB each; {args.workers} worker(s); facts: {said})"
             )
     if not args.skip_memory:
         memory(args.emulators)

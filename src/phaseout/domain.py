@@ -194,6 +194,8 @@ class Identifies(Protocol):
 
     def identify_inventory(self, fields: dict[str, Any]) -> Any: ...
 
+    def identify_read(self, first: list[Any], facts: Any) -> Any: ...
+
     def identify_row(
         self, manufacturer: Any, brand: Any, model: Any, firmware: Any, mac: Any, serial: Any, device_type: Any
     ) -> Any: ...
@@ -216,6 +218,9 @@ class ScannedHost:
     #: cameras behind a recorder (discover.channels records) and the lists read whole
     channels: list[Any] = field(default_factory=list)
     channel_kinds: set[str] = field(default_factory=set)
+    #: what the scan read from ``observations`` (identify.facts.Facts), so identifying the
+    #: device it creates does not read them again; None when they were not read
+    facts: Any = None
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from phaseout.discover.scanner import HostResult
 from phaseout.identify.engine import Identifier
 from phaseout.identify.facts import AnswerFacts, ObservationError, gather, gather_cached
 from phaseout.store import Store
-from phaseout.store.schema import devices, observations, scan_hosts
+from phaseout.store.schema import devices, evidence, observations, scan_hosts
 from tests.corpus_loader import device_record, load_manifest
 
 ISAPI = (
@@ -174,3 +174,41 @@ def test_new_hosts_after_a_recorder_keep_ids_apart_from_its_cameras(db_url: str)
             assert sorted(r.ip for r in rows if r.parent_id == nvr) == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
             hosts = dict(conn.execute(select(scan_hosts.c.ip, scan_hosts.c.device_id)).all())
             assert len(set(hosts.values())) == 5 and all(hosts[ip] != nvr for ip in hosts if ip != "127.46.0.1")
+
+
+def _identification_columns(store: Store) -> dict[int, tuple[Any, ...]]:
+    cols = [devices.c[c] for c in ("vendor", "label", "relation", "id_model", "id_type", "form_factor")]
+    cols += [devices.c[c] for c in ("megapixels", "confidence", "evidence_key", "knowledge")]
+    with store.engine.connect() as conn:
+        return {r[0]: tuple(r[1:]) for r in conn.execute(select(devices.c.id, *cols).order_by(devices.c.id))}
+
+
+def test_new_devices_are_written_identified_as_identify_rows_would(
+    db_url: str, corpus: list[list[dict[str, Any]]]
+) -> None:
+    """New devices that only their own host describes are identified before they are written;
+    identifying every device again afterwards (the general path: rows and answers read back)
+    changes nothing, whatever the answers (every real capture, an inventory-kind answer, a vantage,
+    a host matched twice, a recorder with channels)."""
+    from phaseout.store.identification import identify_rows
+
+    hosts = [HostResult(f"10.77.{n // 200}.{n % 200 + 1}", ports=[80], observations=o) for n, o in enumerate(corpus)]
+    hosts[0].observations = [*hosts[0].observations, {"kind": "inventory", "fields": {"model": "DS-2CD2043G0-I"}}]
+    hosts.append(_camera("10.77.9.1", "111111111"))
+    hosts.append(_camera("10.77.9.2", "111111111"))  # the same camera at two addresses: one device
+    recorder = _camera("10.77.9.3", "NVR000009")
+    recorder.channels = [Channel(number=1, address="10.77.9.4", model="DS-2CD2386G2-IU")]
+    recorder.channel_kinds = {"ip"}
+    hosts.append(recorder)
+    with Store.open(db_url) as store:
+        app = Phaseout(store, actor="test")
+        for vantage in ("hq", None):
+            app.record_results(hosts, targets=["10.77.0.0/16"], ports=(80, 554), vantage=vantage)
+            stored = _identification_columns(store)
+            assert len(stored) >= len(corpus) and all(v[0] is not None for v in stored.values())
+            with store.engine.begin() as conn:
+                identify_rows(conn, app.identifier, sorted(stored))
+            assert _identification_columns(store) == stored
+            with store.engine.connect() as conn:
+                kept = set(conn.execute(select(evidence.c.key)).scalars())
+            assert {v[8] for v in stored.values()} <= kept  # every evidence list was written

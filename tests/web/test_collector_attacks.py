@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from phaseout.app import Phaseout
 from phaseout.app import collectors as use
+from phaseout.identify import facts as F
+from phaseout.identify import facts_wire
 from phaseout.store import Store
 from phaseout.store import collectors as db
 from phaseout.store.schema import devices, events
@@ -196,3 +198,98 @@ def test_one_upload_at_a_time_per_collector(fresh: tuple[TestClient, Phaseout]) 
     assert collector_api._uploading == set()  # released after a merge
     r = client.post("/api/collector/uploads", content=b"{", headers=headers)
     assert r.status_code == 400 and collector_api._uploading == set()  # and after a refusal
+
+
+# --- facts sent beside the answers (identify/facts_wire.py) -------------------------------------
+
+ISAPI = (
+    "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\r\n"
+    '<?xml version="1.0" encoding="UTF-8"?><DeviceInfo><deviceName>IP CAMERA</deviceName>'
+    "<model>DS-2CD2043G0-I</model><serialNumber>DS-2CD2043G0-I20240101CCWRE12345678</serialNumber>"
+    "<firmwareVersion>V5.7.3</firmwareVersion><macAddress>bc:ad:28:11:22:33</macAddress></DeviceInfo>"
+)
+ANSWER = {"kind": "http", "port": 80, "path": "/ISAPI/System/deviceInfo", "raw": ISAPI}
+
+
+def _with_facts(job: int, facts: Any, version: Any = None, upload_id: str = "f" * 32) -> bytes:
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": [ANSWER], "facts": facts}
+    data = orjson.loads(_upload(job, host, upload_id))
+    data["facts_version"] = facts_wire.facts_version() if version is None else version
+    return orjson.dumps(data)
+
+
+def _genuine() -> dict[str, Any]:
+    one = F.Facts()
+    F.PARSERS["http"](one, ANSWER)
+    sent = facts_wire.encode(one, ISAPI)
+    assert sent is not None
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("facts", "version", "why"),
+    [
+        ({"makers": []}, None, "one entry per observation"),  # not a list
+        ([], None, "one entry per observation"),  # fewer entries than observations
+        (["makers"], None, "an object"),
+        ([{"vendors": [["http", "x"]]}], None, "unknown facts list"),
+        ([{"makers": [["smtp", "Vendor", "Axis"]]}], None, "not an answer kind"),
+        ([{"makers": [["http", "Vendor"]]}], None, "3-item lists"),
+        ([{"macs": [["http", "bc:ad:28:11:22:33"]]}], None, "12 upper-case hex"),
+        ([{"models": [[99, "http", "model", "DS-2CD2043G0-I"]]}], None, "priority"),
+        ([{"texts": [["http.body", "http", [10, 10_000]]]}], None, "inside the answer's raw text"),
+        ([{"texts": [["HTTP BODY", "http", "x"]]}], None, "field"),
+        ([{"serials": [["http", "S" * 5000]]}], None, "at most"),
+        ([{"notes": [["http", "n"]] * (facts_wire.MAX_ITEMS + 1)}], None, "over"),
+        ([None], ["not", "a", "string"], "facts_version"),
+    ],
+)
+def test_malformed_facts_are_refused_whole_and_audited(
+    fresh: tuple[TestClient, Phaseout], facts: Any, version: Any, why: str
+) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    r = client.post("/api/collector/uploads", content=_with_facts(job, facts, version), headers=headers)
+    assert r.status_code == 422, r.text
+    assert why in r.json()["detail"], r.json()["detail"]
+    assert _refusals(app) == 1
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.id)).all() == []
+
+
+def test_well_formed_facts_are_used_and_other_versions_ignored(fresh: tuple[TestClient, Phaseout]) -> None:
+    client, app = fresh
+    headers = _enrolled(client, app)
+    claim = client.post("/api/collector/claim", json={}, headers=headers).json()
+    assert claim["facts_version"] == facts_wire.facts_version()  # offered to collectors
+    job = _claimed_job(client, app, headers)
+    r = client.post("/api/collector/uploads", content=_with_facts(job, [_genuine()]), headers=headers)
+    assert r.status_code == 200 and r.json()["facts"] == "used", r.text
+    db.enqueue_named(app.engine, "s9")
+    job = int(client.post("/api/collector/claim", json={}, headers=headers).json()["job"]["id"])
+    forged = [{"makers": [["http", "Vendor", "Axis Communications"]]}]
+    body = _with_facts(job, forged, version="another-release", upload_id="g" * 32)  # read with other parsers: not used
+    r = client.post("/api/collector/uploads", content=body, headers=headers)
+    assert r.status_code == 200 and r.json()["facts"] == "ignored", r.text
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]
+
+
+def test_forged_facts_stay_in_their_own_upload(fresh: tuple[TestClient, Phaseout]) -> None:
+    """A collector may lie about its own answers (it could forge the answers as well), but what
+    it claims never becomes how the server reads the same answer for anyone else, and a
+    re-identification reads the stored answers again."""
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    forged = [{"makers": [["http", "Vendor", "Axis Communications"]], "models": [[1, "http", "model", "M3024-L"]]}]
+    r = client.post("/api/collector/uploads", content=_with_facts(job, forged), headers=headers)
+    assert r.status_code == 200 and r.json()["facts"] == "used", r.text
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.vendor)).scalars().all() == ["axis"]
+    assert app.identifier.identify([ANSWER]).vendor == "hikvision"  # the process's own reading
+    assert collector_api._identifier().identify([ANSWER]).vendor == "hikvision"
+    app.reidentify(only_stale=False)
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]

@@ -176,7 +176,10 @@ class Phaseout:
         vantage: str | None = None,
         discovered: dict[str, list[dict[str, Any]]] | None = None,
         within: Callable[[Any, int], None] | None = None,
+        answers: dict[bytes, Any] | None = None,
     ) -> ScanRecord:
+        """Store a scan.  ``answers``: facts its collector sent, by answer (``facts.answer_key``;
+        checked by ``discover.collector.wire``), read instead of parsing those answers again."""
         from phaseout.app.scans import store_scan
 
         return store_scan(
@@ -191,6 +194,7 @@ class Phaseout:
             actor=self.actor,
             extra=discovered,
             within=within,
+            answers=answers,
         )
 
     def record_results(
@@ -204,11 +208,13 @@ class Phaseout:
         interrupted: bool = False,
         silent: list[str] | tuple[str, ...] = (),
         within: Callable[[Any, int], None] | None = None,
+        answers: dict[bytes, Any] | None = None,
     ) -> ScanRecord:
         """Store finished probe results (a scan run elsewhere: tests, collectors).  ``ports``:
         what was probed (default: the scanner's default ports); ``silent``: addresses probed to
         the end that answered nothing (the scanner leaves them out of its results); ``within(conn,
-        scan_id)`` runs inside the scan's transaction (a collector upload's receipt)."""
+        scan_id)`` runs inside the scan's transaction (a collector upload's receipt); ``answers``:
+        the facts the collector sent (``record_scan``)."""
         from phaseout.app.scans import ScanOutcome
         from phaseout.discover.scanner import PORTS
         from phaseout.discover.scanner import HostResult as Host
@@ -223,6 +229,7 @@ class Phaseout:
             site=site,
             vantage=vantage,
             within=within,
+            answers=answers,
         )
 
     def scan(

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from phaseout.app import gc_pause
 from phaseout.app.alerts import after_batch
 from phaseout.discover.scanner import HostResult, ScanSettings, scan
 from phaseout.domain import Identifies, ScannedHost, ScanRun
 from phaseout.estate.match import index_rows
-from phaseout.identify.facts import gather_cached
+from phaseout.identify.engine import Identifier
+from phaseout.identify.facts import AnswerFacts, Facts, ScanAnswers, gather_cached
 from phaseout.store.scans import ScanRecord, record_scan
 from phaseout.store.store import Store
 
@@ -60,10 +62,10 @@ def _mac_of(hx: str) -> str:
     return ":".join(hx[i : i + 2] for i in range(0, 12, 2)).upper()
 
 
-def scanned_host(result: HostResult, finished: bool) -> ScannedHost:
+def scanned_host(result: HostResult, finished: bool, answers: AnswerFacts | None = None) -> ScannedHost:
     """One probed host as the store records it."""
     # (cached by answer: the identification of the stored device reads the same answers again)
-    facts = gather_cached(result.observations) if result.observations else None
+    facts = gather_cached(result.observations, answers) if result.observations else None
     mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
     if result.ports or result.observations or result.channels:
         state = "answered"
@@ -82,6 +84,7 @@ def scanned_host(result: HostResult, finished: bool) -> ScannedHost:
         firmware=_first(facts.firmware) if facts else None,
         channels=list(result.channels),
         channel_kinds=set(result.channel_kinds),
+        facts=facts,
     )
 
 
@@ -98,10 +101,16 @@ def store_scan(
     actor: str,
     extra: dict[str, list[dict[str, Any]]] | None = None,
     within: Callable[[Any, int], None] | None = None,
+    answers: dict[bytes, Facts] | None = None,
 ) -> ScanRecord:
     """Store what the probes found.  ``extra``: answers heard on the link (discovery) by address,
     put first in each host's observations.  ``within(conn, scan_id)`` runs in the scan's own
-    transaction (a collector upload's receipt and its job's end)."""
+    transaction (a collector upload's receipt and its job's end).  Each answer is parsed at most
+    once for the scan's matching and its identification together (``ScanAnswers``), and not at
+    all when its collector sent its facts (``answers``, by ``facts.answer_key``)."""
+    read = ScanAnswers(answers)
+    if isinstance(identifier, Identifier):
+        identifier = identifier.with_answers(read)
     by_ip = {r.ip: r for r in outcome.results}
     for ip, seen in (extra or {}).items():
         host = by_ip.get(ip)
@@ -109,8 +118,29 @@ def store_scan(
             host = by_ip[ip] = HostResult(ip)
             outcome.results.append(host)
         host.observations[:0] = seen
-    hosts = [scanned_host(r, r.ip in outcome.finished) for r in by_ip.values()]
-    hosts += [scanned_host(r, True) for ip, r in outcome.finished.items() if ip not in by_ip]
+    with gc_pause.paused():  # (app/gc_pause.py)
+        record = _store(outcome, by_ip, read, targets, planned, ports, site, vantage, identifier, actor, store, within)
+    after_batch(store)  # the alert rules look at what the scan found (queued in the outbox)
+    return record
+
+
+def _store(
+    outcome: ScanOutcome,
+    by_ip: dict[str, HostResult],
+    read: AnswerFacts,
+    targets: list[str],
+    planned: int,
+    ports: tuple[int, ...],
+    site: str | None,
+    vantage: str | None,
+    identifier: Identifies,
+    actor: str,
+    store: Store,
+    within: Callable[[Any, int], None] | None,
+) -> ScanRecord:
+    """The body of :func:`store_scan`: the hosts as the store records them, written."""
+    hosts = [scanned_host(r, r.ip in outcome.finished, read) for r in by_ip.values()]
+    hosts += [scanned_host(r, True, read) for ip, r in outcome.finished.items() if ip not in by_ip]
     hosts.sort(key=lambda h: tuple(int(x) for x in h.ip.split(".")) if "." in h.ip else (0,))
     run = ScanRun(
         targets=list(targets),
@@ -123,6 +153,4 @@ def store_scan(
         started=outcome.started,
         finished=outcome.ended,
     )
-    record = record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within)
-    after_batch(store)  # the alert rules look at what the scan found (queued in the outbox)
-    return record
+    return record_scan(store.engine, run, hosts, index=index_rows, identifier=identifier, actor=actor, within=within)

@@ -10,10 +10,11 @@ is never guessed.  Every weight that is not a rule's own is data: ``knowledge/da
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from phaseout.identify.facts import Facts, _value, gather, gather_cached, mac_hex
+from phaseout.identify.facts import AnswerFacts, Facts, _merge, _value, gather, gather_cached, mac_hex
 from phaseout.identify.models import Decoded, Grammar, match_serial, normalize_model
 from phaseout.identify.result import Evidence, Identification
 from phaseout.ingest.values import parse_device_type
@@ -60,6 +61,7 @@ class Identifier:
         self.k = knowledge or load_knowledge()
         self.w = self.k.weights
         self.grammar = Grammar(self.k.grammar)
+        self.answers: AnswerFacts | None = None  # None: the process's cache (facts.ANSWERS)
         self._inventory_cache: dict[tuple[Any, ...], Identification] = {}
         self._name_cache: dict[tuple[str, str, str], Evidence] = {}
         self._oui_cache: dict[tuple[str, str], Evidence] = {}
@@ -85,7 +87,21 @@ class Identifier:
                 ):
                     fields = {str(k).lower(): v for k, v in fields.items()}
                 return self.identify_inventory(fields)
-        return self.identify_facts(gather_cached(observations))
+        return self.identify_facts(gather_cached(observations, self.answers))
+
+    def identify_read(self, first: list[Any], facts: Facts) -> Identification:
+        """``identify([*first, *rest])`` for answers ``rest`` already read into ``facts``
+        (``gather_cached(rest)``, not to be used again by the caller)."""
+        head = gather_cached(first, self.answers)
+        _merge(head, facts)
+        return self.identify_facts(head)
+
+    def with_answers(self, answers: AnswerFacts) -> Identifier:
+        """This identifier reading answers through ``answers`` (one scan's: the facts its
+        collector sent); the knowledge and every other cache are shared."""
+        twin = copy.copy(self)
+        twin.answers = answers
+        return twin
 
     def identify_row(
         self,

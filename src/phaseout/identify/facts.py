@@ -12,8 +12,10 @@ import csv
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
 import re
+import xml.etree.ElementTree as ET  # only for documents with no declaration at all: see _xml_facts
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,13 +160,22 @@ def _xml_facts(facts: Facts, kind: str, text: str) -> bool:
     if start < 0:
         return False
     pairs: list[tuple[str, str]] = []
+    document = text[start:]
     try:
-        root = SafeET.fromstring(text[start:].encode("utf-8", "replace"), forbid_dtd=True)
+        if "<!" in document:
+            root = SafeET.fromstring(document.encode("utf-8", "replace"), forbid_dtd=True)
+        else:
+            # No "<!" at all: no DOCTYPE, so no entity can be declared and nothing external can
+            # be named: everything defusedxml guards against is absent.  The C parser reads
+            # such a document (every ISAPI and ONVIF answer) several times faster than
+            # defusedxml's pure-Python one, into the same tree (equal facts on every real
+            # capture: tests/knowledge/test_answer_facts.py).
+            root = ET.fromstring(document.encode("utf-8", "replace"))
     except DefusedXmlException as exc:
         facts.notes.append((kind, f"XML refused ({exc.__class__.__name__}): read as text only"))
         pairs = xml_text_elements(_strip_dtd(text[start:]))
-    except (SafeET.ParseError, RecursionError, ValueError):
-        pairs = xml_text_elements(text[start:])
+    except (SafeET.ParseError, ET.ParseError, RecursionError, ValueError):
+        pairs = xml_text_elements(document)
     else:
         for n, el in enumerate(root.iter()):
             if n >= MAX_XML_ELEMENTS:
@@ -939,42 +950,82 @@ class AnswerFacts:
     :func:`gather` gives.  It pays where answers repeat: a scan reads each answer twice (the
     MAC, serial and firmware for matching, then the identification of the stored device), the
     same model serves the same web page on every camera, and a re-scan hears the same answers.
-    Bounded by entries and by the size of the answers it stands for; emptied when full.
+    Bounded by entries and by the size of the answers it stands for; when full, the older half
+    goes (emptying it all made a busy server parse a whole upload twice: the identification
+    read came after the cache had been emptied by the same upload's matching read).
+    Inventory rows are never kept: each names one device, so they never repeat, and they are
+    cheaper to read than to look up.
     """
 
     def __init__(self, entries: int = ANSWER_CACHE_ENTRIES, size: int = ANSWER_CACHE_BYTES) -> None:
         self.entries = entries
         self.size = size
-        self._facts: dict[bytes, Facts] = {}
+        self._facts: dict[bytes, tuple[Facts, int]] = {}
         self._bytes = 0
         self.hits = 0
         self.misses = 0
 
     def facts(self, parser: Any, obs: dict[str, Any]) -> Facts:
         """The facts of one observation (never to be changed by the caller)."""
-        if not _plain(obs):  # a value whose JSON would not tell it apart (a tuple, a subclass)
+        found = answer_key(obs)
+        if found is None:  # an inventory row, or a value whose JSON would not tell it apart
             fresh = Facts()
             parser(fresh, obs)
             return fresh
-        data = orjson.dumps(obs, option=orjson.OPT_SORT_KEYS)
-        key = hashlib.blake2b(data, digest_size=16).digest()
-        hit = self._facts.get(key)
+        key, size = found
+        hit = self.lookup(key)
         if hit is not None:
             self.hits += 1
             return hit
         self.misses += 1
         one = Facts()
         parser(one, obs)  # an ObservationError leaves nothing cached
-        if len(self._facts) >= self.entries or self._bytes + len(data) > self.size:
-            self._facts.clear()
-            self._bytes = 0
-        self._facts[key] = one
-        self._bytes += len(data)
+        self.keep(key, size, one)
         return one
+
+    def lookup(self, key: bytes) -> Facts | None:
+        hit = self._facts.get(key)
+        return hit[0] if hit is not None else None
+
+    def keep(self, key: bytes, size: int, one: Facts) -> None:
+        """Keep ``one`` under ``key``, making room by dropping the oldest entries."""
+        if key in self._facts:
+            return
+        if len(self._facts) >= self.entries or self._bytes + size > self.size:
+            self._shrink(size)
+        self._facts[key] = (one, size)
+        self._bytes += size
+
+    def _shrink(self, size: int) -> None:
+        keep_entries = self.entries // 2
+        keep_bytes = max(0, min(self.size // 2, self.size - size))
+        drop = 0
+        for _key, (_facts, n) in self._facts.items():
+            if len(self._facts) - drop <= keep_entries and self._bytes <= keep_bytes:
+                break
+            drop += 1
+            self._bytes -= n
+        for key in list(itertools.islice(self._facts, drop)):
+            del self._facts[key]
+        if not self._facts:
+            self._bytes = 0
 
     def clear(self) -> None:
         self._facts.clear()
         self._bytes = 0
+
+
+def answer_key(obs: dict[str, Any]) -> tuple[bytes, int] | None:
+    """(digest of the answer, its size) as :class:`AnswerFacts` keys it, or None for an answer
+    that is not kept (an inventory row; a value whose JSON would not tell it apart).  The
+    ``vantage`` a stored answer carries is left out: no parser reads it, so the scan's own
+    read of an answer and the identification's read of it stored share one entry."""
+    if obs.get("kind") == "inventory" or not _plain(obs):
+        return None
+    if "vantage" in obs:
+        obs = {k: v for k, v in obs.items() if k != "vantage"}
+    data = orjson.dumps(obs, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(data, digest_size=16).digest(), len(data)
 
 
 _PLAIN = frozenset((str, int, float, bool, type(None)))
@@ -999,6 +1050,33 @@ def _plain(obs: dict[str, Any]) -> bool:
 
 #: The process's cache of answer facts (shared by scans and identification).
 ANSWERS = AnswerFacts()
+
+
+class ScanAnswers(AnswerFacts):
+    """One scan's answers, each parsed at most once while the scan is stored: first the facts
+    its collector sent with it (``supplied``, by :func:`answer_key`), then what this scan read
+    already, then the process's cache (``base``), and only then the parser.
+
+    Facts a collector sent stand for its own answers in its own scan and nowhere else: they never
+    enter the process's cache, so one collector cannot change how another's (or a local scan's)
+    identical answer is read.  What the parser reads here is kept in both."""
+
+    def __init__(self, supplied: dict[bytes, Facts] | None = None, base: AnswerFacts | None = None) -> None:
+        super().__init__()
+        self.supplied = supplied or {}
+        self.base = ANSWERS if base is None else base
+        self.used = 0
+
+    def lookup(self, key: bytes) -> Facts | None:
+        hit = self.supplied.get(key)
+        if hit is not None:
+            self.used += 1
+            return hit
+        return super().lookup(key) or self.base.lookup(key)
+
+    def keep(self, key: bytes, size: int, one: Facts) -> None:
+        super().keep(key, size, one)
+        self.base.keep(key, size, one)
 
 
 def _merge(facts: Facts, one: Facts) -> None:

@@ -13,7 +13,10 @@ the same rules and the same order of effects, but buffers them the way imports d
   fill only empty columns (what a device says never overwrites the register);
 * their earlier answers from this vantage are deleted with one ``DELETE ... IN`` per 5,000
   devices;
-* answers (observations) go in one ``COPY`` / ``executemany``.
+* answers (observations) go in one ``COPY`` / ``executemany``;
+* a new device that only its own host's answers describe is written with its identification
+  (:meth:`ScanWriter.create`'s ``identified``): identifying it afterwards rewrote every row it
+  had just written, and every index of the table with it (the search index's trigrams most).
 
 :meth:`ScanWriter.flush` writes everything buffered, in that order; the caller flushes before
 any step that reads the devices back (folding a site-less device into its site's one, storing a
@@ -31,12 +34,25 @@ from sqlalchemy import Connection, delete, func, select, text
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, ScannedHost
 from phaseout.store.copy import copy_plain, placeholders
+from phaseout.store.identification import COLUMNS as IDENTIFICATION
 from phaseout.store.schema import devices, observations
 
 #: Devices per ``IN (...)`` list.
 CHUNK = 5000
 
-_INSERT_COLUMNS = ("id", "site_id", "ip", "mac", "serial", "firmware", "first_seen", "last_seen", "batch_id")
+_INSERT_COLUMNS = (
+    "id",
+    "site_id",
+    "ip",
+    "mac",
+    "serial",
+    "firmware",
+    "first_seen",
+    "last_seen",
+    "batch_id",
+    *IDENTIFICATION,
+)
+_NOT_IDENTIFIED = (None,) * len(IDENTIFICATION)
 _OBSERVATION_COLUMNS = ("device_id", "batch_id", "kind", "source", "observed_at", "payload", "size_bytes", "truncated")
 
 
@@ -94,8 +110,11 @@ class ScanWriter:
         self.matched: list[int] = []
         self.answers: list[tuple[Any, ...]] = []
 
-    def create(self, device_id: int, site_id: int | None, host: ScannedHost) -> None:
-        """A host no known device matched: a new device."""
+    def create(
+        self, device_id: int, site_id: int | None, host: ScannedHost, identified: tuple[Any, ...] | None = None
+    ) -> None:
+        """A host no known device matched: a new device; ``identified``: its identification
+        columns (``identification.COLUMNS``) when they are known already."""
         self.inserts.append(
             (
                 device_id,
@@ -107,6 +126,7 @@ class ScanWriter:
                 self.now,
                 self.now,
                 self.batch_id,
+                *(identified or _NOT_IDENTIFIED),
             )
         )
 
@@ -119,10 +139,15 @@ class ScanWriter:
         )
         self.matched.append(device_id)
 
-    def answer(self, device_id: int, host: ScannedHost) -> int:
+    def payloads(self, host: ScannedHost) -> list[tuple[str, int, bool]]:
+        """The host's answers as they are stored (``observation_payload``, with the vantage)."""
+        vantage = self.vantage
+        return [observation_payload({**obs, "vantage": vantage} if vantage else obs) for obs in host.observations]
+
+    def answer(self, device_id: int, host: ScannedHost, payloads: list[tuple[str, int, bool]] | None = None) -> int:
         """Buffer the host's answers as observations of the device; returns how many."""
-        for obs in host.observations:
-            payload, size, truncated = observation_payload({**obs, "vantage": self.vantage} if self.vantage else obs)
+        stored = self.payloads(host) if payloads is None else payloads
+        for obs, (payload, size, truncated) in zip(host.observations, stored, strict=True):
             where = f"{host.ip}:{obs.get('port', '')}{obs.get('path', '')}"
             self.answers.append(
                 (

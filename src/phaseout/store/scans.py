@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -31,7 +33,13 @@ from phaseout.store.audit import record_event
 from phaseout.store.channels import facts_of, record_channels
 from phaseout.store.device_writer import SiteResolver
 from phaseout.store.generation import bump
-from phaseout.store.identification import identify_rows, match_keys_rows
+from phaseout.store.identification import (
+    IdentificationCodec,
+    fields_of,
+    identify_device,
+    identify_rows,
+    match_keys_rows,
+)
 from phaseout.store.scan_writer import ScanWriter, copy_rows, take_device_ids
 from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
 
@@ -137,15 +145,27 @@ def record_scan(
 
         # 2. write in host order, buffered; flushed before each step that reads devices back
         writer = ScanWriter(conn, batch_id=batch_id, earlier=earlier, now=now, vantage=run.vantage)
+        codec = IdentificationCodec(conn, identifier.version, deferred=True)
+        hosts_of = Counter(did for _host, did, _fold in plan)
         created = updated = written = folded = 0
         touched: list[int] = []
         host_rows: list[tuple[Any, ...]] = []
         made: set[int] = set()
+        identified: set[int] = set()  # new devices written with their identification
+        behind_recorders: set[int] = set()  # devices a recorder's channels changed
         for host, provisional, fold in plan:
             did = real(provisional)
+            payloads = None
             if provisional < 0 and did not in made:  # (a later host matching it refreshes it)
                 made.add(did)
-                writer.create(did, site_id, host)
+                columns = None
+                if hosts_of[provisional] == 1 and not (host.channels or host.channel_kinds):
+                    # only this host's answers describe it: identified now, as identify_rows
+                    # would read it back (the row as written, its answers as stored)
+                    payloads = writer.payloads(host)
+                    columns = codec.values(_identify_new(identifier, host, payloads))
+                    identified.add(did)
+                writer.create(did, site_id, host, columns)
                 created += 1
             else:
                 for other in fold:
@@ -159,11 +179,14 @@ def record_scan(
             if host.channels or host.channel_kinds:  # the cameras behind a recorder (store/channels.py)
                 writer.flush()
                 behind = facts_of(host.channels)
-                touched += record_channels(conn, did, behind, host.channel_kinds, now=now, batch_id=batch_id)
+                changed_here = record_channels(conn, did, behind, host.channel_kinds, now=now, batch_id=batch_id)
+                behind_recorders.update(changed_here)
+                touched += changed_here
                 if conn.dialect.name != "postgresql":  # SQLite gave the new cameras max(id) + 1...
                     _retake(conn, fresh, made)  # ...which the hosts still to come may hold: move them on
-            written += writer.answer(did, host)
+            written += writer.answer(did, host, payloads)
         writer.flush()
+        codec.flush()
         quiet = [h for h in hosts if not (h.state == "answered" or h.observations)]
         forgotten: list[int] = []
         silent_devices = dict(forgotten_pairs(conn, quiet, site_id))
@@ -202,13 +225,42 @@ def record_scan(
                 "forgotten": len(forgotten),
             },
         )
-        changed = sorted(set(touched) | set(forgotten))
+        changed = sorted((set(touched) - (identified - behind_recorders)) | set(forgotten))
         if changed:
             identify_rows(conn, identifier, changed)
         if within is not None:
             within(conn, scan_id)
         bump(conn)
     return ScanRecord(batch_id, scan_id, len(answered), created, updated, written, folded, len(forgotten))
+
+
+def _identify_new(identifier: Identifies, host: ScannedHost, payloads: list[tuple[str, int, bool]]) -> Any:
+    """A device this scan creates for ``host`` alone, identified from what ``identify_rows``
+    would read back: the row as ``ScanWriter.create`` writes it (``device_type`` takes its
+    default) and its answers other than inventory rows, as stored, in order.  When every answer
+    is stored whole and none is an inventory row, the answers read back are the host's own, so
+    what the scan already read from them (``host.facts``) stands for reading them again."""
+    row = SimpleNamespace(
+        manufacturer=None,
+        brand=None,
+        model=None,
+        firmware=host.firmware,
+        mac=host.mac,
+        serial=host.serial,
+        device_type="unknown",
+    )
+    whole = all(not cut for _payload, _size, cut in payloads)
+    if host.facts is not None and whole and all(str(o.get("kind", "banner")) != "inventory" for o in host.observations):
+        if not host.observations:
+            return identify_device(identifier, row, [])
+        inventory = {"kind": "inventory", "fields": {k: v for k, v in fields_of(row).items() if v is not None}}
+        return identifier.identify_read([inventory], host.facts)
+    seen = [
+        orjson.loads(payload)
+        for obs, (payload, _size, _cut) in zip(host.observations, payloads, strict=True)
+        if str(obs.get("kind", "banner")) != "inventory"
+    ]
+    return identify_device(identifier, row, seen)
 
 
 def _retake(conn: Connection, fresh: list[int], made: set[int]) -> None:

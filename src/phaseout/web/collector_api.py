@@ -11,6 +11,7 @@ reason, and nothing of it is merged.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any
 
 import orjson
@@ -23,6 +24,8 @@ from phaseout.app import Phaseout
 from phaseout.app import collectors as use
 from phaseout.discover.collector.wire import UploadError
 from phaseout.errors import UsageError
+from phaseout.identify import Identifier
+from phaseout.identify.facts_wire import facts_version
 from phaseout.store import Store
 from phaseout.store import collectors as db
 from phaseout.web.security import limiter, request_address
@@ -41,7 +44,17 @@ router = APIRouter(prefix=PREFIX, tags=["collector"])
 
 
 def _app(request: Request) -> Phaseout:
-    return Phaseout(Store(request.app.state.engine), actor="collector-api")
+    app = Phaseout(Store(request.app.state.engine), actor="collector-api")
+    app.__dict__["identifier"] = _identifier()  # (Phaseout.identifier is a cached property)
+    return app
+
+
+@cache
+def _identifier() -> Identifier:
+    """One identifier for every upload this process merges: the knowledge is loaded once per
+    process anyway, and its caches (models decoded, MAC blocks and names looked up) then serve
+    every upload instead of starting cold for each."""
+    return Identifier()
 
 
 def collector_of(request: Request) -> dict[str, Any] | None:
@@ -126,7 +139,15 @@ async def claim(request: Request, collector: CollectorDep) -> JSONResponse:
         health = {}
     await run_in_threadpool(_contact, request, collector, health)
     job = await run_in_threadpool(use.claim_for, _app(request), collector)
-    return JSONResponse({"job": job, "scopes": collector["scopes"], "server_version": __version__})
+    return JSONResponse(
+        {
+            "job": job,
+            "scopes": collector["scopes"],
+            "server_version": __version__,
+            # a collector whose parsers are these sends each answer's facts with its upload
+            "facts_version": facts_version(),
+        }
+    )
 
 
 #: collectors whose upload this process is checking or merging now (one at a time each: a 64 MiB

@@ -44,6 +44,7 @@ from phaseout.discover.collector import wire
 from phaseout.discover.scanner import HostResult, ScanSettings, scan
 from phaseout.discover.scope import in_scope
 from phaseout.errors import PhaseoutError, UsageError
+from phaseout.identify import facts_wire
 
 STATE_FILE = "state.json"
 TIMEOUT = 60.0
@@ -339,6 +340,9 @@ class Agent:
         self.queue = Queue(state_dir)
         self.settings = settings or ScanSettings()
         self.client = Client(self.state.server, self.state.ca_file, self.state.token)
+        #: the server parses answers as this collector does (its claim's ``facts_version``):
+        #: uploads then carry each answer's facts, and the server does not parse them again
+        self.send_facts = False
 
     def close(self) -> None:
         self.client.close()
@@ -380,7 +384,9 @@ class Agent:
         response = self._post("/api/collector/claim", data={"health": health()})
         if response.status != 200:
             raise TransportError(f"claim: the server answered {response.status}: {_detail(response)}")
-        job: dict[str, Any] | None = response.json().get("job")
+        answer = response.json()
+        job: dict[str, Any] | None = answer.get("job")
+        self.send_facts = answer.get("facts_version") == facts_wire.facts_version()
         return job
 
     def work(self, job: dict[str, Any], report: RunReport) -> None:
@@ -393,7 +399,7 @@ class Agent:
             self._post(f"/api/collector/jobs/{int(job['id'])}/refuse", data={"reason": exc.message})
             return
         upload_id = secrets.token_hex(16)
-        body = wire.encode_upload(upload_id, int(job["id"]), hosts, silent, interrupted)
+        body = wire.encode_upload(upload_id, int(job["id"]), hosts, silent, interrupted, facts=self.send_facts)
         del hosts, silent  # the scan's results live on in the queue file only
         report.jobs += 1
         try:

@@ -9,6 +9,12 @@ The upload is one JSON object per finished job:
  "silent": ["10.1.0.6", ...]}
 ```
 
+A collector whose parsers are the server's (``facts_version``, offered in the claim's answer)
+adds ``"facts_version"`` and, per host, ``"facts"``: one entry per observation, what it parsed
+from that answer (:mod:`phaseout.identify.facts_wire`) or null.  The server checks them as
+strictly as the rest and identifies from them instead of parsing every answer again; without
+them (older collectors, other parser versions) it parses, as before.
+
 ``hosts`` are the hosts that answered or were cut by their deadline (the scanner's own
 ``HostResult``); ``silent`` the addresses probed to the end that answered nothing.  The server
 turns them back into ``HostResult`` and merges them through ``Phaseout.record_results``, the same
@@ -30,6 +36,8 @@ import orjson
 from phaseout.discover import channels as ch
 from phaseout.discover.scanner import MAX_CHANNEL_LIST, MAX_RESPONSE, HostResult
 from phaseout.errors import UsageError
+from phaseout.identify import facts_wire
+from phaseout.identify.facts import PARSERS, AnswerFacts, Facts, ObservationError, answer_key
 from phaseout.normalize import address_span
 
 MAX_HOSTS = 65_536
@@ -55,6 +63,10 @@ class Upload:
     interrupted: bool
     hosts: list[HostResult] = field(default_factory=list)
     silent: list[str] = field(default_factory=list)
+    #: facts the collector sent, by answer (``facts.answer_key``); empty when it sent none
+    answers: dict[bytes, Facts] = field(default_factory=dict)
+    #: ``used``, ``none`` (sent no facts) or ``ignored`` (parsed by other parsers than ours)
+    facts: str = "none"
 
     @property
     def addresses(self) -> list[str]:
@@ -124,8 +136,11 @@ def within_targets(addresses: Iterable[str], targets: Iterable[str]) -> list[str
 # --- encoding ---------------------------------------------------------------------------------
 
 
-def host_to_wire(host: HostResult) -> dict[str, Any]:
+def host_to_wire(host: HostResult, answers: AnswerFacts | None = None) -> dict[str, Any]:
+    """A host as uploaded; with ``answers``, the facts of each observation beside it."""
     out: dict[str, Any] = {"ip": host.ip, "ports": host.ports, "observations": host.observations}
+    if answers is not None and host.observations:
+        out["facts"] = [_facts_of(obs, answers) for obs in host.observations]
     if host.errors:
         out["errors"] = host.errors
     if not host.complete:
@@ -137,16 +152,41 @@ def host_to_wire(host: HostResult) -> dict[str, Any]:
     return out
 
 
-def encode_upload(upload_id: str, job_id: int, hosts: list[HostResult], silent: list[str], interrupted: bool) -> bytes:
-    return orjson.dumps(
-        {
-            "upload_id": upload_id,
-            "job_id": job_id,
-            "interrupted": interrupted,
-            "hosts": [host_to_wire(h) for h in hosts],
-            "silent": silent,
-        }
-    )
+def _facts_of(obs: dict[str, Any], answers: AnswerFacts) -> dict[str, Any] | None:
+    """What the server's parsers would read from one answer, or None where the server must
+    read it itself (an inventory row, an answer its cache cannot key, a malformed one, facts
+    over the caps)."""
+    kind = obs.get("kind")
+    parser = PARSERS.get(kind) if isinstance(kind, str) else None
+    if parser is None or answer_key(obs) is None:
+        return None
+    try:
+        one = answers.facts(parser, obs)
+    except ObservationError:
+        return None
+    return facts_wire.encode(one, obs.get("raw"))
+
+
+def encode_upload(
+    upload_id: str,
+    job_id: int,
+    hosts: list[HostResult],
+    silent: list[str],
+    interrupted: bool,
+    *,
+    facts: bool = False,
+) -> bytes:
+    """The upload's body; ``facts``: with the facts of every answer (only worth it when the
+    server's ``facts_version`` is this collector's)."""
+    # this upload's own cache, small (a collector is held to 150 MB): the same page of every
+    # camera of a model is read once; distinct answers gain nothing from being kept
+    answers = AnswerFacts(entries=2048, size=4 * 1024 * 1024) if facts else None
+    body: dict[str, Any] = {"upload_id": upload_id, "job_id": job_id, "interrupted": interrupted}
+    if answers is not None:
+        body["facts_version"] = facts_wire.facts_version()
+    body["hosts"] = [host_to_wire(h, answers) for h in hosts]
+    body["silent"] = silent
+    return orjson.dumps(body)
 
 
 # --- decoding and checking ----------------------------------------------------------------------
@@ -245,7 +285,9 @@ def _channels(value: Any, host_ip: str, where: str) -> list[ch.Channel]:
     return out
 
 
-def _host(value: Any, index: int) -> HostResult:
+def _host(value: Any, index: int, answers: dict[bytes, Facts] | None = None) -> HostResult:
+    """One host; with ``answers`` (the collector parses as this server does), its facts are
+    checked and kept there by answer."""
     where = f"hosts[{index}]"
     if not isinstance(value, dict):
         raise _fail(f"{where}: a host is an object")
@@ -261,6 +303,8 @@ def _host(value: Any, index: int) -> HostResult:
     if not isinstance(observations, list) or len(observations) > MAX_OBSERVATIONS:
         raise _fail(f"{where}: observations is a list of at most {MAX_OBSERVATIONS}")
     host.observations = [_observation(o, where) for o in observations]
+    if answers is not None and "facts" in value:
+        _answer_facts(value["facts"], host.observations, answers, where)
     errors = value.get("errors", [])
     if not isinstance(errors, list) or len(errors) > MAX_ERRORS or not all(isinstance(e, str) for e in errors):
         raise _fail(f"{where}: errors is a list of at most {MAX_ERRORS} strings")
@@ -275,6 +319,21 @@ def _host(value: Any, index: int) -> HostResult:
         raise _fail(f"{where}: channel_kinds lists ip and/or analog")
     host.channel_kinds = set(kinds)
     return host
+
+
+def _answer_facts(value: Any, observations: list[dict[str, Any]], answers: dict[bytes, Facts], where: str) -> None:
+    if not isinstance(value, list) or len(value) != len(observations):
+        raise _fail(f"{where}: facts is a list with one entry per observation")
+    for n, (data, obs) in enumerate(zip(value, observations, strict=True)):
+        if data is None:
+            continue
+        try:
+            one = facts_wire.decode(data, obs.get("raw"))
+        except facts_wire.FactsError as exc:
+            raise _fail(f"{where}: facts[{n}]: {exc}") from None
+        key = answer_key(obs)
+        if key is not None:  # (an answer the server never looks up by key: it parses it)
+            answers[key[0]] = one
 
 
 def parse_upload(body: bytes) -> Upload:
@@ -300,20 +359,45 @@ def parse_upload(body: bytes) -> Upload:
         raise _fail("hosts and silent are lists")
     if len(hosts) + len(silent) > MAX_HOSTS:
         raise _fail(f"over {MAX_HOSTS:,} hosts in one upload")
-    parsed = [_host(h, i) for i, h in enumerate(hosts)]
+    version = data.get("facts_version")
+    if version is not None and (not isinstance(version, str) or len(version) > 64):
+        raise _fail("facts_version is a short string")
+    answers: dict[bytes, Facts] | None = {} if version == facts_wire.facts_version() else None
+    parsed = [_host(h, i, answers) for i, h in enumerate(hosts)]
     quiet = [_ip(s, f"silent[{i}]") for i, s in enumerate(silent)]
     seen = [h.ip for h in parsed] + quiet
     if len(set(seen)) != len(seen):
         raise _fail("an address appears twice in the upload")
-    return Upload(upload_id, job_id, interrupted, parsed, quiet)
+    state = "none" if version is None else "ignored" if answers is None else "used"
+    return Upload(upload_id, job_id, interrupted, parsed, quiet, answers or {}, state)
 
 
 def check_scopes(upload: Upload, scopes: Sequence[Network], targets: Iterable[str]) -> None:
-    """Refuse the whole upload when any address is outside the scopes or the job's targets."""
-    addresses = upload.addresses
-    bad = outside(addresses, scopes)
-    if bad:
-        raise _fail(f"{len(bad)} address(es) outside this collector's scopes, e.g. {bad[0]}")
-    bad = within_targets(addresses, targets)
-    if bad:
-        raise _fail(f"{len(bad)} address(es) not among the job's targets, e.g. {bad[0]}")
+    """Refuse the whole upload when any address is outside the scopes or the job's targets
+    (``outside`` and ``within_targets`` in one pass: each address is read once)."""
+    in_scopes = [(n.version, int(n.network_address), int(n.broadcast_address)) for n in scopes]
+    in_targets = []
+    for target in targets:
+        try:
+            span = address_span(target)
+        except ValueError:
+            continue
+        in_targets.append((span.version, span.first, span.last))
+    bad_scope: list[str] = []
+    bad_target: list[str] = []
+    for text in upload.addresses:
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            bad_scope.append(text)
+            bad_target.append(text)
+            continue
+        version, value = addr.version, int(addr)
+        if not any(v == version and first <= value <= last for v, first, last in in_scopes):
+            bad_scope.append(text)
+        if not any(v == version and first <= value <= last for v, first, last in in_targets):
+            bad_target.append(text)
+    if bad_scope:
+        raise _fail(f"{len(bad_scope)} address(es) outside this collector's scopes, e.g. {bad_scope[0]}")
+    if bad_target:
+        raise _fail(f"{len(bad_target)} address(es) not among the job's targets, e.g. {bad_target[0]}")
