@@ -24,6 +24,7 @@ from phaseout.errors import UsageError
 from phaseout.queries.devices import COLUMNS, SORT, DeviceQuery, count
 from phaseout.queries.devices import page as device_page
 from phaseout.queries.recorders import places
+from phaseout.store import aggregates
 from phaseout.store.generation import current
 from phaseout.store.identification import evidence_of
 from phaseout.store.policies import covered_makers_in_use, packs_in_use
@@ -72,7 +73,9 @@ def peek(conn: Connection, name: str) -> Any:
 
 
 def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
-    """``compute()``'s value for the store's current generation, computed once per process.
+    """``compute()``'s value for the store's current generation, computed once per process,
+    and once per generation across processes when the value is plain JSON (``store.aggregates``:
+    the other web workers, and a restarted one, read it from the database).
 
     One computation at a time per key: a request arriving while the warmer (or another request)
     computes the same aggregate waits for that answer instead of starting a second scan of the
@@ -89,7 +92,7 @@ def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
                 break
         running.wait()  # the other computation finished (or failed: then this one computes)
     try:
-        value = compute()
+        value = aggregates.shared(conn.engine, name, key[1], compute)  # or another worker's answer
         with _lock:
             for old in [k for k in _cache if k[0] == name]:
                 del _cache[old]

@@ -68,7 +68,7 @@ SORT: dict[str, Any] = {
     "maker": devices.c.manufacturer,
     "status": devices.c.status,
     "confidence": devices.c.confidence,
-    "risk": assessments.c.risk,
+    "risk": devices.c.risk,  # the assessment's, kept beside the device (store.device_risk)
     "last_seen": devices.c.last_seen,
 }
 
@@ -98,9 +98,9 @@ COLUMNS = (
     devices.c.megapixels,
     devices.c.confidence,
     devices.c.parent_id,
-    assessments.c.risk,
+    devices.c.risk,
     assessments.c.deadline,
-    assessments.c.policy_status,
+    devices.c.policy_status,
 )
 
 _SEARCHED = (
@@ -142,7 +142,7 @@ def conditions(q: DeviceQuery, conn: Connection | None = None, *, indexed: bool 
     if q.status:
         conds.append(devices.c.status == q.status.lower())
     if q.policy_status:
-        conds.append(assessments.c.policy_status == q.policy_status.lower())
+        conds.append(devices.c.policy_status == q.policy_status.lower())
     if q.parent is not None:
         conds.append(devices.c.parent_id == q.parent)
     if q.text:
@@ -175,8 +175,15 @@ def text_condition(query: str, *, conn: Connection | None = None, indexed: bool 
             .where(func.lower(sites.c.code).like(pattern, escape="\\"))
             .scalar_subquery()
         )
+        in_text: ColumnElement[bool] = literal_column(search.SEARCH_EXPR).like(pattern, escape="\\")
+        squeezed = search.squeeze(query)
+        if len(squeezed) >= search.MIN_CHARS:
+            # the index holds the text without ':-.' (0013): ask it for the squeezed query (a
+            # MAC fragment is then one word of its own), then check the real text on its rows
+            in_index = literal_column(search.PG_INDEX_EXPR).like(like_pattern(squeezed), escape="\\")
+            in_text = and_(in_index, in_text)
         candidates = or_(
-            literal_column(search.SEARCH_EXPR).like(pattern, escape="\\"),
+            in_text,
             devices.c.site_id == func.any(cast(site_ids, ARRAY(Integer))),  # an array, not ANY (subquery)
         )
         if "\x1f" not in query:
@@ -194,7 +201,7 @@ def _from(q: DeviceQuery, *, counting: bool, sort_key: Any = None) -> FromClause
     joined: FromClause = devices
     if not counting or q.site or q.text or (sort_key is not None and sort_key.table is sites):
         joined = joined.outerjoin(sites, sites.c.id == devices.c.site_id)
-    if not counting or q.policy_status or (sort_key is not None and sort_key.table is assessments):
+    if not counting:  # the deadline; risk and policy status are on devices (store.device_risk)
         joined = joined.outerjoin(assessments, assessments.c.device_id == devices.c.id)
     return joined
 
@@ -220,24 +227,42 @@ def _select(
     over the narrow join the filters and the sort key need, then every column for those ids only.
     A deep page (offset 950,000 of 1,000,000) then walks ids, not 950,000 joined wide rows.
 
-    ``reverse`` orders by the exact reverse of (key, id): both columns flipped, which also flips
+    The order is (key, id) ascending, or descending its exact reverse (ties newest first), so
+    one index on (key, id) serves both directions and any page from either end (0013).
+    ``reverse`` orders by the exact reverse of that: both columns flipped, which also flips
     where NULLs go on both dialects, so a page counted from the end is the same rows reversed."""
-    if sort not in SORT:
-        raise UsageError(f"cannot sort devices by {sort!r}", hint=f"choose one of: {', '.join(SORT)}")
-    key = SORT[sort]
-    if reverse:
-        order = (key.asc() if descending else key.desc(), devices.c.id.desc())
-    else:
-        order = (key.desc() if descending else key.asc(), devices.c.id.asc())
+    order = _order(sort, descending != reverse)
     conds = conditions(q, conn, indexed=indexed)
     query = select(*COLUMNS).select_from(_from(q, counting=False))
     if page is None:
         return query.where(and_(*conds)).order_by(*order) if conds else query.order_by(*order)
-    ids = select(devices.c.id).select_from(_from(q, counting=True, sort_key=key))
+    chosen = page_ids(q, sort, descending, conn, indexed, page, reverse)
+    return query.where(devices.c.id.in_(chosen)).order_by(*order)
+
+
+def _order(sort: str, flip: bool) -> tuple[Any, Any]:
+    if sort not in SORT:
+        raise UsageError(f"cannot sort devices by {sort!r}", hint=f"choose one of: {', '.join(SORT)}")
+    key = SORT[sort]  # (key, id) or its exact reverse: one (key, id) index serves both
+    return (key.desc(), devices.c.id.desc()) if flip else (key.asc(), devices.c.id.asc())
+
+
+def page_ids(
+    q: DeviceQuery,
+    sort: str,
+    descending: bool,
+    conn: Connection | None,
+    indexed: bool,
+    page: tuple[int, int],
+    reverse: bool = False,
+) -> Any:
+    """The first step of a page: its ids, over only the tables the filters and the sort read."""
+    order = _order(sort, descending != reverse)
+    ids = select(devices.c.id).select_from(_from(q, counting=True, sort_key=SORT[sort]))
+    conds = conditions(q, conn, indexed=indexed)
     if conds:
         ids = ids.where(and_(*conds))
-    chosen = ids.order_by(*order).limit(page[0]).offset(page[1])
-    return query.where(devices.c.id.in_(chosen)).order_by(*order)
+    return ids.order_by(*order).limit(page[0]).offset(page[1])
 
 
 def page(
