@@ -199,3 +199,26 @@ def test_migration_fills_the_copy_from_stored_assessments(db_url: str, tmp_path:
             conn.execute(insert(devices).values(model="ZZ-MIGRATED-1", first_seen=TODAY, last_seen=TODAY))
         with store.engine.connect() as conn:
             assert [r["model"] for r in page(conn, DeviceQuery(text="zz-migrated"))] == ["ZZ-MIGRATED-1"]
+
+
+def test_a_large_change_rebuilds_the_indexes_once(db_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    """Past ``BULK_ROWS`` changed rows PostgreSQL's indexes are dropped for the update and built
+    again: the copy is in step, every index is back, the search still answers."""
+    monkeypatch.setattr(device_risk, "BULK_ROWS", 2)
+    with _estate(db_url, tmp_path) as store:
+        with store.engine.connect() as conn:
+            before = _index_names(conn)
+        _assess(store, "org-template", "uk-cabinet-office-2022")
+        assert not _out_of_step(store.engine)
+        with store.engine.connect() as conn:
+            assert _index_names(conn) == before
+            assert "ix_devices_vendor_risk_id" in before
+            assert [r["model"] for r in page(conn, DeviceQuery(text="2cd2143"))] == ["DS-2CD2143G2-I"]
+
+
+def _index_names(conn: Connection) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices'"
+    else:
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename = 'devices' AND schemaname = current_schema()"
+    return {r[0] for r in conn.exec_driver_sql(sql)}

@@ -168,7 +168,6 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
             indexes.restore()  # and ANALYZE on PostgreSQL
         elif conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
             conn.execute(text("ANALYZE assessments"))
-        if device_risk.sync(conn) and conn.dialect.name == "postgresql":
-            conn.execute(text("ANALYZE devices"))  # the listing's risk and policy status columns
+        device_risk.sync(conn)
         bump(conn)
     return results

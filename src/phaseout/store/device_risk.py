@@ -11,26 +11,41 @@ Nothing else writes ``assessments``; a new device starts with NULL, as it has no
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, exists, func, or_, select, text, update
 
+from phaseout.store.ids import BULK_ROWS, SuspendedIndexes
 from phaseout.store.schema import assessments, devices
+
+
+def _differs() -> ColumnElement[bool]:
+    a = assessments
+    return or_(
+        devices.c.risk.is_distinct_from(a.c.risk),
+        devices.c.policy_status.is_distinct_from(a.c.policy_status),
+    )
 
 
 def sync(conn: Connection) -> int:
     """Bring every device's copy in step with ``assessments``; returns the rows changed.
 
     Only rows whose values differ are written: a re-assessment that changes few risks rewrites
-    few devices (each rewritten row costs an entry in every index of ``devices``)."""
+    few devices.  On PostgreSQL each rewritten row costs an entry in every index of ``devices``
+    (the trigram index's ~100 among them): 1,000,000 rows took minutes that way, so when
+    ``BULK_ROWS`` rows or more change (the first assessment after a large import, new packs)
+    the indexes are dropped for the update and built again once, as a bulk import does.
+    SQLite updates only the indexes that hold the changed columns."""
     a = assessments
+    if conn.dialect.name == "postgresql":
+        changing = conn.execute(
+            select(func.count()).select_from(devices.join(a, a.c.device_id == devices.c.id)).where(_differs())
+        ).scalar_one()
+        indexes = SuspendedIndexes(conn, devices, keys=False)
+        if changing >= BULK_ROWS:
+            indexes.drop()
     changed = conn.execute(
         update(devices)
         .where(a.c.device_id == devices.c.id)
-        .where(
-            or_(
-                devices.c.risk.is_distinct_from(a.c.risk),
-                devices.c.policy_status.is_distinct_from(a.c.policy_status),
-            )
-        )
+        .where(_differs())
         .values(risk=a.c.risk, policy_status=a.c.policy_status)
     ).rowcount
     cleared = conn.execute(
@@ -39,4 +54,10 @@ def sync(conn: Connection) -> int:
         .where(~exists(select(a.c.device_id).where(a.c.device_id == devices.c.id)))
         .values(risk=None, policy_status=None)
     ).rowcount
-    return int(changed or 0) + int(cleared or 0)
+    done = int(changed or 0) + int(cleared or 0)
+    if conn.dialect.name == "postgresql":
+        if indexes.dropped:
+            indexes.restore()  # and ANALYZE
+        elif done:
+            conn.execute(text("ANALYZE devices"))  # the listing's estimates for the new values
+    return done
