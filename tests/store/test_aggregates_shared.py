@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -132,3 +133,19 @@ def test_the_dashboard_aggregates_are_shared(db_url: str, tmp_path: Path) -> Non
         with store.engine.connect() as conn:
             again = dashboard.overview(conn), dashboard.all_sites(conn), dashboard.findings_summary(conn)
         assert again == computed
+
+
+def test_a_search_total_is_counted_once_across_workers(db_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    with _estate(db_url, tmp_path) as store:
+        with store.engine.connect() as conn:
+            first = dashboard.list_devices(conn, q="cam-")
+        assert first[0] == 2
+        with dashboard._lock:  # the second worker: no totals of its own
+            dashboard._text_counts.clear()
+
+        def never(*_: object, **__: object) -> int:
+            raise AssertionError("counted again although another worker stored the total")
+
+        monkeypatch.setattr(dashboard, "count", never)
+        with store.engine.connect() as conn:
+            assert dashboard.list_devices(conn, q="cam-") == first

@@ -60,8 +60,12 @@ def _look(engine: Engine, name: str, generation: str) -> tuple[str, Any]:
 
 def _claim(engine: Engine, name: str, generation: str) -> None:
     now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        conn.execute(delete(aggregate_cache).where(aggregate_cache.c.name == name))
+    with engine.begin() as conn:  # rows of other generations are never read again: gone too
+        conn.execute(
+            delete(aggregate_cache).where(
+                (aggregate_cache.c.name == name) | (aggregate_cache.c.generation != generation)
+            )
+        )
         conn.execute(insert(aggregate_cache).values(name=name, generation=generation, value=None, started_at=now))
 
 

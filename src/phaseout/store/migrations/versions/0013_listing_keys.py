@@ -77,6 +77,11 @@ def upgrade() -> None:
     op.add_column("devices", sa.Column("risk", sa.Float(), nullable=True))
     op.add_column("devices", sa.Column("policy_status", sa.String(length=16), nullable=True))
     dialect = op.get_bind().dialect.name
+    opclass = _trigram_opclass() if dialect == "postgresql" else None
+    if dialect == "postgresql":  # index builds over 1,000,000 rows (as store.bulk does for imports)
+        op.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    if opclass is not None:  # replaced below anyway: not kept up to date through the backfill
+        op.execute(f"DROP INDEX {PG_DEVICES_INDEX}")
     op.execute(BACKFILL["postgresql" if dialect == "postgresql" else "sqlite"])
     for name, columns in INDEXES.items():
         op.create_index(name, "devices", list(columns), unique=False)
@@ -88,9 +93,10 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_aggregate_cache")),
     )
-    if dialect == "postgresql" and (opclass := _trigram_opclass()) is not None:
-        op.execute(f"DROP INDEX {PG_DEVICES_INDEX}")
+    if opclass is not None:
         op.execute(f"CREATE INDEX {PG_DEVICES_INDEX} ON devices USING gin (({PG_INDEX_EXPR}) {opclass})")
+    if dialect == "postgresql":
+        op.execute("ANALYZE devices")  # the new columns' and index expression's statistics
 
 
 def downgrade() -> None:
