@@ -225,7 +225,7 @@ def _select(
     indexed: bool = True,
     page: tuple[int, int] | None = None,
     reverse: bool = False,
-    how: str = "",
+    few: bool = False,
 ) -> Any:
     """The listing's query; with ``page`` (size, offset), one page chosen in two steps: the ids
     over the narrow join the filters and the sort key need, then every column for those ids only.
@@ -240,7 +240,7 @@ def _select(
     query = select(*COLUMNS).select_from(_from(q, counting=False))
     if page is None:
         return query.where(and_(*conds)).order_by(*order) if conds else query.order_by(*order)
-    chosen = page_ids(q, sort, descending, conn, indexed, page, reverse, how=how)
+    chosen = page_ids(q, sort, descending, conn, indexed, page, reverse, few=few)
     return query.where(devices.c.id.in_(chosen)).order_by(*order)
 
 
@@ -272,13 +272,13 @@ def page_ids(
     indexed: bool,
     page: tuple[int, int],
     reverse: bool = False,
-    how: str = "",
+    few: bool = False,
 ) -> Any:
     """The first step of a page: its ids, over only the tables the filters and the sort read.
 
-    ``how`` (from the known total, ``page``): ``"few"`` sorts the matches the filters' indexes
-    find; ``""`` leaves the choice to the planner."""
-    order = _order(sort, descending != reverse, unindexed=how == "few")
+    ``few`` (the known total is at most ``FEW``): sort the matches the filters' indexes find,
+    in an order no index holds; otherwise the planner chooses."""
+    order = _order(sort, descending != reverse, unindexed=few)
     ids = select(devices.c.id).select_from(_from(q, counting=True, sort_key=SORT[sort]))
     conds = conditions(q, conn, indexed=indexed)
     if conds:
@@ -308,21 +308,16 @@ def page(
     shifts any ``OFFSET`` page; the next request counts again under the new generation."""
     if total is not None and offset >= total:
         return []
-    how = _how(total)
-    if total is not None and how != "few" and offset > total - offset - size:
+    # a few matches are read by the filters' indexes and sorted: PostgreSQL, guessing 100
+    # matches of a text that had one, walked all 1,000,000 ids in order to find it (8.5 s)
+    few = total is not None and total <= FEW
+    if total is not None and not few and offset > total - offset - size:
         from_end = max(total - offset - size, 0)
         shown = min(size, total - offset)
-        query = _select(q, sort, descending, conn, indexed, page=(shown, from_end), reverse=True, how=how)
+        query = _select(q, sort, descending, conn, indexed, page=(shown, from_end), reverse=True)
         return [plain(dict(r)) for r in reversed(conn.execute(query).mappings().all())]
-    query = _select(q, sort, descending, conn, indexed, page=(size, offset), how=how)
+    query = _select(q, sort, descending, conn, indexed, page=(size, offset), few=few)
     return [plain(dict(r)) for r in conn.execute(query).mappings()]
-
-
-def _how(total: int | None) -> str:
-    """How to choose a page, from the exact total the caller knows: a few matches are read by
-    the filters' indexes and sorted (PostgreSQL, guessing 100 matches of a free text that had
-    one, walked all 1,000,000 ids in order to find it: 8.5 s)."""
-    return "few" if total is not None and total <= FEW else ""
 
 
 def iter_devices(
