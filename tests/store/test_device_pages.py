@@ -5,9 +5,11 @@ directions, filters that join other tables, and offsets at the start, middle and
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from phaseout.queries import devices as devices_query
 from phaseout.queries.devices import SORT, DeviceQuery, iter_devices, page, plain
 from phaseout.store import Store
 from tests.store.test_search import _estate
@@ -47,9 +49,12 @@ def test_remembered_totals_follow_every_write(db_url: str, tmp_path: Path) -> No
             assert list_devices(conn, site="s-new")[0] == 1
 
 
-def test_pages_read_from_the_end_equal_slices(db_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("few", [0, 20_000])
+def test_pages_read_from_the_end_equal_slices(db_url: str, tmp_path: Path, few: int, monkeypatch: Any) -> None:
     """Given the total, a page past the middle is read in the reverse order and put back: every
-    offset, for every sort key (NULLs included) and direction, holds the same rows as the slice."""
+    offset, for every sort key (NULLs included) and direction, holds the same rows as the slice.
+    The same with every total counted as few (read by the filters, sorted, order unindexed)."""
+    monkeypatch.setattr(devices_query, "FEW", few)
     with _estate(db_url, tmp_path) as store:
         for q in (DeviceQuery(), DeviceQuery(text="10."), DeviceQuery(vendor="hikvision")):
             for sort in SORT:

@@ -118,7 +118,8 @@ def test_backfill_of_rows_written_before_the_index(db_url: str, tmp_path: Path) 
             now = dt.datetime.now(dt.UTC)
             conn.execute(insert(devices).values(model="PRE-INDEX-77", first_seen=now, last_seen=now))
             assert not search.has_index(conn)
-        assert _answers(store.engine, "index-77", indexed=True)[0] == 1  # plain LIKE meanwhile
+        with store.engine.connect() as conn:  # plain LIKE meanwhile (a count: pages read 0013's columns)
+            assert count(conn, DeviceQuery(text="index-77")) == 1
         migrate.upgrade(store.engine)
         store.engine.dispose()
         with store.engine.connect() as conn:
@@ -167,7 +168,27 @@ def test_migration_ddl_equals_the_runtime_copy() -> None:
     assert frozen.SQLITE_REBUILD == search.SQLITE_REBUILD
     assert frozen.SEARCH_EXPR == search.SEARCH_EXPR
     assert frozen.SITES_LOWER_DDL == search.SITES_LOWER_DDL
-    assert frozen.pg_index_ddl("x.ops") == search.pg_index_ddl("x.ops")
+    assert frozen.pg_index_ddl("x.ops")[1] == search.pg_index_ddl("x.ops")[1]
+    # the devices index since 0013: the same text without ':-.'
+    squeezed = importlib.import_module("phaseout.store.migrations.versions.0013_listing_keys")
+    assert squeezed.SEARCH_EXPR == search.SEARCH_EXPR
+    assert squeezed.PG_INDEX_EXPR == search.PG_INDEX_EXPR
+    assert f"USING gin (({squeezed.PG_INDEX_EXPR}) x.ops)" in search.pg_index_ddl("x.ops")[0]
+
+
+def test_mac_fragments_use_the_squeezed_index(pg_url: str, tmp_path: Path) -> None:
+    """A MAC fragment asks the index for its squeezed form (one word: trigrams of its own) and
+    answers as LIKE does, with the separators in the query or not."""
+    with _estate(pg_url, tmp_path) as store, store.engine.connect() as conn:
+        from phaseout.queries.devices import _select
+
+        query = _select(DeviceQuery(text="28:57:be:00"), "id", False, conn)
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        assert f"{search.PG_INDEX_EXPR} LIKE '%%2857be00%%'" in sql, sql
+        frags = ["28:57:be:00", "28:57:BE:00:00:01", "be:00:00:0", "3c:ef:8c", "8c:aa:bb", "2857be", "10.20.3."]
+        frags += ["-i1", ":-.", "a-1", "2.3,"]
+        assert _same_as_like(store.engine, frags) >= 6
+        assert _answers(store.engine, "2857be", indexed=True)[0] == 0  # squeezed only to find: not a match
 
 
 @pytest.mark.parametrize("query", ["ab", "a", "%_"])

@@ -17,6 +17,7 @@ from phaseout.assess.verify import parse_coverage, scanned_from
 from phaseout.policy.evaluate import SiteFacts
 from phaseout.policy.packs import PolicyPack
 from phaseout.policy.status import policy_status, removal_deadline
+from phaseout.store import device_risk
 from phaseout.store.bulk import bulk_settings
 from phaseout.store.copy import copy_field, copy_lines, insert_rows
 from phaseout.store.generation import bump
@@ -147,7 +148,8 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
     old rows are truncated (no million dead rows left behind) and the ``risk`` and ``deadline``
     indexes built again once at the end; readers of ``assessments`` wait for the write to
     commit instead of reading the old rows meanwhile.  The key to ``devices`` stays: pages that
-    read only devices are not held up."""
+    read only devices are not held up.  Each device's copy of its risk and policy status
+    (``store.device_risk``) is brought in step in the same transaction."""
     now = dt.datetime.now(dt.UTC)
     pack_ids = json.dumps([p.id for p in packs])
     with engine.begin() as conn:
@@ -166,5 +168,6 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
             indexes.restore()  # and ANALYZE on PostgreSQL
         elif conn.dialect.name == "postgresql":  # every row replaced: fresh statistics for the planner
             conn.execute(text("ANALYZE assessments"))
+        device_risk.sync(conn)
         bump(conn)
     return results

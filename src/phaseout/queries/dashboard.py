@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import threading
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ from phaseout.errors import UsageError
 from phaseout.queries.devices import COLUMNS, SORT, DeviceQuery, count
 from phaseout.queries.devices import page as device_page
 from phaseout.queries.recorders import places
+from phaseout.store import aggregates
 from phaseout.store.generation import current
 from phaseout.store.identification import evidence_of
 from phaseout.store.policies import covered_makers_in_use, packs_in_use
@@ -72,7 +74,9 @@ def peek(conn: Connection, name: str) -> Any:
 
 
 def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
-    """``compute()``'s value for the store's current generation, computed once per process.
+    """``compute()``'s value for the store's current generation, computed once per process,
+    and once per generation across processes when the value is plain JSON (``store.aggregates``:
+    the other web workers, and a restarted one, read it from the database).
 
     One computation at a time per key: a request arriving while the warmer (or another request)
     computes the same aggregate waits for that answer instead of starting a second scan of the
@@ -89,7 +93,7 @@ def cached(conn: Connection, name: str, compute: Callable[[], T]) -> T:
                 break
         running.wait()  # the other computation finished (or failed: then this one computes)
     try:
-        value = compute()
+        value = aggregates.shared(conn.engine, name, key[1], compute)  # or another worker's answer
         with _lock:
             for old in [k for k in _cache if k[0] == name]:
                 del _cache[old]
@@ -431,13 +435,19 @@ def _count(conn: Connection, query: DeviceQuery) -> int:
     its total, and counting 1,000,000 devices (or the 285,000 of one vendor) took 0.4-0.8 s per
     page at 1,000,000.  Free-text totals are kept apart, the newest 256 only (any text is a new
     key): someone paging through a search's 143,033 matches (``DS-2CD``, ~1 s to count) pays
-    for the count once, while a new text is still counted; they never push out the filters'."""
+    for the count once, while a new text is still counted; they never push out the filters'.
+    A text's total is also shared with the other workers through the database, so the text is
+    counted once per generation, not once per worker."""
     now, key = generation(conn), dataclasses.astuple(query)
     store = _text_counts if query.text else _counts_cache
     with _lock:
         if _counts_generation[0] == now and key in store:
             return store[key]
-    total = count(conn, query)
+    if query.text:  # another worker may have counted this text already (store.aggregates)
+        digest = hashlib.sha1(repr(key).encode(), usedforsecurity=False).hexdigest()
+        total = aggregates.shared(conn.engine, f"count:{digest}", now, lambda: count(conn, query))
+    else:
+        total = count(conn, query)
     with _lock:
         if _counts_generation[0] != now:
             _counts_cache.clear()

@@ -117,6 +117,11 @@ devices = Table(
     Column("fingerprint", String(16)),  # digest of a keyless row's values: re-imports match it (estate.match)
     Column("channel", String(16)),  # input on the parent recorder: D3 (IP), A3 (analogue)
     Column("channel_state", String(16)),  # online | offline | unknown | missing (left its recorder's list)
+    # the stored assessment's risk and policy status, kept in step by the assessment writer (0013):
+    # the listing sorts and filters on them beside the device's own columns (top 50 by risk of
+    # 285,000 Dahua devices is an index walk, not a join of every assessment and a sort)
+    Column("risk", Float),
+    Column("policy_status", String(16)),
     CheckConstraint("status in ('active', 'replaced', 'retired')", name="status"),
     Index(None, "mac"),
     Index(None, "asset_id"),
@@ -124,6 +129,11 @@ devices = Table(
     Index(None, "site_id", "ip"),
     Index(None, "vendor"),
     Index(None, "batch_id"),  # the devices a batch created: alert rules after every import and scan (0010)
+    # the listing's order is (key, id) or its exact reverse: one index per sort key serves both (0013)
+    Index(None, "risk", "id"),
+    Index(None, "vendor", "risk", "id"),
+    Index(None, "policy_status", "risk", "id"),
+    Index(None, "model", "id"),
 )
 
 evidence = Table(
@@ -506,4 +516,18 @@ collector_uploads = Table(
     Column("hosts", Integer, nullable=False, server_default="0"),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index(None, "collector_id", "upload_id", unique=True),
+)
+
+#: Estate-wide aggregates (the overview, the site table, findings...) as computed for one store
+#: generation, shared by every web worker and kept across restarts: the first worker to need one
+#: computes it (tens of seconds at 1,000,000 devices) and the others read it (0013).  ``value``
+#: is NULL while a worker computes it since ``started_at``; any write changes the generation, so
+#: a stored value is never read for another one.
+aggregate_cache = Table(
+    "aggregate_cache",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("generation", String(64), nullable=False),
+    Column("value", Text),  # JSON
+    Column("started_at", DateTime(timezone=True), nullable=False),
 )
