@@ -145,7 +145,13 @@ def identify_rows(
     conn: Connection, identifier: Identifies, ids: list[int] | None = None, *, only_stale: bool = False
 ) -> int:
     """(Re)identify devices from their stored fields: the given ids, or every device whose
-    identification is missing or was made by other knowledge.  Returns how many changed."""
+    identification is missing or was made by other knowledge.  Returns how many were
+    identified.
+
+    Only rows whose stored identification differs from the new one are written: a re-import of
+    the same 200,000-row file re-identified every merged device and rewrote each row with the
+    values it had (74 s of a 132 s re-import on PostgreSQL, every write a new row version
+    and index entries)."""
     codec = IdentificationCodec(conn, identifier.version, deferred=True)
     query = select(
         devices.c.id,
@@ -156,6 +162,7 @@ def identify_rows(
         devices.c.mac,
         devices.c.serial,
         devices.c.device_type,
+        *(devices.c[c] for c in COLUMNS),
     )
     if only_stale:
         query = query.where(or_(devices.c.knowledge.is_(None), devices.c.knowledge != codec.version))
@@ -179,13 +186,15 @@ def identify_rows(
         for start in range(0, len(rows), BATCH):
             wanted = [r.id for r in rows[start : start + BATCH] if scanned is None or r.id in scanned]
             seen = network_observations(conn, wanted) if wanted else {}
-            params = [
-                (*codec.values(identify_device(identifier, r, seen.get(r.id))), r.id)
-                for r in rows[start : start + BATCH]
-            ]
+            params = []
+            for r in rows[start : start + BATCH]:
+                values = codec.values(identify_device(identifier, r, seen.get(r.id)))
+                if values != tuple(r[-len(COLUMNS) :]):
+                    params.append((*values, r.id))
+                done += 1
             codec.flush()
-            conn.exec_driver_sql(sql, params)
-            done += len(params)
+            if params:
+                conn.exec_driver_sql(sql, params)
     return done
 
 
