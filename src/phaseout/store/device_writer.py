@@ -317,9 +317,7 @@ class DeviceWriter:
     def __enter__(self) -> DeviceWriter:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         """Every chunk written (or, on an error, the writer stopped and its error raised)."""
         self.pipe.__exit__(kind, exc, tb)
 
