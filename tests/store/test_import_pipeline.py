@@ -29,7 +29,8 @@ def _csv(path: Path, rows: list[str]) -> Path:
 
 
 def _cameras(n: int) -> list[str]:
-    return [f"{'AB'[i % 2]},Hikvision,DS-2CD2143G2-I,28:57:BE:00:{i >> 8:02X}:{i & 255:02X},127.9.0.{i % 250 + 1},SN{i:05d},V5.5.0" for i in range(n)]  # fmt: skip
+    make = "Hikvision,DS-2CD2143G2-I"
+    return [f"{'AB'[i % 2]},{make},28:57:BE:00:00:{i:02X},127.9.0.{i + 1},SN{i:05d},V5.5.0" for i in range(n)]
 
 
 def _devices(store: Store) -> list[tuple[Any, ...]]:
