@@ -168,23 +168,18 @@ def identify_rows(
         query = query.where(or_(devices.c.knowledge.is_(None), devices.c.knowledge != codec.version))
     chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] if ids is not None else [None]
     sql = update_sql(conn)
-    # every device with answers from the network, when all are (re)identified; for named
-    # devices, their answers are read directly (no scan of the whole observations table)
-    scanned = (
-        set(
-            conn.execute(
-                select(observations.c.device_id).where(observations.c.kind != "inventory").distinct()
-            ).scalars()
-        )
-        if ids is None
-        else None
+    # every device with answers from the network (one query on the kind index), so only those
+    # devices' observations are read: a lookup per named device read each one's inventory rows
+    # too (a re-import of 200,000 rows names every device)
+    scanned = set(
+        conn.execute(select(observations.c.device_id).where(observations.c.kind != "inventory").distinct()).scalars()
     )
     done = 0
     for chunk in chunks:
         q = query if chunk is None else query.where(devices.c.id.in_(chunk))
         rows = conn.execute(q.order_by(devices.c.id)).all()
         for start in range(0, len(rows), BATCH):
-            wanted = [r.id for r in rows[start : start + BATCH] if scanned is None or r.id in scanned]
+            wanted = [r.id for r in rows[start : start + BATCH] if r.id in scanned]
             seen = network_observations(conn, wanted) if wanted else {}
             params = []
             for r in rows[start : start + BATCH]:
