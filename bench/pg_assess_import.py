@@ -6,7 +6,9 @@ owns), imports a sites register and an inventory CSV of ``--devices`` rows, asse
 (the second run replaces every row, as ``phaseout assess`` does on a live estate) and prints
 the time of each step.  ``--src DIR`` runs another checkout's code (its ``src``) with the same
 inputs, so a before/after comparison runs in one session on the same machine.
-``--profile FILE`` writes a cProfile of the import and the first assessment.
+``--profile FILE`` writes a cProfile of the import and the first assessment.  ``--reimport``
+imports the same file a second time (every row merges into its device), ``--skip-assessment``
+times the import(s) alone.
 
 Run: ``python bench/pg_assess_import.py --database speed_bench [--devices 200000] [--src ../main/src]``.
 Traffic goes to 127.0.0.1 only.
@@ -33,6 +35,10 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=0, help="default: one site per 33 devices (30,000 for 1M)")
     parser.add_argument("--src", help="the src directory of the code to measure (default: this checkout's)")
     parser.add_argument("--profile", help="write a cProfile of import and assessment to this file")
+    parser.add_argument(
+        "--reimport", action="store_true", help="import the same file again after the first import (every row merges)"
+    )
+    parser.add_argument("--skip-assessment", action="store_true", help="time the import(s) only")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(args.src).resolve() if args.src else HERE.parent / "src"))
     sys.path.insert(0, str(HERE))
@@ -66,14 +72,15 @@ def main() -> None:
     with Store.open(url) as store:
         app = Phaseout(store, actor="bench")
         app.import_sites(sites_csv)
-        steps = [
-            ("import", lambda: app.import_devices(inventory)),
-            ("assessment", lambda: run_assessment(store.engine, chosen, today)),
-            ("assessment again", lambda: run_assessment(store.engine, chosen, today)),
-        ]
+        steps = [("import", lambda: app.import_devices(inventory))]
+        if args.reimport:
+            steps.append(("import again", lambda: app.import_devices(inventory)))
+        if not args.skip_assessment:
+            steps.append(("assessment", lambda: run_assessment(store.engine, chosen, today)))
+            steps.append(("assessment again", lambda: run_assessment(store.engine, chosen, today)))
         for label, step in steps:
             t = time.perf_counter()
-            if profiler and label != "assessment again":
+            if profiler and label in ("import", "assessment"):
                 profiler.runcall(step)
             else:
                 step()

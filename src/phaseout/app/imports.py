@@ -189,7 +189,7 @@ def import_devices(
             if SuspendedIndexes.worth_it(conn, devices, mapped.table.total_rows):
                 indexes.drop()
             resolver = SiteResolver(conn, now)
-            writer = DeviceWriter(
+            with DeviceWriter(
                 conn,
                 result.batch_id,
                 f"import:{mapped.table.name}",
@@ -197,15 +197,16 @@ def import_devices(
                 matcher=index_rows(match_keys_rows(conn)),
                 identifier=identifier,
                 track_parents="parent" in mapped.mapping.fields,
-            )
-            _write_devices(
-                result,
-                records,
-                resolver,
-                writer,
-                _ticker(progress, mapped.table.total_rows),
-                options.skip_bad,
-            )
+                background=True,  # nothing below reads devices back before the block ends
+            ) as writer:
+                _write_devices(
+                    result,
+                    records,
+                    resolver,
+                    writer,
+                    _ticker(progress, mapped.table.total_rows),
+                    options.skip_bad,
+                )
             indexes.restore()
             writer.identify_updated()
             result.parents_unresolved = writer.link_parents()

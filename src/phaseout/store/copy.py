@@ -23,14 +23,19 @@ def copy_plain(conn: Connection, table: str, columns: Sequence[str], rows: Itera
     ``conn``'s transaction."""
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as out:
-            for row in rows:
-                out.write_row(row)
+        copy_raw(conn.connection.dbapi_connection, table, columns, rows)
         return
     batch = list(rows)
     if batch:
         conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({placeholders(conn, len(columns))})", batch)
+
+
+def copy_raw(raw: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: ``COPY FROM STDIN`` on a psycopg connection (what a background writer,
+    which must not share the caller's SQLAlchemy ``Connection``, is given)."""
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as out:
+        for row in rows:
+            out.write_row(row)
 
 
 def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
