@@ -26,8 +26,8 @@ from tests.store.test_search import _estate
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store.open(db_url) as s:
+def store(pg_url: str) -> Iterator[Store]:
+    with Store.open(pg_url) as s:
         with s.engine.begin() as conn:
             bump(conn)
         yield s
@@ -118,10 +118,10 @@ def test_a_failed_computation_leaves_no_claim(store: Store) -> None:
         assert dashboard.cached(conn, "failed-test", lambda: 5) == 5  # no one waits for a claim left behind
 
 
-def test_the_dashboard_aggregates_are_shared(db_url: str, tmp_path: Path) -> None:
+def test_the_dashboard_aggregates_are_shared(pg_url: str, tmp_path: Path) -> None:
     """The real aggregates of an assessed estate are stored, and a second worker reads back
     exactly what it would compute."""
-    with _estate(db_url, tmp_path) as store:
+    with _estate(pg_url, tmp_path) as store:
         run_assessment(store.engine, [available_packs()["org-template"]], dt.date(2026, 12, 1))
         _forget_in_process()
         with store.engine.connect() as conn:
@@ -135,8 +135,8 @@ def test_the_dashboard_aggregates_are_shared(db_url: str, tmp_path: Path) -> Non
         assert again == computed
 
 
-def test_a_search_total_is_counted_once_across_workers(db_url: str, tmp_path: Path, monkeypatch: Any) -> None:
-    with _estate(db_url, tmp_path) as store:
+def test_a_search_total_is_counted_once_across_workers(pg_url: str, tmp_path: Path, monkeypatch: Any) -> None:
+    with _estate(pg_url, tmp_path) as store:
         with store.engine.connect() as conn:
             first = dashboard.list_devices(conn, q="cam-")
         assert first[0] == 2
@@ -149,3 +149,19 @@ def test_a_search_total_is_counted_once_across_workers(db_url: str, tmp_path: Pa
         monkeypatch.setattr(dashboard, "count", never)
         with store.engine.connect() as conn:
             assert dashboard.list_devices(conn, q="cam-") == first
+
+
+def test_sqlite_computes_in_each_process_and_writes_nothing(sqlite_url: str) -> None:
+    """A SQLite store never writes the cache: a background write there broke a user's
+    read-then-write transaction (``SQLITE_BUSY`` on a stale snapshot)."""
+    with Store.open(sqlite_url) as s:
+        with s.engine.begin() as conn:
+            bump(conn)
+        calls: list[int] = []
+        with s.engine.connect() as conn:
+            for _ in range(2):
+                _forget_in_process()
+                assert dashboard.cached(conn, "sqlite-test", lambda: calls.append(1) or {"n": 1}) == {"n": 1}
+        assert len(calls) == 2
+        with s.engine.connect() as conn:
+            assert conn.execute(select(aggregate_cache)).first() is None

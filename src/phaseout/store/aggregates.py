@@ -10,7 +10,8 @@ computed for and read only for that generation, so it can never outlive a write.
 Only values that JSON gives back exactly (equal after a round trip: no dates, no tuples) are
 shared; any other is computed per process, as before.  Every failure here (a database without
 the table, a read-only role, a lost connection) falls back to computing in-process: sharing
-saves time, it never decides an answer.
+saves time, it never decides an answer.  PostgreSQL only: on SQLite every process computes its
+own (see :func:`shared`).
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ def shared(engine: Engine, name: str, generation: str, compute: Callable[[], T])
     stored it, awaited while another process computes it, else computed here and stored."""
     if not generation or len(name) > aggregate_cache.c.name.type.length:  # type: ignore[attr-defined]
         return compute()  # an empty store (nothing worth sharing), or a name the table cannot key
+    if engine.dialect.name == "sqlite":
+        # SQLite has one writer at a time: a claim written by the page warmer made any user's
+        # transaction that had read before writing fail at once (SQLITE_BUSY on a stale
+        # snapshot), seen as "the database is busy" on creating a token.  A SQLite store serves
+        # one machine; its workers compute their own aggregates, as before migration 0013.
+        return compute()
     try:
         while True:
             state, value = _look(engine, name, generation)

@@ -141,6 +141,11 @@ def update_sql(conn: Connection) -> str:
     return f"UPDATE devices SET {', '.join(f'{c} = {mark}' for c in COLUMNS)} WHERE id = {mark}"
 
 
+#: Above this many named devices, identify_rows reads the set of devices with network answers
+#: once instead of looking up each named device's answers.
+WHOLE_SET_ABOVE = 20_000
+
+
 def identify_rows(
     conn: Connection, identifier: Identifies, ids: list[int] | None = None, *, only_stale: bool = False
 ) -> int:
@@ -170,16 +175,23 @@ def identify_rows(
     sql = update_sql(conn)
     # every device with answers from the network (one query on the kind index), so only those
     # devices' observations are read: a lookup per named device read each one's inventory rows
-    # too (a re-import of 200,000 rows names every device)
-    scanned = set(
-        conn.execute(select(observations.c.device_id).where(observations.c.kind != "inventory").distinct()).scalars()
+    # too (a re-import of 200,000 rows names every device).  A few named devices (a scan's, an
+    # upload's) are looked up directly: the whole set costs a read of every scanned device.
+    scanned: set[int] | None = (
+        set(
+            conn.execute(
+                select(observations.c.device_id).where(observations.c.kind != "inventory").distinct()
+            ).scalars()
+        )
+        if ids is None or len(ids) > WHOLE_SET_ABOVE
+        else None
     )
     done = 0
     for chunk in chunks:
         q = query if chunk is None else query.where(devices.c.id.in_(chunk))
         rows = conn.execute(q.order_by(devices.c.id)).all()
         for start in range(0, len(rows), BATCH):
-            wanted = [r.id for r in rows[start : start + BATCH] if r.id in scanned]
+            wanted = [r.id for r in rows[start : start + BATCH] if scanned is None or r.id in scanned]
             seen = network_observations(conn, wanted) if wanted else {}
             params = []
             for r in rows[start : start + BATCH]:

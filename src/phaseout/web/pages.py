@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
+from jinja2.utils import htmlsafe_json_dumps
 from sqlalchemy import Connection, Engine
 
 from phaseout.app import Phaseout
@@ -211,6 +212,12 @@ def _pages(total: int, page: q.Page) -> int:
     return max(1, math.ceil(total / page.size))
 
 
+def _site_page_map(drawn: dict[str, Any]) -> dict[str, Any]:
+    """The map's points with their HTML-safe JSON, encoded once per generation: at 30,000 sites
+    ``tojson`` took 133 ms of every ``/sites`` request."""
+    return {**drawn, "points_json": htmlsafe_json_dumps(drawn["points"])}
+
+
 @router.get("/sites", response_class=HTMLResponse)
 def sites_page(
     request: Request,
@@ -236,20 +243,8 @@ def sites_page(
             )
         except PhaseoutError as exc:
             raise HTTPException(422, exc.message) from None
-        every = q.all_sites(conn)
-    points = [
-        {
-            "code": s["code"],
-            "lat": s["latitude"],
-            "lon": s["longitude"],
-            "risk": s["risk"],
-            "covered": s["covered"],
-            "sensitivity": s["sensitivity"],
-        }
-        for s in every
-        if s["latitude"] is not None and s["longitude"] is not None
-    ]
-    regions = sorted({s["region"] for s in every if s["region"]})
+        drawn = q.cached(conn, "site-page-map", lambda: _site_page_map(q.site_map(conn)), share=False)
+    points, points_json, regions = drawn["points"], drawn["points_json"], drawn["regions"]
     return render(
         request,
         "sites.html",
@@ -259,6 +254,7 @@ def sites_page(
         page=p,
         pages=_pages(total, p),
         points=points,
+        points_json=points_json,
         scale=[{"min": low, "label": label, "colour": colour} for low, label, colour in SITE_SCALE],
         regions=regions,
         filters={"q": q_ or "", "region": region or "", "sensitivity": sensitivity or ""},
