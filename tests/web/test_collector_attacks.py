@@ -235,6 +235,7 @@ def _genuine() -> dict[str, Any]:
         ([{"vendors": [["http", "x"]]}], None, "unknown facts list"),
         ([{"makers": [["smtp", "Vendor", "Axis"]]}], None, "not an answer kind"),
         ([{"makers": [["http", "Vendor"]]}], None, "3-item lists"),
+        ([{"makers": [[["http"], "Vendor", "Axis"]]}], None, "not an answer kind"),  # (unhashable)
         ([{"macs": [["http", "bc:ad:28:11:22:33"]]}], None, "12 upper-case hex"),
         ([{"models": [[99, "http", "model", "DS-2CD2043G0-I"]]}], None, "priority"),
         ([{"texts": [["http.body", "http", [10, 10_000]]]}], None, "inside the answer's raw text"),
@@ -242,6 +243,14 @@ def _genuine() -> dict[str, Any]:
         ([{"serials": [["http", "S" * 5000]]}], None, "at most"),
         ([{"notes": [["http", "n"]] * (facts_wire.MAX_ITEMS + 1)}], None, "over"),
         ([None], ["not", "a", "string"], "facts_version"),
+        # values no parser gives (F._value keeps one printable line): they would reach e-mail
+        # alerts (a header split by CR LF), reports and exports
+        ([{"models": [[1, "http", "model", "DS-2CD\r\nBcc: all@example.org"]]}], None, "one printable line"),
+        ([{"makers": [["http", "Vendor", "Axis\u202e"]]}], None, "one printable line"),
+        ([{"serials": [["http", "\x00DS1"]]}], None, "one printable line"),
+        # slices of the raw answer cost the collector a few bytes each but the server their
+        # length: 400 of them would make one 330-byte answer 130 kB (a 256 kB one 100 MB)
+        ([{"texts": [["http.body", "http", [1, len(ISAPI) - 1]]] * 400}], None, "slices"),
     ],
 )
 def test_malformed_facts_are_refused_whole_and_audited(
