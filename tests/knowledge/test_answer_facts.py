@@ -110,3 +110,20 @@ def test_the_cache_drops_its_older_half_when_full() -> None:
     hits = cache.hits
     F.gather_cached([newest], cache)
     assert cache.hits == hits + 1  # the newest answers stay
+
+
+def test_every_real_capture_s_facts_pass_the_server_s_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's sample (``wire.CHECK_*``) never calls a genuine collector's facts a
+    disagreement: checked here on every answer of every capture, not a sample."""
+    monkeypatch.setattr(wire, "CHECK_ONE_IN", 1)
+    hosts = []
+    for n, obs in enumerate(_answers()):
+        host = _as_upload_host(obs, n)
+        try:
+            wire.parse_upload(wire.encode_upload("a" * 32, 1, [host], [], False))
+        except wire.UploadError:
+            continue
+        hosts.append(host)
+    upload = wire.parse_upload(wire.encode_upload(uuid.uuid4().hex, 1, hosts, [], False, facts=True))
+    assert (upload.facts, upload.facts_fault) == ("used", "")
+    assert len(upload.answers) > 100

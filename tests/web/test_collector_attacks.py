@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from phaseout.app import Phaseout
 from phaseout.app import collectors as use
+from phaseout.discover.collector import wire
 from phaseout.identify import facts as F
 from phaseout.identify import facts_wire
 from phaseout.store import Store
@@ -285,10 +286,15 @@ def test_well_formed_facts_are_used_and_other_versions_ignored(fresh: tuple[Test
         assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]
 
 
-def test_forged_facts_stay_in_their_own_upload(fresh: tuple[TestClient, Phaseout]) -> None:
-    """A collector may lie about its own answers (it could forge the answers as well), but what
-    it claims never becomes how the server reads the same answer for anyone else, and a
-    re-identification reads the stored answers again."""
+def test_forged_facts_stay_in_their_own_upload(
+    fresh: tuple[TestClient, Phaseout], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collector may lie about its own answers (it could forge the answers as well), and a
+    forgery the server's sample does not look at is used; but what it claims never becomes how
+    the server reads the same answer for anyone else, and a re-identification reads the stored
+    answers again."""
+    monkeypatch.setattr(wire, "CHECK_FIRST", 0)
+    monkeypatch.setattr(wire, "CHECK_ONE_IN", 0)  # (a forgery outside the sample)
     client, app = fresh
     headers = _enrolled(client, app)
     job = _claimed_job(client, app, headers)
@@ -302,3 +308,75 @@ def test_forged_facts_stay_in_their_own_upload(fresh: tuple[TestClient, Phaseout
     app.reidentify(only_stale=False)
     with app.engine.connect() as conn:
         assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]
+
+
+def _audited(app: Phaseout, action: str) -> list[Any]:
+    with app.engine.connect() as conn:
+        found = conn.execute(select(events.c.after).where(events.c.action == action)).scalars().all()
+    return [orjson.loads(a) if isinstance(a, str) else a for a in found]
+
+
+PLAIN_PAGE = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><title>Camera</title></html>"
+
+
+@pytest.mark.parametrize(
+    ("raw", "facts", "vendor"),
+    [
+        # the answer says Hikvision, the facts beside it say Axis
+        (
+            ISAPI,
+            {"makers": [["http", "Vendor", "Axis Communications"]], "models": [[1, "http", "model", "M3024-L"]]},
+            "hikvision",
+        ),
+        # the facts are a Hikvision answer's, beside an answer that names no maker at all
+        (PLAIN_PAGE, "genuine", "unknown"),
+    ],
+)
+def test_facts_that_disagree_with_their_answer_do_not_win(
+    fresh: tuple[TestClient, Phaseout], raw: str, facts: Any, vendor: str
+) -> None:
+    """A buggy collector (or parsers that differ in spite of one facts_version) must not have
+    its facts silently stand for answers that say otherwise: the server parses a sample of the
+    answers itself, and one disagreement makes it ignore every fact of the upload, parse its
+    answers, merge them (nothing is lost) and say so, to the collector and in the audit log."""
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    if facts == "genuine":  # (its texts whole, not slices of the Hikvision answer)
+        one = F.Facts()
+        F.PARSERS["http"](one, ANSWER)
+        facts = facts_wire.encode(one, None)
+    sent = facts
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": [{**ANSWER, "raw": raw}], "facts": [sent]}
+    data = orjson.loads(_upload(job, host))
+    data["facts_version"] = facts_wire.facts_version()
+    r = client.post("/api/collector/uploads", content=orjson.dumps(data), headers=headers)
+    assert r.status_code == 200 and r.json()["facts"] == "disagreed", r.text
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.vendor)).scalars().all() == [vendor]
+    (why,) = _audited(app, "collector.facts-disagreed")
+    assert "hosts[0]" in why["why"], why
+
+
+def test_one_answer_sent_twice_with_two_readings_is_a_disagreement(
+    fresh: tuple[TestClient, Phaseout], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facts are kept by answer: two hosts with the same answer and different facts would
+    otherwise have the later one silently stand for both (even where no sample looks)."""
+    monkeypatch.setattr(wire, "CHECK_FIRST", 0, raising=False)
+    monkeypatch.setattr(wire, "CHECK_ONE_IN", 0, raising=False)  # no sample: only the two readings conflict
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    forged = {"makers": [["http", "Vendor", "Axis Communications"]]}
+    hosts = [
+        {"ip": "10.9.0.5", "ports": [80], "observations": [ANSWER], "facts": [_genuine()]},
+        {"ip": "10.9.0.6", "ports": [80], "observations": [ANSWER], "facts": [forged]},
+    ]
+    body = {"upload_id": "d" * 32, "job_id": job, "hosts": hosts, "silent": []}
+    body["facts_version"] = facts_wire.facts_version()
+    r = client.post("/api/collector/uploads", content=orjson.dumps(body), headers=headers)
+    assert r.status_code == 200 and r.json()["facts"] == "disagreed", r.text
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]  # (one serial)
+    assert len(_audited(app, "collector.facts-disagreed")) == 1

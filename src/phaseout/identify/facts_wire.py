@@ -5,6 +5,9 @@ its own answers and upload their facts; the server then identifies from them ins
 every answer again (issue 17: parsing was half of an ingest's time).  It costs no security: a
 stolen collector credential can forge raw answers as easily as facts, and only for its own
 scopes; the raw answers are still stored as the evidence, and a re-identification reads them.
+Facts that disagree with their answers are not trusted blindly either: the server parses a
+sample of them (``discover.collector.wire.CHECK_FIRST``) and ignores an upload's facts when one
+is not its own reading.
 Facts are used only when both ends parse alike (:data:`FACTS_VERSION`, a digest of the parsers'
 source): otherwise the server parses, as it does for collectors that send no facts.
 
