@@ -4,6 +4,7 @@ a server error, and nothing of it is merged."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -380,3 +381,35 @@ def test_one_answer_sent_twice_with_two_readings_is_a_disagreement(
     with app.engine.connect() as conn:
         assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]  # (one serial)
     assert len(_audited(app, "collector.facts-disagreed")) == 1
+
+
+def test_empty_facts_do_not_multiply_an_upload_s_memory() -> None:
+    """``{}`` (an answer that says nothing: many do) is 3 bytes of upload but was a fresh
+    ``Facts`` of nine containers, ~700 bytes, kept through the merge: an upload of such answers
+    held 3 times the memory of the same upload without facts."""
+    hosts = []
+    for h in range(40):
+        # (RTSP answers that name nothing: their genuine facts are {}, so the check passes them)
+        observations = [
+            {"kind": "rtsp", "port": p + 1, "raw": f"RTSP/1.0 200 OK\r\nCSeq: {h}\r\n\r\n"} for p in range(64)
+        ]
+        hosts.append({"ip": f"10.9.0.{h + 1}", "ports": [1], "observations": observations, "facts": [{}] * 64})
+    body = {
+        "upload_id": "e" * 32,
+        "job_id": 1,
+        "hosts": hosts,
+        "silent": [],
+        "facts_version": facts_wire.facts_version(),
+    }
+    without = orjson.dumps({**body, "facts_version": None, "hosts": [{**h, "facts": None} for h in hosts]})
+    kept = []
+    for data in (without, orjson.dumps(body)):
+        tracemalloc.start()
+        try:
+            upload = wire.parse_upload(data)
+            kept.append(tracemalloc.get_traced_memory()[0])
+            assert upload.facts in ("none", "used")
+        finally:
+            tracemalloc.stop()
+        del upload
+    assert kept[1] < 1.5 * kept[0], kept

@@ -299,6 +299,11 @@ def _channels(value: Any, host_ip: str, where: str) -> list[ch.Channel]:
     return out
 
 
+#: The facts of an answer that says nothing, shared by every such answer of every upload
+#: (facts looked up are only read, never changed: ``facts.AnswerFacts.facts``).
+_NOTHING = Facts()
+
+
 @dataclass(slots=True)
 class _Sent:
     """The facts an upload sent, by answer, and the first disagreement a check found."""
@@ -353,6 +358,8 @@ def _answer_facts(value: Any, observations: list[dict[str, Any]], sent: _Sent, w
             one = facts_wire.decode(data, obs.get("raw"))
         except facts_wire.FactsError as exc:
             raise _fail(f"{where}: facts[{n}]: {exc}") from None
+        if one == _NOTHING:  # (many answers say nothing: 3 bytes sent, ~700 kept each otherwise)
+            one = _NOTHING
         key = answer_key(obs)
         if key is None or sent.fault:  # (an answer the server never looks up by key: it parses it)
             continue
