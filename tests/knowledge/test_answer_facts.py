@@ -4,6 +4,8 @@ declaration at all, reads every capture as defusedxml does."""
 
 from __future__ import annotations
 
+import sys
+import threading
 import uuid
 from functools import cache
 from typing import Any
@@ -110,3 +112,50 @@ def test_the_cache_drops_its_older_half_when_full() -> None:
     hits = cache.hits
     F.gather_cached([newest], cache)
     assert cache.hits == hits + 1  # the newest answers stay
+
+
+def test_every_real_capture_s_facts_pass_the_server_s_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's sample (``wire.CHECK_*``) never calls a genuine collector's facts a
+    disagreement: checked here on every answer of every capture, not a sample."""
+    monkeypatch.setattr(wire, "CHECK_ONE_IN", 1)
+    hosts = []
+    for n, obs in enumerate(_answers()):
+        host = _as_upload_host(obs, n)
+        try:
+            wire.parse_upload(wire.encode_upload("a" * 32, 1, [host], [], False))
+        except wire.UploadError:
+            continue
+        hosts.append(host)
+    upload = wire.parse_upload(wire.encode_upload(uuid.uuid4().hex, 1, hosts, [], False, facts=True))
+    assert (upload.facts, upload.facts_fault) == ("used", "")
+    assert len(upload.answers) > 100
+
+
+def test_two_scans_fill_the_process_cache_at_once() -> None:
+    """Two uploads merge at once in one server process (each in its own thread), and both keep
+    what they parse in the process's cache: making room there must not fail either of them
+    (a dict changed while another thread walks it) nor lose count of its size."""
+    base = F.AnswerFacts(entries=64, size=1_000_000)
+    failures: list[BaseException] = []
+
+    def scan(t: int) -> None:
+        read = F.ScanAnswers(base=base)
+        try:
+            for n in range(3000):
+                F.gather_cached([{"kind": "banner", "port": 23, "raw": f"login {t}-{n}"}], read)
+        except BaseException as exc:  # (reported by the test, not lost in the thread)
+            failures.append(exc)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often: the race shows in every run
+    try:
+        threads = [threading.Thread(target=scan, args=(t,)) for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert failures == []
+    assert 0 < len(base._facts) <= 64
+    assert base._bytes == sum(size for _facts, size in base._facts.values())

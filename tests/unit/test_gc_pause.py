@@ -4,6 +4,7 @@ one, even when a merge fails; a collector that was off stays off."""
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -36,3 +37,32 @@ def test_a_collector_that_was_off_stays_off() -> None:
     with gc_pause.paused():
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+def test_merges_that_overlap_without_end_still_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploads from many collectors can overlap so that one merge always runs (A starts, B
+    starts, A ends, C starts, B ends...): the count never reaches zero, and without a bound the
+    cycle collector would never run again, while every request of the server (not only the
+    merges) leaves cyclic garbage.  After ``MAX_PAUSE`` seconds paused, a merge that ends
+    collects although another still runs."""
+    monkeypatch.setattr(gc_pause, "MAX_PAUSE", 0.0, raising=False)  # (any pause is long enough)
+    gc.enable()
+    gc.collect()
+    first = gc_pause.paused()
+    first.__enter__()
+    second = gc_pause.paused()
+    second.__enter__()
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.self = cycle  # type: ignore[attr-defined]
+    alive = weakref.ref(cycle)
+    del cycle
+    assert alive() is not None  # garbage, but only the cycle collector frees it
+    first.__exit__(None, None, None)  # the second merge still runs
+    assert not gc.isenabled()
+    assert alive() is None
+    second.__exit__(None, None, None)
+    assert gc.isenabled()

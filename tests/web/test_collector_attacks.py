@@ -4,6 +4,7 @@ a server error, and nothing of it is merged."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from phaseout.app import Phaseout
 from phaseout.app import collectors as use
+from phaseout.discover.collector import wire
 from phaseout.identify import facts as F
 from phaseout.identify import facts_wire
 from phaseout.store import Store
@@ -235,6 +237,7 @@ def _genuine() -> dict[str, Any]:
         ([{"vendors": [["http", "x"]]}], None, "unknown facts list"),
         ([{"makers": [["smtp", "Vendor", "Axis"]]}], None, "not an answer kind"),
         ([{"makers": [["http", "Vendor"]]}], None, "3-item lists"),
+        ([{"makers": [[["http"], "Vendor", "Axis"]]}], None, "not an answer kind"),  # (unhashable)
         ([{"macs": [["http", "bc:ad:28:11:22:33"]]}], None, "12 upper-case hex"),
         ([{"models": [[99, "http", "model", "DS-2CD2043G0-I"]]}], None, "priority"),
         ([{"texts": [["http.body", "http", [10, 10_000]]]}], None, "inside the answer's raw text"),
@@ -242,6 +245,14 @@ def _genuine() -> dict[str, Any]:
         ([{"serials": [["http", "S" * 5000]]}], None, "at most"),
         ([{"notes": [["http", "n"]] * (facts_wire.MAX_ITEMS + 1)}], None, "over"),
         ([None], ["not", "a", "string"], "facts_version"),
+        # values no parser gives (F._value keeps one printable line): they would reach e-mail
+        # alerts (a header split by CR LF), reports and exports
+        ([{"models": [[1, "http", "model", "DS-2CD\r\nBcc: all@example.org"]]}], None, "one printable line"),
+        ([{"makers": [["http", "Vendor", "Axis\u202e"]]}], None, "one printable line"),
+        ([{"serials": [["http", "\x00DS1"]]}], None, "one printable line"),
+        # slices of the raw answer cost the collector a few bytes each but the server their
+        # length: 400 of them would make one 330-byte answer 130 kB (a 256 kB one 100 MB)
+        ([{"texts": [["http.body", "http", [1, len(ISAPI) - 1]]] * 400}], None, "slices"),
     ],
 )
 def test_malformed_facts_are_refused_whole_and_audited(
@@ -276,10 +287,15 @@ def test_well_formed_facts_are_used_and_other_versions_ignored(fresh: tuple[Test
         assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]
 
 
-def test_forged_facts_stay_in_their_own_upload(fresh: tuple[TestClient, Phaseout]) -> None:
-    """A collector may lie about its own answers (it could forge the answers as well), but what
-    it claims never becomes how the server reads the same answer for anyone else, and a
-    re-identification reads the stored answers again."""
+def test_forged_facts_stay_in_their_own_upload(
+    fresh: tuple[TestClient, Phaseout], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collector may lie about its own answers (it could forge the answers as well), and a
+    forgery the server's sample does not look at is used; but what it claims never becomes how
+    the server reads the same answer for anyone else, and a re-identification reads the stored
+    answers again."""
+    monkeypatch.setattr(wire, "CHECK_FIRST", 0)
+    monkeypatch.setattr(wire, "CHECK_ONE_IN", 0)  # (a forgery outside the sample)
     client, app = fresh
     headers = _enrolled(client, app)
     job = _claimed_job(client, app, headers)
@@ -293,3 +309,107 @@ def test_forged_facts_stay_in_their_own_upload(fresh: tuple[TestClient, Phaseout
     app.reidentify(only_stale=False)
     with app.engine.connect() as conn:
         assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]
+
+
+def _audited(app: Phaseout, action: str) -> list[Any]:
+    with app.engine.connect() as conn:
+        found = conn.execute(select(events.c.after).where(events.c.action == action)).scalars().all()
+    return [orjson.loads(a) if isinstance(a, str) else a for a in found]
+
+
+PLAIN_PAGE = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><title>Camera</title></html>"
+
+
+@pytest.mark.parametrize(
+    ("raw", "facts", "vendor"),
+    [
+        # the answer says Hikvision, the facts beside it say Axis
+        (
+            ISAPI,
+            {"makers": [["http", "Vendor", "Axis Communications"]], "models": [[1, "http", "model", "M3024-L"]]},
+            "hikvision",
+        ),
+        # the facts are a Hikvision answer's, beside an answer that names no maker at all
+        (PLAIN_PAGE, "genuine", "unknown"),
+    ],
+)
+def test_facts_that_disagree_with_their_answer_do_not_win(
+    fresh: tuple[TestClient, Phaseout], raw: str, facts: Any, vendor: str
+) -> None:
+    """A buggy collector (or parsers that differ in spite of one facts_version) must not have
+    its facts silently stand for answers that say otherwise: the server parses a sample of the
+    answers itself, and one disagreement makes it ignore every fact of the upload, parse its
+    answers, merge them (nothing is lost) and say so, to the collector and in the audit log."""
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    if facts == "genuine":  # (its texts whole, not slices of the Hikvision answer)
+        one = F.Facts()
+        F.PARSERS["http"](one, ANSWER)
+        facts = facts_wire.encode(one, None)
+    sent = facts
+    host = {"ip": "10.9.0.5", "ports": [80], "observations": [{**ANSWER, "raw": raw}], "facts": [sent]}
+    data = orjson.loads(_upload(job, host))
+    data["facts_version"] = facts_wire.facts_version()
+    r = client.post("/api/collector/uploads", content=orjson.dumps(data), headers=headers)
+    assert r.status_code == 200 and r.json()["facts"] == "disagreed", r.text
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.vendor)).scalars().all() == [vendor]
+    (why,) = _audited(app, "collector.facts-disagreed")
+    assert "hosts[0]" in why["why"], why
+
+
+def test_one_answer_sent_twice_with_two_readings_is_a_disagreement(
+    fresh: tuple[TestClient, Phaseout], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facts are kept by answer: two hosts with the same answer and different facts would
+    otherwise have the later one silently stand for both (even where no sample looks)."""
+    monkeypatch.setattr(wire, "CHECK_FIRST", 0, raising=False)
+    monkeypatch.setattr(wire, "CHECK_ONE_IN", 0, raising=False)  # no sample: only the two readings conflict
+    client, app = fresh
+    headers = _enrolled(client, app)
+    job = _claimed_job(client, app, headers)
+    forged = {"makers": [["http", "Vendor", "Axis Communications"]]}
+    hosts = [
+        {"ip": "10.9.0.5", "ports": [80], "observations": [ANSWER], "facts": [_genuine()]},
+        {"ip": "10.9.0.6", "ports": [80], "observations": [ANSWER], "facts": [forged]},
+    ]
+    body = {"upload_id": "d" * 32, "job_id": job, "hosts": hosts, "silent": []}
+    body["facts_version"] = facts_wire.facts_version()
+    r = client.post("/api/collector/uploads", content=orjson.dumps(body), headers=headers)
+    assert r.status_code == 200 and r.json()["facts"] == "disagreed", r.text
+    with app.engine.connect() as conn:
+        assert conn.execute(select(devices.c.vendor)).scalars().all() == ["hikvision"]  # (one serial)
+    assert len(_audited(app, "collector.facts-disagreed")) == 1
+
+
+def test_empty_facts_do_not_multiply_an_upload_s_memory() -> None:
+    """``{}`` (an answer that says nothing: many do) is 3 bytes of upload but was a fresh
+    ``Facts`` of nine containers, ~700 bytes, kept through the merge: an upload of such answers
+    held 3 times the memory of the same upload without facts."""
+    hosts = []
+    for h in range(40):
+        # (RTSP answers that name nothing: their genuine facts are {}, so the check passes them)
+        observations = [
+            {"kind": "rtsp", "port": p + 1, "raw": f"RTSP/1.0 200 OK\r\nCSeq: {h}\r\n\r\n"} for p in range(64)
+        ]
+        hosts.append({"ip": f"10.9.0.{h + 1}", "ports": [1], "observations": observations, "facts": [{}] * 64})
+    body = {
+        "upload_id": "e" * 32,
+        "job_id": 1,
+        "hosts": hosts,
+        "silent": [],
+        "facts_version": facts_wire.facts_version(),
+    }
+    without = orjson.dumps({**body, "facts_version": None, "hosts": [{**h, "facts": None} for h in hosts]})
+    kept = []
+    for data in (without, orjson.dumps(body)):
+        tracemalloc.start()
+        try:
+            upload = wire.parse_upload(data)
+            kept.append(tracemalloc.get_traced_memory()[0])
+            assert upload.facts in ("none", "used")
+        finally:
+            tracemalloc.stop()
+        del upload
+    assert kept[1] < 1.5 * kept[0], kept

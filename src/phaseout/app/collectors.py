@@ -339,6 +339,9 @@ def _ingest(app: Phaseout, collector: dict[str, Any], body: bytes) -> dict[str, 
         if seen is None:
             raise
         return {"status": "duplicate", "upload_id": upload.upload_id, "scan_id": seen["scan_id"]}
+    if upload.facts == "disagreed":  # merged from its answers alone; its collector's parsing is suspect
+        why = {"upload": upload.upload_id, "scan": record.scan_id, "why": upload.facts_fault[:300]}
+        audit(app, actor, "collector.facts-disagreed", collector["name"], why)
     return {
         "status": "merged",
         "upload_id": upload.upload_id,

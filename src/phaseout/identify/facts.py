@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 import re
+import threading
 import xml.etree.ElementTree as ET  # only for documents with no declaration at all: see _xml_facts
 from dataclasses import dataclass, field
 from typing import Any
@@ -964,6 +965,9 @@ class AnswerFacts:
         self._bytes = 0
         self.hits = 0
         self.misses = 0
+        # the process's cache is filled by every scan and upload its threads merge at once:
+        # making room walks the dict, which another thread's insert would change under it
+        self._lock = threading.Lock()
 
     def facts(self, parser: Any, obs: dict[str, Any]) -> Facts:
         """The facts of one observation (never to be changed by the caller)."""
@@ -989,12 +993,13 @@ class AnswerFacts:
 
     def keep(self, key: bytes, size: int, one: Facts) -> None:
         """Keep ``one`` under ``key``, making room by dropping the oldest entries."""
-        if key in self._facts:
-            return
-        if len(self._facts) >= self.entries or self._bytes + size > self.size:
-            self._shrink(size)
-        self._facts[key] = (one, size)
-        self._bytes += size
+        with self._lock:
+            if key in self._facts:
+                return
+            if len(self._facts) >= self.entries or self._bytes + size > self.size:
+                self._shrink(size)
+            self._facts[key] = (one, size)
+            self._bytes += size
 
     def _shrink(self, size: int) -> None:
         keep_entries = self.entries // 2
@@ -1011,8 +1016,9 @@ class AnswerFacts:
             self._bytes = 0
 
     def clear(self) -> None:
-        self._facts.clear()
-        self._bytes = 0
+        with self._lock:
+            self._facts.clear()
+            self._bytes = 0
 
 
 def answer_key(obs: dict[str, Any]) -> tuple[bytes, int] | None:

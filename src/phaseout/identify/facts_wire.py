@@ -5,6 +5,9 @@ its own answers and upload their facts; the server then identifies from them ins
 every answer again (issue 17: parsing was half of an ingest's time).  It costs no security: a
 stolen collector credential can forge raw answers as easily as facts, and only for its own
 scopes; the raw answers are still stored as the evidence, and a re-identification reads them.
+Facts that disagree with their answers are not trusted blindly either: the server parses a
+sample of them (``discover.collector.wire.CHECK_FIRST``) and ignores an upload's facts when one
+is not its own reading.
 Facts are used only when both ends parse alike (:data:`FACTS_VERSION`, a digest of the parsers'
 source): otherwise the server parses, as it does for collectors that send no facts.
 
@@ -39,6 +42,11 @@ MAX_SHORT = 4 * MAX_VALUE_CHARS
 MAX_SOURCE = 64
 #: Texts shorter than this are sent as they are, not as a slice of the answer.
 MIN_SLICE = 32
+#: Characters the slices of one answer's texts may take together, per character of its raw
+#: text: the parsers read a text whole and some of its parts again (2.1 at most over the
+#: corpus).  A slice costs the collector a few bytes and the server its length, so without a
+#: bound 512 slices of a 256 kB answer would cost 128 MB.
+SLICED_PER_RAW = 3
 #: Model priorities the parsers use (lower is better).
 PRIORITIES = range(10)
 _FIELD = re.compile(r"[a-z][a-z0-9._-]{0,31}")
@@ -121,11 +129,17 @@ def decode(data: Any, raw: Any) -> Facts:
     if items > MAX_ITEMS:
         raise FactsError(f"over {MAX_ITEMS} facts for one answer")
     one = Facts()
+    sliced = 0
     for row in _rows(data, "texts", 3):
         fld, kind, text = row
         if not isinstance(fld, str) or not _FIELD.fullmatch(fld):
             raise FactsError("texts: a field is a short lower-case name")
-        one.texts.setdefault(fld, []).append((_kind(kind, "texts"), _text(text, raw)))
+        value = _text(text, raw)
+        if type(text) is list:
+            sliced += len(value)
+            if sliced > SLICED_PER_RAW * len(raw):
+                raise FactsError(f"texts: slices of over {SLICED_PER_RAW} times the answer's raw text")
+        one.texts.setdefault(fld, []).append((_kind(kind, "texts"), value))
     for row in _rows(data, "makers", 3):
         one.makers.append((_kind(row[0], "makers"), _short(row[1], "makers", MAX_SOURCE), _short(row[2], "makers")))
     for row in _rows(data, "models", 4):
@@ -159,14 +173,19 @@ def _rows(data: dict[str, Any], name: str, width: int) -> list[list[Any]]:
 
 
 def _kind(value: Any, where: str) -> str:
-    if value not in _KINDS or not isinstance(value, str):
+    if not isinstance(value, str) or value not in _KINDS:  # (a list is not hashable: type first)
         raise FactsError(f"{where}: {str(value)[:20]!r} is not an answer kind")
     return value
 
 
 def _short(value: Any, where: str, limit: int = MAX_SHORT) -> str:
+    """A value the parsers keep as one printable line (``facts._value``): no CR, LF, NUL or
+    direction override, which the server's own parse never gives and which would reach e-mail
+    alerts, reports and exports."""
     if not isinstance(value, str) or len(value) > limit:
         raise FactsError(f"{where}: a text of at most {limit} characters")
+    if not value.isprintable():
+        raise FactsError(f"{where}: a value is one printable line")
     return value
 
 

@@ -13,7 +13,13 @@ A collector whose parsers are the server's (``facts_version``, offered in the cl
 adds ``"facts_version"`` and, per host, ``"facts"``: one entry per observation, what it parsed
 from that answer (:mod:`phaseout.identify.facts_wire`) or null.  The server checks them as
 strictly as the rest and identifies from them instead of parsing every answer again; without
-them (older collectors, other parser versions) it parses, as before.
+them (older collectors, other parser versions) it parses, as before.  It parses a sample of the
+answers anyway (the first ``CHECK_FIRST`` and one in ``CHECK_ONE_IN`` of the rest, at random),
+and when their facts are not what the collector sent, or one answer comes twice with two
+readings, it ignores every fact of the upload and parses all its answers (``facts`` is then
+``disagreed``, and the collector's ingestion audits why): a buggy collector does not silently
+win.  A forger who knows the sample can still slip a false fact past it, as it can send a
+false answer; the stored answers stay the evidence (a re-identification reads them).
 
 ``hosts`` are the hosts that answered or were cut by their deadline (the scanner's own
 ``HostResult``); ``silent`` the addresses probed to the end that answered nothing.  The server
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +53,10 @@ MAX_OBSERVATIONS = 64
 MAX_ERRORS = 20
 MAX_ERROR_CHARS = 500
 MAX_TEXT = MAX_CHANNEL_LIST + 1024  # one observation's longest text (a recorder's channel list)
+#: Answers whose facts the server checks by parsing them itself: the first few distinct ones of
+#: an upload, then one in this many at random (0: none).
+CHECK_FIRST = 8
+CHECK_ONE_IN = 32
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: C0 controls and DEL, tab and line breaks included: none belongs in a device-supplied field
@@ -65,8 +76,11 @@ class Upload:
     silent: list[str] = field(default_factory=list)
     #: facts the collector sent, by answer (``facts.answer_key``); empty when it sent none
     answers: dict[bytes, Facts] = field(default_factory=dict)
-    #: ``used``, ``none`` (sent no facts) or ``ignored`` (parsed by other parsers than ours)
+    #: ``used``, ``none`` (sent no facts), ``ignored`` (parsed by other parsers than ours) or
+    #: ``disagreed`` (a fact checked was not what its answer says: every answer is parsed)
     facts: str = "none"
+    #: why the facts were ``disagreed`` with
+    facts_fault: str = ""
 
     @property
     def addresses(self) -> list[str]:
@@ -285,7 +299,20 @@ def _channels(value: Any, host_ip: str, where: str) -> list[ch.Channel]:
     return out
 
 
-def _host(value: Any, index: int, answers: dict[bytes, Facts] | None = None) -> HostResult:
+#: The facts of an answer that says nothing, shared by every such answer of every upload
+#: (facts looked up are only read, never changed: ``facts.AnswerFacts.facts``).
+_NOTHING = Facts()
+
+
+@dataclass(slots=True)
+class _Sent:
+    """The facts an upload sent, by answer, and the first disagreement a check found."""
+
+    answers: dict[bytes, Facts] = field(default_factory=dict)
+    fault: str = ""
+
+
+def _host(value: Any, index: int, answers: _Sent | None = None) -> HostResult:
     """One host; with ``answers`` (the collector parses as this server does), its facts are
     checked and kept there by answer."""
     where = f"hosts[{index}]"
@@ -321,7 +348,7 @@ def _host(value: Any, index: int, answers: dict[bytes, Facts] | None = None) -> 
     return host
 
 
-def _answer_facts(value: Any, observations: list[dict[str, Any]], answers: dict[bytes, Facts], where: str) -> None:
+def _answer_facts(value: Any, observations: list[dict[str, Any]], sent: _Sent, where: str) -> None:
     if not isinstance(value, list) or len(value) != len(observations):
         raise _fail(f"{where}: facts is a list with one entry per observation")
     for n, (data, obs) in enumerate(zip(value, observations, strict=True)):
@@ -331,9 +358,34 @@ def _answer_facts(value: Any, observations: list[dict[str, Any]], answers: dict[
             one = facts_wire.decode(data, obs.get("raw"))
         except facts_wire.FactsError as exc:
             raise _fail(f"{where}: facts[{n}]: {exc}") from None
+        if one == _NOTHING:  # (many answers say nothing: 3 bytes sent, ~700 kept each otherwise)
+            one = _NOTHING
         key = answer_key(obs)
-        if key is not None:  # (an answer the server never looks up by key: it parses it)
-            answers[key[0]] = one
+        if key is None or sent.fault:  # (an answer the server never looks up by key: it parses it)
+            continue
+        earlier = sent.answers.get(key[0])
+        if earlier is not None:
+            if earlier != one:
+                sent.fault = f"{where}: facts[{n}]: the same answer came earlier with other facts"
+            continue
+        sampled = len(sent.answers) < CHECK_FIRST or (CHECK_ONE_IN and secrets.randbelow(CHECK_ONE_IN) == 0)
+        if sampled and _parsed(obs) != one:
+            sent.fault = f"{where}: facts[{n}]: not what the server reads from its answer"
+            continue
+        sent.answers[key[0]] = one
+
+
+def _parsed(obs: dict[str, Any]) -> Facts | None:
+    """The server's own reading of one answer (None where its parser refuses it)."""
+    parser = PARSERS.get(obs.get("kind", "banner"))
+    if parser is None:
+        return None
+    one = Facts()
+    try:
+        parser(one, obs)
+    except ObservationError:
+        return None
+    return one
 
 
 def parse_upload(body: bytes) -> Upload:
@@ -362,14 +414,17 @@ def parse_upload(body: bytes) -> Upload:
     version = data.get("facts_version")
     if version is not None and (not isinstance(version, str) or len(version) > 64):
         raise _fail("facts_version is a short string")
-    answers: dict[bytes, Facts] | None = {} if version == facts_wire.facts_version() else None
-    parsed = [_host(h, i, answers) for i, h in enumerate(hosts)]
+    sent = _Sent() if version == facts_wire.facts_version() else None
+    parsed = [_host(h, i, sent) for i, h in enumerate(hosts)]
     quiet = [_ip(s, f"silent[{i}]") for i, s in enumerate(silent)]
     seen = [h.ip for h in parsed] + quiet
     if len(set(seen)) != len(seen):
         raise _fail("an address appears twice in the upload")
-    state = "none" if version is None else "ignored" if answers is None else "used"
-    return Upload(upload_id, job_id, interrupted, parsed, quiet, answers or {}, state)
+    if sent is None:
+        return Upload(upload_id, job_id, interrupted, parsed, quiet, {}, "none" if version is None else "ignored")
+    if sent.fault:
+        return Upload(upload_id, job_id, interrupted, parsed, quiet, {}, "disagreed", sent.fault)
+    return Upload(upload_id, job_id, interrupted, parsed, quiet, sent.answers, "used")
 
 
 def check_scopes(upload: Upload, scopes: Sequence[Network], targets: Iterable[str]) -> None:
