@@ -706,6 +706,9 @@ class Warmer:
                         all_sites(conn)
                         findings_summary(conn)
                         plan_detail(conn)
+                        sites_in_order(conn, "risk", True)  # the site list's default order
+                        if (latest := _latest_plan_id(conn)) is not None:
+                            _cameras_by_site(conn, latest)  # each site page's: 18 MB of JSON at 30,000 sites
                         seen = now
             except Exception:
                 seen = None
