@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import xml.etree.ElementTree as ET  # only for documents with no declaration at all: see _xml_facts
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -924,6 +925,14 @@ PARSERS: dict[str, Any] = {
 def gather(observations: list[Any]) -> Facts:
     """All facts of one device.  Raises :class:`ObservationError` for a malformed observation."""
     facts = Facts()
+    for parser, obs in _parsable(observations, facts):
+        parser(facts, obs)
+    return facts
+
+
+def _parsable(observations: list[Any], facts: Facts) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Each observation with its kind's parser; a malformed one raises, an unknown kind is noted
+    in ``facts`` and skipped (the one check :func:`gather` and :func:`gather_cached` share)."""
     for i, obs in enumerate(observations):
         if not isinstance(obs, dict):
             raise ObservationError(f"observation {i + 1} is not an object")
@@ -932,8 +941,7 @@ def gather(observations: list[Any]) -> Facts:
         if parser is None:
             facts.notes.append((str(kind)[:40], "unknown observation kind: ignored"))
             continue
-        parser(facts, obs)
-    return facts
+        yield parser, obs
 
 
 #: Distinct answers whose facts :data:`ANSWERS` keeps, and the answer bytes they may stand for.
@@ -1099,13 +1107,6 @@ def gather_cached(observations: list[Any], cache: AnswerFacts | None = None) -> 
     when the same answer was read before."""
     store = ANSWERS if cache is None else cache
     facts = Facts()
-    for i, obs in enumerate(observations):
-        if not isinstance(obs, dict):
-            raise ObservationError(f"observation {i + 1} is not an object")
-        kind = obs.get("kind")
-        parser = PARSERS.get(kind) if isinstance(kind, str) else None
-        if parser is None:
-            facts.notes.append((str(kind)[:40], "unknown observation kind: ignored"))
-            continue
+    for parser, obs in _parsable(observations, facts):
         _merge(facts, store.facts(parser, obs))
     return facts
