@@ -212,3 +212,81 @@ def test_new_devices_are_written_identified_as_identify_rows_would(
             with store.engine.connect() as conn:
                 kept = set(conn.execute(select(evidence.c.key)).scalars())
             assert {v[8] for v in stored.values()} <= kept  # every evidence list was written
+
+
+def _state(store: Store) -> tuple[Any, ...]:
+    """What a scan left behind, without ids (they differ between databases)."""
+    with store.engine.connect() as conn:
+        devs = sorted(
+            conn.execute(select(devices.c.ip, devices.c.serial, devices.c.vendor, devices.c.parent_id.is_(None)))
+        )
+        answers = sorted(
+            conn.execute(
+                select(devices.c.ip, observations.c.kind).join(devices, devices.c.id == observations.c.device_id)
+            )
+        )
+        linked = conn.execute(select(func.count()).select_from(scan_hosts).where(scan_hosts.c.device_id.is_not(None)))
+        return devs, answers, linked.scalar()
+
+
+def _busy_scan() -> list[HostResult]:
+    """Cameras, one camera at two addresses, and a recorder with channels in the middle."""
+    cams, _quiet = _sweep("127.47.0.0/24", 40)
+    cams.insert(10, _camera("127.47.1.1", "000000001"))  # the same serial as the host below
+    cams.insert(30, _camera("127.47.1.2", "000000001"))
+    recorder = _camera("127.47.1.3", "NVR000047")
+    recorder.channels = [Channel(1, address="192.0.2.47", model="DS-2CD2043G0-I", serial="CAM000047", online=True)]
+    recorder.channel_kinds = {"ip"}
+    cams.insert(20, recorder)
+    return cams
+
+
+def test_writes_sent_in_chunks_leave_what_one_write_leaves(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """On PostgreSQL a scan's writes are sent to a background writer every ``SEND_ANSWERS``
+    answers while the next hosts are prepared; with a chunk every two answers (many jobs in
+    flight, a recorder's read-back and a twin's refresh among them) a first scan and a re-scan
+    leave exactly what one write at the end leaves."""
+    import phaseout.store.scans as scans_module
+
+    hosts = _busy_scan()
+    with Store.open(str(tmp_path / "reference.db")) as store:
+        app = Phaseout(store)
+        for _ in range(2):
+            app.record_results(hosts, targets=["127.47.0.0/16"], ports=(80, 554))
+        expected = _state(store)
+    monkeypatch.setattr(scans_module, "SEND_ANSWERS", 2)
+    with Store.open(db_url) as store:
+        app = Phaseout(store)
+        first = app.record_results(hosts, targets=["127.47.0.0/16"], ports=(80, 554))
+        again = app.record_results(hosts, targets=["127.47.0.0/16"], ports=(80, 554))
+        assert (first.created, again.created, again.updated) == (42, 0, 43)
+        assert _state(store) == expected
+
+
+def test_a_failed_background_write_keeps_nothing_of_the_scan(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails on the background writer's thread fails the scan in the caller's
+    thread, and its transaction keeps nothing (no scan, no device, no answer)."""
+    import phaseout.store.scans as scans_module
+    from phaseout.store.scan_writer import ScanWriter
+    from phaseout.store.schema import scans
+
+    monkeypatch.setattr(scans_module, "SEND_ANSWERS", 2)
+    real = ScanWriter._write_raw
+    calls = 0
+
+    def failing(self: ScanWriter, raw: Any, *args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("disk full")
+        real(self, raw, *args)
+
+    monkeypatch.setattr(ScanWriter, "_write_raw", failing)
+    with Store.open(pg_url) as store:
+        with pytest.raises(RuntimeError, match="disk full"):
+            Phaseout(store).record_results(_busy_scan(), targets=["127.47.0.0/16"], ports=(80, 554))
+        with store.engine.connect() as conn:
+            for table in (scans, devices, observations, scan_hosts):
+                assert conn.execute(select(func.count()).select_from(table)).scalar() == 0

@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -40,7 +41,8 @@ from phaseout.store.identification import (
     identify_rows,
     match_keys_rows,
 )
-from phaseout.store.scan_writer import ScanWriter, copy_rows, take_device_ids
+from phaseout.store.pipeline import BackgroundWriter
+from phaseout.store.scan_writer import SEND_ANSWERS, ScanWriter, copy_rows, take_device_ids
 from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
 
 #: Builds the matching rule's index from ``match_keys_rows``.
@@ -80,7 +82,8 @@ def record_scan(
     now = run.finished
     answered = [h for h in hosts if h.state == "answered" or h.observations]
     label = "scan " + " ".join(run.targets)
-    with engine.begin() as conn:
+    # the background writer (if any) is closed before the transaction ends: its error rolls back
+    with engine.begin() as conn, ExitStack() as stack:
         batch_id = int(
             conn.execute(
                 import_batches.insert()
@@ -144,7 +147,11 @@ def record_scan(
             return fresh[-did - 1] if did < 0 else did
 
         # 2. write in host order, buffered; flushed before each step that reads devices back
-        writer = ScanWriter(conn, batch_id=batch_id, earlier=earlier, now=now, vantage=run.vantage)
+        #    (on PostgreSQL sent in chunks to a background writer: stored while the next is prepared)
+        pipe = None
+        if conn.dialect.name == "postgresql":
+            pipe = stack.enter_context(BackgroundWriter(conn.connection.dbapi_connection, threaded=True))
+        writer = ScanWriter(conn, batch_id=batch_id, earlier=earlier, now=now, vantage=run.vantage, pipe=pipe)
         codec = IdentificationCodec(conn, identifier.version, deferred=True)
         hosts_of = Counter(did for _host, did, _fold in plan)
         created = updated = written = folded = 0
@@ -185,6 +192,8 @@ def record_scan(
                 if conn.dialect.name != "postgresql":  # SQLite gave the new cameras max(id) + 1...
                     _retake(conn, fresh, made)  # ...which the hosts still to come may hold: move them on
             written += writer.answer(did, host, payloads)
+            if writer.pending() >= SEND_ANSWERS:
+                writer.send()
         writer.flush()
         codec.flush()
         quiet = [h for h in hosts if not (h.state == "answered" or h.observations)]
