@@ -62,8 +62,20 @@ FRESH_SPLIT_4 = "holdout5"
 FRESH_SPLIT_5 = "holdout6"
 #: Gathered after the holdout6 rule changes (helper evidence2) and measured once.
 FRESH_SPLIT_6 = "holdout7"
+#: Gathered by helper evidence3 (2026-12-01) from sources the corpus had not used, measured before any rule change.
+FRESH_SPLIT_7 = "holdout8"
 #: Every split the manifest may name, in the order the benchmark reports them.
-SPLITS = ("dev", "holdout", FRESH_SPLIT, FRESH_SPLIT_2, FRESH_SPLIT_3, FRESH_SPLIT_4, FRESH_SPLIT_5, FRESH_SPLIT_6)
+SPLITS = (
+    "dev",
+    "holdout",
+    FRESH_SPLIT,
+    FRESH_SPLIT_2,
+    FRESH_SPLIT_3,
+    FRESH_SPLIT_4,
+    FRESH_SPLIT_5,
+    FRESH_SPLIT_6,
+    FRESH_SPLIT_7,
+)
 
 Observation = dict[str, Any]
 

@@ -388,6 +388,21 @@ class Identifier:
                     break
         return shown, best
 
+    def _serial_layouts(self, facts: Facts, evidence: list[Evidence]) -> None:
+        """Serial numbers whose layout a maker's numbering scheme gives (``serial`` rules), for
+        serials the model grammar did not already read: one serial is one witness, not two.  Only
+        serials a device reported: a spreadsheet's serial column keeps the inventory fast path
+        (``identify_row``), which reads a serial through the model grammar alone."""
+        if any(e.rule.startswith("serial:") for e in evidence):
+            return
+        for rule in self.k.signals_by_field.get("serial", ()):
+            for kind, serial in facts.serials[:20]:
+                if kind == "inventory":
+                    continue
+                if m := rule.pattern.search(serial):
+                    evidence.append(Evidence(kind, rule.id, m.group(0)[:120], rule.maker, rule.weight, rule.brand))
+                    break
+
     # -- combination ---------------------------------------------------------------------------
 
     def identify_facts(self, facts: Facts) -> Identification:
@@ -398,6 +413,8 @@ class Identifier:
         for kind, text in facts.brands:
             self._name(kind, "brand", text, evidence)
         model, decoded = self._models(facts, evidence)
+        if facts.serials:
+            self._serial_layouts(facts, evidence)
         if facts.firmware:
             for rule in self.k.signals_by_field.get("firmware", ()):
                 for kind, text in facts.firmware:

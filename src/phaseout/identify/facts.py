@@ -415,10 +415,11 @@ def split_message(raw: str) -> tuple[str, dict[str, list[str]], str]:
 
 #: Header lines anywhere in a transcript of several exchanges (an RTSP OPTIONS / DESCRIBE / 401
 #: sequence, ``curl -v`` output whose lines start with ``< ``, a client's log whose every line
-#: starts with its bracketed tag such as ``[Rebroadcast Plugin]: ``): the realm or the Server
-#: value may only appear in the second answer.
+#: starts with its bracketed tag such as ``[Rebroadcast Plugin]: ``, PHP's ``print_r`` of the
+#: header array ``get_headers()`` returns, one ``    [3] => Server: ...`` line per header): the
+#: realm or the Server value may only appear in the second answer.
 _TRANSCRIPT_HEADER = re.compile(
-    r"^(?:\[[^\]\r\n]{1,60}\]:?[ \t]*)?(?:[<>] ?)?"
+    r"^(?:\[[^\]\r\n]{1,60}\]:?[ \t]*|[ \t]*\[\d{1,5}\][ \t]*=>[ \t]*)?(?:[<>] ?)?"
     r"(server|www-authenticate|authorization|content-base|content-location|location|rtp-info)"
     r"[ \t]*:[ \t]*([^\r\n]{1,4096})",
     re.IGNORECASE | re.MULTILINE,
@@ -458,7 +459,7 @@ _TITLE = re.compile(r"<title[^>]{0,64}>([^<]{1,512})</title", re.IGNORECASE)
 
 def _headers(text: str, headers: dict[str, list[str]]) -> dict[str, list[str]]:
     """The first message's headers plus those of every later message in the same text."""
-    if text.count("TTP/1.") + text.count("TSP/1.") <= 1 and "\n<" not in text:
+    if text.count("TTP/1.") + text.count("TSP/1.") <= 1 and "\n<" not in text and "] => " not in text:
         return headers
     merged = {k: list(v) for k, v in headers.items()}
     for m in _TRANSCRIPT_HEADER.finditer(text):

@@ -29,6 +29,7 @@ SIGNAL_FIELDS = (
     "favicon",
     "snmp.sysdescr",
     "snmp.oid",
+    "serial",
 )
 
 
