@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, select, text
 
 from phaseout.errors import UsageError
 from phaseout.queries.devices import COLUMNS, SORT, DeviceQuery, count
@@ -566,31 +566,53 @@ def list_devices_by_id(conn: Connection, device_id: int) -> tuple[int, list[dict
 # -- findings ---------------------------------------------------------------------------------
 
 
+#: PostgreSQL ``work_mem`` for counting equal findings texts (see :func:`_findings`).
+FINDINGS_WORK_MEM_MB = 64
+
+
 def findings_summary(conn: Connection) -> dict[str, Any]:
     return cached(conn, "findings", lambda: _findings(conn))
 
 
 def _findings(conn: Connection) -> dict[str, Any]:
+    """Every finding of the active devices, counted by (kind, ref, status, severity).
+
+    Devices of one model, firmware and exposure share one findings text (the assessment writes
+    the same JSON for the same results), so the database counts equal texts first and each
+    distinct text is read once, weighted by its count: at 1,000,000 devices, parsing every
+    device's findings in Python made this the slowest page to compute cold."""
     counts: dict[str, Counter[tuple[str, str, str]]] = defaultdict(Counter)
     kev: set[str] = set()
     details: dict[tuple[str, str], str] = {}
     with_any: Counter[str] = Counter()  # kind -> devices with at least one such finding
-    for (body,) in conn.execute(
-        select(assessments.c.findings)
+    query = (
+        select(assessments.c.findings, func.count())
         .select_from(assessments.join(devices, devices.c.id == assessments.c.device_id))
         .where(devices.c.status == "active")
-        .execution_options(yield_per=5000)
-    ):
+        .group_by(assessments.c.findings)
+    )
+    if conn.dialect.name == "postgresql":
+        # The planner cannot tell how few distinct texts there are (it guessed 38,696 of 5) and,
+        # with the default 4 MB, grouped by sorting 1,000,000 texts on disk: 12.7 s.  With room
+        # for a hash table it hashes each text once: 3.0 s.  For this statement only.
+        conn.execute(text(f"SET LOCAL work_mem = '{FINDINGS_WORK_MEM_MB}MB'"))
+        groups = [(str(b), int(n)) for b, n in conn.execute(query)]
+        conn.execute(text("SET LOCAL work_mem TO DEFAULT"))  # (a failed query rolls it back anyway)
+    else:
+        groups = [(str(b), int(n)) for b, n in conn.execute(query)]
+    groups.sort()  # ties and details come out the same on every run, on either database
+    for body, n in groups:
         kinds: set[str] = set()
         for f in orjson.loads(body):
             if f["status"] in ("fixed",):
                 continue
             kinds.add(f["kind"])
-            counts[f["kind"]][(f["ref"], f["status"], f.get("severity", ""))] += 1
+            counts[f["kind"]][(f["ref"], f["status"], f.get("severity", ""))] += n
             details.setdefault((f["kind"], f["ref"]), str(f.get("detail", "")))
             if f.get("kev"):
                 kev.add(f["ref"])
-        with_any.update(kinds)
+        for kind in kinds:
+            with_any[kind] += n
     out: dict[str, Any] = {}
     for kind in ("policy", "vulnerability", "exposure"):
         out[kind] = [
