@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from phaseout.errors import KnowledgeError, UsageError
 from phaseout.store import Store
 from phaseout.store.audit import cli_actor
+from phaseout.store.engine import writing
 
 if TYPE_CHECKING:
     from phaseout.app.alerts import Delivery, Evaluation
@@ -255,7 +256,7 @@ class Phaseout:
 
         done = reidentify(self.engine, self.identifier, only_stale=only_stale)
         if done:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 bump(conn)
         return done
 

@@ -20,6 +20,7 @@ from phaseout.policy.status import policy_status, removal_deadline
 from phaseout.store import device_risk
 from phaseout.store.bulk import bulk_settings
 from phaseout.store.copy import copy_field, copy_lines, insert_rows
+from phaseout.store.engine import writing
 from phaseout.store.generation import bump
 from phaseout.store.identification import network_observations
 from phaseout.store.ids import BULK_ROWS, SuspendedIndexes
@@ -152,7 +153,7 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
     (``store.device_risk``) is brought in step in the same transaction."""
     now = dt.datetime.now(dt.UTC)
     pack_ids = json.dumps([p.id for p in packs])
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         results = list(assess_devices(conn, packs, today))
         bulk = len(results) >= BULK_ROWS
         if bulk and conn.dialect.name == "postgresql":

@@ -34,6 +34,7 @@ from phaseout.discover.scope import in_scope, parse_scope
 from phaseout.errors import UsageError
 from phaseout.store import collectors as db
 from phaseout.store.audit import record_event
+from phaseout.store.engine import writing
 
 if TYPE_CHECKING:
     from phaseout.app import Phaseout
@@ -132,7 +133,7 @@ _revoked_uses = _Sampler()
 
 
 def audit(app: Phaseout, actor: str, action: str, entity_id: str, after: dict[str, Any]) -> None:
-    with app.engine.begin() as conn:
+    with writing(app.engine) as conn:
         record_event(conn, actor, action, "collector", entity_id, None, after)
 
 

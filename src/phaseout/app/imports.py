@@ -30,6 +30,7 @@ from phaseout.ingest.sites import parse_sites
 from phaseout.normalize import site_key
 from phaseout.store.batches import earlier_batch, finish_batch, site_exists, start_batch
 from phaseout.store.device_writer import DeviceWriter, SiteResolver
+from phaseout.store.engine import writing
 from phaseout.store.identification import match_keys_rows, reidentify
 from phaseout.store.ids import SuspendedIndexes, lock_for_import
 from phaseout.store.schema import devices, observations, sites
@@ -125,7 +126,7 @@ def _finish(conn: Connection, result: ImportResult, actor: str, message: str = "
 
 def _record_failure(store: Store, result: ImportResult, kind: str, sheet: str | None, actor: str) -> None:
     """Keep a trace of a refused import (for the history page) in its own small transaction."""
-    with store.engine.begin() as conn:
+    with writing(store.engine) as conn:
         result.batch_id = start_batch(conn, kind, result.file_name, result.checksum, sheet)
         result.status = "failed"
         _finish(conn, result, actor, f"{result.rows_bad} bad rows; nothing imported")

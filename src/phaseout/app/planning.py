@@ -27,6 +27,7 @@ from phaseout.plan.replace import DeviceSpec, Matcher
 from phaseout.plan.solve import PlanResult
 from phaseout.policy.packs import PolicyPack
 from phaseout.policy.status import removal_deadline
+from phaseout.store.engine import writing
 from phaseout.store.schema import assessments, devices, plan_visits, plans, sites
 
 BATCH = 5_000
@@ -179,7 +180,7 @@ def save_plan(engine: Engine, name: str, estate: EstatePlan, result: PlanResult,
     """Store the plan and, one row each, its visits (the dashboard and the work orders read them)."""
     settings = dataclasses.asdict(estate.settings)
     settings["start"] = estate.settings.start.isoformat()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         inserted = conn.execute(
             plans.insert().values(
                 name=name,

@@ -16,6 +16,7 @@ from phaseout.estate.recorders import recorder_title
 from phaseout.ingest.tables import open_table
 from phaseout.queries import recorders as tree
 from phaseout.store import work as stored
+from phaseout.store.engine import writing
 from phaseout.store.generation import bump
 from phaseout.store.store import Store
 from phaseout.track.returns import check_return, parse_return
@@ -174,7 +175,7 @@ def check_recorders(
 def verify(store: Store, actor: str, covered: set[str]) -> Verification:
     """Check every done work order against the stored evidence (see :mod:`phaseout.track.verify`)."""
     out = Verification()
-    with store.engine.begin() as conn:
+    with writing(store.engine) as conn:
         for order in stored.done_orders(conn):
             order_ok = True
             relied: list[int] = []

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 
 from phaseout.errors import UsageError
 from phaseout.store.audit import record_event
+from phaseout.store.engine import writing
 from phaseout.store.policies import covered_makers_in_use
 from phaseout.store.schema import (
     alert_evaluated,
@@ -67,7 +68,7 @@ def add_alert(
     actor: str,
 ) -> int:
     """Store a checked alert.  Batches already in the store are not news to it."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if conn.execute(select(alerts.c.id).where(alerts.c.name == name)).first() is not None:
             raise UsageError(
                 f"an alert named {name!r} exists", hint="phaseout alert remove NAME first, or pick another"
@@ -135,7 +136,7 @@ def get_alert(conn: Connection, name: str) -> dict[str, Any] | None:
 def remove_alert(engine: Engine, name: str, actor: str) -> dict[str, int]:
     """Remove an alert with its occurrences and outbox rows (the audit trail keeps every
     delivery); says how many messages were still waiting."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(select(alerts.c.id, alerts.c.kind).where(alerts.c.name == name)).first()
         if row is None:
             raise UsageError(f"no alert named {name!r}", hint="phaseout alert list")
@@ -450,7 +451,7 @@ def claim(engine: Engine, now: dt.datetime, lease: dt.timedelta, limit: int) -> 
         and_(alert_outbox.c.status == "sending", alert_outbox.c.claimed_until < now),
     )
     taken = []
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         ids = [
             int(i)
             for i in conn.execute(
@@ -510,7 +511,7 @@ def finish(
         values = {"status": "pending", "next_attempt_at": retry_at, "last_error": detail[:2000]}
     else:
         values = {"status": "failed", "last_error": detail[:2000]}
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         done = conn.execute(
             update(alert_outbox)
             .where(
@@ -541,7 +542,7 @@ def finish(
 
 def retry_failed(engine: Engine, actor: str, now: dt.datetime) -> int:
     """Put every failed row back in the queue (after the receiver was fixed)."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         done = conn.execute(
             update(alert_outbox).where(alert_outbox.c.status == "failed").values(status="pending", next_attempt_at=now)
         )
@@ -552,7 +553,7 @@ def retry_failed(engine: Engine, actor: str, now: dt.datetime) -> int:
 
 def record_test(engine: Engine, actor: str, name: str, kind: str, outcome: str, detail: str) -> None:
     """A test delivery's outcome, in the audit trail like any other."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         record_event(
             conn,
             actor,

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, upda
 
 from phaseout.errors import UsageError
 from phaseout.store.audit import cli_actor, record_event
+from phaseout.store.engine import writing
 from phaseout.store.schema import collector_uploads, collectors, scan_definitions, scan_jobs
 
 #: how long a claimed job stays with its claimer before it is offered again
@@ -72,7 +73,7 @@ def create_collector(
     actor: str | None = None,
 ) -> int:
     """A collector waiting for enrolment (or a new code for one that has not enrolled yet)."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         found = conn.execute(select(collectors).where(collectors.c.name == name)).first()
         values = {
             "sites": json.dumps(sites),
@@ -111,7 +112,7 @@ def create_collector(
 def enrol(engine: Engine, code_hash: str, token_hash: str, version: str, actor: str) -> dict[str, Any] | None:
     """Swap a valid code for the credential; None when the code is unknown, used or expired."""
     now = now_utc()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(
             select(collectors).where(collectors.c.code_hash == code_hash, collectors.c.revoked.is_(False))
         ).first()
@@ -144,7 +145,7 @@ def by_token(engine: Engine, token_hash: str) -> dict[str, Any] | None:
 
 def touch(engine: Engine, collector_id: int, version: str, queue: int, health: dict[str, Any]) -> None:
     """Last contact (the server's clock), version, queue length and health of a collector."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             update(collectors)
             .where(collectors.c.id == collector_id)
@@ -154,7 +155,7 @@ def touch(engine: Engine, collector_id: int, version: str, queue: int, health: d
 
 def revoke(engine: Engine, name: str, actor: str | None = None) -> bool:
     """Refuse this collector from now on; its pending jobs are failed.  False if unknown."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(select(collectors.c.id, collectors.c.revoked).where(collectors.c.name == name)).first()
         if row is None:
             return False
@@ -200,7 +201,7 @@ def collector_named(engine: Engine, name: str) -> dict[str, Any] | None:
 
 def add_definition(engine: Engine, values: dict[str, Any], actor: str | None = None) -> int:
     """Store a checked definition (the caller checked scope, ports and schedule)."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if conn.execute(select(scan_definitions.c.id).where(scan_definitions.c.name == values["name"])).first():
             raise UsageError(
                 f"a saved scan named {values['name']!r} exists", hint="phaseout scans remove NAME first, or pick a name"
@@ -239,7 +240,7 @@ def list_definitions(engine: Engine) -> list[dict[str, Any]]:
 
 def remove_definition(engine: Engine, name: str, actor: str | None = None) -> bool:
     """Remove a definition; its finished jobs keep their spec, open ones are failed."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         did = conn.execute(select(scan_definitions.c.id).where(scan_definitions.c.name == name)).scalar()
         if did is None:
             return False
@@ -306,7 +307,7 @@ def enqueue(conn: Connection, definition_row: Any, reason: str, now: dt.datetime
 
 
 def enqueue_named(engine: Engine, name: str, reason: str = "manual", actor: str | None = None) -> int | None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(select(scan_definitions).where(scan_definitions.c.name == name)).first()
         if row is None:
             raise UsageError(f"no saved scan named {name!r}", hint="phaseout scans list")
@@ -322,7 +323,7 @@ def enqueue_due(
     """Jobs for every scheduled definition that ``due(schedule, now, last_run, created)`` says is due."""
     now = now_utc()
     made = []
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         rows = conn.execute(select(scan_definitions).where(scan_definitions.c.schedule.is_not(None))).all()
         for row in rows:
             if not due(row.schedule, now, aware(row.last_run_at), aware(row.created_at) or now):
@@ -380,7 +381,7 @@ def finish(
 
 
 def finish_job(engine: Engine, job_id: int, status: str, *, error: str = "", actor: str) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         finish(conn, job_id, status, error=error, actor=actor)
 
 

@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import Connection, Engine, or_, select
 
 from phaseout.domain import Identified, Identifies
+from phaseout.store.engine import writing
 from phaseout.store.schema import devices, evidence, meta, observations
 
 COLUMNS = (
@@ -222,7 +223,7 @@ def reidentify(engine: Engine, identifier: Identifies, *, only_stale: bool = Tru
     With ``only_stale``, nothing is read when the store was already brought up to this version
     (every write path identifies with the current knowledge)."""
     version = identifier.version
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if only_stale and store_version(conn) == version:
             return 0
         done = identify_rows(conn, identifier, only_stale=only_stale)

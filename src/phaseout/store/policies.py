@@ -9,6 +9,7 @@ import json
 from sqlalchemy import Connection, Engine, select
 
 from phaseout.store.audit import record_event
+from phaseout.store.engine import writing
 from phaseout.store.generation import bump
 from phaseout.store.schema import meta
 
@@ -40,7 +41,7 @@ def covered_makers_in_use(conn: Connection) -> list[str]:
 
 def set_packs_in_use(engine: Engine, pack_ids: list[str], covered: list[str], actor: str) -> None:
     """Record the packs chosen and the makers they cover, with an audit event."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         record_event(conn, actor, "policy.use", "policy", "in-use", packs_in_use(conn), pack_ids)
         _put(conn, KEY, pack_ids)
         _put(conn, COVERED_KEY, sorted(covered))
@@ -49,7 +50,7 @@ def set_packs_in_use(engine: Engine, pack_ids: list[str], covered: list[str], ac
 
 def record_covered(engine: Engine, covered: list[str]) -> None:
     """Refresh the covered makers (the packs' files may have changed since they were chosen)."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if covered_makers_in_use(conn) != sorted(covered):
             _put(conn, COVERED_KEY, sorted(covered))
             bump(conn)

@@ -33,6 +33,7 @@ from phaseout.domain import Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
 from phaseout.store.audit import record_event
 from phaseout.store.channels import facts_of, record_channels
 from phaseout.store.device_writer import SiteResolver
+from phaseout.store.engine import writing
 from phaseout.store.generation import bump
 from phaseout.store.identification import (
     IdentificationCodec,
@@ -83,7 +84,7 @@ def record_scan(
     answered = [h for h in hosts if h.state == "answered" or h.observations]
     label = "scan " + " ".join(run.targets)
     # the background writer (if any) is closed before the transaction ends: its error rolls back
-    with engine.begin() as conn, ExitStack() as stack:
+    with writing(engine) as conn, ExitStack() as stack:
         batch_id = int(
             conn.execute(
                 import_batches.insert()

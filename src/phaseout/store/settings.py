@@ -9,6 +9,7 @@ import re
 from sqlalchemy import Connection, Engine, select
 
 from phaseout.errors import UsageError
+from phaseout.store.engine import writing
 from phaseout.store.schema import meta
 
 KNOWN = {
@@ -86,7 +87,7 @@ def set_setting(engine: Engine, name: str, value: str, actor: str) -> str:
     from phaseout.store.audit import record_event
 
     value = check_setting(name, value)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         before = get_setting(conn, name)
         if before is None:
             conn.execute(meta.insert().values(key=_key(name), value=value))

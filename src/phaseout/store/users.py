@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError
 
 from phaseout.errors import StoreError, UsageError
 from phaseout.store.audit import cli_actor, record_event
+from phaseout.store.engine import writing
 from phaseout.store.schema import api_tokens, login_throttle, users, web_sessions
 
 ROLES = ("viewer", "planner", "admin")
@@ -79,7 +80,7 @@ def add_user(engine: Engine, name: str, role: str, password: str, actor: str | N
         raise UsageError(f"role {role!r} is not one of {', '.join(ROLES)}")
     if len(password) < 12:
         raise UsageError("the password is too short", hint="use at least 12 characters, or let phaseout generate one")
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None:
             raise UsageError(f"user {name!r} already exists", hint="choose another name")
         result = conn.execute(
@@ -146,7 +147,7 @@ def _end_all(conn: Connection, user_id: int) -> int:
 def set_disabled(engine: Engine, name: str, disabled: bool, actor: str | None = None) -> int:
     """Disable (sessions ended, tokens refused while disabled) or enable a user; returns the
     number of sessions ended."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = _user_row(conn, name)
         if disabled and row.role == "admin" and not row.disabled:
             _keep_an_admin(conn, row.id, "disable")
@@ -166,7 +167,7 @@ def set_disabled(engine: Engine, name: str, disabled: bool, actor: str | None = 
 
 def remove_user(engine: Engine, name: str, actor: str | None = None) -> None:
     """Remove a user with their sessions and tokens; the audit trail keeps what they did."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = _user_row(conn, name)
         if row.role == "admin" and not row.disabled:
             _keep_an_admin(conn, row.id, "remove")
@@ -188,7 +189,7 @@ def remove_user(engine: Engine, name: str, actor: str | None = None) -> None:
 def set_role(engine: Engine, name: str, role: str, actor: str | None = None) -> None:
     if role not in ROLES:
         raise UsageError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = _user_row(conn, name)
         if row.role == "admin" and role != "admin" and not row.disabled:
             _keep_an_admin(conn, row.id, "demote")
@@ -200,7 +201,7 @@ def reset_password(engine: Engine, name: str, password: str, actor: str | None =
     """A new password; every session of the user ends. Returns the number of sessions ended."""
     if len(password) < 12:
         raise UsageError("the password is too short", hint="use at least 12 characters, or let phaseout generate one")
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = _user_row(conn, name)
         conn.execute(update(users).where(users.c.id == row.id).values(password_hash=_hasher.hash(password)))
         ended = _end_all(conn, row.id)
@@ -211,7 +212,7 @@ def reset_password(engine: Engine, name: str, password: str, actor: str | None =
 
 def end_sessions(engine: Engine, name: str, actor: str | None = None) -> int:
     """Log a user out everywhere."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = _user_row(conn, name)
         ended = _end_all(conn, row.id)
         record_event(conn, actor or cli_actor(), "user.logout", "user", name, None, {"sessions_ended": ended})
@@ -239,7 +240,7 @@ def start_session(engine: Engine, user: User) -> tuple[str, str]:
     """(cookie value, CSRF token) of a new session; expired sessions are swept."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = _now()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(delete(web_sessions).where(web_sessions.c.expires_at < now))
         conn.execute(
             web_sessions.insert().values(
@@ -272,7 +273,7 @@ def session_user(engine: Engine, token: str) -> tuple[User, str] | None:
 
 
 def end_session(engine: Engine, token: str) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(delete(web_sessions).where(web_sessions.c.token_hash == _digest(token)))
 
 
@@ -287,7 +288,7 @@ def create_token(
     if expires_at is not None and expires_at <= _now():
         raise UsageError("the expiry is in the past", hint="give a later date, e.g. --expires 90d")
     token = "po_" + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         user_id = conn.execute(select(users.c.id).where(users.c.name == user_name)).scalar()
         if user_id is None:
             raise UsageError(f"no user {user_name!r}", hint="phaseout user add NAME --role viewer")
@@ -309,7 +310,7 @@ def create_token(
 
 
 def revoke_token(engine: Engine, token_id: int, actor: str | None = None) -> bool:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(
             select(api_tokens.c.revoked, users.c.name)
             .select_from(api_tokens.join(users, users.c.id == api_tokens.c.user_id))
@@ -326,7 +327,7 @@ def revoke_token(engine: Engine, token_id: int, actor: str | None = None) -> boo
 
 def revoke_user_tokens(engine: Engine, user_name: str, actor: str | None = None) -> int:
     """Revoke every live token of one user; returns how many."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = _user_row(conn, user_name)
         ids = (
             conn.execute(select(api_tokens.c.id).where(api_tokens.c.user_id == row.id, api_tokens.c.revoked.is_(False)))
@@ -492,7 +493,7 @@ def login_failed(engine: Engine, address: str, name: str) -> None:
 
 def login_succeeded(engine: Engine, user: User) -> None:
     """The right password lifts the user's own lock (the address's count stays)."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(delete(login_throttle).where(login_throttle.c.key == f"user:{user.id}"))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select, update
 
 from phaseout.errors import UsageError
 from phaseout.store.audit import record_event
+from phaseout.store.engine import writing
 from phaseout.store.schema import devices, waivers
 
 
@@ -21,7 +22,7 @@ def add_waiver(
         raise UsageError("a waiver needs a reason, an approver and compensating controls")
     if expires <= dt.date.today():
         raise UsageError(f"the waiver's expiry {expires} is not in the future", hint="--expires YYYY-MM-DD")
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if conn.execute(select(devices.c.id).where(devices.c.id == device_id)).first() is None:
             raise UsageError(f"no device {device_id}", hint="phaseout devices lists them")
         waiver_id = conn.execute(
@@ -50,7 +51,7 @@ def add_waiver(
 
 
 def revoke_waiver(engine: Engine, actor: str, waiver_id: int) -> None:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(select(waivers).where(waivers.c.id == waiver_id)).mappings().first()
         if row is None:
             raise UsageError(f"no waiver {waiver_id}", hint="phaseout waiver list")

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from phaseout.errors import DataError, RowError, UsageError
 from phaseout.store.audit import record_event
+from phaseout.store.engine import writing
 from phaseout.store.generation import bump
 from phaseout.store.schema import (
     devices,
@@ -61,7 +62,7 @@ def _site_cameras(conn: Connection, code: str) -> int:
 def generate(engine: Engine, actor: str, plan_id: int | None = None) -> tuple[int, int]:
     """One work order per visit of the plan (the newest by default); returns (plan id, orders
     made).  A plan's work orders are made once."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if plan_id is None:
             plan_id = conn.execute(select(func.max(plans.c.id))).scalar()
             if plan_id is None:
@@ -178,7 +179,7 @@ def set_status(
     engine: Engine, actor: str, order_id: int, wanted: str, reason: str = "", *, check: TransitionCheck
 ) -> dict[str, Any]:
     """Move a work order to ``wanted`` if ``check`` (the status machine) allows it."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(select(work_orders).where(work_orders.c.id == order_id)).mappings().first()
         if row is None:
             raise UsageError(f"no work order {order_id}", hint="phaseout work list")
@@ -201,7 +202,7 @@ def set_status(
 
 
 def unblock(engine: Engine, actor: str, order_id: int) -> dict[str, Any]:
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(select(work_orders).where(work_orders.c.id == order_id)).mappings().first()
         if row is None:
             raise UsageError(f"no work order {order_id}", hint="phaseout work list")
@@ -230,7 +231,7 @@ def record_return(
     """Write the installer's return, checked whole first by ``check`` (stored lines -> problems):
     one bad row and nothing changes, with every problem listed."""
     result = ReturnResult()
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         stored: dict[tuple[int, int], tuple[str | None, str]] = {}
         for line_order, line_device, old_serial, status in conn.execute(
             select(
