@@ -64,6 +64,8 @@ FRESH_SPLIT_5 = "holdout6"
 FRESH_SPLIT_6 = "holdout7"
 #: Gathered by helper evidence3 (2026-12-01) from sources the corpus had not used, measured before any rule change.
 FRESH_SPLIT_7 = "holdout8"
+#: Gathered by helper evidence4 (2026-12-01) from sources the corpus had not used, measured before any rule change.
+FRESH_SPLIT_8 = "holdout9"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -75,6 +77,7 @@ SPLITS = (
     FRESH_SPLIT_5,
     FRESH_SPLIT_6,
     FRESH_SPLIT_7,
+    FRESH_SPLIT_8,
 )
 
 Observation = dict[str, Any]
