@@ -25,7 +25,7 @@ import orjson
 from defusedxml import ElementTree as SafeET  # type: ignore[import-untyped]
 from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped]
 
-from phaseout.identify.fallback import clean_text, json_text_pairs, key_value_lines, xml_text_elements
+from phaseout.identify.fallback import clean_text, json_text_pairs, key_value_lines, undo_ngrep, xml_text_elements
 
 #: Raw text considered per observation (a hostile device may send a gigabyte).
 MAX_RAW_CHARS = 256 * 1024
@@ -471,7 +471,7 @@ def _headers(text: str, headers: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def _http(facts: Facts, obs: dict[str, Any]) -> None:
-    raw = _raw(obs)
+    raw = undo_ngrep(_raw(obs))
     status, headers, body = split_message(raw)
     headers = _headers(raw, headers)
     for server in headers.get("server", []):
@@ -500,7 +500,7 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
 
 
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
-    raw = _raw(obs)
+    raw = undo_ngrep(_raw(obs))
     _status, headers, body = split_message(raw)
     headers = _headers(raw, headers)
     for server in headers.get("server", []):
