@@ -115,3 +115,41 @@ def test_other_not_authorized_faults_name_no_maker(reason: str) -> None:
         f'<s:Text xml:lang="en">{reason}</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>'
     )
     assert ident([{"kind": "onvif", "raw": fault}])["vendor"] == "unknown"
+
+
+# ---------------------------------------------------------------- shapes found by holdout10
+
+VTO_401 = "rtsp-fragment/scrypted-1048-dahua-vto2111d-wp-401.txt"
+GO2RTC_JSON = [
+    "rtsp-fragment/go2rtc-1673-dahua-cube-probe-json-part.txt",
+    "rtsp-fragment/go2rtc-1569-dahua-c4kp-p-probe-json-part.txt",
+]
+
+
+def test_a_log_line_before_the_answer_does_not_hide_its_headers() -> None:
+    out = ident([{"kind": "rtsp", "port": 554, "raw": capture(VTO_401)}])
+    assert out["vendor"] == "dahua"
+    assert "dahua.auth.login-to-serial" in rules(out)
+
+
+def test_a_status_line_inside_a_line_is_not_a_message() -> None:
+    text = capture(VTO_401).replace("\n RTSP/1.0 401", " RTSP/1.0 401")  # no longer at a line start
+    assert "dahua.auth.login-to-serial" not in rules(ident([{"kind": "rtsp", "port": 554, "raw": text}]))
+
+
+@pytest.mark.parametrize("name", GO2RTC_JSON)
+def test_go2rtc_stream_info_gives_urls_and_sdp(name: str) -> None:
+    out = ident([{"kind": "rtsp", "port": 554, "raw": capture(name)}])
+    assert out["vendor"] == "dahua"
+    assert "dahua.url.realmonitor" in rules(out)
+
+
+def test_go2rtc_stream_info_of_another_maker_names_no_covered_maker() -> None:
+    other = capture(GO2RTC_JSON[1]).replace("/cam/realmonitor?channel=1\\u0026subtype=0/", "/stream1")
+    out = ident([{"kind": "rtsp", "port": 554, "raw": other}])
+    assert out["vendor"] == "unknown"
+
+
+def test_json_without_sdp_is_not_read_as_stream_info() -> None:
+    text = '{"url": "rtsp://10.0.0.1/cam/realmonitor?channel=1"}'
+    assert "dahua.url.realmonitor" not in rules(ident([{"kind": "rtsp", "port": 554, "raw": text}]))
