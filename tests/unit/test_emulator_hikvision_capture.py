@@ -1,4 +1,4 @@
-"""The Hikvision camera profiles answer the way the recorded cameras did (issue 14, item 3).
+"""The Hikvision camera profiles (and dahua-ipc's RTSP) answer the way the recorded cameras did (issue 14, item 3).
 
 Reference: whole HTTP answers of two DS-2CD2155FWD-I cameras recorded by vcrpy
 (MissiaL/hikvision-client cassettes, commit cf29e88c; tests/data/captures/http-response/missial-*).
@@ -85,3 +85,20 @@ def test_200_deviceinfo_has_the_recorded_header_set_and_crlf_body() -> None:
     recorded_order = re.findall(rb"<(\w+)>", want_body)
     ours = re.findall(rb"<(\w+)>", body)
     assert [t for t in ours if t in recorded_order] == recorded_order  # same fields, same order
+
+
+DAHUA_OPTIONS = Path(__file__).resolve().parents[1] / "data" / "captures" / "rtsp-reply" / "retina-dahua-options.txt"
+
+
+def test_dahua_options_matches_the_recorded_answer() -> None:
+    """dahua-ipc's RTSP OPTIONS answer: the recorded one (retina dahua_options.txt) without the
+    Session line that echoed the recording client's session."""
+    device = devices.plan_devices(["dahua-ipc"], 1, "127.0.0.1")[0]
+    raw = devices._rtsp_answer(device, b"OPTIONS rtsp://127.0.0.1:554/ RTSP/1.0\r\nCSeq: 5\r\n\r\n")
+    status, headers, _ = _split(raw)
+    want_status, want_headers, _ = _split(DAHUA_OPTIONS.read_bytes())
+    assert status == want_status
+    assert set(headers) == set(want_headers) - {"session"}
+    assert all(headers[k] == want_headers[k] for k in headers)
+    unauthorized = _split(devices._rtsp_answer(device, b"DESCRIBE rtsp://127.0.0.1/ RTSP/1.0\r\nCSeq: 6\r\n\r\n"))
+    assert set(unauthorized[1]) == {"cseq", "www-authenticate"}  # the bare 401 of the recorded 401s
