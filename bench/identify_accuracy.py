@@ -8,7 +8,7 @@ subprocess, as a user would run it):
   (b2) split ``holdout2``: captures gathered later from sources nobody on the project had read,
       measured before any rule was changed for them, and ``holdout3``, gathered after those
       changes to measure them on answers they were not written against; ``holdout4`` to
-      ``holdout8`` likewise, each measured first with the rules as they were (docs/corpus.md),
+      ``holdout9`` likewise, each measured first with the rules as they were (docs/corpus.md),
   (a+b) all splits of the repository corpus together (the per-kind figures issue 14 asks for),
   (c) ../shared/corpus when that folder is present (read-only, never committed).
 

@@ -64,6 +64,10 @@ FRESH_SPLIT_5 = "holdout6"
 FRESH_SPLIT_6 = "holdout7"
 #: Gathered by helper evidence3 (2026-12-01) from sources the corpus had not used, measured before any rule change.
 FRESH_SPLIT_7 = "holdout8"
+#: Gathered by helper evidence4 (2026-12-01) from sources the corpus had not used, measured before any rule change.
+FRESH_SPLIT_8 = "holdout9"
+#: Gathered by helper evidence4 after the holdout9 changes, measured once.
+FRESH_SPLIT_9 = "holdout10"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -75,6 +79,8 @@ SPLITS = (
     FRESH_SPLIT_5,
     FRESH_SPLIT_6,
     FRESH_SPLIT_7,
+    FRESH_SPLIT_8,
+    FRESH_SPLIT_9,
 )
 
 Observation = dict[str, Any]

@@ -277,10 +277,12 @@ def _authorized(device: Device, request: bytes) -> bool:
 
 
 def _nonce(style: str) -> str:
-    """A fresh nonce in the firmware's style: Hikvision's is the hex of base64("<8 hex>:<8 hex>")
-    (decoded from published challenges), others 32 hex digits."""
+    """A fresh nonce in the firmware's style: Hikvision's is the hex of base64("<hex>:<hex>"), two
+    32-bit numbers printed without zero padding (the nonce of a whole recorded 401, MissiaL/
+    hikvision-client cassette test_auth_firmware_v5_5, decodes to "1e130819:d95c495": the second
+    number has 7 digits), others 32 hex digits."""
     if style == "hikvision":
-        inner = f"{random.getrandbits(32):08x}:{random.getrandbits(32):08x}"
+        inner = f"{random.getrandbits(32):x}:{random.getrandbits(32):x}"
         return base64.b64encode(inner.encode()).hex()
     if style == "HEX":  # upper-case hex, as Hanwha's RTSP sends it
         return f"{random.getrandbits(128):032X}"
@@ -347,6 +349,8 @@ def _http_answer(device: Device, request: bytes) -> bytes:
     path = parts[1] if len(parts) > 1 else "/"
     http = device.profile.http
     base = {"Server": http.get("server", ""), "Connection": "close"}
+    if http.get("date_header"):  # firmware that dates every answer (the profile names the capture)
+        base = {"Date": email.utils.formatdate(usegmt=True)} | base
     if path == "/onvif/device_service" and device.profile.onvif:
         return _onvif_answer(device, request, base)
     if path == "/" and http.get("redirect_root"):
@@ -363,7 +367,10 @@ def _http_answer(device: Device, request: bytes) -> bytes:
             kind = "application/xml" if path.startswith("/ISAPI") else "text/plain;charset=utf-8"
             return _response(listing[0], base | {"Content-Type": kind}, listing[1])
         kind = http.get("auth_content_type", "application/xml")
-        return _response("200 OK", base | {"Content-Type": kind}, device.fill(http["auth_paths"][path]))
+        body = device.fill(http["auth_paths"][path])
+        if http.get("crlf_bodies"):  # bodies whose lines end in CR LF, as the profile's capture shows
+            body = body.replace("\r\n", "\n").replace("\n", "\r\n")
+        return _response("200 OK", base | {"Content-Type": kind}, body)
     if http.get("realm") and path.startswith(("/ISAPI", "/cgi-bin")) and not _authorized(device, request):
         return _unauthorized(device, base)
     return _response("404 Not Found", base)

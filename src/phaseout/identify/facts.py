@@ -25,7 +25,7 @@ import orjson
 from defusedxml import ElementTree as SafeET  # type: ignore[import-untyped]
 from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped]
 
-from phaseout.identify.fallback import clean_text, json_text_pairs, key_value_lines, xml_text_elements
+from phaseout.identify.fallback import clean_text, json_text_pairs, key_value_lines, undo_ngrep, xml_text_elements
 
 #: Raw text considered per observation (a hostile device may send a gigabyte).
 MAX_RAW_CHARS = 256 * 1024
@@ -457,9 +457,20 @@ def _auth_facts(facts: Facts, kind: str, headers: dict[str, list[str]]) -> None:
 _TITLE = re.compile(r"<title[^>]{0,64}>([^<]{1,512})</title", re.IGNORECASE)
 
 
+#: A status line at the start of a line after other text (a client's log line such as ``rtsp
+#: incoming message`` printed before the answer, the answer indented by one space).
+_LATER_STATUS = re.compile(r"\n[ \t]{0,4}(?:HTTP|RTSP)/\d\.\d \d{3}\b")
+
+
 def _headers(text: str, headers: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The first message's headers plus those of every later message in the same text."""
-    if text.count("TTP/1.") + text.count("TSP/1.") <= 1 and "\n<" not in text and "] => " not in text:
+    """The first message's headers plus those of every later message in the same text (and of
+    the one message a log line precedes)."""
+    if (
+        text.count("TTP/1.") + text.count("TSP/1.") <= 1
+        and "\n<" not in text
+        and "] => " not in text
+        and not (not headers and _LATER_STATUS.search(text[:4096]))
+    ):
         return headers
     merged = {k: list(v) for k, v in headers.items()}
     for m in _TRANSCRIPT_HEADER.finditer(text):
@@ -471,7 +482,7 @@ def _headers(text: str, headers: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def _http(facts: Facts, obs: dict[str, Any]) -> None:
-    raw = _raw(obs)
+    raw = undo_ngrep(_raw(obs))
     status, headers, body = split_message(raw)
     headers = _headers(raw, headers)
     for server in headers.get("server", []):
@@ -499,8 +510,44 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
             facts.text("http.path", "http", path[:2048])
 
 
+#: go2rtc's stream information (``/api/streams``, printed by ``go2rtc`` users in bug reports):
+#: each producer's ``"url"`` and the ``"sdp"`` it received, as JSON strings (CR LF as ``\\r\\n``).
+_JSON_SDP = re.compile(r'"sdp"\s*:\s*"((?:[^"\\\r\n]|\\.){1,65536})')
+_JSON_RTSP_URL = re.compile(r'"url"\s*:\s*"(rtsps?://[^"\s]{1,2048})"')
+
+
+def _json_string(fragment: str) -> str:
+    """A JSON string's content, decoded; a string cut short (a pasted excerpt) is decoded as far
+    as it goes."""
+    for end in (fragment, fragment.rstrip("\\")):
+        try:
+            value = json.loads(f'"{end}"')
+        except ValueError:
+            continue
+        return value if isinstance(value, str) else ""
+    return fragment.replace("\\r\\n", "\r\n").replace("\\n", "\n")
+
+
+def _printed_streams(facts: Facts, raw: str) -> bool:
+    """Stream URLs and SDP bodies from a JSON printout of a client's stream list (go2rtc)."""
+    if not raw.lstrip().startswith("{") or '"sdp"' not in raw:
+        return False
+    found = False
+    for m in itertools.islice(_JSON_SDP.finditer(raw), 20):
+        sdp = _json_string(m.group(1))
+        facts.text("rtsp.body", "rtsp", sdp)
+        for c in re.finditer(r"a=control:(\S+)", sdp[:65536]):
+            facts.text("url", "rtsp", c.group(1))
+        found = True
+    for m in itertools.islice(_JSON_RTSP_URL.finditer(raw), 20):
+        facts.text("url", "rtsp", _json_string(m.group(1)))
+    return found
+
+
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
-    raw = _raw(obs)
+    raw = undo_ngrep(_raw(obs))
+    if _printed_streams(facts, raw):
+        return
     _status, headers, body = split_message(raw)
     headers = _headers(raw, headers)
     for server in headers.get("server", []):

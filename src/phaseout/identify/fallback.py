@@ -41,6 +41,52 @@ def clean_text(text: str) -> str:
     return text
 
 
+#: ngrep's packet line: protocol letter, ``source -> destination`` (IPv4 and port) and TCP flags,
+#: e.g. ``T 192.168.1.28:554 -> 192.168.1.8:54418 [AP]`` (ngrep(8)).
+_NGREP_PACKET = re.compile(
+    r"^[TUI] \d{1,3}(?:\.\d{1,3}){3}:\d{1,5} -> \d{1,3}(?:\.\d{1,3}){3}:\d{1,5}(?: \[[A-Z]{1,8}\])?[ \t]*$"
+)
+_NGREP_MAX_PACKETS = 200
+#: A run of two or more dots in an ngrep payload.
+_DOT_RUN = re.compile(r"\.{2,}")
+
+
+def _ngrep_dots(m: re.Match[str]) -> str:
+    """ngrep prints every non-printable byte as ``.``, so CR LF is ``..``: a run of n dots is n//2
+    line ends, after one real dot when n is odd (``RTSP/1.0..`` and ``v1.2...``)."""
+    n = len(m.group(0))
+    return ("." if n % 2 else "") + "\r\n" * (n // 2)
+
+
+def undo_ngrep(text: str) -> str:
+    """ngrep's printout of captured packets back into the messages they carried.
+
+    ngrep (default mode) prints a packet line (``T src:port -> dst:port [AP]``), then the payload
+    indented by two spaces and wrapped at the terminal width, each non-printable byte as ``.``;
+    ``#`` lines mark packets.  Each packet's wrapped lines are joined again, ``..`` becomes CR LF,
+    and the packets are returned one per line block, so a realm cut by the wrap is whole again.
+    Text without an ngrep packet line is returned unchanged."""
+    if " -> " not in text:
+        return text
+    packets: list[list[str]] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if _NGREP_PACKET.match(line):
+            if len(packets) >= _NGREP_MAX_PACKETS:
+                break
+            current = []
+            packets.append(current)
+        elif current is not None and line.startswith("  "):
+            current.append(line[2:])
+        elif line.strip().strip("#") == "":
+            current = None if line.strip() else current
+        else:
+            current = None
+    if not packets:
+        return text
+    return "\n".join(_DOT_RUN.sub(_ngrep_dots, "".join(p)) for p in packets if p)
+
+
 #: ``<tag>value</tag>`` or ``<ns:tag attr="x">value`` (the closing tag may be cut off).
 _XML_ELEMENT = re.compile(r"<(?:[A-Za-z_][\w.-]{0,40}:)?([A-Za-z_][\w.-]{0,63})(?:\s[^<>]{0,512})?>([^<>]{1,2048})")
 
