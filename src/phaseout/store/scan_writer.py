@@ -22,13 +22,6 @@ the same rules and the same order of effects, but buffers them the way imports d
 any step that reads the devices back (folding a site-less device into its site's one, storing a
 recorder's channels), so those steps see exactly what they saw when every host was written at
 once.
-
-On PostgreSQL the writes of a large scan are also overlapped with the work that prepares them:
-:meth:`ScanWriter.send` hands what is buffered to a :class:`~phaseout.store.pipeline.BackgroundWriter`
-on the scan's own connection and transaction and returns, so the server stores one chunk of
-hosts while Python matches and identifies the next (a third of an upload's time was spent
-waiting for the server's ``COPY``).  Jobs run in the order sent; :meth:`flush` sends and then
-waits for all of them, so every read-back still sees every write before it.
 """
 
 from __future__ import annotations
@@ -40,17 +33,12 @@ import orjson
 from sqlalchemy import Connection, delete, func, select, text
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, ScannedHost
-from phaseout.store.copy import copy_plain, copy_raw, placeholders
+from phaseout.store.copy import copy_plain, placeholders
 from phaseout.store.identification import COLUMNS as IDENTIFICATION
-from phaseout.store.pipeline import BackgroundWriter
 from phaseout.store.schema import devices, observations
 
 #: Devices per ``IN (...)`` list.
 CHUNK = 5000
-#: Buffered answers after which a PostgreSQL scan sends its writes to the background writer
-#: (about 340 hosts of three answers each: a 4,096-host upload goes in a dozen chunks, so the
-#: server works on one while the next is prepared and only the last is waited for).
-SEND_ANSWERS = 1024
 
 _INSERT_COLUMNS = (
     "id",
@@ -99,19 +87,9 @@ class ScanWriter:
     """Buffers one scan's device writes and answers; :meth:`flush` sends them."""
 
     def __init__(
-        self,
-        conn: Connection,
-        *,
-        batch_id: int,
-        earlier: list[int],
-        now: dt.datetime,
-        vantage: str | None,
-        pipe: BackgroundWriter | None = None,
+        self, conn: Connection, *, batch_id: int, earlier: list[int], now: dt.datetime, vantage: str | None
     ) -> None:
-        """``pipe``: a background writer on ``conn``'s own DBAPI connection (PostgreSQL), to which
-        :meth:`send` hands the writes; without it they are made at once on ``conn``."""
         self.conn = conn
-        self.pipe = pipe
         self.batch_id = batch_id
         self.earlier = earlier
         self.vantage = vantage
@@ -185,33 +163,10 @@ class ScanWriter:
             )
         return len(host.observations)
 
-    def pending(self) -> int:
-        """Answers buffered and not sent yet (the caller sends at :data:`SEND_ANSWERS`)."""
-        return len(self.answers)
-
-    def send(self) -> None:
-        """Hand what is buffered to the background writer, in order, without waiting for it;
-        without one, write it now (:meth:`flush`)."""
-        if self.pipe is None:
-            self._write_now()
-            return
-        inserts, refreshes, matched, answers = self.inserts, self.refreshes, sorted(set(self.matched)), self.answers
-        self.inserts, self.refreshes, self.matched, self.answers = [], [], [], []
-        if inserts or refreshes or matched or answers:
-            self.pipe.submit(lambda raw: self._write_raw(raw, inserts, refreshes, matched, answers))
-
     def flush(self) -> None:
         """Write what is buffered: new devices, refreshes, deletions of earlier answers, then
         the answers themselves (their batch is never among ``earlier``, so the deletion cannot
-        take them).  With a background writer, returns once it has written everything sent
-        before too, so whatever the caller reads next sees every write."""
-        if self.pipe is None:
-            self._write_now()
-            return
-        self.send()
-        self.pipe.wait()
-
-    def _write_now(self) -> None:
+        take them)."""
         copy_rows(self.conn, "devices", _INSERT_COLUMNS, self.inserts)
         if self.refreshes:
             self.conn.exec_driver_sql(self.refresh_sql, self.refreshes)
@@ -226,30 +181,6 @@ class ScanWriter:
             )
         copy_rows(self.conn, "observations", _OBSERVATION_COLUMNS, self.answers)
         self.inserts, self.refreshes, self.matched, self.answers = [], [], [], []
-
-    def _write_raw(
-        self,
-        raw: Any,
-        inserts: list[tuple[Any, ...]],
-        refreshes: list[tuple[Any, ...]],
-        matched: list[int],
-        answers: list[tuple[Any, ...]],
-    ) -> None:
-        """:meth:`_write_now` on the background writer's thread, through the psycopg connection
-        itself (the caller's SQLAlchemy ``Connection`` is never used from two threads)."""
-        if inserts:
-            copy_raw(raw, "devices", _INSERT_COLUMNS, inserts)
-        with raw.cursor() as cur:
-            if refreshes:
-                cur.executemany(self.refresh_sql, refreshes)
-            for start in range(0, len(matched), CHUNK):
-                cur.execute(
-                    "DELETE FROM observations WHERE device_id = ANY(%s) AND kind <> 'inventory' "
-                    "AND (batch_id = ANY(%s) OR batch_id IS NULL)",
-                    (matched[start : start + CHUNK], self.earlier),
-                )
-        if answers:
-            copy_raw(raw, "observations", _OBSERVATION_COLUMNS, answers)
 
 
 def copy_rows(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

@@ -21,7 +21,6 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -42,8 +41,7 @@ from phaseout.store.identification import (
     identify_rows,
     match_keys_rows,
 )
-from phaseout.store.pipeline import BackgroundWriter
-from phaseout.store.scan_writer import SEND_ANSWERS, ScanWriter, copy_rows, take_device_ids
+from phaseout.store.scan_writer import ScanWriter, copy_rows, take_device_ids
 from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
 
 #: Builds the matching rule's index from ``match_keys_rows``.
@@ -83,8 +81,7 @@ def record_scan(
     now = run.finished
     answered = [h for h in hosts if h.state == "answered" or h.observations]
     label = "scan " + " ".join(run.targets)
-    # the background writer (if any) is closed before the transaction ends: its error rolls back
-    with writing(engine) as conn, ExitStack() as stack:
+    with writing(engine) as conn:
         batch_id = int(
             conn.execute(
                 import_batches.insert()
@@ -148,11 +145,7 @@ def record_scan(
             return fresh[-did - 1] if did < 0 else did
 
         # 2. write in host order, buffered; flushed before each step that reads devices back
-        #    (on PostgreSQL sent in chunks to a background writer: stored while the next is prepared)
-        pipe = None
-        if conn.dialect.name == "postgresql":
-            pipe = stack.enter_context(BackgroundWriter(conn.connection.dbapi_connection, threaded=True))
-        writer = ScanWriter(conn, batch_id=batch_id, earlier=earlier, now=now, vantage=run.vantage, pipe=pipe)
+        writer = ScanWriter(conn, batch_id=batch_id, earlier=earlier, now=now, vantage=run.vantage)
         codec = IdentificationCodec(conn, identifier.version, deferred=True)
         hosts_of = Counter(did for _host, did, _fold in plan)
         created = updated = written = folded = 0
@@ -193,8 +186,6 @@ def record_scan(
                 if conn.dialect.name != "postgresql":  # SQLite gave the new cameras max(id) + 1...
                     _retake(conn, fresh, made)  # ...which the hosts still to come may hold: move them on
             written += writer.answer(did, host, payloads)
-            if writer.pending() >= SEND_ANSWERS:
-                writer.send()
         writer.flush()
         codec.flush()
         quiet = [h for h in hosts if not (h.state == "answered" or h.observations)]
