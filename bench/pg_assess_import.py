@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -84,12 +85,33 @@ def main() -> None:
                 profiler.runcall(step)
             else:
                 step()
-            print(f"{label:18} {args.devices:>9,} devices  {time.perf_counter() - t:8.1f} s", flush=True)
+            spent = time.perf_counter() - t
+            print(f"{label:18} {args.devices:>9,} devices  {spent:8.1f} s  {_search_figures(store)}", flush=True)
     if profiler:
         profiler.dump_stats(args.profile)
     for f in (sites_csv, inventory):
         f.unlink()
     work.rmdir()
+
+
+def _search_figures(store: Any) -> str:
+    """The trigram index's size and one serial search (index scan and recheck), after a step:
+    a bulk step that leaves the index bloated makes every later search slower."""
+    from sqlalchemy import text
+
+    from phaseout.queries.devices import DeviceQuery, page
+
+    with store.engine.connect() as conn:
+        size = conn.execute(text("SELECT pg_relation_size(to_regclass('ix_devices_search_trgm'))")).scalar()
+        serial = conn.execute(text("SELECT serial FROM devices WHERE serial IS NOT NULL ORDER BY id LIMIT 1")).scalar()
+        if not size or not serial:
+            return "(no search index)"
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            page(conn, DeviceQuery(text=str(serial)), size=50)
+            best = min(best, time.perf_counter() - start)
+    return f"search index {size / 2**20:6.0f} MB, serial search {best * 1000:6.1f} ms (best of 5)"
 
 
 if __name__ == "__main__":
