@@ -6,6 +6,7 @@ is busy" for an import already stored, skipping its alert evaluation."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from phaseout.errors import StoreError
 from phaseout.identify import Identifier
 from phaseout.store import Store
 from phaseout.store import engine as store_engine
+from phaseout.store.alerts import claim
 from phaseout.store.engine import writing
 from phaseout.store.identification import reidentify, store_version
 
@@ -39,3 +41,12 @@ def test_a_stale_store_still_waits_for_the_lock(tmp_path: Path, monkeypatch: pyt
         pytest.raises(StoreError, match="busy"),
     ):
         reidentify(store.engine, Identifier())
+
+
+def test_an_empty_outbox_is_not_locked_to_be_told_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``alert deliver`` runs every minute from a timer; with nothing due it must not wait for an
+    import's lock and exit "database is busy" (no alert configured at all: it never wrote)."""
+    monkeypatch.setattr(store_engine, "BUSY_TIMEOUT_MS", 200)
+    with Store.open(str(tmp_path / "phaseout.db")) as store, writing(store.engine):
+        now = dt.datetime.now(dt.UTC)
+        assert claim(store.engine, now, dt.timedelta(seconds=60), 100) == []
