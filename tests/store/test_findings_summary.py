@@ -87,3 +87,17 @@ def test_grouped_counts_equal_per_device_counts(db_url: str, tmp_path: Path) -> 
             assert expected["counts"]  # the estate has findings to count
             assert _grouped(conn) == expected
             assert dashboard._findings(conn) == dashboard._findings(conn)  # same order every time
+
+
+def test_the_rest_of_the_transaction_keeps_its_work_mem(pg_url: str, tmp_path: Path) -> None:
+    """``_findings`` raises ``work_mem`` for its one statement; the statements after it in the
+    same transaction (the cache warmer reads every aggregate in one) run with the value they had
+    before, not with the server's default, and a larger value is never lowered."""
+    packs = available_packs()
+    with _estate(pg_url, tmp_path) as store:
+        run_assessment(store.engine, [packs["org-template"]], dt.date(2026, 12, 1))
+        with store.engine.connect() as conn:
+            for before in ("8MB", "1GB"):
+                conn.exec_driver_sql(f"SET work_mem = '{before}'")  # this session's own value
+                dashboard._findings(conn)
+                assert conn.exec_driver_sql("SHOW work_mem").scalar() == before

@@ -516,15 +516,23 @@ _JSON_SDP = re.compile(r'"sdp"\s*:\s*"((?:[^"\\\r\n]|\\.){1,65536})')
 _JSON_RTSP_URL = re.compile(r'"url"\s*:\s*"(rtsps?://[^"\s]{1,2048})"')
 
 
+#: A UTF-16 surrogate left alone by a JSON ``\\uD800`` escape: no UTF-8 encodes it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _json_string(fragment: str) -> str:
     """A JSON string's content, decoded; a string cut short (a pasted excerpt) is decoded as far
-    as it goes."""
+    as it goes.  What the escapes give is held to what ``_raw`` gives every other text: no control
+    characters (``\\u0000``) and no lone surrogate (``\\ud800``), which no UTF-8 encoder takes
+    (a collector's upload, PostgreSQL)."""
     for end in (fragment, fragment.rstrip("\\")):
         try:
             value = json.loads(f'"{end}"')
         except ValueError:
             continue
-        return value if isinstance(value, str) else ""
+        if not isinstance(value, str):
+            return ""
+        return clean_text(_LONE_SURROGATE.sub("\ufffd", value))
     return fragment.replace("\\r\\n", "\r\n").replace("\\n", "\n")
 
 

@@ -49,6 +49,8 @@ _NGREP_PACKET = re.compile(
 _NGREP_MAX_PACKETS = 200
 #: A run of two or more dots in an ngrep payload.
 _DOT_RUN = re.compile(r"\.{2,}")
+#: A device's own answer (its status line first), which may show a packet line in its body.
+_MESSAGE_START = re.compile(r"\s*(?:HTTP|RTSP)/\d")
 
 
 def _ngrep_dots(m: re.Match[str]) -> str:
@@ -65,8 +67,10 @@ def undo_ngrep(text: str) -> str:
     indented by two spaces and wrapped at the terminal width, each non-printable byte as ``.``;
     ``#`` lines mark packets.  Each packet's wrapped lines are joined again, ``..`` becomes CR LF,
     and the packets are returned one per line block, so a realm cut by the wrap is whole again.
-    Text without an ngrep packet line is returned unchanged."""
-    if " -> " not in text:
+    Text without an ngrep packet line is returned unchanged, and so are a device's own answer
+    (a page that shows such a line is not a printout) and a printout whose packets have no
+    indented payload (``ngrep -W byline`` prints it unindented: read as it is)."""
+    if " -> " not in text or _MESSAGE_START.match(text):
         return text
     packets: list[list[str]] = []
     current: list[str] | None = None
@@ -82,7 +86,7 @@ def undo_ngrep(text: str) -> str:
             current = None if line.strip() else current
         else:
             current = None
-    if not packets:
+    if not any(packets):
         return text
     return "\n".join(_DOT_RUN.sub(_ngrep_dots, "".join(p)) for p in packets if p)
 

@@ -594,10 +594,15 @@ def _findings(conn: Connection) -> dict[str, Any]:
     if conn.dialect.name == "postgresql":
         # The planner cannot tell how few distinct texts there are (it guessed 38,696 of 5) and,
         # with the default 4 MB, grouped by sorting 1,000,000 texts on disk: 12.7 s.  With room
-        # for a hash table it hashes each text once: 3.0 s.  For this statement only.
-        conn.execute(text(f"SET LOCAL work_mem = '{FINDINGS_WORK_MEM_MB}MB'"))
+        # for a hash table it hashes each text once: 3.0 s.  For this statement only, and never
+        # lowered: the value the transaction had (not the server's default) is put back after it.
+        before = int(conn.execute(text("SELECT setting::bigint FROM pg_settings WHERE name = 'work_mem'")).scalar_one())
+        raise_it = before < FINDINGS_WORK_MEM_MB * 1024  # (kB)
+        if raise_it:
+            conn.execute(text(f"SET LOCAL work_mem = '{FINDINGS_WORK_MEM_MB}MB'"))
         groups = [(str(b), int(n)) for b, n in conn.execute(query)]
-        conn.execute(text("SET LOCAL work_mem TO DEFAULT"))  # (a failed query rolls it back anyway)
+        if raise_it:  # (a failed query rolls it back anyway)
+            conn.execute(text("SELECT set_config('work_mem', :kb, true)"), {"kb": f"{before}kB"})
     else:
         groups = [(str(b), int(n)) for b, n in conn.execute(query)]
     groups.sort()  # ties and details come out the same on every run, on either database

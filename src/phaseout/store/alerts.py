@@ -451,6 +451,9 @@ def claim(engine: Engine, now: dt.datetime, lease: dt.timedelta, limit: int) -> 
         and_(alert_outbox.c.status == "sending", alert_outbox.c.claimed_until < now),
     )
     taken = []
+    with engine.connect() as conn:  # nothing due (the common case): no write lock taken
+        if conn.execute(select(alert_outbox.c.id).where(due).limit(1)).first() is None:
+            return []
     with writing(engine) as conn:
         ids = [
             int(i)

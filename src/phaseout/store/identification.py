@@ -221,8 +221,14 @@ def record_version(conn: Connection, version: str) -> None:
 def reidentify(engine: Engine, identifier: Identifies, *, only_stale: bool = True) -> int:
     """Bring every stored identification up to date with the knowledge, in one transaction.
     With ``only_stale``, nothing is read when the store was already brought up to this version
-    (every write path identifies with the current knowledge)."""
+    (every write path identifies with the current knowledge).  That check is made first without
+    SQLite's write lock: every import ends here, and one that finished while another write held
+    the lock would otherwise wait for it, then report the database busy for an import it stored."""
     version = identifier.version
+    if only_stale:
+        with engine.connect() as conn:
+            if store_version(conn) == version:
+                return 0
     with writing(engine) as conn:
         if only_stale and store_version(conn) == version:
             return 0
