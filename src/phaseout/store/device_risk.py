@@ -32,17 +32,15 @@ def sync(conn: Connection) -> int:
     few devices.  On PostgreSQL each rewritten row costs an entry in every index of ``devices``
     (the trigram index's ~100 among them): 1,000,000 rows took minutes that way, so when
     ``BULK_ROWS`` rows or more change (the first assessment after a large import, new packs)
-    the indexes are dropped for the update and built again once, as a bulk import does, the
-    trigram index included (fed instead, it kept every device's entries twice).
+    the indexes are dropped for the update and built again once, as a bulk import does.
     SQLite updates only the indexes that hold the changed columns."""
     a = assessments
     if conn.dialect.name == "postgresql":
         changing = conn.execute(
             select(func.count()).select_from(devices.join(a, a.c.device_id == devices.c.id)).where(_differs())
         ).scalar_one()
-        bulk = changing >= BULK_ROWS
-        indexes = SuspendedIndexes(conn, devices, keys=False, rebuild_search=bulk)
-        if bulk:
+        indexes = SuspendedIndexes(conn, devices, keys=False)
+        if changing >= BULK_ROWS:
             indexes.drop()
     changed = conn.execute(
         update(devices)

@@ -57,19 +57,17 @@ class SuspendedIndexes:
     import that fails or is killed rolls the drop back with everything else.
     """
 
-    def __init__(self, conn: Connection, *tables: Table, keys: bool = True, rebuild_search: bool = False) -> None:
+    def __init__(self, conn: Connection, *tables: Table, keys: bool = True) -> None:
         """``keys``: suspend the tables' foreign keys too.  Dropping a key locks the table it
         references as well (an import's sites and batches: already locked out of other imports);
         the assessment keeps its key to ``devices``, so pages that read devices are not locked out
-        while it writes.  ``rebuild_search``: on PostgreSQL the free-text index is dropped and
-        built again too, not fed (``search.SuspendedSearch``): for bulk updates."""
+        while it writes."""
         self.conn = conn
         self.tables = tables
         self.indexes = [ix for t in tables for ix in sorted(t.indexes, key=lambda i: str(i.name)) if not ix.unique]
         self.dropped = False
         # the free-text search index (migration 0012) is kept up to date row by row otherwise
-        searched = any(t.name == "devices" for t in tables)
-        self.search = SuspendedSearch(conn, rebuild=rebuild_search) if searched else None
+        self.search = SuspendedSearch(conn) if any(t.name == "devices" for t in tables) else None
         self.keys = SuspendedForeignKeys(conn, *tables) if keys else None
 
     @staticmethod

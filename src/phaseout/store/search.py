@@ -167,18 +167,10 @@ class SuspendedSearch:
     a failed import rolls all of it back.
     """
 
-    def __init__(self, conn: Connection, *, rebuild: bool = False) -> None:
-        """``rebuild``: on PostgreSQL, drop the GIN index and build it again instead of feeding
-        it.  For a bulk *update* (the assessment's copy of every risk, ``store.device_risk``):
-        each updated row is a new row version with its own entries, so fed through the pending
-        list the index held every device twice until a vacuum, and stayed at 2.6 times its built
-        size after one (284 MB against 110 MB at 1,000,000 devices), which made a serial search
-        cost 98 ms of index scan instead of 31 ms on every request."""
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.rebuild = rebuild
         self.dropped = False
         self.pending = False
-        self.opclass: str | None = None
 
     def drop(self) -> None:
         if not has_index(self.conn):
@@ -186,12 +178,6 @@ class SuspendedSearch:
         if self.conn.dialect.name == "sqlite":
             for name in SQLITE_TRIGGERS:
                 self.conn.execute(text(f"DROP TRIGGER {name}"))
-        elif self.rebuild:
-            self.opclass = pg_trgm_opclass(self.conn)
-            if self.opclass is None:  # (the index exists, so its extension does: never reached)
-                return
-            self.conn.execute(text(f"DROP INDEX {PG_DEVICES_INDEX}"))
-            self.conn.info.pop("phaseout.search_index", None)
         else:
             self.conn.execute(text(f"SET LOCAL gin_pending_list_limit = '{PG_PENDING_LIST_KB}kB'"))
             current = self.conn.execute(text("SELECT setting::bigint FROM pg_settings WHERE name = 'work_mem'"))
@@ -206,11 +192,6 @@ class SuspendedSearch:
             self.conn.execute(text(f"SELECT gin_clean_pending_list('{PG_DEVICES_INDEX}'::regclass)"))
             self.pending = False
         if not self.dropped:
-            return
-        if self.opclass is not None:
-            self.conn.execute(text(pg_index_ddl(self.opclass)[0]))
-            self.conn.info.pop("phaseout.search_index", None)
-            self.dropped = False
             return
         self.conn.execute(text(SQLITE_REBUILD))
         for name in SQLITE_TRIGGERS:
