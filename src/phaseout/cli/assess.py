@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from phaseout.app import Phaseout
-from phaseout.cli.common import console, open_store
+from phaseout.cli.common import compact_hint, console, open_store
 
 
 class AssessFormat(StrEnum):
@@ -87,3 +87,4 @@ def assess(
     for code, risk in sorted(by_site.items(), key=lambda kv: -kv[1])[:top]:
         sites_table.add_row(escape(code or "(no site: found by scan)"), f"{risk:,.0f}", f"{devices_at[code]:,}")
     console.print(sites_table)
+    compact_hint(store, len(results))

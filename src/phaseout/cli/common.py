@@ -42,3 +42,16 @@ def parse_map(values: list[str] | None) -> dict[str, str]:
             raise UsageError(f"--map {item!r} is not COLUMN=FIELD", hint='e.g. --map "Cam Make=manufacturer"')
         out[column.strip()] = field.strip()
     return out
+
+
+def compact_hint(store: Store, rows: int) -> None:
+    """After bulk work on PostgreSQL, say once how to give the device indexes back their size
+    (``phaseout db compact``: the new row versions of a bulk load or update leave them larger,
+    and searches slower, until then)."""
+    from phaseout.store.ids import BULK_ROWS
+
+    if store.engine.dialect.name == "postgresql" and rows >= BULK_ROWS:
+        console.print(
+            f"[dim]{rows:,} devices written in bulk: when the estate is settled, `phaseout db compact` "
+            "rebuilds the device indexes (searches get faster; the dashboard keeps working meanwhile)[/]"
+        )

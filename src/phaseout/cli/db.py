@@ -74,3 +74,25 @@ def reidentify_cmd(
     finally:
         store.close()
     console.print(f"{count:,} devices identified")
+
+
+@db_app.command("compact")
+def compact_cmd(ctx: typer.Context) -> None:
+    """Give the device table's indexes back their built size after a large import or the first
+    assessment of a large estate (PostgreSQL: VACUUM, then REINDEX TABLE CONCURRENTLY devices;
+    SQLite: the search index's segments merged). Searches get faster; the dashboard keeps
+    working meanwhile. Takes about a minute at 1,000,000 devices."""
+    from phaseout.store.maintenance import compact
+
+    store = open_store(ctx)
+    try:
+        steps = compact(store.engine)
+    finally:
+        store.close()
+    table = Table(title="db compact", title_justify="left")
+    for column in ("step", "seconds", "before", "after"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for step in steps:
+        sizes = [f"{b / 2**20:,.0f} MB" if b is not None else "" for b in (step.before, step.after)]
+        table.add_row(step.name, f"{step.seconds:.1f}", *sizes)
+    console.print(table)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from phaseout.app import Phaseout
 from phaseout.app.imports import ImportOptions, ImportResult
 from phaseout.cli import render
-from phaseout.cli.common import console, open_store, parse_map
+from phaseout.cli.common import compact_hint, console, open_store, parse_map
 from phaseout.errors import DataError
 from phaseout.queries import records
 
@@ -57,6 +57,8 @@ def _run(kind: str, ctx: typer.Context, file: Path, options: ImportOptions, erro
         console.print(f"bad rows written to {escape(str(errors_file))}")
     if result.alerts:
         console.print(f"alerts: {result.alerts:,} occurrence(s) queued (phaseout alert deliver sends them)")
+    if kind == "devices":
+        compact_hint(store, result.created + result.updated)
     return result
 
 
