@@ -51,7 +51,9 @@ def test_exposure_return_and_deadline_from_scans(tmp_path: Path) -> None:
         app.import_sites(tmp_path / "sites.csv")
         app.import_devices(tmp_path / "devices.csv")
         app.record_results(_scan("hikvision-ipc", ip, 7), targets=[ip], ports=(80,), site="S9")
-        earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+        # days before the work's done date (TODAY), whatever the date the tests run on: from the
+        # clock, the scan fell on the done date itself once the clock passed TODAY + 3 days
+        earlier = dt.datetime.combine(TODAY - dt.timedelta(days=3), dt.time(12), tzinfo=dt.UTC)
         with store.engine.begin() as conn:
             conn.execute(text("update observations set observed_at = :t where kind <> 'inventory'"), {"t": earlier})
             conn.execute(text("update scans set started_at = :t, finished_at = :t"), {"t": earlier})
