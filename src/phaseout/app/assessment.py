@@ -21,7 +21,7 @@ from phaseout.store import device_risk
 from phaseout.store.bulk import bulk_settings
 from phaseout.store.copy import copy_field, copy_lines, insert_rows
 from phaseout.store.engine import writing
-from phaseout.store.generation import bump
+from phaseout.store.generation import bump, current
 from phaseout.store.identification import network_observations
 from phaseout.store.ids import BULK_ROWS, SuspendedIndexes
 from phaseout.store.scans import scan_coverage
@@ -150,11 +150,22 @@ def run_assessment(engine: Engine, packs: list[PolicyPack], today: dt.date) -> l
     indexes built again once at the end; readers of ``assessments`` wait for the write to
     commit instead of reading the old rows meanwhile.  The key to ``devices`` stays: pages that
     read only devices are not held up.  Each device's copy of its risk and policy status
-    (``store.device_risk``) is brought in step in the same transaction."""
+    (``store.device_risk``) is brought in step in the same transaction.
+
+    On SQLite the estate is read and assessed before the write lock is taken (a write
+    transaction takes it at ``BEGIN``: ``store.engine.writing``), so logins and collector
+    uploads are not held up for the reading too; if anything was written meanwhile (the
+    store's generation changed), it is read and assessed again under the lock."""
     now = dt.datetime.now(dt.UTC)
     pack_ids = json.dumps([p.id for p in packs])
+    read: tuple[str, list[DeviceAssessment]] | None = None
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:  # one read transaction: one snapshot of the estate
+            seen = current(conn)
+            read = (seen, list(assess_devices(conn, packs, today)))
     with writing(engine) as conn:
-        results = list(assess_devices(conn, packs, today))
+        unchanged = read is not None and current(conn) == read[0]
+        results = read[1] if read is not None and unchanged else list(assess_devices(conn, packs, today))
         bulk = len(results) >= BULK_ROWS
         if bulk and conn.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE assessments"))
