@@ -68,6 +68,8 @@ FRESH_SPLIT_7 = "holdout8"
 FRESH_SPLIT_8 = "holdout9"
 #: Gathered by helper evidence4 after the holdout9 changes, measured once.
 FRESH_SPLIT_9 = "holdout10"
+#: Gathered by helper evidence5 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
+FRESH_SPLIT_10 = "holdout11"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -81,6 +83,7 @@ SPLITS = (
     FRESH_SPLIT_7,
     FRESH_SPLIT_8,
     FRESH_SPLIT_9,
+    FRESH_SPLIT_10,
 )
 
 Observation = dict[str, Any]
