@@ -159,3 +159,23 @@ def test_jsonl_and_csv_give_the_same_rows(db: str, args: tuple[str, ...], capsys
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines and all(isinstance(line, dict) for line in lines)
     assert len(lines) == len(_rows(capsys, *args))
+
+
+def test_site_is_read_as_imports_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``devices --site 12`` finds site ``0012``, as ``import --site 12`` does; by name too; an
+    unknown site is an error that says where the codes are, not an empty list."""
+    monkeypatch.setenv("PHASEOUT_DB", str(tmp_path / "cli.db"))
+    sites = tmp_path / "sites.csv"
+    sites.write_text("Code,Name\n0012,Leeds Hyper\n0120,Camden\n", encoding="utf-8")
+    devices = tmp_path / "devices.csv"
+    devices.write_text("Site,Make,Model,MAC\n0012,Hikvision,DS-2CD2143G2-I,00:11:22:33:44:12\n", encoding="utf-8")
+    assert run(capsys, "sites", "import", str(sites))[0] == 0
+    assert run(capsys, "import", str(devices))[0] == 0
+    for ref in ("0012", "12", "Store 12", "leeds hyper"):
+        code, out, _err = run(capsys, "devices", "--site", ref, "-f", "jsonl")
+        assert code == 0, ref
+        assert [json.loads(line)["site"] for line in out.splitlines()] == ["0012"], ref
+    code, _out, err = run(capsys, "devices", "--site", "99")
+    assert code == 2 and "no site '99'" in err and "sites list" in err

@@ -92,6 +92,8 @@ def devices(
 
         phaseout devices --tree --recorder 1234
     """
+    if site:
+        site = _site_code(ctx, site)
     flt = DeviceQuery(
         site=site,
         vendor=vendor,
@@ -146,3 +148,15 @@ def _table(store: Store, flt: DeviceQuery, sort: str, descending: bool, limit: i
         f"{total - limit:,} more: use --limit, filters, or --format csv/xlsx/jsonl -o FILE" if total > limit else None
     )
     render.listing(f"devices: {min(limit, total):,} of {total:,}", columns, rows, wide=wide, note=more)
+
+
+def _site_code(ctx: typer.Context, ref: str) -> str:
+    """The stored code of the site ``--site`` names, read as imports read it (``12`` finds
+    ``0012``, as ``import --site 12`` and ``scan --site 12`` do)."""
+    from phaseout.store.batches import site_code
+
+    with open_store(ctx) as store, store.engine.connect() as conn:
+        code = site_code(conn, ref)
+    if code is None:
+        raise UsageError(f"no site {ref!r}", hint="phaseout sites list shows the codes")
+    return code
