@@ -133,10 +133,10 @@ def scan_cmd(
         "(for cron and systemd timers; see docs/collectors.md).",
     ),
 ) -> None:
-    """Probe hosts for cameras and recorders (HTTP, ISAPI and Dahua CGI information endpoints,
-    RTSP) and identify them. Unauthenticated: no login is tried unless --check-default-logins names
-    the makers' default logins to try; every answer is capped in
-    size and time and every host has a deadline. Ctrl-C stops the scan and keeps (and stores)
+    """Probe hosts for cameras and recorders (HTTP and HTTPS with the certificate, ISAPI and Dahua
+    CGI information endpoints, ONVIF, RTSP) and identify them. Unauthenticated: no login is
+    tried unless --check-default-logins names the makers' default logins to try; every answer is
+    capped in size and time and every host has a deadline. Ctrl-C stops the scan and keeps (and stores)
     the hosts already finished, then exits with 130.
 
     Answers are stored (unless --no-store) and each answering host is merged with the stored
