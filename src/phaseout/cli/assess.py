@@ -87,4 +87,6 @@ def assess(
     for code, risk in sorted(by_site.items(), key=lambda kv: -kv[1])[:top]:
         sites_table.add_row(escape(code or "(no site: found by scan)"), f"{risk:,.0f}", f"{devices_at[code]:,}")
     console.print(sites_table)
-    compact_hint(store, len(results))
+    # devices are rewritten only where their risk changed (a first assessment, new packs)
+    what = f"{len(results):,} devices assessed (if many risks changed: a first assessment, new packs)"
+    compact_hint(store, len(results), what)

@@ -44,14 +44,14 @@ def parse_map(values: list[str] | None) -> dict[str, str]:
     return out
 
 
-def compact_hint(store: Store, rows: int) -> None:
+def compact_hint(store: Store, rows: int, what: str) -> None:
     """After bulk work on PostgreSQL, say once how to give the device indexes back their size
     (``phaseout db compact``: the new row versions of a bulk load or update leave them larger,
-    and searches slower, until then)."""
+    and searches slower, until then).  ``what``: the work, as the sentence's start."""
     from phaseout.store.ids import BULK_ROWS
 
     if store.engine.dialect.name == "postgresql" and rows >= BULK_ROWS:
         console.print(
-            f"[dim]{rows:,} devices written in bulk: when the estate is settled, `phaseout db compact` "
-            "rebuilds the device indexes (searches get faster; the dashboard keeps working meanwhile)[/]"
+            f"[dim]{what}: when the estate is settled, `phaseout db compact` rebuilds the device "
+            "indexes (searches get faster; the dashboard keeps working meanwhile)[/]"
         )

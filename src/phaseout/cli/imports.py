@@ -58,7 +58,8 @@ def _run(kind: str, ctx: typer.Context, file: Path, options: ImportOptions, erro
     if result.alerts:
         console.print(f"alerts: {result.alerts:,} occurrence(s) queued (phaseout alert deliver sends them)")
     if kind == "devices":
-        compact_hint(store, result.created + result.updated)
+        written = result.created + result.updated
+        compact_hint(store, written, f"{written:,} devices written in bulk")
     return result
 
 

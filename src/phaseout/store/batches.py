@@ -59,13 +59,9 @@ def earlier_batch(conn: Connection, kind: str, checksum: str) -> int | None:
     return int(found) if found is not None else None
 
 
-def site_code(conn: Connection, ref: str) -> str | None:
-    """The stored code of the site ``ref`` names, as imports read a site reference: its code
-    exactly, else the code or name that ``site_key`` makes equal (``12`` for ``0012``,
-    ``Store 12``); None when none does, or when several sites share the name."""
-    exact = conn.execute(select(sites.c.code).where(sites.c.code == ref)).scalar()
-    if exact is not None:
-        return str(exact)
+def _named(conn: Connection, ref: str) -> tuple[list[str], list[str]]:
+    """Codes of the sites ``ref`` names as imports read it (``site_key``: ``Store 012`` and ``12``
+    are the same): those whose code matches, and those whose name does."""
     key = site_key(ref)
     by_code, by_name = [], []
     for found_code, name in conn.execute(select(sites.c.code, sites.c.name)):
@@ -73,14 +69,21 @@ def site_code(conn: Connection, ref: str) -> str | None:
             by_code.append(str(found_code))
         elif name and site_key(name) == key:
             by_name.append(str(found_code))
+    return by_code, by_name
+
+
+def site_code(conn: Connection, ref: str) -> str | None:
+    """The stored code of the site ``ref`` names: its code exactly, else the one code or name
+    that ``site_key`` makes equal; None when none does, or when several sites share the name."""
+    exact = conn.execute(select(sites.c.code).where(sites.c.code == ref)).scalar()
+    if exact is not None:
+        return str(exact)
+    by_code, by_name = _named(conn, ref)
     found = by_code or by_name
     return found[0] if len(found) == 1 else None
 
 
 def site_exists(conn: Connection, code: str) -> bool:
     """A site with this code or name (``Store 012`` and ``12`` are the same) is stored."""
-    key = site_key(code)
-    for found_code, name in conn.execute(select(sites.c.code, sites.c.name)):
-        if site_key(found_code) == key or (name and site_key(name) == key):
-            return True
-    return False
+    by_code, by_name = _named(conn, code)
+    return bool(by_code or by_name)
