@@ -19,6 +19,11 @@
    scan, queue and upload; their peak RSS is measured (``wait4``).  Baseline in
    the same run: ``phaseout scan --no-store`` of the same hosts.  Target: <= 150 MB.
 
+``--into URL`` merges into an existing database instead of fresh schemas (both modes; nothing
+is dropped): ingestion into a large estate, e.g. the 1,000,000 devices ``pg_scale.py`` builds in
+its database ``scale``.  Each run takes its own collectors and address blocks (10.128.0.0/9,
+picked at random and printed), so its hosts are new devices there.
+
 Only 127.0.0.0/8 is contacted (the synthetic uploads name 10.64.x addresses but nothing is sent
 to them).  Run: ``python bench/collector_ingest.py [--uploads 5] [--skip-memory]``; needs
 PostgreSQL at ``PHASEOUT_BENCH_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/test)
@@ -32,6 +37,7 @@ import http.client
 import ipaddress
 import json
 import os
+import random
 import resource
 import socket
 import subprocess
@@ -106,9 +112,14 @@ def _hosts(block: ipaddress.IPv4Network, every: int) -> tuple[list[HostResult], 
 
 
 class Schema:
-    """A fresh PostgreSQL schema for one measurement, dropped afterwards."""
+    """A fresh PostgreSQL schema for one measurement, dropped afterwards (or, with ``into``, an
+    existing database, kept)."""
 
-    def __init__(self) -> None:
+    def __init__(self, into: str | None = None) -> None:
+        self.into = into
+        if into is not None:
+            self.url = into
+            return
         self.name = f"bench_{uuid.uuid4().hex[:10]}"
         self.admin = create_engine(PG, isolation_level="AUTOCOMMIT")
         with self.admin.connect() as conn:
@@ -116,19 +127,21 @@ class Schema:
         self.url = f"{PG}?options=-csearch_path%3D{self.name}"
 
     def drop(self) -> None:
+        if self.into is not None:
+            return
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
         self.admin.dispose()
 
 
 def _prepare(
-    app: Phaseout, uploads: int, every: int, collector: str = "bench", first: int = 0
+    app: Phaseout, uploads: int, every: int, collector: str = "bench", first: int = 0, space: str = "10.64.0.0/12"
 ) -> list[tuple[str, list[HostResult], list[str]]]:
-    blocks = list(ipaddress.ip_network("10.64.0.0/12").subnets(new_prefix=20))[first : first + uploads]
+    blocks = list(ipaddress.ip_network(space).subnets(new_prefix=20))[first : first + uploads]
     out = []
     for n, block in enumerate(blocks):
         name = f"b{every}-{collector}-{n}"
-        use.define(app, use.Definition(name, [str(block)], ["10.64.0.0/12"], [80, 554, 8000], collector=collector))
+        use.define(app, use.Definition(name, [str(block)], [space], [80, 554, 8000], collector=collector))
         answered, silent = _hosts(block, every)
         out.append((name, answered, silent))
     return out
@@ -145,21 +158,36 @@ def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[i
 
 
 def ingest(
-    uploads: int, every: int, *, collectors: int = 1, workers: int = 1, facts: str = "auto"
+    uploads: int,
+    every: int,
+    *,
+    collectors: int = 1,
+    workers: int = 1,
+    facts: str = "auto",
+    into: str | None = None,
 ) -> tuple[float, float, int, str]:
     """(API hosts/s, direct record_results hosts/s, mean upload bytes, what the server said of
     the facts)."""
     results = []
     sizes: list[int] = []
     said: set[str] = set()
-    names = [f"bench{c}" if c else "bench" for c in range(collectors)]
+    run = uuid.uuid4().hex[:6] if into else ""
+    names = [f"bench{run}{c}" if c or run else "bench" for c in range(collectors)]
+    space = "10.128.0.0/9" if into else "10.64.0.0/12"
+    start = random.randrange(0, 2048 - 2 * collectors * uploads) if into else 0
     for mode in ("direct", "api"):
-        schema = Schema()
+        schema = Schema(into)
         try:
             store = Store.open(schema.url)
             app = Phaseout(store, actor="bench")
-            codes = {name: use.new_code(app, name, [], ["10.64.0.0/12"]) for name in names}
-            jobs = {name: _prepare(app, uploads, every, name, c * uploads) for c, name in enumerate(names)}
+            codes = {name: use.new_code(app, f"{name}{mode}", [], [space]) for name in names}
+            first = start + (collectors * uploads if into and mode == "api" else 0)
+            if into:
+                print(f"  {mode}: blocks {first}-{first + collectors * uploads - 1} of {space} (/20 each)")
+            jobs = {
+                name: _prepare(app, uploads, every, f"{name}{mode}", first + c * uploads, space)
+                for c, name in enumerate(names)
+            }
             total = sum(len(a) + len(s) for each in jobs.values() for _n, a, s in each)
             if mode == "direct":
                 spent = 0.0
@@ -391,11 +419,12 @@ def main() -> int:
     parser.add_argument(
         "--facts", choices=("auto", "yes", "no"), default="auto", help="uploads carry each answer's facts"
     )
+    parser.add_argument("--into", help="merge into this existing database (a large estate) instead of fresh schemas")
     args = parser.parse_args()
     if not args.skip_ingest:
         for every, label in ((1, "every host answering"), (8, "one host in eight answering")):
             api, direct, size, said = ingest(
-                args.uploads, every, collectors=args.collectors, workers=args.workers, facts=args.facts
+                args.uploads, every, collectors=args.collectors, workers=args.workers, facts=args.facts, into=args.into
             )
             print(
                 f"ingest, {label}: API {api:,.0f} hosts/s, direct record_results {direct:,.0f} hosts/s "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Table, func, select, text
 
 from phaseout.store.bulk import SuspendedForeignKeys, bulk_settings
+from phaseout.store.match_candidates import IRREGULAR_INDEX, TAIL_INDEX, index_ddl
 from phaseout.store.search import SuspendedSearch
 
 
@@ -68,6 +69,8 @@ class SuspendedIndexes:
         self.dropped = False
         # the free-text search index (migration 0012) is kept up to date row by row otherwise
         self.search = SuspendedSearch(conn) if any(t.name == "devices" for t in tables) else None
+        # the scan merge's serial indexes (expressions ``schema.py`` cannot declare): rebuilt too
+        self.match_ddl = index_ddl(conn.dialect.name) if any(t.name == "devices" for t in tables) else ()
         self.keys = SuspendedForeignKeys(conn, *tables) if keys else None
 
     @staticmethod
@@ -83,6 +86,8 @@ class SuspendedIndexes:
             self.keys.drop()
         for ix in self.indexes:
             ix.drop(self.conn)
+        for name in (TAIL_INDEX, IRREGULAR_INDEX) if self.match_ddl else ():
+            self.conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
         if self.search is not None:
             self.search.drop()
         self.dropped = True
@@ -91,6 +96,8 @@ class SuspendedIndexes:
         if self.dropped:
             for ix in self.indexes:
                 ix.create(self.conn)
+            for ddl in self.match_ddl:
+                self.conn.execute(text(ddl))
             if self.search is not None:
                 self.search.restore()
             if self.keys is not None:

@@ -39,12 +39,12 @@ from phaseout.store.identification import (
     fields_of,
     identify_device,
     identify_rows,
-    match_keys_rows,
 )
+from phaseout.store.match_candidates import candidate_rows
 from phaseout.store.scan_writer import ScanWriter, copy_rows, take_device_ids
 from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
 
-#: Builds the matching rule's index from ``match_keys_rows``.
+#: Builds the matching rule's index from ``candidate_rows`` (rows as ``match_keys_rows`` gives them).
 IndexFactory = Callable[[Iterable[Any]], Matcher]
 
 
@@ -123,14 +123,17 @@ def record_scan(
             ).scalar_one()
         )
         site_id = SiteResolver(conn, now).resolve(run.site) if run.site else None
-        matcher = index(match_keys_rows(conn))
+        host_keys = [
+            MatchKeys(mac=host.mac, serial=_serial_key(host.serial), site_id=site_id, ip=host.ip) for host in answered
+        ]
+        # only the stored devices these hosts could be (store/match_candidates.py), not all of them
+        matcher = index(candidate_rows(conn, host_keys))
         # 1. match every host in memory (the rule sees the hosts before it, as it always did);
         #    a new device gets a provisional id (-1, -2...) until the ids are taken in one go
         plan: list[tuple[ScannedHost, int, tuple[int, ...]]] = []
         new = 0
         fold: tuple[int, ...]
-        for host in answered:
-            keys = MatchKeys(mac=host.mac, serial=_serial_key(host.serial), site_id=site_id, ip=host.ip)
+        for host, keys in zip(answered, host_keys, strict=True):
             found = matcher.find(keys, bare_ip=site_id is None)
             if found is None:
                 new += 1

@@ -127,6 +127,9 @@ devices = Table(
     Index(None, "asset_id"),
     Index(None, "parent_id"),
     Index(None, "site_id", "ip"),
+    # a scan that names no site matches a host to every holder of its address (0014; the
+    # serial-tail and irregular-serial indexes of store/match_candidates.py live beside it)
+    Index(None, "ip"),
     Index(None, "vendor"),
     Index(None, "batch_id"),  # the devices a batch created: alert rules after every import and scan (0010)
     # the listing's order is (key, id) or its exact reverse: one index per sort key serves both (0013)

@@ -1,0 +1,117 @@
+"""The stored devices a scan's hosts could be, read through indexes instead of the whole table.
+
+A scan merge matches its hosts with the one rule of :mod:`phaseout.estate.match`.  It used to
+index every stored device first (``identification.match_keys_rows``): 7-8 s of a merge at
+1,000,000 devices (issue 17), however few hosts the upload held, so a collector's 4,096 hosts
+went in at a few hundred per second on a large estate.  A scanned host carries only a MAC, a
+serial and an address (never an asset tag or a row fingerprint), and the rule matches a device
+only on one of those, so the devices worth indexing are the ones that share one:
+
+* the same MAC (``ix_devices_mac``);
+* a serial whose last :data:`~phaseout.estate.match.MIN_SERIAL_TAIL` characters, as the rule
+  compares them (upper case, no white space), are a host's: ``ix_devices_serial_tail`` on the
+  stored serial's upper-cased tail.  That expression equals the rule's key for every serial of
+  printable ASCII without spaces; every other serial (``IRREGULAR``: white space, non-ASCII, a
+  control character) is read as well, through the small partial index
+  ``ix_devices_serial_irregular``, and the rule decides in Python, so nothing is missed;
+* the same address in any site (``ix_devices_ip``): the same (site, IP), and for a scan that
+  names no site, every holder of the address, so an address several devices hold stays
+  ambiguous exactly as in the whole index.
+
+Rows come back in id order, as the whole index read them, so the rule's tie-breaks (the first
+device with a MAC, the newest holder of a site's address) are the same.  The DDL is frozen in
+migration 0014 (a test checks the copies agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, literal_column, select, text
+
+from phaseout.domain import MatchKeys
+from phaseout.estate.match import MIN_SERIAL_TAIL
+from phaseout.store.schema import devices
+
+TAIL_INDEX = "ix_devices_serial_tail"
+IRREGULAR_INDEX = "ix_devices_serial_irregular"
+#: The rule's serial tail, for serials of printable ASCII without spaces (``!`` to ``~``).
+SERIAL_TAIL = {
+    "postgresql": f"right(upper(serial), {MIN_SERIAL_TAIL})",
+    "sqlite": f"substr(upper(serial), -{MIN_SERIAL_TAIL})",
+}
+#: Serials the tail expression may not read as the rule does.
+IRREGULAR = {
+    "postgresql": "serial ~ '[^!-~]'",
+    "sqlite": "serial GLOB '*[^!-~]*'",
+}
+#: Keys per ``IN`` list (SQLite's bound-parameter limit is far above; PostgreSQL's is 65,535).
+CHUNK = 5000
+_COLUMNS = (
+    devices.c.id,
+    devices.c.mac,
+    devices.c.serial,
+    devices.c.asset_id,
+    devices.c.site_id,
+    devices.c.ip,
+    devices.c.fingerprint,
+)
+
+
+def index_ddl(dialect: str) -> tuple[str, str]:
+    """``CREATE INDEX`` for the serial tail and the irregular serials on ``dialect``."""
+    return (
+        f"CREATE INDEX {TAIL_INDEX} ON devices (({SERIAL_TAIL[dialect]}))"
+        if dialect == "postgresql"
+        else f"CREATE INDEX {TAIL_INDEX} ON devices ({SERIAL_TAIL[dialect]})",
+        f"CREATE INDEX {IRREGULAR_INDEX} ON devices (id) WHERE {IRREGULAR[dialect]}",
+    )
+
+
+def is_match_object(name: str | None) -> bool:
+    """The expression and partial indexes here, which ``schema.py`` does not declare."""
+    return name in (TAIL_INDEX, IRREGULAR_INDEX)
+
+
+def tail_of(serial_key: str) -> str:
+    """The rule's tail of a normalised serial (``estate.match.DeviceKeys.by_tail``)."""
+    return serial_key[-MIN_SERIAL_TAIL:]
+
+
+def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[Any, ...]]:
+    """``(id, mac, serial, asset_id, site_id, ip, fingerprint)`` of every stored device that
+    shares a MAC, a serial tail or an address with ``keys`` (and of every device whose serial
+    the tail index cannot read), in id order: what ``estate.match.index_rows`` needs to match
+    those keys exactly as it would with every device indexed."""
+    macs: set[str] = set()
+    tails: set[str] = set()
+    ips: set[str] = set()
+    for k in keys:
+        if k.mac:
+            macs.add(k.mac)
+        if k.serial:
+            tails.add(tail_of(k.serial))
+        if k.ip:
+            ips.add(k.ip)
+    dialect = conn.dialect.name
+    found: dict[int, tuple[Any, ...]] = {}
+
+    def read(where: Any) -> None:
+        for row in conn.execute(select(*_COLUMNS).where(where)):
+            found[int(row[0])] = tuple(row)
+
+    for column, values in ((devices.c.mac, macs), (devices.c.ip, ips)):
+        for part in _chunks(sorted(values)):
+            read(column.in_(part))
+    tail: Any = literal_column(SERIAL_TAIL[dialect])
+    for part in _chunks(sorted(tails)):
+        read(tail.in_(part))
+    if tails:
+        read(text(IRREGULAR[dialect]))
+    return [found[i] for i in sorted(found)]
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]

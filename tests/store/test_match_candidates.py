@@ -1,0 +1,165 @@
+"""A scan merge matches its hosts against the devices ``store.match_candidates`` reads (those that
+share a MAC, a serial tail or an address) instead of every stored device.  The matches must be
+exactly the ones the whole index gives, on both databases, for the awkward serials too (spaces,
+lower case, non-ASCII, short ones, the short and long forms of a Hikvision serial), addresses
+that several sites or several devices hold, and retired devices; and the indexes it reads through
+must exist after migrations and after a bulk import that suspended them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+
+from phaseout.domain import MatchKeys
+from phaseout.estate.match import index_rows, serial_key
+from phaseout.store import Store
+from phaseout.store import match_candidates as mc
+from phaseout.store.identification import match_keys_rows
+from phaseout.store.schema import devices, sites
+
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+
+#: (site, ip, mac, serial, status)
+STORED: list[tuple[int | None, str | None, str | None, str | None, str]] = [
+    (1, "10.0.0.1", "001122334455", "DS-2CD2043G0-I20200101AAWRJ12345678", "active"),
+    (2, "10.0.0.1", None, "J87654321", "active"),  # same address in another site
+    (None, "10.0.0.9", None, "ds-2cd2386g2-iu20210101aawrk11112222", "active"),  # lower case
+    (1, "10.0.0.2", None, "AB 12 34 56 78", "active"),  # spaces: the rule removes them
+    (1, "10.0.0.3", None, "sérial-9988776655", "active"),  # non-ASCII
+    (1, "10.0.0.4", None, "SHORT7", "active"),  # shorter than the tail
+    (None, "10.0.0.5", None, None, "active"),
+    (None, "10.0.0.5", None, None, "retired"),  # a second holder: the bare address is ambiguous
+    (1, "10.0.0.6", "AABBCCDDEEFF", None, "retired"),
+    (2, "10.0.0.7", None, "\uff26\uff35\uff2c\uff2cwidth12345678", "active"),  # full-width letters (FULL)
+    (1, "10.0.0.8", None, "tab\tserial00001111", "active"),
+    (3, "10.9.9.9", "0099887766AA", "UNRELATED80808080", "active"),
+]
+
+#: Hosts as a scan keys them: (mac, serial, ip)
+HOSTS: list[tuple[str | None, str | None, str | None]] = [
+    ("001122334455", None, "10.0.0.99"),  # MAC
+    (None, "J12345678", "10.0.0.98"),  # short form of a long serial
+    (None, "DS-2CD2386G2-IU20210101AAWRK11112222", None),  # upper-cased long serial
+    (None, "AB12345678", None),  # the spaced serial, written without spaces
+    (None, "SÉRIAL-9988776655", None),
+    (None, "SHORT7", None),
+    (None, None, "10.0.0.5"),  # ambiguous bare address
+    (None, None, "10.0.0.1"),  # two sites hold it
+    ("AABBCCDDEEFF", None, None),  # a retired device's MAC
+    (None, "\uff26\uff35\uff2c\uff2cWIDTH12345678", None),
+    (None, "TABSERIAL00001111", None),
+    (None, "ZZZZ12345678", "10.0.0.4"),  # a contradicting serial at a known address
+    ("FFEEDDCCBBAA", "NOPE00000000", "10.200.0.1"),  # nothing
+]
+
+
+def _store(url: str) -> Store:
+    store = Store.open(url)
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(sites),
+            [{"id": i, "code": f"S{i}", "name": f"Site {i}", "created_at": NOW, "updated_at": NOW} for i in (1, 2, 3)],
+        )
+        conn.execute(
+            insert(devices),
+            [
+                {
+                    "id": n + 1,
+                    "site_id": site,
+                    "ip": ip,
+                    "mac": mac,
+                    "serial": serial,
+                    "status": status,
+                    "first_seen": NOW,
+                    "last_seen": NOW,
+                }
+                for n, (site, ip, mac, serial, status) in enumerate(STORED)
+            ],
+        )
+    return store
+
+
+def _matches(rows: Any, keys: list[MatchKeys], bare_ip: bool) -> list[Any]:
+    index = index_rows(rows)
+    out = []
+    for n, k in enumerate(keys):  # as the scan does: each host joins the index once matched
+        found = index.find(k, bare_ip=bare_ip)
+        out.append(found)
+        index.add(found.device_id if found else -(n + 1), k)
+    return out
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("site_id", [None, 1, 2])
+def test_candidates_match_as_the_whole_index_does(db_url: str, site_id: int | None) -> None:
+    with _store(db_url) as store, store.engine.connect() as conn:
+        keys = [MatchKeys(mac=m, serial=serial_key(s), site_id=site_id, ip=ip) for m, s, ip in HOSTS]
+        whole = _matches(list(match_keys_rows(conn)), keys, site_id is None)
+        near = _matches(mc.candidate_rows(conn, keys), keys, site_id is None)
+        assert near == whole
+        assert sum(1 for m in whole if m is not None) >= 8  # the table exercises real matches
+        # and it read fewer devices than the whole table: the unrelated one stayed out
+        assert 12 not in {row[0] for row in mc.candidate_rows(conn, keys)}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_no_keys_read_nothing(db_url: str) -> None:
+    with _store(db_url) as store, store.engine.connect() as conn:
+        assert mc.candidate_rows(conn, []) == []
+        assert mc.candidate_rows(conn, [MatchKeys()]) == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_reads_go_through_the_indexes(db_url: str) -> None:
+    """With sequential scans priced out, each read's plan names its index: the expressions in
+    the query are the indexes' own (a typo would fall back to reading the whole table)."""
+    with _store(db_url) as store, store.engine.connect() as conn:
+        dialect = conn.dialect.name
+        tail, irregular = mc.SERIAL_TAIL[dialect], mc.IRREGULAR[dialect]
+        queries = {
+            mc.TAIL_INDEX: f"SELECT id FROM devices WHERE {tail} IN ('12345678', 'ABCDEFGH')",
+            mc.IRREGULAR_INDEX: f"SELECT id FROM devices WHERE {irregular}",
+            "ix_devices_ip": "SELECT id FROM devices WHERE ip IN ('10.0.0.1', '10.0.0.5')",
+        }
+        if dialect == "postgresql":
+            conn.execute(text("SET enable_seqscan = off"))
+            for name, query in queries.items():
+                plan = "\n".join(r[0] for r in conn.execute(text(f"EXPLAIN {query}")))
+                assert name in plan, plan
+        else:
+            for name, query in queries.items():
+                plan = "\n".join(str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+                assert name in plan, plan
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_bulk_import_puts_the_serial_indexes_back(db_url: str, tmp_path: Any, monkeypatch: Any) -> None:
+    from phaseout.app import Phaseout
+    from phaseout.store import ids
+
+    monkeypatch.setattr(ids, "BULK_ROWS", 10)  # a small file takes the bulk path
+    rows = "\n".join(f"S{n % 3},Hikvision,DS-2CD2043G0-I,SER{n:09d},10.1.{n // 250}.{n % 250}" for n in range(40))
+    register = tmp_path / "register.csv"
+    register.write_text("Site,Make,Model,Serial,IP\n" + rows + "\n", encoding="utf-8")
+    with Store.open(db_url) as store:
+        Phaseout(store).import_devices(register)
+        with store.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                found = conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'devices'"))
+            else:
+                found = conn.execute(text("SELECT name FROM sqlite_master WHERE tbl_name = 'devices'"))
+            names = {r[0] for r in found}
+            assert {mc.TAIL_INDEX, mc.IRREGULAR_INDEX, "ix_devices_ip"} <= names
+            keys = [MatchKeys(serial="SER000000007")]
+            assert [r[2] for r in mc.candidate_rows(conn, keys)] == ["SER000000007"]
+
+
+def test_the_migration_freezes_the_same_ddl() -> None:
+    frozen = importlib.import_module("phaseout.store.migrations.versions.0014_match_candidates")
+    assert frozen.TAIL_INDEX == mc.TAIL_INDEX and frozen.IRREGULAR_INDEX == mc.IRREGULAR_INDEX
+    for dialect in ("postgresql", "sqlite"):
+        assert frozen.DDL[dialect] == mc.index_ddl(dialect)
