@@ -70,6 +70,8 @@ FRESH_SPLIT_8 = "holdout9"
 FRESH_SPLIT_9 = "holdout10"
 #: Gathered by helper evidence5 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
 FRESH_SPLIT_10 = "holdout11"
+#: Gathered by helper evidence6 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
+FRESH_SPLIT_11 = "holdout12"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -84,6 +86,7 @@ SPLITS = (
     FRESH_SPLIT_8,
     FRESH_SPLIT_9,
     FRESH_SPLIT_10,
+    FRESH_SPLIT_11,
 )
 
 Observation = dict[str, Any]
