@@ -174,14 +174,14 @@ def ingest(
     run = uuid.uuid4().hex[:6] if into else ""
     names = [f"bench{run}{c}" if c or run else "bench" for c in range(collectors)]
     space = "10.128.0.0/9" if into else "10.64.0.0/12"
-    start = random.randrange(0, 2048 - 2 * collectors * uploads) if into else 0
+    base = random.randrange(0, 2048 - 2 * collectors * uploads) if into else 0
     for mode in ("direct", "api"):
         schema = Schema(into)
         try:
             store = Store.open(schema.url)
             app = Phaseout(store, actor="bench")
             codes = {name: use.new_code(app, f"{name}{mode}", [], [space]) for name in names}
-            first = start + (collectors * uploads if into and mode == "api" else 0)
+            first = base + (collectors * uploads if into and mode == "api" else 0)
             if into:
                 print(f"  {mode}: blocks {first}-{first + collectors * uploads - 1} of {space} (/20 each)")
             jobs = {

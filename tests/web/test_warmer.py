@@ -38,3 +38,29 @@ def test_the_warmer_prepares_a_workers_first_pages(store: Store) -> None:
         assert latest in dashboard._cameras_cache
         assert ("sites-by:risk:desc", now) in dashboard._cache
         assert ("overview", now) in dashboard._cache
+
+
+def test_the_warmer_rests_in_proportion_to_its_last_pass(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Under a stream of changes (a generation per collector upload) the warmer does not
+    recompute without rest: after a pass that took T seconds it waits PACE x T (``every`` at
+    least), and after a pass with nothing to do, ``every``."""
+    clock = [100.0]
+    monkeypatch.setattr(dashboard.time, "monotonic", lambda: clock[0])
+
+    def slow_pass(conn) -> None:  # type: ignore[no-untyped-def]
+        clock[0] += 2.5  # a pass over a large estate
+
+    monkeypatch.setattr(dashboard.Warmer, "warm", staticmethod(slow_pass))
+    warmer = dashboard.Warmer(store.engine, every=5.0)
+    rests: list[float] = []
+
+    def wait(timeout: float) -> bool:
+        rests.append(timeout)
+        if len(rests) == 2:
+            warmer.stop.set()
+        return warmer.stop.is_set()
+
+    monkeypatch.setattr(warmer.stop, "wait", wait)
+    warmer._run()  # first pass: a new generation, 2.5 s; second: the same generation, nothing to do
+    assert rests == [dashboard.PACE * 2.5, 5.0]
+    assert dashboard.warmer_rest(5.0, 0.1) == 5.0
