@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from phaseout.domain import MatchKeys
-from phaseout.estate.match import index_rows, serial_key
+from phaseout.estate.match import MIN_SERIAL_TAIL, index_rows, serial_key
 from phaseout.store import Store
 from phaseout.store import match_candidates as mc
 from phaseout.store.identification import match_keys_rows
@@ -163,3 +163,7 @@ def test_the_migration_freezes_the_same_ddl() -> None:
     assert frozen.TAIL_INDEX == mc.TAIL_INDEX and frozen.IRREGULAR_INDEX == mc.IRREGULAR_INDEX
     for dialect in ("postgresql", "sqlite"):
         assert frozen.DDL[dialect] == mc.index_ddl(dialect)
+
+
+def test_the_tail_is_the_rules() -> None:
+    assert mc.MIN_SERIAL_TAIL == MIN_SERIAL_TAIL

@@ -8,7 +8,7 @@ serial and an address (never an asset tag or a row fingerprint), and the rule ma
 only on one of those, so the devices worth indexing are the ones that share one:
 
 * the same MAC (``ix_devices_mac``);
-* a serial whose last :data:`~phaseout.estate.match.MIN_SERIAL_TAIL` characters, as the rule
+* a serial whose last ``estate.match.MIN_SERIAL_TAIL`` characters, as the rule
   compares them (upper case, no white space), are a host's: ``ix_devices_serial_tail`` on the
   stored serial's upper-cased tail.  That expression equals the rule's key for every serial of
   printable ASCII without spaces; every other serial (``IRREGULAR``: white space, non-ASCII, a
@@ -31,9 +31,11 @@ from typing import Any
 from sqlalchemy import Connection, literal_column, select, text
 
 from phaseout.domain import MatchKeys
-from phaseout.estate.match import MIN_SERIAL_TAIL
 from phaseout.store.schema import devices
 
+#: The matching rule's serial tail (``estate.match.MIN_SERIAL_TAIL``; the store layer does not
+#: import the rule, so a test checks the two agree).
+MIN_SERIAL_TAIL = 8
 TAIL_INDEX = "ix_devices_serial_tail"
 IRREGULAR_INDEX = "ix_devices_serial_irregular"
 #: The rule's serial tail, for serials of printable ASCII without spaces (``!`` to ``~``).
