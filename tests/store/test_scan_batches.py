@@ -212,3 +212,37 @@ def test_new_devices_are_written_identified_as_identify_rows_would(
             with store.engine.connect() as conn:
                 kept = set(conn.execute(select(evidence.c.key)).scalars())
             assert {v[8] for v in stored.values()} <= kept  # every evidence list was written
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_vantage_with_tens_of_thousands_of_scans_still_merges(db_url: str) -> None:
+    """A collector per store scanning every night gives one vantage tens of thousands of scans
+    within weeks.  The merge named every earlier scan's batch in one statement: past 32,766
+    (SQLite) or 65,535 (PostgreSQL) parameters every merge failed.  It now asks each answer's
+    own batch, so the number of earlier scans does not reach the statement."""
+    import datetime as dt
+
+    from sqlalchemy import insert, text
+
+    from phaseout.store.schema import import_batches, scans
+
+    many = 66_000 if "postgresql" in db_url else 33_000
+    with Store.open(db_url) as store:
+        app = Phaseout(store)
+        app.record_results([_camera("127.46.0.1", "000000001")], targets=["127.46.0.1"], ports=(80, 554))
+        at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        with store.engine.begin() as conn:  # earlier nightly scans of other stores, same (no) vantage
+            first = int(conn.execute(select(func.max(import_batches.c.id))).scalar_one()) + 1
+            rows = range(first, first + many)
+            common = {"kind": "scan", "file_name": "scan", "checksum": "0" * 64, "status": "ok", "started_at": at}
+            conn.execute(insert(import_batches), [{"id": b, **common} for b in rows])
+            conn.execute(insert(scans), [{"batch_id": b, "status": "complete", "started_at": at} for b in rows])
+            if conn.dialect.name == "postgresql":  # ids given by hand: move the sequence past them
+                conn.execute(text("SELECT setval(pg_get_serial_sequence('import_batches', 'id'), :v)"), {"v": rows[-1]})
+        again = _camera("127.46.0.1", "000000001")
+        again.observations = again.observations[1:]  # the page no longer answers
+        record = app.record_results([again], targets=["127.46.0.1"], ports=(80, 554))
+        assert record.updated == 1 and record.created == 0
+        with store.engine.connect() as conn:
+            kinds = conn.execute(select(observations.c.kind).order_by(observations.c.id)).scalars().all()
+        assert kinds == ["http", "rtsp"]  # the first scan's three answers replaced by these two

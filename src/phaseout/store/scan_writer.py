@@ -30,7 +30,7 @@ import datetime as dt
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import ColumnElement, Connection, delete, func, select, text
 
 from phaseout.domain import OBSERVATION_MAX_BYTES, ScannedHost
 from phaseout.store.copy import copy_plain, placeholders
@@ -87,7 +87,13 @@ class ScanWriter:
     """Buffers one scan's device writes and answers; :meth:`flush` sends them."""
 
     def __init__(
-        self, conn: Connection, *, batch_id: int, earlier: list[int], now: dt.datetime, vantage: str | None
+        self,
+        conn: Connection,
+        *,
+        batch_id: int,
+        earlier: ColumnElement[bool],
+        now: dt.datetime,
+        vantage: str | None,
     ) -> None:
         self.conn = conn
         self.batch_id = batch_id
@@ -176,7 +182,7 @@ class ScanWriter:
                 delete(observations).where(
                     observations.c.device_id.in_(matched[start : start + CHUNK]),
                     observations.c.kind != "inventory",
-                    observations.c.batch_id.in_(self.earlier) | observations.c.batch_id.is_(None),
+                    self.earlier | observations.c.batch_id.is_(None),
                 )
             )
         copy_rows(self.conn, "observations", _OBSERVATION_COLUMNS, self.answers)

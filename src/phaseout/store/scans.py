@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, exists, select, update
 
 from phaseout.domain import Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
 from phaseout.store.audit import record_event
@@ -60,10 +60,24 @@ class ScanRecord:
     forgotten: int = 0
 
 
-def _scan_batches(conn: Connection, vantage: str | None) -> list[int]:
-    """Import batches of earlier scans from the same vantage (``None`` matches ``None``)."""
-    cond = scans.c.vantage.is_(None) if vantage is None else scans.c.vantage == vantage
-    return [int(b) for b in conn.execute(select(scans.c.batch_id).where(cond)).scalars()]
+def from_earlier_scans(vantage: str | None, batch_id: int) -> ColumnElement[bool]:
+    """An answer stored by an earlier scan from the same vantage (``None`` matches ``None``)
+    than the scan writing ``batch_id``.  A condition on each answer's own batch (one lookup by
+    ``uq_scans_batch_id``), not a list of those scans' batches: with a collector per store every
+    night, one vantage holds tens of thousands of scans within weeks, and PostgreSQL refuses a
+    statement of more than 65,535 parameters (every merge would then have failed)."""
+    same = scans.c.vantage.is_(None) if vantage is None else scans.c.vantage == vantage
+    return and_(
+        observations.c.batch_id != batch_id,
+        exists().where(scans.c.batch_id == observations.c.batch_id, same),
+    )
+
+
+def _scanned_before(conn: Connection, vantage: str | None, batch_id: int) -> bool:
+    """Whether an earlier scan from this vantage was stored (else nothing can be forgotten)."""
+    same = scans.c.vantage.is_(None) if vantage is None else scans.c.vantage == vantage
+    found = conn.execute(select(scans.c.id).where(same, scans.c.batch_id != batch_id).limit(1)).first()
+    return found is not None
 
 
 def record_scan(
@@ -103,7 +117,7 @@ def record_scan(
                 .returning(import_batches.c.id)
             ).scalar_one()
         )
-        earlier = _scan_batches(conn, run.vantage)
+        earlier = from_earlier_scans(run.vantage, batch_id)
         scan_id = int(
             conn.execute(
                 scans.insert()
@@ -196,7 +210,8 @@ def record_scan(
         silent_devices = dict(forgotten_pairs(conn, quiet, site_id))
         if run.complete:
             silent = [(h.ip, silent_devices[h.ip]) for h in quiet if h.state == "silent" and h.ip in silent_devices]
-            forgotten = _forget_silent(conn, earlier, silent, set(run.ports), set(touched))
+            if _scanned_before(conn, run.vantage, batch_id):
+                forgotten = _forget_silent(conn, earlier, silent, set(run.ports), set(touched))
         host_rows += [_host_row(scan_id, h, silent_devices.get(h.ip)) for h in quiet]
         copy_rows(conn, "scan_hosts", HOST_COLUMNS, host_rows)
         conn.execute(
@@ -320,7 +335,7 @@ def _answered_ports(payloads: Iterable[str]) -> set[int]:
 
 def _forget_silent(
     conn: Connection,
-    earlier: list[int],
+    earlier: ColumnElement[bool],
     silent: list[tuple[str, int]],
     ports: set[int],
     answered: set[int],
@@ -329,8 +344,6 @@ def _forget_silent(
     scan probed to the end (``silent``: (ip, the one device holding it)) on every port they
     answered on: their earlier answers from this vantage are dropped (they no longer answer from
     here).  Returns the devices.  One read and one delete per 5,000 devices."""
-    if not earlier:
-        return []
     candidates = sorted({did for _ip, did in silent if did not in answered})
     gone: list[int] = []
     for start in range(0, len(candidates), 5000):
@@ -339,7 +352,7 @@ def _forget_silent(
         query = select(observations.c.device_id, observations.c.payload).where(
             observations.c.device_id.in_(chunk),
             observations.c.kind != "inventory",
-            observations.c.batch_id.in_(earlier),
+            earlier,
         )
         for did, payload in conn.execute(query):
             old.setdefault(int(did), []).append(payload)
@@ -350,7 +363,7 @@ def _forget_silent(
                 delete(observations).where(
                     observations.c.device_id.in_(drop),
                     observations.c.kind != "inventory",
-                    observations.c.batch_id.in_(earlier),
+                    earlier,
                 )
             )
         gone += drop
