@@ -72,6 +72,8 @@ FRESH_SPLIT_9 = "holdout10"
 FRESH_SPLIT_10 = "holdout11"
 #: Gathered by helper evidence6 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
 FRESH_SPLIT_11 = "holdout12"
+#: Gathered by helper evidence7 (2026-12-02) from sources neither the corpus nor holdout12 had used, measured once.
+FRESH_SPLIT_12 = "holdout13"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -87,6 +89,7 @@ SPLITS = (
     FRESH_SPLIT_9,
     FRESH_SPLIT_10,
     FRESH_SPLIT_11,
+    FRESH_SPLIT_12,
 )
 
 Observation = dict[str, Any]
