@@ -122,3 +122,38 @@ def test_hik_media_server_session_name() -> None:
 def test_hikvision_style_sdp_from_other_firmware_stays_unknown(name: str) -> None:
     # the IMKH media header and "Media Presentation" are shared by Hikvision-style ODM firmware
     assert _vendor({"kind": "rtsp", "raw": HIK_SDP.format(name=name)}) == "unknown"
+
+
+# ---------------------------------------------------------------- SNMP ifPhysAddress (IF-MIB)
+
+#: net-snmp's own shapes (STRING with unpadded octets, Hex-STRING) and snmpsim's hex tag; the
+#: MAC prefixes are the makers' IEEE registrations (3C:EF:8C Dahua, 00:02:D1 Vivotek).
+BARE_NVR = "SNMPv2-MIB::sysDescr.0 = STRING: NVR\n"
+
+
+@pytest.mark.parametrize(
+    ("walk", "mac"),
+    [
+        ("IF-MIB::ifPhysAddress.1 = STRING: \nIF-MIB::ifPhysAddress.2 = STRING: 3c:ef:8c:8:4e:1e\n", "3CEF8C084E1E"),
+        (".1.3.6.1.2.1.2.2.1.6.2 = Hex-STRING: 3C EF 8C 08 4E 1E \n", "3CEF8C084E1E"),
+        ("1.3.6.1.2.1.2.2.1.6.1|4|\n1.3.6.1.2.1.2.2.1.6.2|4x|3cef8c084e1e\n", "3CEF8C084E1E"),
+        ("1.3.6.1.2.1.2.2.1.6.2|4|0:2:d1:43:a5:26\n", "0002D143A526"),
+    ],
+)
+def test_an_interfaces_mac_names_the_network_cards_maker(walk: str, mac: str) -> None:
+    result = IDF.identify([{"kind": "snmp", "raw": BARE_NVR + walk}])
+    assert any(e.rule.startswith("oui") for e in result.evidence)
+    assert result.vendor == ("dahua" if mac.startswith("3CEF8C") else "vivotek")
+
+
+@pytest.mark.parametrize(
+    "walk",
+    [
+        "1.3.6.1.2.1.2.2.1.6.2|4x|000000000000\n",  # no address
+        "1.3.6.1.2.1.2.2.1.6.2|4x|3cef8c08\n",  # four octets: not an 802 MAC
+        "IF-MIB::ifPhysAddress.3 = STRING: garbage\n",
+        "IF-MIB::ifDescr.2 = STRING: 3c:ef:8c:08:4e:1e\n",  # another object's value
+    ],
+)
+def test_other_values_give_no_mac(walk: str) -> None:
+    assert IDF.identify([{"kind": "snmp", "raw": BARE_NVR + walk}]).vendor == "unknown"

@@ -754,6 +754,34 @@ _SNMP_NUMERIC = re.compile(
 _WALKED = re.compile(r"^[ \t]*(\S{1,256}?)[ \t]*(?:=|\|\w{1,4}\|)", re.MULTILINE)
 
 
+#: ifPhysAddress (IF-MIB, RFC 2863: 1.3.6.1.2.1.2.2.1.6.<ifIndex>): "for an 802.x interface,
+#: this object normally contains a MAC address".  By name (``IF-MIB::ifPhysAddress.2 = STRING:
+#: 0:2:d1:43:a5:26``, or ``Hex-STRING: 00 02 D1 43 A5 26``), by number, or as an snmpsim record
+#: (``1.3.6.1.2.1.2.2.1.6.2|4x|0002d143a526``).  A walk whose sysDescr names no maker (a Dahua
+#: recorder's bare ``NVR``) still names its network card's maker through the MAC's prefix.
+_IF_PHYS = re.compile(
+    r"^[ \t]*(?:(?:IF-MIB::)?ifPhysAddress|\.?1\.3\.6\.1\.2\.1\.2\.2\.1\.6)\.\d{1,10}[ \t]*"
+    r"(?:=[ \t]*(?:STRING:|Hex-STRING:)?|\|(\w{1,4})\|)[ \t]*([^\r\n]*)",
+    re.MULTILINE,
+)
+_MAC_OCTETS = re.compile(r"[0-9A-Fa-f]{1,2}(?:[:\- ][0-9A-Fa-f]{1,2}){5}")
+
+
+def _phys_mac(tag: str | None, value: str) -> str | None:
+    """The 12 hex digits of an ifPhysAddress value, or None (empty, not six octets, all zero)."""
+    value = value.strip().strip('"').strip()
+    if tag is not None and tag.endswith("x"):
+        hx = value.upper()
+        ok = len(hx) == 12 and all(c in "0123456789ABCDEF" for c in hx)
+    else:
+        m = _MAC_OCTETS.fullmatch(value)
+        if m is None:
+            return None
+        hx = "".join(part.rjust(2, "0") for part in re.split(r"[:\- ]", value)).upper()
+        ok = True
+    return hx if ok and hx != "000000000000" else None
+
+
 def _snmprec_value(tag: str, value: str) -> str:
     """An snmpsim record value as text: tags ending in ``x`` carry the bytes in hex."""
     if tag.endswith("x"):
@@ -802,6 +830,9 @@ def _snmp_text(facts: Facts, kind: str, text: str, with_descr: bool = True) -> N
         # RFC 3418: sysDescr "should include the full name and version identification of the
         # system's hardware type": a maker named there is the device naming its maker.
         facts.makers.append((kind, "sysDescr", _value(descr)))
+    for m in _IF_PHYS.finditer(text):
+        if (hx := _phys_mac(m.group(1), m.group(2))) is not None and (kind, hx) not in facts.macs:
+            facts.macs.append((kind, hx))
     oids.extend(m.group(1) for m in _WALKED.finditer(text))
     if not oids:
         oids.append(text[:1024])
