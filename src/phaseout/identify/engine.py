@@ -11,7 +11,7 @@ is never guessed.  Every weight that is not a rule's own is data: ``knowledge/da
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from phaseout.identify.facts import AnswerFacts, Facts, _merge, _value, gather, gather_cached, mac_hex
@@ -41,12 +41,6 @@ _TYPE_WORDS = {
 #: Entries per cache.  Real estates repeat a few thousand (make, model, firmware, MAC block)
 #: combinations; beyond that a workload is all-distinct and more entries only cost memory.
 CACHE_LIMIT = 50_000
-#: Longest text whose signal matches are kept (``Identifier._signal_hits``): a login page or a
-#: ``Server`` value repeats across an estate's cameras of one firmware; a large body seldom does,
-#: and 50,000 of them would hold too much memory.
-SIGNAL_CACHE_TEXT = 8192
-#: One text's matches, rule by rule: None, or (matched text, model, firmware, serial).
-_Hits = tuple[tuple[str, str | None, str | None, str | None] | None, ...]
 _HEX = frozenset("0123456789ABCDEF")
 _ROW_FIELD_SET = frozenset(("manufacturer", "brand", "model", "firmware", "mac", "serial", "device_type"))
 
@@ -72,7 +66,6 @@ class Identifier:
         self._name_cache: dict[tuple[str, str, str], Evidence] = {}
         self._oui_cache: dict[tuple[str, str], Evidence] = {}
         self._verdicts: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        self._signal_cache: dict[tuple[str, str], _Hits] = {}
         self._firmware_rules = tuple(self.k.signals_by_field.get("firmware", ()))
         # MA-L blocks that hold longer (MA-M / MA-S) registrations, as "AA:BB:CC"
         self._long_prefix_parents = {f"{p[0:2]}:{p[2:4]}:{p[4:6]}" for p in self.k.oui.long_prefix_parents}
@@ -274,50 +267,19 @@ class Identifier:
 
     def _signals(self, facts: Facts, evidence: list[Evidence]) -> None:
         for fld, items in facts.texts.items():
-            rules = self.k.signals_by_field.get(fld)
-            if not rules:
-                continue
-            hits = [self._signal_hits(fld, rules, text) for _kind, text in items]
-            for n, rule in enumerate(rules):  # rule by rule, then answer by answer: as always
-                for (kind, _text), found in zip(items, hits, strict=True):
-                    hit = found[n]
-                    if hit is None:
+            for rule in self.k.signals_by_field.get(fld, ()):
+                for kind, text in items:
+                    m = rule.pattern.search(text)
+                    if not m:
                         continue
-                    matched, model, firmware, serial = hit
-                    evidence.append(Evidence(kind, rule.id, matched, rule.maker, rule.weight, rule.brand))
-                    if model:
-                        facts.models.append((2, kind, rule.id, model))
-                    if firmware:
-                        facts.firmware.append((kind, firmware))
-                    if serial:
-                        facts.serials.append((kind, serial))
-
-    def _signal_hits(self, fld: str, rules: Sequence[Any], text: str) -> _Hits:
-        """What each of ``fld``'s rules finds in ``text``; kept for short texts, which repeat
-        across an estate (a quarter of a collector upload's merge went to these searches)."""
-        key = (fld, text)
-        cached = self._signal_cache.get(key)
-        if cached is not None:
-            return cached
-        out: list[tuple[str, str | None, str | None, str | None] | None] = []
-        for rule in rules:
-            m = rule.pattern.search(text)
-            if not m:
-                out.append(None)
-                continue
-            groups = m.groupdict()
-            out.append(
-                (
-                    m.group(0)[:120],
-                    groups["model"][:256] if groups.get("model") else None,
-                    groups["firmware"][:256] if groups.get("firmware") else None,
-                    groups["serial"][:256] if groups.get("serial") else None,
-                )
-            )
-        hits = tuple(out)
-        if len(text) <= SIGNAL_CACHE_TEXT and len(self._signal_cache) < CACHE_LIMIT:
-            self._signal_cache[key] = hits
-        return hits
+                    evidence.append(Evidence(kind, rule.id, m.group(0)[:120], rule.maker, rule.weight, rule.brand))
+                    groups = m.groupdict()
+                    if groups.get("model"):
+                        facts.models.append((2, kind, rule.id, groups["model"][:256]))
+                    if groups.get("firmware"):
+                        facts.firmware.append((kind, groups["firmware"][:256]))
+                    if groups.get("serial"):
+                        facts.serials.append((kind, groups["serial"][:256]))
 
     def _name(self, kind: str, source: str, text: str, evidence: list[Evidence]) -> None:
         key = (kind, source, text)

@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, literal_column, select, text
+from sqlalchemy import Connection, String, bindparam, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from phaseout.domain import MatchKeys
 from phaseout.store.schema import devices
@@ -97,21 +98,38 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
         if k.ip:
             ips.add(k.ip)
     dialect = conn.dialect.name
+    if not (macs or tails or ips):
+        return []
+    if _small(conn, len(macs) + len(tails) + len(ips)):
+        return [tuple(row) for row in conn.execute(select(*_COLUMNS).order_by(devices.c.id))]
     found: dict[int, tuple[Any, ...]] = {}
 
     def read(where: Any) -> None:
         for row in conn.execute(select(*_COLUMNS).where(where)):
             found[int(row[0])] = tuple(row)
 
-    for column, values in ((devices.c.mac, macs), (devices.c.ip, ips)):
-        for part in _chunks(sorted(values)):
-            read(column.in_(part))
     tail: Any = literal_column(SERIAL_TAIL[dialect])
-    for part in _chunks(sorted(tails)):
-        read(tail.in_(part))
+    for column, values in ((devices.c.mac, macs), (devices.c.ip, ips), (tail, tails)):
+        for part in _chunks(sorted(values)):
+            if dialect == "postgresql":  # one array parameter, not thousands (SQLAlchemy compiles each)
+                read(column == func.any(bindparam(None, list(part), type_=ARRAY(String))))
+            else:
+                read(column.in_(part))
     if tails:
         read(text(IRREGULAR[dialect]))
     return [found[i] for i in sorted(found)]
+
+
+#: Below this many stored devices per key, reading every device's keys is cheaper than looking
+#: the keys up (measured: 3.5 us per device read against 20-35 us per key looked up).
+WHOLE_PER_KEY = 8
+
+
+def _small(conn: Connection, keys: int) -> bool:
+    """Whether the estate is small enough to read whole (``max(id)``: one index lookup, an upper
+    bound of the number of devices)."""
+    top = conn.execute(select(func.max(devices.c.id))).scalar()
+    return top is None or int(top) <= WHOLE_PER_KEY * keys
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
