@@ -172,3 +172,54 @@ def test_the_migration_freezes_the_same_ddl() -> None:
 
 def test_the_tail_is_the_rules() -> None:
     assert mc.MIN_SERIAL_TAIL == MIN_SERIAL_TAIL
+
+
+# ------------------------------------------------------------------ review (adv4): counter-examples
+
+
+@pytest.fixture
+def turkish_pg_url() -> Any:
+    """A PostgreSQL database whose default collation is ICU Turkish (PostgreSQL 15+), where
+    ``upper('i')`` is the dotted capital ``İ`` while the matching rule (Python) says ``I``."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    from tests.conftest import PG_URL, pg_unavailable
+
+    if pg_unavailable():
+        pytest.skip("no PostgreSQL")
+    name = f"t_tr_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            try:
+                conn.execute(
+                    text(
+                        f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                        "LOCALE_PROVIDER icu ICU_LOCALE 'tr-TR' LOCALE 'C.UTF-8'"
+                    )
+                )
+            except Exception as exc:  # PostgreSQL before 15, or built without ICU
+                pytest.skip(f"no ICU database locale: {exc.__class__.__name__}")
+        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def test_a_turkish_database_finds_a_lower_case_serial(turkish_pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tail index holds the database's ``upper()``: in a Turkish-locale database a stored
+    ``...i`` is indexed as ``...İ``, so the host's ``...I`` (Python's upper) must still find it."""
+    monkeypatch.setattr(mc, "WHOLE_PER_KEY", 0)
+    with _store(turkish_pg_url) as store, store.engine.connect() as conn:
+        conn.execute(
+            insert(devices),
+            [{"id": 100, "serial": "ds-2cd2143g0-i20190101aawrdiii12ii7", "first_seen": NOW, "last_seen": NOW}],
+        )
+        keys = [MatchKeys(serial=serial_key("DS-2CD2143G0-I20190101AAWRDIII12II7"), ip="10.77.0.1")]
+        whole = _matches(list(match_keys_rows(conn)), keys, True)
+        assert whole[0] is not None and whole[0].device_id == 100
+        assert _matches(mc.candidate_rows(conn, keys), keys, True) == whole

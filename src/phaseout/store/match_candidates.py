@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, func, literal_column, select, text
+from sqlalchemy import Connection, String, bindparam, func, literal, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from phaseout.domain import MatchKeys
@@ -100,7 +100,7 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
     dialect = conn.dialect.name
     if not (macs or tails or ips):
         return []
-    if _small(conn, len(macs) + len(tails) + len(ips)):
+    if _small(conn, len(macs) + len(tails) + len(ips)) or not _upper_is_ascii(conn):
         return [tuple(row) for row in conn.execute(select(*_COLUMNS).order_by(devices.c.id))]
     found: dict[int, tuple[Any, ...]] = {}
 
@@ -130,6 +130,24 @@ def _small(conn: Connection, keys: int) -> bool:
     bound of the number of devices)."""
     top = conn.execute(select(func.max(devices.c.id))).scalar()
     return top is None or int(top) <= WHOLE_PER_KEY * keys
+
+
+#: The characters the tail index is trusted to upper-case as the rule does.
+_PRINTABLE = "".join(map(chr, range(ord("!"), ord("~") + 1)))
+_ASCII_UPPER = "phaseout.match_candidates.ascii_upper"
+
+
+def _upper_is_ascii(conn: Connection) -> bool:
+    """Whether the database's ``upper()`` reads printable ASCII as Python's does.  PostgreSQL's
+    follows the database's collation: in a Turkish or Azeri one ``upper('i')`` is ``İ``, so the
+    tail index holds ``...İ`` where the rule looks for ``...I`` and a lower-case serial would be
+    missed; there the estate is read whole (correct, as slow as before 0014).  Asked once per
+    database connection."""
+    known = conn.info.get(_ASCII_UPPER)
+    if known is None:
+        got = conn.execute(select(func.upper(literal(_PRINTABLE, String)))).scalar()
+        known = conn.info[_ASCII_UPPER] = got == _PRINTABLE.upper()
+    return bool(known)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
