@@ -223,3 +223,30 @@ def test_a_turkish_database_finds_a_lower_case_serial(turkish_pg_url: str, monke
         whole = _matches(list(match_keys_rows(conn)), keys, True)
         assert whole[0] is not None and whole[0].device_id == 100
         assert _matches(mc.candidate_rows(conn, keys), keys, True) == whole
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_nul_padded_serial_is_matched_after_the_device_moved(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Dahua answer may pad its serial with NUL characters (DHDiscover JSON ``\\u0000``).  Kept
+    in the serial, SQLite's ``substr()`` and ``GLOB`` stop at the first NUL, so the tail index
+    missed the device the rule matches (a duplicate once it changed address), and PostgreSQL
+    refused the whole merge (text cannot hold NUL)."""
+    import json
+
+    from phaseout.app import Phaseout
+    from phaseout.discover.scanner import HostResult
+
+    monkeypatch.setattr(mc, "WHOLE_PER_KEY", 0)
+
+    def dahua(ip: str) -> HostResult:
+        info = {"SerialNo": "4M05A1APAZ4B3E1\u0000\u0000", "DeviceType": "IPC-HFW2431S", "Vendor": "Dahua"}
+        raw = json.dumps({"params": {"deviceInfo": info}})
+        return HostResult(ip, ports=[37810], observations=[{"kind": "dhdiscover", "raw": raw}])
+
+    with Store.open(db_url) as store:
+        app = Phaseout(store)
+        first = app.record_results([dahua("127.47.0.1")], targets=["127.47.0.1"], ports=(37810,))
+        moved = app.record_results([dahua("127.47.0.2")], targets=["127.47.0.2"], ports=(37810,))
+        assert (first.created, moved.created, moved.updated) == (1, 0, 1)
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT serial FROM devices")).scalars().all() == ["4M05A1APAZ4B3E1"]
