@@ -776,7 +776,9 @@ _MAC_OCTETS = re.compile(r"[0-9A-Fa-f]{1,2}(?:[:\- ][0-9A-Fa-f]{1,2}){5}")
 
 
 def _phys_mac(tag: str | None, value: str) -> str | None:
-    """The 12 hex digits of an ifPhysAddress value, or None (empty, not six octets, all zero)."""
+    """The 12 hex digits of an ifPhysAddress value, or None (empty, not six octets, all zero, or
+    a group address: broadcast or multicast, which no interface owns and which would make every
+    device reporting it one device, the host's first MAC being its matching key)."""
     value = value.strip().strip('"').strip()
     if tag is not None and tag.endswith("x"):
         hx = value.upper()
@@ -787,7 +789,7 @@ def _phys_mac(tag: str | None, value: str) -> str | None:
             return None
         hx = "".join(part.rjust(2, "0") for part in re.split(r"[:\- ]", value)).upper()
         ok = True
-    return hx if ok and hx != "000000000000" else None
+    return hx if ok and hx != "000000000000" and not int(hx[1], 16) & 1 else None
 
 
 def _snmprec_value(tag: str, value: str) -> str:
