@@ -157,3 +157,15 @@ def test_an_interfaces_mac_names_the_network_cards_maker(walk: str, mac: str) ->
 )
 def test_other_values_give_no_mac(walk: str) -> None:
     assert IDF.identify([{"kind": "snmp", "raw": BARE_NVR + walk}]).vendor == "unknown"
+
+
+@pytest.mark.parametrize("bogus", ["ff:ff:ff:ff:ff:ff", "1:0:5e:0:0:fb", "33:33:0:0:0:1"])
+def test_a_group_address_is_not_the_hosts_mac(bogus: str) -> None:
+    """A scanned host's first MAC is its matching key (the strongest): an interface reporting
+    the broadcast or a multicast address (an uninitialised radio, a driver's placeholder) would
+    make every such device one device.  Group addresses are skipped, as the switch-table reader
+    and the UUID node reader skip them; the walk's next interface gives the MAC."""
+    from phaseout.identify.facts import gather
+
+    walk = f"IF-MIB::ifPhysAddress.2 = STRING: {bogus}\nIF-MIB::ifPhysAddress.3 = STRING: 3c:ef:8c:8:4e:1e\n"
+    assert [hx for _kind, hx in gather([{"kind": "snmp", "raw": BARE_NVR + walk}]).macs] == ["3CEF8C084E1E"]

@@ -70,15 +70,23 @@ class Facts:
             self.texts.setdefault(fld, []).append((kind, value[:MAX_RAW_CHARS]))
 
 
+#: Control characters that are not white space (NUL, ESC, DEL...): dropped from field values.
+#: Dahua pads fields with NUL (``"SerialNo": "...\u0000"``): PostgreSQL cannot store a NUL in
+#: text (the whole merge failed), and SQLite's ``substr()`` / ``GLOB`` stop at it (the scan
+#: merge's serial-tail index missed the device the matching rule finds).
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F])
+
+
 def _value(v: Any) -> str:
-    """A field value as one line of at most ``MAX_VALUE_CHARS``, whitespace squeezed."""
+    """A field value as one line of at most ``MAX_VALUE_CHARS``, whitespace squeezed, control
+    characters dropped."""
     if v is None:
         return ""
     if type(v) is str and len(v) <= MAX_VALUE_CHARS and v.isprintable() and "  " not in v and v.strip() == v:
         return v  # already clean (the common case): skip the split and join
     if isinstance(v, (dict, list, tuple)):
         raise ObservationError("a field value must be text or a number, not an object or a list")
-    text = " ".join(str(v).split())
+    text = " ".join(str(v).translate(_CONTROLS).split())
     return text[:MAX_VALUE_CHARS]
 
 
@@ -768,7 +776,9 @@ _MAC_OCTETS = re.compile(r"[0-9A-Fa-f]{1,2}(?:[:\- ][0-9A-Fa-f]{1,2}){5}")
 
 
 def _phys_mac(tag: str | None, value: str) -> str | None:
-    """The 12 hex digits of an ifPhysAddress value, or None (empty, not six octets, all zero)."""
+    """The 12 hex digits of an ifPhysAddress value, or None (empty, not six octets, all zero, or
+    a group address: broadcast or multicast, which no interface owns and which would make every
+    device reporting it one device, the host's first MAC being its matching key)."""
     value = value.strip().strip('"').strip()
     if tag is not None and tag.endswith("x"):
         hx = value.upper()
@@ -779,7 +789,7 @@ def _phys_mac(tag: str | None, value: str) -> str | None:
             return None
         hx = "".join(part.rjust(2, "0") for part in re.split(r"[:\- ]", value)).upper()
         ok = True
-    return hx if ok and hx != "000000000000" else None
+    return hx if ok and hx != "000000000000" and not int(hx[1], 16) & 1 else None
 
 
 def _snmprec_value(tag: str, value: str) -> str:

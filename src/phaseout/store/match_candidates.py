@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, func, literal_column, select, text
+from sqlalchemy import Connection, String, and_, bindparam, func, literal, literal_column, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from phaseout.domain import MatchKeys
@@ -86,21 +86,24 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
     """``(id, mac, serial, asset_id, site_id, ip, fingerprint)`` of every stored device that
     shares a MAC, a serial tail or an address with ``keys`` (and of every device whose serial
     the tail index cannot read), in id order: what ``estate.match.index_rows`` needs to match
-    those keys exactly as it would with every device indexed."""
+    those keys exactly as it would with every device indexed.  An address is looked up within
+    the site its key names (every holder when it names none): keys that name a site are matched
+    with ``bare_ip=False``, as ``record_scan`` does."""
     macs: set[str] = set()
     tails: set[str] = set()
-    ips: set[str] = set()
+    #: addresses by the site the keys name (None: no site, every holder of the address)
+    ips: dict[int | None, set[str]] = {}
     for k in keys:
         if k.mac:
             macs.add(k.mac)
         if k.serial:
             tails.add(tail_of(k.serial))
         if k.ip:
-            ips.add(k.ip)
+            ips.setdefault(k.site_id, set()).add(k.ip)
     dialect = conn.dialect.name
     if not (macs or tails or ips):
         return []
-    if _small(conn, len(macs) + len(tails) + len(ips)):
+    if _small(conn, len(macs) + len(tails) + sum(map(len, ips.values()))) or not _upper_is_ascii(conn):
         return [tuple(row) for row in conn.execute(select(*_COLUMNS).order_by(devices.c.id))]
     found: dict[int, tuple[Any, ...]] = {}
 
@@ -109,12 +112,21 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
             found[int(row[0])] = tuple(row)
 
     tail: Any = literal_column(SERIAL_TAIL[dialect])
-    for column, values in ((devices.c.mac, macs), (devices.c.ip, ips), (tail, tails)):
+    lookups: list[tuple[Any, set[str], Any]] = [(devices.c.mac, macs, None), (tail, tails, None)]
+    # an address a key names with its site is matched within that site only (``DeviceKeys.find``
+    # with ``bare_ip=False``, as ``record_scan`` calls it for a scan that names a site): its other
+    # holders are not read (one address plan in every store: thousands of holders per address)
+    lookups += [
+        (devices.c.ip, values, None if site_id is None else devices.c.site_id == site_id)
+        for site_id, values in ips.items()
+    ]
+    for column, values, also in lookups:
         for part in _chunks(sorted(values)):
             if dialect == "postgresql":  # one array parameter, not thousands (SQLAlchemy compiles each)
-                read(column == func.any(bindparam(None, list(part), type_=ARRAY(String))))
+                where = column == func.any(bindparam(None, list(part), type_=ARRAY(String)))
             else:
-                read(column.in_(part))
+                where = column.in_(part)
+            read(where if also is None else and_(where, also))
     if tails:
         read(text(IRREGULAR[dialect]))
     return [found[i] for i in sorted(found)]
@@ -130,6 +142,24 @@ def _small(conn: Connection, keys: int) -> bool:
     bound of the number of devices)."""
     top = conn.execute(select(func.max(devices.c.id))).scalar()
     return top is None or int(top) <= WHOLE_PER_KEY * keys
+
+
+#: The characters the tail index is trusted to upper-case as the rule does.
+_PRINTABLE = "".join(map(chr, range(ord("!"), ord("~") + 1)))
+_ASCII_UPPER = "phaseout.match_candidates.ascii_upper"
+
+
+def _upper_is_ascii(conn: Connection) -> bool:
+    """Whether the database's ``upper()`` reads printable ASCII as Python's does.  PostgreSQL's
+    follows the database's collation: in a Turkish or Azeri one ``upper('i')`` is ``İ``, so the
+    tail index holds ``...İ`` where the rule looks for ``...I`` and a lower-case serial would be
+    missed; there the estate is read whole (correct, as slow as before 0014).  Asked once per
+    database connection."""
+    known = conn.info.get(_ASCII_UPPER)
+    if known is None:
+        got = conn.execute(select(func.upper(literal(_PRINTABLE, String)))).scalar()
+        known = conn.info[_ASCII_UPPER] = got == _PRINTABLE.upper()
+    return bool(known)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
