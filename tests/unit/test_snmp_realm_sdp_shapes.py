@@ -169,3 +169,33 @@ def test_a_group_address_is_not_the_hosts_mac(bogus: str) -> None:
 
     walk = f"IF-MIB::ifPhysAddress.2 = STRING: {bogus}\nIF-MIB::ifPhysAddress.3 = STRING: 3c:ef:8c:8:4e:1e\n"
     assert [hx for _kind, hx in gather([{"kind": "snmp", "raw": BARE_NVR + walk}]).macs] == ["3CEF8C084E1E"]
+
+
+def test_the_mac_of_the_interface_holding_an_address_comes_first() -> None:
+    """ipAdEntIfIndex (IP-MIB, RFC 4293) says which interface holds each address: the first MAC
+    (the scanned host's matching key) is that interface's, not a loopback's or a second card's."""
+    from phaseout.identify import facts
+
+    walk = (
+        "IF-MIB::ifPhysAddress.1 = STRING: 0:11:22:33:44:55\n"
+        "IF-MIB::ifPhysAddress.2 = STRING: 3c:ef:8c:8:4e:1e\n"
+        "IP-MIB::ipAdEntIfIndex.127.0.0.1 = INTEGER: 1\n"
+        "IP-MIB::ipAdEntIfIndex.192.0.2.10 = INTEGER: 2\n"
+    )
+    record = "1.3.6.1.2.1.2.2.1.6.1|4x|001122334455\n1.3.6.1.2.1.2.2.1.6.2|4x|3cef8c084e1e\n"
+    record += "1.3.6.1.2.1.4.20.1.2.192.0.2.10|2|2\n"
+    for raw in (walk, record):
+        assert facts.gather([{"kind": "snmp", "raw": raw}]).macs[0] == ("snmp", "3CEF8C084E1E")
+    # without the address table, the walk's order stands
+    plain = walk.split("IP-MIB")[0]
+    assert facts.gather([{"kind": "snmp", "raw": plain}]).macs[0] == ("snmp", "001122334455")
+
+
+def test_a_walk_gives_at_most_a_few_dozen_macs() -> None:
+    from phaseout.identify import facts
+
+    walk = "".join(
+        f"IF-MIB::ifPhysAddress.{i} = STRING: 0:11:22:{i // 65536 % 256:x}:{i // 256 % 256:x}:{i % 256:x}\n"
+        for i in range(1, 5000)
+    )
+    assert len(facts.gather([{"kind": "snmp", "raw": walk}]).macs) == facts.MAX_WALK_MACS

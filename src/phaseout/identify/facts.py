@@ -768,10 +768,21 @@ _WALKED = re.compile(r"^[ \t]*(\S{1,256}?)[ \t]*(?:=|\|\w{1,4}\|)", re.MULTILINE
 #: (``1.3.6.1.2.1.2.2.1.6.2|4x|0002d143a526``).  A walk whose sysDescr names no maker (a Dahua
 #: recorder's bare ``NVR``) still names its network card's maker through the MAC's prefix.
 _IF_PHYS = re.compile(
-    r"^[ \t]*(?:(?:IF-MIB::)?ifPhysAddress|\.?1\.3\.6\.1\.2\.1\.2\.2\.1\.6)\.\d{1,10}[ \t]*"
-    r"(?:=[ \t]*(?:STRING:|Hex-STRING:)?|\|(\w{1,4})\|)[ \t]*([^\r\n]*)",
+    r"^[ \t]*(?:(?:IF-MIB::)?ifPhysAddress|\.?1\.3\.6\.1\.2\.1\.2\.2\.1\.6)\.(?P<index>\d{1,10})[ \t]*"
+    r"(?:=[ \t]*(?:STRING:|Hex-STRING:)?|\|(?P<tag>\w{1,4})\|)[ \t]*(?P<value>[^\r\n]*)",
     re.MULTILINE,
 )
+#: ipAdEntIfIndex (IP-MIB, RFC 4293: 1.3.6.1.2.1.4.20.1.2.<address>): the interface holding each
+#: IPv4 address.  The MAC of an interface that holds an address other than loopback is put first:
+#: the first MAC is the scanned host's matching key, and a recorder's other interfaces (a PoE
+#: switch, a second card) are not the one it was reached on.
+_IP_IFINDEX = re.compile(
+    r"^[ \t]*(?:(?:IP-MIB::|RFC1213-MIB::)?ipAdEntIfIndex|\.?1\.3\.6\.1\.2\.1\.4\.20\.1\.2)"
+    r"\.(?P<address>\d{1,3}(?:\.\d{1,3}){3})[ \t]*(?:=[ \t]*(?:INTEGER:)?|\|\w{1,4}\|)[ \t]*(?P<index>\d{1,10})",
+    re.MULTILINE,
+)
+#: MACs taken from one walk at most (a hostile walk could list thousands of interfaces).
+MAX_WALK_MACS = 32
 _MAC_OCTETS = re.compile(r"[0-9A-Fa-f]{1,2}(?:[:\- ][0-9A-Fa-f]{1,2}){5}")
 
 
@@ -790,6 +801,21 @@ def _phys_mac(tag: str | None, value: str) -> str | None:
         hx = "".join(part.rjust(2, "0") for part in re.split(r"[:\- ]", value)).upper()
         ok = True
     return hx if ok and hx != "000000000000" and not int(hx[1], 16) & 1 else None
+
+
+def _interface_macs(facts: Facts, kind: str, text: str) -> None:
+    """The interfaces' MACs of a walk, those of interfaces holding an address first."""
+    addressed = {m.group("index") for m in _IP_IFINDEX.finditer(text) if not m.group("address").startswith("127.")}
+    found: list[tuple[bool, str]] = []
+    for m in _IF_PHYS.finditer(text):
+        hx = _phys_mac(m.group("tag"), m.group("value"))
+        if hx is not None and all(hx != seen for _first, seen in found):
+            found.append((m.group("index") not in addressed, hx))
+            if len(found) >= MAX_WALK_MACS:
+                break
+    for _later, hx in sorted(found, key=lambda pair: pair[0]):  # (stable: walk order otherwise)
+        if (kind, hx) not in facts.macs:
+            facts.macs.append((kind, hx))
 
 
 def _snmprec_value(tag: str, value: str) -> str:
@@ -840,9 +866,7 @@ def _snmp_text(facts: Facts, kind: str, text: str, with_descr: bool = True) -> N
         # RFC 3418: sysDescr "should include the full name and version identification of the
         # system's hardware type": a maker named there is the device naming its maker.
         facts.makers.append((kind, "sysDescr", _value(descr)))
-    for m in _IF_PHYS.finditer(text):
-        if (hx := _phys_mac(m.group(1), m.group(2))) is not None and (kind, hx) not in facts.macs:
-            facts.macs.append((kind, hx))
+    _interface_macs(facts, kind, text)
     oids.extend(m.group(1) for m in _WALKED.finditer(text))
     if not oids:
         oids.append(text[:1024])
