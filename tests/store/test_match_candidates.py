@@ -25,35 +25,35 @@ NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 #: (site, ip, mac, serial, status)
 STORED: list[tuple[int | None, str | None, str | None, str | None, str]] = [
-    (1, "10.0.0.1", "001122334455", "DS-2CD2043G0-I20200101AAWRJ12345678", "active"),
-    (2, "10.0.0.1", None, "J87654321", "active"),  # same address in another site
-    (None, "10.0.0.9", None, "ds-2cd2386g2-iu20210101aawrk11112222", "active"),  # lower case
-    (1, "10.0.0.2", None, "AB 12 34 56 78", "active"),  # spaces: the rule removes them
-    (1, "10.0.0.3", None, "sérial-9988776655", "active"),  # non-ASCII
-    (1, "10.0.0.4", None, "SHORT7", "active"),  # shorter than the tail
-    (None, "10.0.0.5", None, None, "active"),
-    (None, "10.0.0.5", None, None, "retired"),  # a second holder: the bare address is ambiguous
-    (1, "10.0.0.6", "AABBCCDDEEFF", None, "retired"),
-    (2, "10.0.0.7", None, "\uff26\uff35\uff2c\uff2cwidth12345678", "active"),  # full-width letters (FULL)
-    (1, "10.0.0.8", None, "tab\tserial00001111", "active"),
-    (3, "10.9.9.9", "0099887766AA", "UNRELATED80808080", "active"),
+    (1, "127.0.0.1", "001122334455", "DS-2CD2043G0-I20200101AAWRJ12345678", "active"),
+    (2, "127.0.0.1", None, "J87654321", "active"),  # same address in another site
+    (None, "127.0.0.9", None, "ds-2cd2386g2-iu20210101aawrk11112222", "active"),  # lower case
+    (1, "127.0.0.2", None, "AB 12 34 56 78", "active"),  # spaces: the rule removes them
+    (1, "127.0.0.3", None, "sérial-9988776655", "active"),  # non-ASCII
+    (1, "127.0.0.4", None, "SHORT7", "active"),  # shorter than the tail
+    (None, "127.0.0.5", None, None, "active"),
+    (None, "127.0.0.5", None, None, "retired"),  # a second holder: the bare address is ambiguous
+    (1, "127.0.0.6", "AABBCCDDEEFF", None, "retired"),
+    (2, "127.0.0.7", None, "\uff26\uff35\uff2c\uff2cwidth12345678", "active"),  # full-width letters (FULL)
+    (1, "127.0.0.8", None, "tab\tserial00001111", "active"),
+    (3, "127.9.9.9", "0099887766AA", "UNRELATED80808080", "active"),
 ]
 
 #: Hosts as a scan keys them: (mac, serial, ip)
 HOSTS: list[tuple[str | None, str | None, str | None]] = [
-    ("001122334455", None, "10.0.0.99"),  # MAC
-    (None, "J12345678", "10.0.0.98"),  # short form of a long serial
+    ("001122334455", None, "127.0.0.99"),  # MAC
+    (None, "J12345678", "127.0.0.98"),  # short form of a long serial
     (None, "DS-2CD2386G2-IU20210101AAWRK11112222", None),  # upper-cased long serial
     (None, "AB12345678", None),  # the spaced serial, written without spaces
     (None, "SÉRIAL-9988776655", None),
     (None, "SHORT7", None),
-    (None, None, "10.0.0.5"),  # ambiguous bare address
-    (None, None, "10.0.0.1"),  # two sites hold it
+    (None, None, "127.0.0.5"),  # ambiguous bare address
+    (None, None, "127.0.0.1"),  # two sites hold it
     ("AABBCCDDEEFF", None, None),  # a retired device's MAC
     (None, "\uff26\uff35\uff2c\uff2cWIDTH12345678", None),
     (None, "TABSERIAL00001111", None),
-    (None, "ZZZZ12345678", "10.0.0.4"),  # a contradicting serial at a known address
-    ("FFEEDDCCBBAA", "NOPE00000000", "10.200.0.1"),  # nothing
+    (None, "ZZZZ12345678", "127.0.0.4"),  # a contradicting serial at a known address
+    ("FFEEDDCCBBAA", "NOPE00000000", "127.200.0.1"),  # nothing
 ]
 
 
@@ -127,7 +127,7 @@ def test_the_reads_go_through_the_indexes(db_url: str) -> None:
         queries = {
             mc.TAIL_INDEX: f"SELECT id FROM devices WHERE {tail} IN ('12345678', 'ABCDEFGH')",
             mc.IRREGULAR_INDEX: f"SELECT id FROM devices WHERE {irregular}",
-            "ix_devices_ip": "SELECT id FROM devices WHERE ip IN ('10.0.0.1', '10.0.0.5')",
+            "ix_devices_ip": "SELECT id FROM devices WHERE ip IN ('127.0.0.1', '127.0.0.5')",
         }
         if dialect == "postgresql":
             conn.execute(text("SET enable_seqscan = off"))
@@ -147,7 +147,7 @@ def test_a_bulk_import_puts_the_serial_indexes_back(db_url: str, tmp_path: Any, 
     from phaseout.store import ids
 
     monkeypatch.setattr(ids, "BULK_ROWS", 10)  # a small file takes the bulk path
-    rows = "\n".join(f"S{n % 3},Hikvision,DS-2CD2043G0-I,SER{n:09d},10.1.{n // 250}.{n % 250}" for n in range(40))
+    rows = "\n".join(f"S{n % 3},Hikvision,DS-2CD2043G0-I,SER{n:09d},127.1.{n // 250}.{n % 250}" for n in range(40))
     register = tmp_path / "register.csv"
     register.write_text("Site,Make,Model,Serial,IP\n" + rows + "\n", encoding="utf-8")
     with Store.open(db_url) as store:
@@ -219,7 +219,7 @@ def test_a_turkish_database_finds_a_lower_case_serial(turkish_pg_url: str, monke
             insert(devices),
             [{"id": 100, "serial": "ds-2cd2143g0-i20190101aawrdiii12ii7", "first_seen": NOW, "last_seen": NOW}],
         )
-        keys = [MatchKeys(serial=serial_key("DS-2CD2143G0-I20190101AAWRDIII12II7"), ip="10.77.0.1")]
+        keys = [MatchKeys(serial=serial_key("DS-2CD2143G0-I20190101AAWRDIII12II7"), ip="127.77.0.1")]
         whole = _matches(list(match_keys_rows(conn)), keys, True)
         assert whole[0] is not None and whole[0].device_id == 100
         assert _matches(mc.candidate_rows(conn, keys), keys, True) == whole
@@ -265,7 +265,7 @@ def test_a_scan_that_names_a_site_reads_only_that_sites_holders_of_its_addresses
     monkeypatch.setattr(mc, "WHOLE_PER_KEY", 0)
     with _store(db_url) as store, store.engine.connect() as conn:
         for site_id, expected in ((1, {1}), (2, {2}), (None, {1, 2})):
-            keys = [MatchKeys(site_id=site_id, ip="10.0.0.1")]
+            keys = [MatchKeys(site_id=site_id, ip="127.0.0.1")]
             assert {row[0] for row in mc.candidate_rows(conn, keys)} == expected
             whole = _matches(list(match_keys_rows(conn)), keys, site_id is None)
             assert _matches(mc.candidate_rows(conn, keys), keys, site_id is None) == whole

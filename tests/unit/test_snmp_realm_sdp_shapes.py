@@ -199,3 +199,22 @@ def test_a_walk_gives_at_most_a_few_dozen_macs() -> None:
         for i in range(1, 5000)
     )
     assert len(facts.gather([{"kind": "snmp", "raw": walk}]).macs) == facts.MAX_WALK_MACS
+
+
+@pytest.mark.parametrize(
+    ("capture", "mac"),
+    [
+        # LibreNMS snmpsim records (source and licence in tests/data/captures/manifest.csv): the
+        # hex tag, the text tag net-snmp prints, and ipAdEntIfIndex rows naming the interface
+        ("librenms-dahua-nvr4108hs-8p-4ks2.snmprec", "3CEF8C084E1E"),
+        ("librenms-vivotek-mega-pixel.snmprec", "0002D143A526"),
+        ("librenms-axis-q1656-box.snmprec", "B8A44F96FAA4"),
+    ],
+)
+def test_real_walks_give_their_interfaces_mac(capture: str, mac: str) -> None:
+    from pathlib import Path
+
+    from phaseout.identify import facts
+
+    raw = (Path(__file__).parents[1] / "data" / "captures" / "snmp-walk" / capture).read_text(encoding="utf-8")
+    assert facts.gather([{"kind": "snmp", "raw": raw}]).macs == [("snmp", mac)]

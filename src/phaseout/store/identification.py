@@ -237,16 +237,20 @@ def reidentify(engine: Engine, identifier: Identifies, *, only_stale: bool = Tru
         return done
 
 
+#: What the matching rule indexes of each device, in ``estate.match.index_rows``'s order.
+MATCH_KEY_COLUMNS = (
+    devices.c.id,
+    devices.c.mac,
+    devices.c.serial,
+    devices.c.asset_id,
+    devices.c.site_id,
+    devices.c.ip,
+    devices.c.fingerprint,
+)
+
+
 def match_keys_rows(conn: Connection) -> Any:
     """(id, mac, serial, asset_id, site_id, ip, fingerprint) of every device, streamed: what the
-    matching rule indexes before an import or a scan."""
-    query = select(
-        devices.c.id,
-        devices.c.mac,
-        devices.c.serial,
-        devices.c.asset_id,
-        devices.c.site_id,
-        devices.c.ip,
-        devices.c.fingerprint,
-    ).order_by(devices.c.id)
+    matching rule indexes before an import (a scan reads ``store.match_candidates``)."""
+    query = select(*MATCH_KEY_COLUMNS).order_by(devices.c.id)
     return conn.execute(query.execution_options(yield_per=50_000))

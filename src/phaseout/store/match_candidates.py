@@ -14,9 +14,9 @@ only on one of those, so the devices worth indexing are the ones that share one:
   printable ASCII without spaces; every other serial (``IRREGULAR``: white space, non-ASCII, a
   control character) is read as well, through the small partial index
   ``ix_devices_serial_irregular``, and the rule decides in Python, so nothing is missed;
-* the same address in any site (``ix_devices_ip``): the same (site, IP), and for a scan that
-  names no site, every holder of the address, so an address several devices hold stays
-  ambiguous exactly as in the whole index.
+* the same address: within the site a scan names (``ix_devices_site_id_ip``), or for a scan
+  that names none, every holder of it in any site (``ix_devices_ip``), so an address several
+  devices hold stays ambiguous exactly as in the whole index.
 
 Rows come back in id order, as the whole index read them, so the rule's tie-breaks (the first
 device with a MAC, the newest holder of a site's address) are the same.  The DDL is frozen in
@@ -32,6 +32,7 @@ from sqlalchemy import Connection, String, and_, bindparam, func, literal, liter
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from phaseout.domain import MatchKeys
+from phaseout.store.identification import MATCH_KEY_COLUMNS, match_keys_rows
 from phaseout.store.schema import devices
 
 #: The matching rule's serial tail (``estate.match.MIN_SERIAL_TAIL``; the store layer does not
@@ -51,15 +52,6 @@ IRREGULAR = {
 }
 #: Keys per ``IN`` list (SQLite's bound-parameter limit is far above; PostgreSQL's is 65,535).
 CHUNK = 5000
-_COLUMNS = (
-    devices.c.id,
-    devices.c.mac,
-    devices.c.serial,
-    devices.c.asset_id,
-    devices.c.site_id,
-    devices.c.ip,
-    devices.c.fingerprint,
-)
 
 
 def index_ddl(dialect: str) -> tuple[str, str]:
@@ -104,11 +96,11 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
     if not (macs or tails or ips):
         return []
     if _small(conn, len(macs) + len(tails) + sum(map(len, ips.values()))) or not _upper_is_ascii(conn):
-        return [tuple(row) for row in conn.execute(select(*_COLUMNS).order_by(devices.c.id))]
+        return [tuple(row) for row in match_keys_rows(conn)]
     found: dict[int, tuple[Any, ...]] = {}
 
     def read(where: Any) -> None:
-        for row in conn.execute(select(*_COLUMNS).where(where)):
+        for row in conn.execute(select(*MATCH_KEY_COLUMNS).where(where)):
             found[int(row[0])] = tuple(row)
 
     tail: Any = literal_column(SERIAL_TAIL[dialect])

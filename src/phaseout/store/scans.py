@@ -73,13 +73,6 @@ def from_earlier_scans(vantage: str | None, batch_id: int) -> ColumnElement[bool
     )
 
 
-def _scanned_before(conn: Connection, vantage: str | None, batch_id: int) -> bool:
-    """Whether an earlier scan from this vantage was stored (else nothing can be forgotten)."""
-    same = scans.c.vantage.is_(None) if vantage is None else scans.c.vantage == vantage
-    found = conn.execute(select(scans.c.id).where(same, scans.c.batch_id != batch_id).limit(1)).first()
-    return found is not None
-
-
 def record_scan(
     engine: Engine,
     run: ScanRun,
@@ -210,8 +203,7 @@ def record_scan(
         silent_devices = dict(forgotten_pairs(conn, quiet, site_id))
         if run.complete:
             silent = [(h.ip, silent_devices[h.ip]) for h in quiet if h.state == "silent" and h.ip in silent_devices]
-            if _scanned_before(conn, run.vantage, batch_id):
-                forgotten = _forget_silent(conn, earlier, silent, set(run.ports), set(touched))
+            forgotten = _forget_silent(conn, earlier, silent, set(run.ports), set(touched))
         host_rows += [_host_row(scan_id, h, silent_devices.get(h.ip)) for h in quiet]
         copy_rows(conn, "scan_hosts", HOST_COLUMNS, host_rows)
         conn.execute(
