@@ -14,7 +14,7 @@ import pytest
 
 from phaseout.identify import Identifier
 from phaseout.identify.facts import gather
-from phaseout.identify.fallback import json_text_pairs, key_value_lines
+from phaseout.identify.fallback import json_text_pairs, key_value_lines, table_rows
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 IDF = Identifier()
@@ -176,3 +176,38 @@ def test_a_logger_prefix_alone_names_nothing() -> None:
     text = "2022-02-06 19:22:01 INFO (Thread-116) [custom_components.dahua] Get device type\n"
     assert key_value_lines(text) == []
     assert IDF.identify(banner(text)).vendor == "unknown"
+
+
+# ---------------------------------------------------------------- two-column table printouts
+
+
+def test_a_sadp_clients_label_table_gives_model_and_firmware() -> None:
+    """HikPwn prints a SADP inquiry reply as a ``LABEL  DATA`` table; its labels are SADP's own
+    field names (DeviceDescription, SoftwareVersion), humanised."""
+    result = IDF.identify([{"kind": "sadp", "raw": capture("sadp/hikpwn-readme-ds-2de4220iw-d-printout.txt")}])
+    assert (result.vendor, result.model, result.firmware) == ("hikvision", "DS-2DE4220IW-D", "V5.4.3build 160810")
+
+
+def test_table_rows_read_padded_tabbed_and_ruled_columns() -> None:
+    rows = dict(table_rows("\tDescription         DS-2CD2143G2-I\n| Serial Number | ABC123 |\nMAC\t\tAA:BB\n"))
+    assert rows == {"description": "DS-2CD2143G2-I", "serialnumber": "ABC123", "mac": "AA:BB"}
+
+
+def test_one_padded_line_in_free_text_is_not_a_table() -> None:
+    assert table_rows("Welcome to the web server.\nModel    DS-2CD2143G2-I\n") == []
+    facts = gather([{"kind": "sadp", "raw": "Model    DS-2CD2143G2-I"}])
+    assert facts.models == []
+
+
+def test_a_description_that_is_prose_is_not_a_model() -> None:
+    """``Description`` names the model only when its value looks like one."""
+    raw = "Description        IP Camera\nSoftware Version   V5.4.3\n"
+    result = IDF.identify([{"kind": "sadp", "raw": raw}])
+    assert result.model is None and result.vendor == "unknown"
+
+
+def test_a_hostile_table_costs_linear_time_and_is_capped() -> None:
+    line = "A" * 30 + " " * 5000 + "x" * 5000 + "\n"
+    rows = table_rows(line * 200)
+    assert len(rows) <= 2000
+    assert all(len(value) <= 512 for _key, value in rows)

@@ -25,7 +25,14 @@ import orjson
 from defusedxml import ElementTree as SafeET  # type: ignore[import-untyped]
 from defusedxml.common import DefusedXmlException  # type: ignore[import-untyped]
 
-from phaseout.identify.fallback import clean_text, json_text_pairs, key_value_lines, undo_ngrep, xml_text_elements
+from phaseout.identify.fallback import (
+    clean_text,
+    json_text_pairs,
+    key_value_lines,
+    table_rows,
+    undo_ngrep,
+    xml_text_elements,
+)
 
 #: Raw text considered per observation (a hostile device may send a gigabyte).
 MAX_RAW_CHARS = 256 * 1024
@@ -615,6 +622,8 @@ _PRINTOUT_KEYS = {
     "modelname": "devicetype",
     "devicetype": "devicetype",
     "devicedescription": "devicedescription",
+    # a SADP client's label for DeviceDescription (the element that holds the model there)
+    "description": "devicedescription",
     "firmwareversion": "version",
     "softwareversion": "version",
     "serialnumber": "serialnumber",
@@ -625,11 +634,16 @@ _PRINTOUT_KEYS = {
 
 
 def _printout_facts(facts: Facts, kind: str, text: str) -> None:
-    """``Manufacturer: HIKVISION`` / ``'Model': 'DS-2CD2143G2-I'`` lines -> device fields."""
+    """``Manufacturer: HIKVISION`` / ``'Model': 'DS-2CD2143G2-I'`` lines, or the rows of a
+    two-column table (``Description    DS-2DE4220IW-D``) -> device fields."""
     info: dict[str, Any] = {}
     for key, value in key_value_lines(text[:65536]):
         if (field_name := _PRINTOUT_KEYS.get(key)) and field_name not in info:
             info[field_name] = value
+    if not info:
+        for key, value in table_rows(text):
+            if (field_name := _PRINTOUT_KEYS.get(key)) and field_name not in info:
+                info[field_name] = value
     description = info.pop("devicedescription", "")
     if description and "devicetype" not in info and _looks_like_model(description):
         info["devicetype"] = description

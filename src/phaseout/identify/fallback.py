@@ -187,3 +187,28 @@ def key_value_lines(text: str, limit: int = 2000) -> list[tuple[str, str]]:
             if len(out) >= limit:
                 break
     return out
+
+
+#: One row of a two-column table as tools print a device's fields (a label of one to four words,
+#: then two or more spaces, a tab or a ``|`` column rule, then the value), e.g. a SADP client's
+#: ``Software Version          V5.4.3build 160810`` or ``| Model | DS-2CD2143G2-I |``.
+_TABLE_ROW = re.compile(
+    r"^[ \t|]*([A-Za-z][A-Za-z0-9()/.-]{0,30}(?: [A-Za-z0-9()/.-]{1,30}){0,3})"
+    r"(?:\t[ \t]*| {2,}[ \t]*|[ \t]*\|[ \t]*)([^\s|][^\r\n|]{0,511}?)[ \t|]*$",
+    re.MULTILINE,
+)
+
+
+def table_rows(text: str, limit: int = 2000) -> list[tuple[str, str]]:
+    """(label squeezed to lower-case letters and digits, value) for each row of a two-column
+    table printout.  Only texts holding at least two such rows count as a table: one padded line
+    in free text is not one."""
+    out = []
+    for m in _TABLE_ROW.finditer(text[:65536]):
+        key = re.sub(r"[^a-z0-9]", "", m.group(1).lower())
+        value = m.group(2).strip()
+        if key and value:
+            out.append((key, value))
+            if len(out) >= limit:
+                break
+    return out if len(out) >= 2 else []
