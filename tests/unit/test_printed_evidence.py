@@ -14,7 +14,7 @@ import pytest
 
 from phaseout.identify import Identifier
 from phaseout.identify.facts import gather
-from phaseout.identify.fallback import json_text_pairs, key_value_lines, table_rows
+from phaseout.identify.fallback import json_text_pairs, key_value_lines, table_rows, unquote_literal
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 IDF = Identifier()
@@ -211,3 +211,36 @@ def test_a_hostile_table_costs_linear_time_and_is_capped() -> None:
     rows = table_rows(line * 200)
     assert len(rows) <= 2000
     assert all(len(value) <= 512 for _key, value in rows)
+
+
+# ---------------------------------------------------------------- answers echoed as string literals
+
+
+def test_a_cgi_answer_echoed_as_a_python_string_is_read_as_the_answer() -> None:
+    """python-amcrest #168: the REPL's echo of getSoftwareVersion, quotes and ``\\r\\n`` kept."""
+    body = capture("dahua-magicbox/python-amcrest-168-amcrest-ipm-721b-softwareversion-repr.txt")
+    raw = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body
+    path = "/cgi-bin/magicBox.cgi?action=getSoftwareVersion"
+    result = IDF.identify([{"kind": "http", "port": 80, "path": path, "raw": raw}])
+    assert (result.vendor, result.firmware) == ("dahua", "2.420.AC00.15.R")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("'version=1\\r\\nBuildDate=2'", "version=1\r\nBuildDate=2"),
+        ("b'220 FTP ready\\r\\n'", "220 FTP ready\r\n"),
+        ('"a=\\"q\\"\\nb=\\u00e9"', 'a="q"\nb=\u00e9'),
+        ("'it''s\\n'", "'it''s\\n'"),  # two literals, not one: left alone
+        ("'no escaped line end'", "'no escaped line end'"),
+        ("'unterminated\\n", "'unterminated\\n"),
+        ("plain=text\\n", "plain=text\\n"),
+    ],
+)
+def test_unquote_literal(text: str, expected: str) -> None:
+    assert unquote_literal(text) == expected
+
+
+def test_a_huge_literal_is_read_in_linear_time() -> None:
+    text = "'" + "a\\n" * 100_000 + "'"
+    assert unquote_literal(text) == "a\n" * 100_000

@@ -31,6 +31,7 @@ from phaseout.identify.fallback import (
     key_value_lines,
     table_rows,
     undo_ngrep,
+    unquote_literal,
     xml_text_elements,
 )
 
@@ -515,8 +516,8 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
             _xml_facts(facts, "http", stripped)
         elif stripped.startswith("{"):
             _json_facts(facts, "http", stripped)
-        else:
-            answered = _key_value_facts(facts, "http", stripped)
+        else:  # (a REPL's echo of the answer, quoted with escaped line ends, read as the answer)
+            answered = _key_value_facts(facts, "http", unquote_literal(stripped))
         # The request path says something only when the answer is what that endpoint gives
         # (key=value lines for Dahua CGI): a device that answers 200 to every path proves nothing.
         path = obs.get("path") or obs.get("request")
@@ -1034,11 +1035,12 @@ def _inventory(facts: Facts, obs: dict[str, Any]) -> None:
 
 def _raw(obs: dict[str, Any]) -> str:
     """The capped raw text, with terminal colours, written-out byte escapes and control
-    characters removed (pasted tool output, binary frames)."""
+    characters removed (pasted tool output, binary frames), and the quotes and escapes of an
+    answer printed whole as a string literal undone (a REPL's echo of a client's return value)."""
     raw = obs.get("raw")
     if not isinstance(raw, str):
         raise ObservationError(f"{obs.get('kind')} observation needs a raw string")
-    return clean_text(raw[:MAX_RAW_CHARS])
+    return clean_text(unquote_literal(raw[:MAX_RAW_CHARS]))
 
 
 PARSERS: dict[str, Any] = {

@@ -212,3 +212,33 @@ def table_rows(text: str, limit: int = 2000) -> list[tuple[str, str]]:
             if len(out) >= limit:
                 break
     return out if len(out) >= 2 else []
+
+
+#: A whole answer printed as one Python (or JSON) string literal: ``'version=2.420...\r\nBuild...'``
+#: as a REPL echoes what a client library returned, optionally ``b``/``u``-prefixed.  The body may
+#: hold any character but its own quote unescaped and no line end (a repr is one line).
+_STRING_LITERAL = re.compile(r"""[bBuU]?(?:'((?:[^\\'\r\n]|\\.){0,262144})'|"((?:[^\\"\r\n]|\\.){0,262144})")""")
+#: The escapes such a literal uses (Python's string literal grammar; JSON's is a subset).  ``\xHH``
+#: runs are left to :func:`clean_text`, which decodes them as UTF-8.
+_LITERAL_ESCAPE = re.compile(r"\\(?:([nrt'\"\\/0])|u([0-9A-Fa-f]{4}))")
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "'": "'", '"': '"', "\\": "\\", "/": "/", "0": "\x00"}
+
+
+def _literal_escape(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return _SIMPLE_ESCAPES[m.group(1)]
+    return chr(int(m.group(2), 16))
+
+
+def unquote_literal(text: str) -> str:
+    """The text a whole-answer string literal stands for (its quotes gone, ``\\r\\n`` made line
+    ends); any other text as it is.  Only a literal that holds an escaped line end counts: a
+    quoted word is left alone."""
+    stripped = text.strip()
+    if len(stripped) < 2 or stripped[-1] not in "'\"" or "\\" not in stripped or "\\n" not in stripped:
+        return text
+    m = _STRING_LITERAL.fullmatch(stripped)
+    if m is None:
+        return text
+    body = m.group(1) if m.group(1) is not None else m.group(2)
+    return _LITERAL_ESCAPE.sub(_literal_escape, body)
