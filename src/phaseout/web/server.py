@@ -10,6 +10,8 @@ connection forever (slowloris).  ``HeadDeadlineProtocol`` adds that deadline; ``
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import Any
 
 import h11
@@ -48,6 +50,7 @@ class HeadDeadlineProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        no_delay(transport)
         self._arm()
 
     def on_response_complete(self) -> None:
@@ -60,6 +63,20 @@ class HeadDeadlineProtocol(H11Protocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().connection_lost(exc)
+
+
+def no_delay(transport: asyncio.BaseTransport) -> None:
+    """Send each answer as soon as it is written (``TCP_NODELAY``).
+
+    asyncio sets it only on sockets whose protocol number is ``IPPROTO_TCP``; the listening
+    socket uvicorn binds for ``--workers N`` is made with protocol 0, so its connections kept
+    Nagle's algorithm.  h11 writes an answer's head and body in two sends; the body then waited
+    for the client's delayed acknowledgement of the head: about 40 ms on every request after the
+    first on a keep-alive connection (``/healthz`` took 44 ms instead of 1-2 ms with 2 workers)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def uvicorn_settings(workers: int, concurrency: int = CONCURRENCY) -> dict[str, Any]:
