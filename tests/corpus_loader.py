@@ -74,6 +74,8 @@ FRESH_SPLIT_10 = "holdout11"
 FRESH_SPLIT_11 = "holdout12"
 #: Gathered by helper evidence7 (2026-12-02) from sources neither the corpus nor holdout12 had used, measured once.
 FRESH_SPLIT_12 = "holdout13"
+#: Gathered by helper evidence8 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
+FRESH_SPLIT_13 = "holdout14"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -90,6 +92,7 @@ SPLITS = (
     FRESH_SPLIT_10,
     FRESH_SPLIT_11,
     FRESH_SPLIT_12,
+    FRESH_SPLIT_13,
 )
 
 Observation = dict[str, Any]

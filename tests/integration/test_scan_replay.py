@@ -69,5 +69,11 @@ def test_the_scanner_asked_for_the_served_identification_answers(outcomes: list[
     and drawn, and what they drew identifies the device."""
     asked = {h.split("?", 1)[0].split("#", 1)[0] for o in outcomes for h in o.plan.hits}
     assert {"GET /", "GET /ISAPI/System/deviceInfo", "POST /onvif/device_service", "OPTIONS", "DESCRIBE"} <= asked
-    deviceinfo = [o for o in outcomes if o.plan.capture.kind == "isapi-deviceinfo" and o.plan.hits]
+    # Only deviceInfo captures identified on their text: a cut body that names no model (a known
+    # miss in tests/data/captures/known_misses.txt) says nothing about the harness.
+    deviceinfo = [
+        o
+        for o in outcomes
+        if o.plan.capture.kind == "isapi-deviceinfo" and o.plan.hits and o.text_vendor == "hikvision"
+    ]
     assert deviceinfo and all(o.wire_vendor == "hikvision" for o in deviceinfo)
