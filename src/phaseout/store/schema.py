@@ -159,7 +159,6 @@ observations = Table(
     Column("size_bytes", Integer, nullable=False),  # size before any truncation
     Column("truncated", Boolean, nullable=False, server_default=false()),
     Index(None, "device_id"),
-    Index(None, "kind"),  # re-identification reads the non-inventory ones
     Index(None, "batch_id"),  # what a batch touched: alert rules after every import and scan (0010)
 )
 
