@@ -112,6 +112,7 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
         (devices.c.ip, values, None if site_id is None else devices.c.site_id == site_id)
         for site_id, values in ips.items()
     ]
+    before = _index_only(conn)
     for column, values, also in lookups:
         for part in _chunks(sorted(values)):
             if dialect == "postgresql":  # one array parameter, not thousands (SQLAlchemy compiles each)
@@ -121,7 +122,31 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
             read(where if also is None else and_(where, also))
     if tails:
         read(text(IRREGULAR[dialect]))
+    _restore(conn, before)
     return [found[i] for i in sorted(found)]
+
+
+def _index_only(conn: Connection) -> str | None:
+    """On PostgreSQL, keep the planner off whole-table scans for the lookups (inside this
+    transaction); returns the setting to put back.
+
+    The planner multiplies the keys by the rows it expects per key: where addresses repeat
+    across sites (one address plan in every store) it expected 181,127 rows for 4,094 addresses
+    that matched 368, and read all 1,750,000 devices (320 ms of a 1.4 s merge) instead of
+    looking each up.  Looked up, a key costs tens of microseconds whatever it matches, and a
+    bitmap scan reads each page at most once, so no key set costs more than the table."""
+    if conn.dialect.name != "postgresql":
+        return None
+    before = conn.execute(text("SELECT current_setting('enable_seqscan')")).scalar()
+    conn.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))
+    return str(before)
+
+
+def _restore(conn: Connection, before: str | None) -> None:
+    """The setting :func:`_index_only` changed, back for the rest of the transaction (after an
+    error there is no rest: the transaction's rollback undoes the change)."""
+    if before is not None:
+        conn.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})
 
 
 #: Below this many stored devices per key, reading every device's keys is cheaper than looking
