@@ -293,9 +293,9 @@ def test_lookups_stay_on_the_indexes_when_the_planner_expects_many_holders(db_ur
             return "\n".join(r[0] for r in conn.execute(query))
 
         assert "Seq Scan" in plan()  # the case: left to itself, the planner reads every device
-        before = mc._index_only(conn)
+        before = mc.index_only(conn)
         assert before == "on" and "Seq Scan" not in plan() and "ix_devices_ip" in plan()
-        mc._restore(conn, before)
+        mc.restore_plans(conn, before)
         assert conn.execute(text("SHOW enable_seqscan")).scalar() == "on"
         conn.execute(text("SET LOCAL enable_seqscan = off"))  # an administrator's choice is kept
         mc.candidate_rows(conn, [MatchKeys(ip=ip) for ip in wanted])

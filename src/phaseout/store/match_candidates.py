@@ -112,7 +112,7 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
         (devices.c.ip, values, None if site_id is None else devices.c.site_id == site_id)
         for site_id, values in ips.items()
     ]
-    before = _index_only(conn)
+    before = index_only(conn)
     for column, values, also in lookups:
         for part in _chunks(sorted(values)):
             if dialect == "postgresql":  # one array parameter, not thousands (SQLAlchemy compiles each)
@@ -122,11 +122,11 @@ def candidate_rows(conn: Connection, keys: Iterable[MatchKeys]) -> list[tuple[An
             read(where if also is None else and_(where, also))
     if tails:
         read(text(IRREGULAR[dialect]))
-    _restore(conn, before)
+    restore_plans(conn, before)
     return [found[i] for i in sorted(found)]
 
 
-def _index_only(conn: Connection) -> str | None:
+def index_only(conn: Connection) -> str | None:
     """On PostgreSQL, keep the planner off whole-table scans for the lookups (inside this
     transaction); returns the setting to put back.
 
@@ -142,8 +142,8 @@ def _index_only(conn: Connection) -> str | None:
     return str(before)
 
 
-def _restore(conn: Connection, before: str | None) -> None:
-    """The setting :func:`_index_only` changed, back for the rest of the transaction (after an
+def restore_plans(conn: Connection, before: str | None) -> None:
+    """The setting :func:`index_only` changed, back for the rest of the transaction (after an
     error there is no rest: the transaction's rollback undoes the change)."""
     if before is not None:
         conn.execute(text("SELECT set_config('enable_seqscan', :v, true)"), {"v": before})

@@ -26,7 +26,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, exists, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, String, and_, bindparam, delete, exists, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from phaseout.domain import Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
 from phaseout.store.audit import record_event
@@ -40,7 +41,7 @@ from phaseout.store.identification import (
     identify_device,
     identify_rows,
 )
-from phaseout.store.match_candidates import candidate_rows
+from phaseout.store.match_candidates import candidate_rows, index_only, restore_plans
 from phaseout.store.scan_writer import ScanWriter, copy_rows, take_device_ids
 from phaseout.store.schema import devices, import_batches, observations, scan_hosts, scans
 
@@ -302,14 +303,19 @@ def forgotten_pairs(conn: Connection, quiet: list[ScannedHost], site_id: int | N
     site when one was named): lets verification find the scans that probed an old device."""
     ips = [h.ip for h in quiet]
     out: dict[str, list[int]] = {}
+    before = index_only(conn)  # (the planner read every device for a sweep's silent addresses)
     for start in range(0, len(ips), 5000):
-        query = select(devices.c.ip, devices.c.id).where(
-            devices.c.ip.in_(ips[start : start + 5000]), devices.c.status != "retired"
-        )
+        part = ips[start : start + 5000]
+        if conn.dialect.name == "postgresql":  # one array parameter, not 5,000
+            where = devices.c.ip == func.any(bindparam(None, part, type_=ARRAY(String)))
+        else:
+            where = devices.c.ip.in_(part)
+        query = select(devices.c.ip, devices.c.id).where(where, devices.c.status != "retired")
         if site_id is not None:
             query = query.where(devices.c.site_id == site_id)
         for ip, did in conn.execute(query):
             out.setdefault(ip, []).append(int(did))
+    restore_plans(conn, before)
     return [(ip, ids[0]) for ip, ids in out.items() if len(ids) == 1]
 
 
