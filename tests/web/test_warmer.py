@@ -4,12 +4,14 @@ plan JSON at 30,000 sites, parsed on a worker's first site page before)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from phaseout.queries import dashboard
-from phaseout.store import Store
+from phaseout.store import Store, aggregates
 from phaseout.store.schema import plans
 
 
@@ -64,3 +66,45 @@ def test_the_warmer_rests_in_proportion_to_its_last_pass(store: Store, monkeypat
     warmer._run()  # first pass: a new generation, 2.5 s; second: the same generation, nothing to do
     assert rests == [dashboard.PACE * 2.5, 5.0]
     assert dashboard.warmer_rest(5.0, 0.1) == 5.0
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_one_worker_warms_at_a_time(db_url: str) -> None:
+    """Each web worker warmed on its own: N workers recomputed the same aggregates N times per
+    generation.  The turn is shared through the database: one worker wins it and holds it for
+    its pass and its rest; a worker that died mid-pass holds it only for ``WARM_HOLD``."""
+    with Store.open(db_url) as a, Store.open(db_url) as b:
+        t0 = dt.datetime(2026, 12, 2, 5, 0, tzinfo=dt.UTC)
+        assert aggregates.take_warming_turn(a.engine, t0)
+        assert not aggregates.take_warming_turn(b.engine, t0 + dt.timedelta(seconds=1))
+        aggregates.end_warming_turn(a.engine, 20.0, t0 + dt.timedelta(seconds=5))  # a 5 s pass, 20 s rest
+        assert not aggregates.take_warming_turn(b.engine, t0 + dt.timedelta(seconds=24))
+        assert aggregates.take_warming_turn(b.engine, t0 + dt.timedelta(seconds=26))
+        # b "dies" holding the turn: after WARM_HOLD anyone may take it
+        late = t0 + dt.timedelta(seconds=26) + aggregates.WARM_HOLD
+        assert not aggregates.take_warming_turn(a.engine, late - dt.timedelta(seconds=1))
+        assert aggregates.take_warming_turn(a.engine, late + dt.timedelta(seconds=1))
+
+
+def test_sqlite_warmers_always_warm(store: Store) -> None:
+    assert store.engine.dialect.name == "sqlite"
+    assert aggregates.take_warming_turn(store.engine) and aggregates.take_warming_turn(store.engine)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_warmer_that_loses_the_turn_rests_and_asks_again(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with Store.open(db_url) as a:
+        assert aggregates.take_warming_turn(a.engine)  # another worker is warming
+        passes: list[int] = []
+        monkeypatch.setattr(dashboard.Warmer, "warm", staticmethod(lambda conn: passes.append(1)))
+        warmer = dashboard.Warmer(a.engine, every=5.0)
+        rests: list[float] = []
+
+        def wait(timeout: float) -> bool:
+            rests.append(timeout)
+            warmer.stop.set()
+            return True
+
+        monkeypatch.setattr(warmer.stop, "wait", wait)
+        warmer._run()
+        assert passes == [] and rests == [5.0]

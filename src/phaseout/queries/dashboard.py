@@ -727,7 +727,9 @@ def warmer_rest(every: float, took: float) -> float:
 class Warmer:
     """Recomputes the estate-wide aggregates in a background thread whenever the data changes
     (another process imported, assessed or planned), so no visitor waits for them; paced by
-    :func:`warmer_rest`, so a stream of changes does not keep it computing."""
+    :func:`warmer_rest`, so a stream of changes does not keep it computing, and on PostgreSQL
+    one worker's warmer at a time (``store.aggregates.take_warming_turn``): the others' pages
+    read the aggregates it stored."""
 
     def __init__(self, engine: Any, every: float = 5.0) -> None:
         self.engine = engine
@@ -742,15 +744,21 @@ class Warmer:
         seen: str | None = None
         while not self.stop.is_set():
             began = time.monotonic()
+            rest = self.every
             try:
                 with self.engine.connect() as conn:
                     now = generation(conn)
-                    if now != seen:
-                        self.warm(conn)
-                        seen = now
+                    # one worker warms at a time (store.aggregates): the others read what it stored
+                    if now != seen and aggregates.take_warming_turn(self.engine):
+                        try:
+                            self.warm(conn)
+                            seen = now
+                        finally:
+                            rest = warmer_rest(self.every, time.monotonic() - began)
+                            aggregates.end_warming_turn(self.engine, rest)
             except Exception:
                 seen = None
-            self.stop.wait(warmer_rest(self.every, time.monotonic() - began))
+            self.stop.wait(rest)
 
     @staticmethod
     def warm(conn: Connection) -> None:

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from phaseout.store.schema import aggregate_cache
+from phaseout.store.schema import aggregate_cache, meta
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -119,3 +119,64 @@ def _quietly(write: Callable[[], None]) -> None:
         write()
     except SQLAlchemyError as exc:
         log.debug("aggregate cache not written: %s", exc)
+
+
+# -- one warmer at a time across the workers ------------------------------------------------------
+
+#: ``meta`` key holding when the next warming pass may start (ISO time, UTC), for all workers.
+WARM_TURN_KEY = "warmer.next"
+#: How long a pass that has started holds the turn before another worker may take it (its worker
+#: may have died mid-pass); the pass itself sets the real rest when it ends.
+WARM_HOLD = dt.timedelta(seconds=180)
+
+
+def take_warming_turn(engine: Engine, now: dt.datetime | None = None) -> bool:
+    """Whether this worker's warmer may make a pass now.  Each worker ran its own warmer, and
+    under a stream of collector uploads (a new generation each) every worker recomputed the
+    same estate-wide aggregates beside the others: at 1,000,000 devices a pass costs ~7 s of the
+    database's time, so N workers spent N times that on figures the next upload outdates.  The
+    turn is a compare-and-set on one ``meta`` row: at most one worker wins it, and the winner
+    holds it for its pass and its rest (:func:`end_warming_turn`).  SQLite (one machine, one
+    writer) and any failure to use the row: every warmer warms, as before."""
+    if engine.dialect.name == "sqlite":
+        return True
+    now = now or dt.datetime.now(dt.UTC)
+    hold = (now + WARM_HOLD).isoformat()
+    try:
+        with engine.begin() as conn:
+            current = conn.execute(select(meta.c.value).where(meta.c.key == WARM_TURN_KEY)).scalar()
+            if current is None:
+                conn.execute(insert(meta).values(key=WARM_TURN_KEY, value=hold))
+                return True
+            if _when(current) > now:
+                return False
+            won = conn.execute(
+                update(meta).where(meta.c.key == WARM_TURN_KEY, meta.c.value == current).values(value=hold)
+            )
+            return bool(won.rowcount)
+    except IntegrityError:  # two workers' first turns inserted at once: the loser waits its turn
+        return False
+    except SQLAlchemyError as exc:  # the row cannot be used (a read-only role...): warm, as before
+        log.debug("warming turn not shared: %s", exc)
+        return True
+
+
+def end_warming_turn(engine: Engine, rest: float, now: dt.datetime | None = None) -> None:
+    """The pass is over: no worker starts another for ``rest`` seconds."""
+    if engine.dialect.name == "sqlite":
+        return
+    after = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=rest)
+    _quietly(lambda: _set_turn(engine, after.isoformat()))
+
+
+def _set_turn(engine: Engine, value: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(meta).where(meta.c.key == WARM_TURN_KEY).values(value=value))
+
+
+def _when(value: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:  # a row nobody could have written: take the turn
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
