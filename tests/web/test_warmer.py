@@ -8,7 +8,7 @@ import datetime as dt
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from phaseout.queries import dashboard
 from phaseout.store import Store, aggregates
@@ -108,3 +108,15 @@ def test_a_warmer_that_loses_the_turn_rests_and_asks_again(db_url: str, monkeypa
         monkeypatch.setattr(warmer.stop, "wait", wait)
         warmer._run()
         assert passes == [] and rests == [5.0]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_warmers_queries_take_one_core(db_url: str) -> None:
+    """Background work runs without parallel workers, for its own transaction only."""
+    with Store.open(db_url) as store:
+        with store.engine.connect() as conn:
+            default = conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar()
+            dashboard.Warmer.warm(conn)
+            assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == default
