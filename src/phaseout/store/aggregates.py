@@ -59,6 +59,19 @@ def _look(engine: Engine, name: str, generation: str) -> tuple[str, Any]:
     return ("busy", None) if dt.datetime.now(dt.UTC) - started < STALE else ("free", None)
 
 
+def stored(engine: Engine, name: str, generation: str) -> tuple[bool, Any]:
+    """(True, value) when another process stored ``name`` for ``generation``; (False, None)
+    otherwise, and on SQLite or when the table cannot be read.  Never computes."""
+    if engine.dialect.name == "sqlite":
+        return False, None
+    try:
+        state, value = _look(engine, name, generation)
+    except SQLAlchemyError as exc:
+        log.debug("aggregate %s not read: %s", name, exc)
+        return False, None
+    return (True, value) if state == "value" else (False, None)
+
+
 def _claim(engine: Engine, name: str, generation: str) -> None:
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:  # rows of other generations are never read again: gone too
