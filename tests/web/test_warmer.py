@@ -150,3 +150,24 @@ def test_a_worker_without_the_turn_reads_what_the_other_stored(db_url: str, monk
             assert {("overview", now), ("sites", now), ("findings", now), ("sites-by:risk:desc", now)} <= set(
                 dashboard._cache
             )
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_turn_keeps_the_databases_time(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Workers on hosts whose clocks differ share one turn: each worker's own clock made one
+    whose clock ran an hour ahead hold the turn an hour past its rest (and past ``WARM_HOLD``
+    had it died); the database's clock is the one they all read."""
+    import types
+
+    class Ahead(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Ahead:  # type: ignore[override]
+            return super().now(tz) + dt.timedelta(hours=1)
+
+    with Store.open(db_url) as store:
+        monkeypatch.setattr(aggregates, "dt", types.SimpleNamespace(datetime=Ahead, timedelta=dt.timedelta, UTC=dt.UTC))
+        assert aggregates.take_warming_turn(store.engine)  # a worker on the host an hour ahead
+        aggregates.end_warming_turn(store.engine, 0.2)  # its pass is over: 0.2 s of rest
+        monkeypatch.undo()
+        time.sleep(0.5)
+        assert aggregates.take_warming_turn(store.engine)  # a worker on a host with the right time
