@@ -191,7 +191,7 @@ def _database_now(conn: Any) -> dt.datetime:
     """The database server's clock: the one clock every worker shares.  Each worker's own clock
     made a worker on a host whose clock ran ahead hold the turn for as long as it ran ahead
     (a dead worker's turn outlived ``WARM_HOLD``), and one behind took turns early."""
-    now = conn.execute(select(func.clock_timestamp())).scalar_one()
+    now: dt.datetime = conn.execute(select(func.clock_timestamp())).scalar_one()
     return now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)
 
 
