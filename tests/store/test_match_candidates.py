@@ -300,3 +300,40 @@ def test_lookups_stay_on_the_indexes_when_the_planner_expects_many_holders(db_ur
         conn.execute(text("SET LOCAL enable_seqscan = off"))  # an administrator's choice is kept
         mc.candidate_rows(conn, [MatchKeys(ip=ip) for ip in wanted])
         assert conn.execute(text("SHOW enable_seqscan")).scalar() == "off"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_merges_lookups_run_without_sequential_scans_and_give_the_setting_back(db_url: str) -> None:
+    """What the scan merge itself does (the test above drives ``index_only`` by hand, and its
+    last check passes as well when the lookups never change the setting): ``candidate_rows`` and
+    ``forgotten_pairs`` look up with sequential scans off, and the rest of the merge's
+    transaction plans with the setting as it was."""
+    from sqlalchemy import event
+
+    from phaseout.domain import ScannedHost
+    from phaseout.store.scans import forgotten_pairs
+
+    with _store(db_url) as store, store.engine.begin() as conn:
+        conn.execute(
+            insert(devices),
+            [
+                {"id": 100 + n, "site_id": None, "ip": f"127.0.3.{n}", "first_seen": NOW, "last_seen": NOW}
+                for n in range(200)
+            ],
+        )
+        during: list[str] = []
+
+        def note(conn_: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "FROM devices" in statement and "current_setting" not in statement:
+                cursor.execute("SELECT current_setting('enable_seqscan')")
+                during.append(cursor.fetchone()[0])
+
+        event.listen(store.engine, "before_cursor_execute", note)
+        try:
+            mc.candidate_rows(conn, [MatchKeys(ip="127.0.3.1", mac="001122334455")])
+            assert conn.execute(text("SHOW enable_seqscan")).scalar() == "on"
+            assert forgotten_pairs(conn, [ScannedHost(ip="127.0.3.2", state="silent")], None) == [("127.0.3.2", 102)]
+            assert conn.execute(text("SHOW enable_seqscan")).scalar() == "on"
+        finally:
+            event.remove(store.engine, "before_cursor_execute", note)
+        assert during and set(during[1:]) == {"off"}, during  # (the first: max(id), before the lookups)

@@ -7,6 +7,7 @@ negative cases change one thing in them so that each test can fail for the reaso
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,21 @@ def test_a_hostile_table_costs_linear_time_and_is_capped() -> None:
     rows = table_rows(line * 200)
     assert len(rows) <= 2000
     assert all(len(value) <= 512 for _key, value in rows)
+
+
+def test_a_long_run_of_spaces_after_a_label_costs_linear_time() -> None:
+    """The column gap was matched by two quantifiers over the same spaces (`` {2,}[ \t]*``), and
+    a value that then failed made the engine try every split of the run: 32,000 spaces after
+    ``Model`` cost 7 s, 64,000 (one SADP or ONVIF answer) 29 s, per answer."""
+    raw = "Model" + " " * 32000 + "x" * 600 + "\n"
+    for kind in ("sadp", "onvif"):
+        began = time.perf_counter()
+        gather([{"kind": kind, "raw": raw}])
+        assert time.perf_counter() - began < 1.5, kind
+    ruled = "Model" + " " * 16000 + "|" + " " * 16000 + "DS-2CD2143G2-I\nMAC  AA:BB\n"
+    began = time.perf_counter()
+    assert dict(table_rows(ruled))["model"] == "DS-2CD2143G2-I"
+    assert time.perf_counter() - began < 1.5
 
 
 # ---------------------------------------------------------------- answers echoed as string literals

@@ -120,3 +120,54 @@ def test_the_warmers_queries_take_one_core(db_url: str) -> None:
             assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == "0"
         with store.engine.connect() as conn:
             assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar() == default
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_worker_without_the_turn_reads_what_the_other_stored(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The worker that has the turn computes and stores the aggregates; the others read them
+    into their own process once stored, with what is derived from them there (the site list's
+    order), computing none.  Left to their visitors, each other worker's first pages read and
+    sorted them, and its first site page parsed the newest plan."""
+    from phaseout.store.generation import bump
+
+    with Store.open(db_url) as store:
+        with store.engine.begin() as conn:
+            bump(conn)
+        with store.engine.connect() as conn:
+            now = dashboard.generation(conn)
+            dashboard.Warmer.warm(conn)  # the worker with the turn stores its pass...
+        assert aggregates.take_warming_turn(store.engine)  # ...and holds the turn
+        with dashboard._lock:
+            dashboard._cache.clear()  # this process is another worker
+        computed: list[str] = []
+        for name in ("_overview", "_site_rows", "_findings"):
+            monkeypatch.setattr(dashboard, name, lambda conn, name=name: computed.append(name))
+        warmer = dashboard.Warmer(store.engine, every=5.0)
+        monkeypatch.setattr(warmer.stop, "wait", lambda timeout: warmer.stop.set() or True)
+        warmer._run()
+        assert computed == []
+        with dashboard._lock:
+            assert {("overview", now), ("sites", now), ("findings", now), ("sites-by:risk:desc", now)} <= set(
+                dashboard._cache
+            )
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_turn_keeps_the_databases_time(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Workers on hosts whose clocks differ share one turn: each worker's own clock made one
+    whose clock ran an hour ahead hold the turn an hour past its rest (and past ``WARM_HOLD``
+    had it died); the database's clock is the one they all read."""
+    import types
+
+    class Ahead(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Ahead:  # type: ignore[override]
+            return super().now(tz) + dt.timedelta(hours=1)
+
+    with Store.open(db_url) as store:
+        monkeypatch.setattr(aggregates, "dt", types.SimpleNamespace(datetime=Ahead, timedelta=dt.timedelta, UTC=dt.UTC))
+        assert aggregates.take_warming_turn(store.engine)  # a worker on the host an hour ahead
+        aggregates.end_warming_turn(store.engine, 0.2)  # its pass is over: 0.2 s of rest
+        monkeypatch.undo()
+        time.sleep(0.5)
+        assert aggregates.take_warming_turn(store.engine)  # a worker on a host with the right time

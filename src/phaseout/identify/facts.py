@@ -517,7 +517,8 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
         elif stripped.startswith("{"):
             _json_facts(facts, "http", stripped)
         else:  # (a REPL's echo of the answer, quoted with escaped line ends, read as the answer)
-            answered = _key_value_facts(facts, "http", unquote_literal(stripped))
+            unquoted = unquote_literal(stripped)  # what its escapes spell is cleaned as _raw cleans
+            answered = _key_value_facts(facts, "http", stripped if unquoted is stripped else clean_text(unquoted))
         # The request path says something only when the answer is what that endpoint gives
         # (key=value lines for Dahua CGI): a device that answers 200 to every path proves nothing.
         path = obs.get("path") or obs.get("request")

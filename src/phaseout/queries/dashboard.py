@@ -297,12 +297,16 @@ def sites_in_order(conn: Connection, sort: str, descending: bool) -> list[dict[s
     if sort not in SITE_SORT:
         raise UsageError(f"cannot sort sites by {sort!r}", hint=f"choose one of: {', '.join(SITE_SORT)}")
 
-    def order() -> list[dict[str, Any]]:
-        rows = all_sites(conn)
-        present = sorted((r for r in rows if r[sort] is not None), key=lambda r: r[sort], reverse=descending)
-        return present + [r for r in rows if r[sort] is None]
+    return cached(conn, _order_key(sort, descending), lambda: _in_order(all_sites(conn), sort, descending), share=False)
 
-    return cached(conn, f"sites-by:{sort}:{'desc' if descending else 'asc'}", order, share=False)
+
+def _order_key(sort: str, descending: bool) -> str:
+    return f"sites-by:{sort}:{'desc' if descending else 'asc'}"
+
+
+def _in_order(rows: list[dict[str, Any]], sort: str, descending: bool) -> list[dict[str, Any]]:
+    present = sorted((r for r in rows if r[sort] is not None), key=lambda r: r[sort], reverse=descending)
+    return present + [r for r in rows if r[sort] is None]
 
 
 def site_map(conn: Connection) -> dict[str, Any]:
@@ -726,6 +730,11 @@ def warmer_rest(every: float, took: float) -> float:
     return max(every, PACE * took)
 
 
+#: The shared aggregates a warming pass computes (``Warmer.warm``), which a worker without the
+#: turn reads once stored (``Warmer.follow``).
+SHARED_PASS = ("overview", "sites", "findings")
+
+
 class Warmer:
     """Recomputes the estate-wide aggregates in a background thread whenever the data changes
     (another process imported, assessed or planned), so no visitor waits for them; paced by
@@ -758,9 +767,34 @@ class Warmer:
                         finally:
                             rest = warmer_rest(self.every, time.monotonic() - began)
                             aggregates.end_warming_turn(self.engine, rest)
+                    elif now != seen and self.follow(conn, now):
+                        seen = now
             except Exception:
                 seen = None
             self.stop.wait(rest)
+
+    @staticmethod
+    def follow(conn: Connection, now: str) -> bool:
+        """Another worker has the turn: once it has stored generation ``now``'s aggregates, read
+        them into this process and prepare what is derived from them here (the site list's
+        default order, the newest plan parsed), computing none of them.  Without this a worker
+        that never won the turn left all of it to its visitors (the 18 MB plan parsed on its
+        first site page).  False while they are not all stored."""
+        found = {}
+        for name in SHARED_PASS:
+            ready, value = aggregates.stored(conn.engine, name, now)
+            if not ready:
+                return False
+            found[name] = value
+        with _lock:
+            for name, value in [*found.items(), (_order_key("risk", True), _in_order(found["sites"], "risk", True))]:
+                for old in [k for k in _cache if k[0] == name]:
+                    del _cache[old]
+                _cache[(name, now)] = value
+        plan_detail(conn)
+        if (latest := _latest_plan_id(conn)) is not None:
+            _cameras_by_site(conn, latest)
+        return True
 
     @staticmethod
     def warm(conn: Connection) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from phaseout.store.schema import aggregate_cache, meta
@@ -57,6 +57,19 @@ def _look(engine: Engine, name: str, generation: str) -> tuple[str, Any]:
         return "value", orjson.loads(row.value)
     started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=dt.UTC)
     return ("busy", None) if dt.datetime.now(dt.UTC) - started < STALE else ("free", None)
+
+
+def stored(engine: Engine, name: str, generation: str) -> tuple[bool, Any]:
+    """(True, value) when another process stored ``name`` for ``generation``; (False, None)
+    otherwise, and on SQLite or when the table cannot be read.  Never computes."""
+    if engine.dialect.name == "sqlite":
+        return False, None
+    try:
+        state, value = _look(engine, name, generation)
+    except SQLAlchemyError as exc:
+        log.debug("aggregate %s not read: %s", name, exc)
+        return False, None
+    return (True, value) if state == "value" else (False, None)
 
 
 def _claim(engine: Engine, name: str, generation: str) -> None:
@@ -140,10 +153,10 @@ def take_warming_turn(engine: Engine, now: dt.datetime | None = None) -> bool:
     writer) and any failure to use the row: every warmer warms, as before."""
     if engine.dialect.name == "sqlite":
         return True
-    now = now or dt.datetime.now(dt.UTC)
-    hold = (now + WARM_HOLD).isoformat()
     try:
         with engine.begin() as conn:
+            now = now or _database_now(conn)
+            hold = (now + WARM_HOLD).isoformat()
             current = conn.execute(select(meta.c.value).where(meta.c.key == WARM_TURN_KEY)).scalar()
             if current is None:
                 conn.execute(insert(meta).values(key=WARM_TURN_KEY, value=hold))
@@ -165,13 +178,21 @@ def end_warming_turn(engine: Engine, rest: float, now: dt.datetime | None = None
     """The pass is over: no worker starts another for ``rest`` seconds."""
     if engine.dialect.name == "sqlite":
         return
-    after = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=rest)
-    _quietly(lambda: _set_turn(engine, after.isoformat()))
+    _quietly(lambda: _set_turn(engine, rest, now))
 
 
-def _set_turn(engine: Engine, value: str) -> None:
+def _set_turn(engine: Engine, rest: float, now: dt.datetime | None) -> None:
     with engine.begin() as conn:
-        conn.execute(update(meta).where(meta.c.key == WARM_TURN_KEY).values(value=value))
+        after = (now or _database_now(conn)) + dt.timedelta(seconds=rest)
+        conn.execute(update(meta).where(meta.c.key == WARM_TURN_KEY).values(value=after.isoformat()))
+
+
+def _database_now(conn: Any) -> dt.datetime:
+    """The database server's clock: the one clock every worker shares.  Each worker's own clock
+    made a worker on a host whose clock ran ahead hold the turn for as long as it ran ahead
+    (a dead worker's turn outlived ``WARM_HOLD``), and one behind took turns early."""
+    now: dt.datetime = conn.execute(select(func.clock_timestamp())).scalar_one()
+    return now.astimezone(dt.UTC) if now.tzinfo else now.replace(tzinfo=dt.UTC)
 
 
 def _when(value: str) -> dt.datetime:
