@@ -174,7 +174,7 @@ def identify_rows(
         query = query.where(or_(devices.c.knowledge.is_(None), devices.c.knowledge != codec.version))
     chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)] if ids is not None else [None]
     sql = update_sql(conn)
-    # every device with answers from the network (one query on the kind index), so only those
+    # every device with answers from the network (one query), so only those
     # devices' observations are read: a lookup per named device read each one's inventory rows
     # too (a re-import of 200,000 rows names every device).  A few named devices (a scan's, an
     # upload's) are looked up directly: the whole set costs a read of every scanned device.
