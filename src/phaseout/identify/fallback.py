@@ -11,6 +11,7 @@ capped by the caller, so a hostile answer costs linear time at worst.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 #: ANSI escape sequences (CSI ... letter, OSC ... BEL/ST) that terminals and coloured tool
 #: output leave in pasted text.
@@ -178,8 +179,14 @@ def key_value_lines(text: str, limit: int = 2000) -> list[tuple[str, str]]:
         text = re.sub(r"""(['"]),\s*(['"])""", r"\1\n\2", text[:65536])
     if ", " in text:  # console summaries: ``Vendor: EZIP, Build: 2018-09-18 21:57:52, Version: ...``
         text = _INLINE_PAIR.sub("\n", text[:65536])
+    return _squeezed_pairs(_KV_LINE.finditer(text), limit)
+
+
+def _squeezed_pairs(matches: Iterator[re.Match[str]], limit: int) -> list[tuple[str, str]]:
+    """(group 1 squeezed to lower-case letters and digits, group 2 stripped) for each match with
+    both, at most ``limit``."""
     out = []
-    for m in _KV_LINE.finditer(text):
+    for m in matches:
         key = re.sub(r"[^a-z0-9]", "", m.group(1).lower())
         value = m.group(2).strip()
         if key and value:
@@ -204,14 +211,7 @@ def table_rows(text: str, limit: int = 2000) -> list[tuple[str, str]]:
     """(label squeezed to lower-case letters and digits, value) for each row of a two-column
     table printout.  Only texts holding at least two such rows count as a table: one padded line
     in free text is not one."""
-    out = []
-    for m in _TABLE_ROW.finditer(text[:65536]):
-        key = re.sub(r"[^a-z0-9]", "", m.group(1).lower())
-        value = m.group(2).strip()
-        if key and value:
-            out.append((key, value))
-            if len(out) >= limit:
-                break
+    out = _squeezed_pairs(_TABLE_ROW.finditer(text[:65536]), limit)
     return out if len(out) >= 2 else []
 
 
