@@ -302,6 +302,8 @@ def forgotten_pairs(conn: Connection, quiet: list[ScannedHost], site_id: int | N
     """(ip, device id) for quiet hosts whose address exactly one active device holds (within the
     site when one was named): lets verification find the scans that probed an old device."""
     ips = [h.ip for h in quiet]
+    if not ips:  # (a scan in which every host answered: no setting to change and put back)
+        return []
     out: dict[str, list[int]] = {}
     before = index_only(conn)  # (the planner read every device for a sweep's silent addresses)
     for start in range(0, len(ips), 5000):
