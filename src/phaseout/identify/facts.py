@@ -34,6 +34,7 @@ from phaseout.identify.fallback import (
     unquote_literal,
     xml_text_elements,
 )
+from phaseout.identify.printouts import unprint, unwrap
 
 #: Raw text considered per observation (a hostile device may send a gigabyte).
 MAX_RAW_CHARS = 256 * 1024
@@ -1035,13 +1036,14 @@ def _inventory(facts: Facts, obs: dict[str, Any]) -> None:
 
 
 def _raw(obs: dict[str, Any]) -> str:
-    """The capped raw text, with terminal colours, written-out byte escapes and control
-    characters removed (pasted tool output, binary frames), and the quotes and escapes of an
-    answer printed whole as a string literal undone (a REPL's echo of a client's return value)."""
+    """The capped raw text as the device sent it, as far as it can be told: the string or record
+    a tool printed it in taken away (a REPL's echo, a logger's ``%r``, a JSON log record), then
+    terminal colours, written-out byte escapes and control characters removed, then the line
+    prefixes, hex dump layout or entity escaping of a printout undone (:mod:`printouts`)."""
     raw = obs.get("raw")
     if not isinstance(raw, str):
         raise ObservationError(f"{obs.get('kind')} observation needs a raw string")
-    return clean_text(unquote_literal(raw[:MAX_RAW_CHARS]))
+    return unprint(clean_text(unwrap(raw[:MAX_RAW_CHARS])))
 
 
 PARSERS: dict[str, Any] = {

@@ -1,0 +1,294 @@
+"""Undo what a tool or a convention wrapped around a device's answer before it reached us.
+
+Answers reach phaseout pasted from bug reports, logs and terminals: quoted in a reply
+(``> `` before every line), indented as a Markdown code block, printed by ``curl --verbose``
+(``< `` before each header line), written by a logger after its timestamp, held as a string in
+a log line or a JSON record, shown as a hex dump, or HTML-escaped in a page's source.  The
+readers in :mod:`phaseout.identify.facts` expect the answer itself (a status line first, an XML
+root, ``key=value`` lines), so each wrapper hid evidence that was there.
+
+:func:`unwrap` takes the answer out of a string it was printed as (it runs before escapes are
+decoded), :func:`unprint` takes away line prefixes, hex dumps and entity escaping (after).
+Each step is named after the documented format it undoes, is tried only when a cheap test says
+the text may be in that shape, and returns the text unchanged otherwise: an answer that was
+never wrapped costs a few substring tests.  Every pattern is bounded and the caller caps the
+text, so a hostile answer costs linear time at worst.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from phaseout.identify.fallback import clean_text, unquote_literal
+
+#: Longest text a wrapper is looked for in (the caller caps raw text at 256 KiB).
+_MAX = 262144
+
+
+# -- strings: a whole answer held as one string --------------------------------------------------
+
+#: Where a string literal can begin inside a log line: after a blank, a colon, an equals sign or
+#: an opening bracket (``Response: 'HTTP/1.1 ...'``, ``text=b'...'``, ``debug('...')``).
+_LITERAL_START = re.compile(r"""(?:^|(?<=[\s:=(\[]))[bBuU]?['"]""")
+#: What a logger or a call may leave after the literal: closing brackets, a comma, blanks.
+_LITERAL_TAIL = " \t\r\n),;]}"
+#: How many places a literal is tried at: a log line has one message.
+_LITERAL_TRIES = 4
+
+
+def _literal_in_line(text: str) -> str:
+    """``<prefix> '<answer with \\r\\n escapes>'`` (a logger's ``%r`` of the answer) -> the prefix,
+    then the answer on its own lines.  Only a literal that runs to the end of the text (closing
+    brackets aside) and holds an escaped line end counts."""
+    if "\\n" not in text:
+        return text
+    head = text[:600]
+    for tries, m in enumerate(_LITERAL_START.finditer(head)):
+        if tries >= _LITERAL_TRIES:
+            break
+        start = m.start()
+        literal = text[start:].rstrip(_LITERAL_TAIL)
+        if not literal or literal[-1] not in "'\"":
+            continue
+        answer = unquote_literal(literal)
+        if answer is not literal:
+            prefix = text[:start]
+            return f"{prefix}{answer}" if not prefix or prefix.endswith("\n") else f"{prefix.rstrip()}\n{answer}"
+    return text
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A wrapper's string value counts as the answer it holds when it spans lines and is this long.
+_MIN_HELD = 16
+#: Walks at most this many values of a wrapper record.
+_MAX_VALUES = 500
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+    """The string values of a parsed JSON / Python literal record, depth first, bounded."""
+    if depth > 8:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item, depth + 1)
+
+
+def _record(text: str) -> Any:
+    """``text`` parsed as JSON, else as a Python literal (a printed dict); None when it is neither."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # nesting deeper than the interpreter's stack
+        pass
+    if "'" not in text:
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _held_answer(text: str) -> str:
+    """A record (a HAR entry's ``content``, a JSON log record, a printed response dict) that
+    wraps an answer: the multi-line strings it holds, when they are at least half of all its
+    strings' text (a tool's printout may start with anything, so what the strings hold is not
+    asked).  A device's own JSON (Dahua RPC2, a DHDiscover reply) holds no such string, or
+    only beside others, and stays as it is."""
+    if text[:64].lstrip()[:1] not in ("{", "[") or text[-64:].rstrip()[-1:] not in ("}", "]") or "\\n" not in text:
+        return text
+    record = _record(text.strip())
+    if record is None:
+        return text
+    held = []
+    for n, value in enumerate(_strings(record)):
+        if n >= _MAX_VALUES:
+            break
+        if "\n" in value and len(value) >= _MIN_HELD:
+            held.append(value)
+    if not held or 2 * sum(len(v) for v in held) < sum(len(v) for v in _strings(record)):
+        return text
+    # a ``\ud800`` escape decodes to a lone surrogate, which no UTF-8 encoder takes (a collector's
+    # upload, the store's text columns): replaced, as every other decoded text is
+    return _LONE_SURROGATE.sub("\ufffd", "\n\n".join(held))
+
+
+def unwrap(text: str) -> str:
+    """The answer a string literal or a wrapping record holds, or ``text`` as it is."""
+    text = text[:_MAX]
+    out = unquote_literal(text)
+    if out is not text:
+        return out
+    out = _held_answer(text)
+    if out is not text:
+        return out
+    return _literal_in_line(text)
+
+
+# -- lines: prefixes that a tool put before each line ---------------------------------------------
+
+#: ``curl --verbose``: ``< `` starts a header line received, ``> `` one sent, ``* `` curl's own
+#: notes, ``{ ``/``} `` data counts (curl(1), "--verbose").
+_CURL_RECEIVED = re.compile(r"^< ?(?:HTTP|RTSP)/\d", re.MULTILINE)
+_CURL_OWN = re.compile(r"^(?:[>*{}] |[>*]$)")
+
+
+def _curl_verbose(text: str) -> str:
+    """``curl --verbose`` -> the answers it printed: the ``< `` of each received header line goes,
+    curl's own lines (sent headers, notes, data counts) go, and a body (after the lone ``<`` that
+    ends a header block) is kept as it came, markup lines included."""
+    if not _CURL_RECEIVED.search(text[:_MAX]):
+        return text
+    out = []
+    body = False
+    for line in text.splitlines():
+        if line.rstrip() == "<" or line.startswith("< "):
+            out.append(line[2:])
+            body = not line[2:].strip()
+        elif body or not _CURL_OWN.match(line):
+            out.append(line)
+    return "\n".join(out)
+
+
+def _block_quote(text: str) -> str:
+    """A quoted reply (CommonMark block quote): every line that is not blank starts with ``>``
+    (a single line with ``> ``); one level is taken off per pass, at most three."""
+    for _ in range(3):
+        lines = text.splitlines()
+        filled = [ln for ln in lines if ln.strip()]
+        if not filled or not all(ln.lstrip(" ").startswith(">") for ln in filled):
+            return text
+        if len(filled) == 1 and not filled[0].lstrip(" ").startswith("> "):
+            return text  # one line: only ``> `` (with its blank) marks a quote
+        text = "\n".join(re.sub(r"^ {0,3}> ?", "", ln) for ln in lines)
+    return text
+
+
+def _dedent(text: str) -> str:
+    """A code block indented by blanks or tabs (CommonMark, YAML block scalars, e-mail): the
+    indentation every line that is not blank shares is taken off."""
+    lines = text.splitlines()
+    margin = -1
+    filled = 0
+    for line in lines:
+        body = line.lstrip(" \t")
+        if not body:
+            continue
+        indent = len(line) - len(body)
+        if indent == 0:
+            return text
+        margin = indent if margin < 0 else min(margin, indent)
+        filled += 1
+    if filled < 2:
+        return text
+    return "\n".join(ln[margin:] if ln.strip() else "" for ln in lines)
+
+
+# -- hex dumps -----------------------------------------------------------------------------------
+
+#: One line of a hex dump: an offset of 4-8 hex digits (``xxd`` adds a colon), then the bytes.
+#: ``hexdump -C``: 16 bytes in two groups of 8 and ``|ascii|``; ``xxd``: 8 groups of 2 bytes and
+#: the ASCII; Wireshark / ``tshark -x``: 16 single bytes and the ASCII.
+_HEX_LINE = re.compile(
+    r"^[ \t]*([0-9A-Fa-f]{4,8}):?[ \t]{1,4}"
+    r"([0-9A-Fa-f]{2}(?:[ \t]{1,2}[0-9A-Fa-f]{2}){0,15}|[0-9A-Fa-f]{4}(?: [0-9A-Fa-f]{2,4}){0,7})(?=[ \t]|$)"
+)
+_MAX_DUMP_LINES = 8192
+
+
+def _hex_dump(text: str) -> str:
+    """The bytes a hex dump shows, as text (UTF-8, undecodable bytes replaced), when at least two
+    lines read as dump lines whose offsets grow by the bytes each line holds; otherwise ``text``.
+    Lines that are not dump lines (a heading, ``hexdump``'s last offset) are skipped."""
+    head = text[:256].lstrip()[:80]
+    if not _HEX_LINE.match(head):
+        return text
+    data = bytearray()
+    lines = 0
+    expected: int | None = None
+    for line in text.splitlines()[:_MAX_DUMP_LINES]:
+        m = _HEX_LINE.match(line)
+        if m is None:
+            continue
+        offset = int(m.group(1), 16)
+        if expected is not None and offset != expected:
+            break  # another dump, or a line of text that looks like one
+        chunk = bytes.fromhex(re.sub(r"\s", "", m.group(2)))
+        if not chunk:
+            continue
+        data += chunk
+        lines += 1
+        expected = offset + len(chunk)
+    return _decoded(data) if lines >= 2 else text
+
+
+def _decoded(data: bytearray) -> str:
+    return clean_text(bytes(data).decode("utf-8", errors="replace"))
+
+
+# -- a logger's prefix on the first line ----------------------------------------------------------
+
+#: A logger's head: a date and time, then a level, a ``(thread)`` and ``[logger]`` tags (Python
+#: logging as Home Assistant formats it, Go and Java loggers), and a short label ending in a colon.
+_LOG_HEAD = re.compile(
+    r"^[ \t]*\d{4}[-/]\d\d[-/]\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?[ \t]+"
+    r"(?:[A-Z]{3,8}[ \t]+)?(?:\([^()\r\n]{1,60}\)[ \t]+)?(?:\[[^\]\r\n]{1,80}\]:?[ \t]+){0,4}"
+    r"(?:[A-Za-z][\w .-]{0,40}:[ \t]*)?"
+)
+#: What may start the answer after the head: a status line, markup, a record, an OID line.
+_ANSWER_START = re.compile(r"(?:HTTP|RTSP)/\d\.\d [0-9]{3}|<[?!A-Za-z]|[{\[]|\.?\d+(?:\.\d+){3,}")
+
+
+def _log_head(text: str) -> str:
+    """A logger's line before a multi-line message: the head of the first line goes, when what
+    follows it starts an answer (``... [component] Response: HTTP/1.1 200 OK``)."""
+    if not text[:4].isdigit():
+        return text
+    m = _LOG_HEAD.match(text)
+    if m is None or m.end() >= len(text):
+        return text
+    rest = text[m.end() :]
+    if rest[:1] in "\r\n":  # the message starts on the next line
+        rest = rest.lstrip("\r\n")
+    if not _ANSWER_START.match(rest):
+        return text
+    return rest
+
+
+# -- entities ------------------------------------------------------------------------------------
+
+
+def _entity_escaped(text: str) -> str:
+    """An answer shown inside a page's source or an XML text node (``&lt;model&gt;``): the
+    entities are expanded when escaped markup outnumbers markup."""
+    escaped = text.count("&lt;")
+    if escaped < 2 or escaped <= text.count("<"):
+        return text
+    return html.unescape(text)
+
+
+def unprint(text: str) -> str:
+    """The answer without the line prefixes, dump layout or escaping a printout added; ``text``
+    as it is when it shows none.  Steps run in the order wrappers nest: a quoted reply may hold
+    an indented ``curl -v`` printout."""
+    if not text:
+        return text
+    if text[:256].lstrip(" \r\n")[:1] == ">":
+        text = _block_quote(text)
+    if text[:256].lstrip("\r\n")[:1] in (" ", "\t"):  # a shared indent starts on the first line
+        text = _dedent(text)
+    if "< HTTP/" in text or "< RTSP/" in text:
+        text = _curl_verbose(text)
+    text = _log_head(text)
+    if "&lt;" in text:
+        text = _entity_escaped(text)
+    text = _hex_dump(text)
+    return text
