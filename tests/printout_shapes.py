@@ -146,6 +146,36 @@ def ansi_coloured(raw: str) -> str:
     return re.sub(r"(</?)([\w:.-]{1,64})", "\\1\x1b[34m\\2\x1b[39m", out)
 
 
+def packet_details(raw: str) -> str | None:
+    """Wireshark's packet details (``tshark -V``, "Copy as text"): the protocol's heading, each
+    line of the message indented with its line end written out (``\\r\\n``), the dissector's
+    own fields and ``[...]`` notes under the status line, the body under "Line-based text data".
+    The RTSP dissector writes ``Response: `` before the status line.  A body other than text
+    (SDP, XML) is dissected into named fields by Wireshark; here it is shown line by line, as
+    the text dissector would."""
+    head, body = _split(raw)
+    if not head:
+        return None
+    rtsp = head.startswith("RTSP/")
+    eol = "\r\n" if "\r\n" in head else "\n"
+    lines = head.split(eol)[:-1] if head.endswith(eol + eol) else head.splitlines()
+    status, headers = lines[0], [ln for ln in lines[1:] if ln]
+    code = status.split(" ", 2)
+    out = ["Real Time Streaming Protocol" if rtsp else "Hypertext Transfer Protocol"]
+    out.append(f"    {'Response: ' if rtsp else ''}{status}\\r\\n")
+    if not rtsp:
+        out.append(f"        [Expert Info (Chat/Sequence): {status}\\r\\n]")
+        out.append(f"        Response Version: {code[0]}")
+    out.append(f"        Status{' Code' if not rtsp else ''}: {code[1] if len(code) > 1 else ''}")
+    out += [f"    {h}\\r\\n" for h in headers]
+    out.append("    \\r\\n")
+    if body:
+        out.append(f"    [{'RTSP' if rtsp else 'HTTP'} response 1/1]")
+        out.append(f"Line-based text data: text/plain ({len(body.splitlines())} lines)")
+        out += [f"    {line}\\r\\n" for line in body.splitlines()]
+    return "\n".join(out)
+
+
 @dataclass(frozen=True)
 class Shape:
     name: str
@@ -167,4 +197,5 @@ SHAPES: tuple[Shape, ...] = (
     Shape("etree-reserialised", etree_reserialised),
     Shape("minified-xml", minified_xml),
     Shape("ansi-coloured", ansi_coloured),
+    Shape("packet-details", packet_details),
 )

@@ -85,7 +85,9 @@ def test_record_that_wraps_an_answer() -> None:
 
 
 def test_device_json_is_not_taken_for_a_wrapper() -> None:
-    reply = json.dumps({"result": True, "params": {"Vendor": "Dahua", "note": "two\nlines"}, "id": 3, "session": "x" * 40})
+    reply = json.dumps(
+        {"result": True, "params": {"Vendor": "Dahua", "note": "two\nlines"}, "id": 3, "session": "x" * 40}
+    )
     assert _undone(reply) == reply
 
 
@@ -153,3 +155,24 @@ def test_a_wrapped_answer_decodes_to_text_any_encoder_takes() -> None:
     out = _undone(record)
     assert out.startswith("HTTP/1.1 200 OK")
     out.encode("utf-8")  # a lone surrogate would raise here
+
+
+def test_wireshark_packet_details() -> None:
+    printed = "\n".join(
+        [
+            "Real Time Streaming Protocol",
+            "    Response: RTSP/1.0 401 Unauthorized\\r\\n",
+            "        Status: 401",
+            "    CSeq: 2\\r\\n",
+            '    WWW-Authenticate: Digest realm="Login to 4K01FD2PAJ6E3FF", nonce="203c"\\r\\n',
+            "    \\r\\n",
+            "    [Time since request: 0.003 seconds]",
+        ]
+    )
+    assert _lines(_undone(printed)) == [
+        "RTSP/1.0 401 Unauthorized",
+        "CSeq: 2",
+        'WWW-Authenticate: Digest realm="Login to 4K01FD2PAJ6E3FF", nonce="203c"',
+    ]
+    one = "HTTP/1.1 200 OK\\r\\n\nServer: x"
+    assert _undone(one) == one

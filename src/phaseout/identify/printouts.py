@@ -8,7 +8,7 @@ readers in :mod:`phaseout.identify.facts` expect the answer itself (a status lin
 root, ``key=value`` lines), so each wrapper hid evidence that was there.
 
 :func:`unwrap` takes the answer out of a string it was printed as (it runs before escapes are
-decoded), :func:`unprint` takes away line prefixes, hex dumps and entity escaping (after).
+decoded), :func:`unprint` takes away line prefixes, Wireshark's packet details, hex dumps and entity escaping (after).
 Each step is named after the documented format it undoes, is tried only when a cheap test says
 the text may be in that shape, and returns the text unchanged otherwise: an answer that was
 never wrapped costs a few substring tests.  Every pattern is bounded and the caller caps the
@@ -263,6 +263,40 @@ def _log_head(text: str) -> str:
     return rest
 
 
+# -- Wireshark's packet details -------------------------------------------------------------------
+
+#: A message line as Wireshark's packet details show it: its line end written out at its end.
+_MARKED = re.compile(r"^([ \t]*)(.*?)\\(?:r\\n|n)[ \t]*$")
+#: The RTSP dissector's label before a status or request line.
+_DISSECTOR_LABEL = re.compile(r"^(?:Response|Request): (?=(?:RTSP|HTTP)/\d|[A-Z]{3,16} \S)")
+
+
+def _packet_details(text: str) -> str:
+    """Wireshark's packet details (``tshark -V``, "Copy as text") -> the message: each line shown
+    with its line end written out (``\\r\\n``) is a line of the message; the protocol headings,
+    ``[...]`` notes and the dissector's fields indented under a line are not.  Text with fewer
+    than two such lines is returned as it is."""
+    if text.count("\\n\n") < 2:
+        return text
+    lines = text.splitlines()
+    marked = [m for line in lines if (m := _MARKED.match(line))]
+    if len(marked) < 2:
+        return text
+    indent = len(marked[0].group(1))
+    out = []
+    for line in lines:
+        m = _MARKED.match(line)
+        if m is not None:
+            out.append(_DISSECTOR_LABEL.sub("", m.group(2)))
+            continue
+        body = line.lstrip(" \t")
+        depth = len(line) - len(body)
+        if not body or depth < indent or depth > indent or body.startswith("["):
+            continue  # a heading, a blank, a field or a note of the dissector
+        out.append(body)
+    return "\n".join(out)
+
+
 # -- entities ------------------------------------------------------------------------------------
 
 
@@ -287,6 +321,8 @@ def unprint(text: str) -> str:
         text = _dedent(text)
     if "< HTTP/" in text or "< RTSP/" in text:
         text = _curl_verbose(text)
+    if "\\n\n" in text:
+        text = _packet_details(text)
     text = _log_head(text)
     if "&lt;" in text:
         text = _entity_escaped(text)
