@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/import_speed.py
 	$(BIN)/python bench/identify_speed.py
 	$(BIN)/python bench/identify_accuracy.py
+	$(BIN)/python bench/identify_printouts.py
 	$(BIN)/python bench/scan_speed.py
 	$(BIN)/python bench/plan_speed.py
 	$(BIN)/python bench/web_speed.py
