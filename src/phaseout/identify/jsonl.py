@@ -4,6 +4,7 @@ stream goes on."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -17,7 +18,55 @@ MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes) per line; ``None`` for a line over ``MAX_LINE_BYTES`` (consumed)."""
+    """(line number, UTF-8 bytes) per line; ``None`` for a line over ``MAX_LINE_BYTES`` (consumed).
+
+    JSON Lines is UTF-8, but Windows tools write otherwise: Notepad and PowerShell's
+    ``Out-File -Encoding utf8`` start the file with a byte order mark, and Windows PowerShell's
+    ``>`` writes UTF-16LE.  A UTF-8 mark is dropped; UTF-16 and UTF-32 (told by their mark, or by
+    a first ``{`` with a zero byte beside it) are decoded and passed on as UTF-8."""
+    head = stream.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        yield from _utf8_lines(_Rest(head[3:], stream))
+        return
+    encoding = _wide_encoding(head)
+    if encoding:
+        yield from _wide_lines(head, stream, encoding)
+        return
+    yield from _utf8_lines(_Rest(head, stream))
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """The UTF-16 / UTF-32 encoding the first bytes of a JSON Lines file show, or None."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if head[:2] == b"{\x00":
+        return "utf-16-le"
+    if head[:2] == b"\x00{":
+        return "utf-16-be"
+    return None
+
+
+class _Rest:
+    """A byte stream whose first few bytes were read already (to look for a byte order mark)."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self.head = head
+        self.stream = stream
+
+    def readline(self, limit: int) -> bytes:
+        if not self.head:
+            return self.stream.readline(limit)
+        head, self.head = self.head, b""
+        end = head.find(b"\n")
+        if end >= 0:
+            self.head = head[end + 1 :]
+            return head[: end + 1]
+        return head + self.stream.readline(max(limit - len(head), 1))
+
+
+def _utf8_lines(stream: _Rest) -> Iterator[tuple[int, bytes | None]]:
     number = 0
     while True:
         line = stream.readline(MAX_LINE_BYTES + 1)
@@ -32,6 +81,42 @@ def read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
             yield number, None
             continue
         yield number, line
+
+
+def _wide_lines(head: bytes, stream: IO[bytes], encoding: str) -> Iterator[tuple[int, bytes | None]]:
+    """Lines of a UTF-16 / UTF-32 stream, decoded a megabyte at a time, as UTF-8 bytes; a line
+    over ``MAX_LINE_BYTES`` characters is skipped without being held whole."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    number = 0
+    pending: list[str] = []
+    size = 0
+    skipping = False
+    chunk = head
+    while True:
+        text = decoder.decode(chunk, final=not chunk)
+        while text:
+            end = text.find("\n")
+            part, text = (text, "") if end < 0 else (text[: end + 1], text[end + 1 :])
+            if not skipping:
+                pending.append(part)
+                size += len(part)
+            if end < 0:
+                if size > MAX_LINE_BYTES and not skipping:
+                    skipping, pending, size = True, [], 0
+                continue
+            number += 1
+            if skipping or size > MAX_LINE_BYTES:
+                yield number, None
+            else:
+                yield number, "".join(pending).encode("utf-8", errors="replace")
+            pending, size, skipping = [], 0, False
+        if not chunk:
+            break
+        chunk = stream.read(1024 * 1024)
+    if skipping or size > MAX_LINE_BYTES:
+        yield number + 1, None
+    elif pending and "".join(pending).strip():
+        yield number + 1, "".join(pending).encode("utf-8", errors="replace")
 
 
 def _error(record_id: Any, number: int, message: str) -> dict[str, Any]:
