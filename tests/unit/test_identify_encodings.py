@@ -13,7 +13,8 @@ from phaseout.identify import jsonl
 from phaseout.identify.engine import Identifier
 
 RECORDS = (
-    '{"id":"c1","observations":[{"kind":"inventory","fields":{"manufacturer":"Hik vision","model":"DS-2CD2143G2-I"}}]}\n'
+    '{"id":"c1","observations":[{"kind":"inventory","fields":{"manufacturer":"Hik vision",'
+    '"model":"DS-2CD2143G2-I"}}]}\n'
     "\n"
     '{"id":2,"observations":[{"kind":"banner","raw":"caf\\u00e9 \\u2603 non-ASCII"}]}\n'
     '{"id":"last","observations":[]}'  # no line end after the last record
