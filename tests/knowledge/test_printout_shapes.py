@@ -48,22 +48,6 @@ LOSSES: dict[tuple[str, str], str] = {
     ): "a one-line literal holds no escaped line end, so it is not read as an answer",
     (
         "logged",
-        "rtsp-fragment/hikvision-ffmpeg-401.txt",
-    ): "a fragment that starts with a header line: a logger's head before it is not taken off",
-    (
-        "logged-repr",
-        "rtsp-fragment/hikvision-ffmpeg-401.txt",
-    ): "a fragment that starts with a header line: a logger's head before it is not taken off",
-    (
-        "logged",
-        "rtsp-fragment/gortsplib-479-dahua-onvif-describe-part.txt",
-    ): "a fragment that starts with a header line: a logger's head before it is not taken off",
-    (
-        "logged-repr",
-        "rtsp-fragment/gortsplib-479-dahua-onvif-describe-part.txt",
-    ): "a fragment that starts with a header line: a logger's head before it is not taken off",
-    (
-        "logged",
         "isapi-deviceinfo-printout/hikvision-next-36-oem-i61dr-diagnostics-part.txt",
     ): "a diagnostics printout whose first line the logger's head joins; its first field is the one read",
     (

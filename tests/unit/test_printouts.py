@@ -176,3 +176,10 @@ def test_wireshark_packet_details() -> None:
     ]
     one = "HTTP/1.1 200 OK\\r\\n\nServer: x"
     assert _undone(one) == one
+
+
+def test_logger_head_before_a_fragment_that_starts_with_header_lines() -> None:
+    fragment = 'WWW-Authenticate: Basic realm="IP Camera(L4906)"\r\nDate:  Mon, Dec 18 2023 21:19:09 GMT\r\n'
+    assert _undone("2024-05-01 10:00:00 DEBUG [ffmpeg] got: " + fragment) == fragment
+    one_header = "2024-05-01 10:00:00 DEBUG [x] Server: nginx"  # one line is a log message, not a fragment
+    assert _undone(one_header) == one_header

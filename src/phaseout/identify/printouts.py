@@ -247,6 +247,11 @@ _LOG_HEAD = re.compile(
 _ANSWER_START = re.compile(r"(?:HTTP|RTSP)/\d\.\d [0-9]{3}|<[?!A-Za-z]|[{\[]|\.?\d+(?:\.\d+){3,}")
 
 
+#: Or two header lines (``Name: value``, RFC 9110 field syntax): a fragment of an answer that
+#: starts after its status line.
+_HEADER_LINES = re.compile(r"[A-Za-z][\w-]{0,40}:[ \t][^\r\n]{0,4096}\r?\n[A-Za-z][\w-]{0,40}:[ \t]")
+
+
 def _log_head(text: str) -> str:
     """A logger's line before a multi-line message: the head of the first line goes, when what
     follows it starts an answer (``... [component] Response: HTTP/1.1 200 OK``)."""
@@ -258,7 +263,7 @@ def _log_head(text: str) -> str:
     rest = text[m.end() :]
     if rest[:1] in "\r\n":  # the message starts on the next line
         rest = rest.lstrip("\r\n")
-    if not _ANSWER_START.match(rest):
+    if not _ANSWER_START.match(rest) and not _HEADER_LINES.match(rest):
         return text
     return rest
 
