@@ -41,6 +41,12 @@ def curl_verbose(raw: str) -> str | None:
     return "\n".join(f"< {line}" if line else "<" for line in lines[:-1]) + "\n" + body
 
 
+def fenced(raw: str) -> str:
+    """A fenced code block as a bug report's Markdown source holds it (CommonMark: a line of
+    three backticks, with an info string, before the block and one after)."""
+    return f"```text\n{raw}\n```\n"
+
+
 def quoted_reply(raw: str) -> str:
     """A quoted reply (GitHub's "Quote reply", e-mail): ``> `` before every line (CommonMark
     block quote)."""
@@ -185,6 +191,7 @@ class Shape:
 SHAPES: tuple[Shape, ...] = (
     Shape("lf-only", lf_only),
     Shape("curl-verbose", curl_verbose),
+    Shape("fenced-code", fenced),
     Shape("quoted-reply", quoted_reply),
     Shape("indented-code", indented),
     Shape("logged", logged),

@@ -183,3 +183,12 @@ def test_logger_head_before_a_fragment_that_starts_with_header_lines() -> None:
     assert _undone("2024-05-01 10:00:00 DEBUG [ffmpeg] got: " + fragment) == fragment
     one_header = "2024-05-01 10:00:00 DEBUG [x] Server: nginx"  # one line is a log message, not a fragment
     assert _undone(one_header) == one_header
+
+
+def test_markdown_code_fence() -> None:
+    fenced = "```xml\n" + ISAPI + "```\n"
+    assert _lines(_undone(fenced)) == _lines(ISAPI)
+    tilde = "~~~\n" + CGI + "\n~~~"
+    assert _lines(_undone(tilde)) == _lines(CGI)
+    not_a_fence = "``code`` said the log"
+    assert _undone(not_a_fence) == not_a_fence

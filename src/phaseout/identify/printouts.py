@@ -1,18 +1,19 @@
 """Undo what a tool or a convention wrapped around a device's answer before it reached us.
 
-Answers reach phaseout pasted from bug reports, logs and terminals: quoted in a reply
-(``> `` before every line), indented as a Markdown code block, printed by ``curl --verbose``
-(``< `` before each header line), written by a logger after its timestamp, held as a string in
-a log line or a JSON record, shown as a hex dump, or HTML-escaped in a page's source.  The
-readers in :mod:`phaseout.identify.facts` expect the answer itself (a status line first, an XML
-root, ``key=value`` lines), so each wrapper hid evidence that was there.
+Answers reach phaseout pasted from bug reports, logs and terminals: inside a Markdown code
+fence, quoted in a reply (``> `` before every line), indented as a Markdown code block, printed
+by ``curl --verbose`` (``< `` before each header line), written by a logger after its timestamp,
+held as a string in a log line or a JSON record, shown by Wireshark or as a hex dump, or
+HTML-escaped in a page's source.  The readers in :mod:`phaseout.identify.facts` expect the answer
+itself (a status line first, an XML root, ``key=value`` lines), so each wrapper hid evidence that
+was there.
 
 :func:`unwrap` takes the answer out of a string it was printed as (it runs before escapes are
-decoded), :func:`unprint` takes away line prefixes, Wireshark's packet details, hex dumps and entity escaping (after).
-Each step is named after the documented format it undoes, is tried only when a cheap test says
-the text may be in that shape, and returns the text unchanged otherwise: an answer that was
-never wrapped costs a few substring tests.  Every pattern is bounded and the caller caps the
-text, so a hostile answer costs linear time at worst.
+decoded); :func:`unprint` takes away fences, line prefixes, Wireshark's packet details, hex dumps
+and entity escaping (after).  Each step is named after the documented format it undoes, is tried
+only when a cheap test says the text may be in that shape, and returns the text unchanged
+otherwise: an answer that was never wrapped costs a few substring tests.  Every pattern is
+bounded and the caller caps the text, so a hostile answer costs linear time at worst.
 """
 
 from __future__ import annotations
@@ -156,6 +157,18 @@ def _curl_verbose(text: str) -> str:
         elif body or not _CURL_OWN.match(line):
             out.append(line)
     return "\n".join(out)
+
+
+#: A CommonMark code fence: three or more backticks or tildes, an optional info string.
+_FENCE = re.compile(r"^ {0,3}(?:`{3,}[^`\r\n]{0,64}|~{3,}[^\r\n]{0,64})[ \t]*\r?$", re.MULTILINE)
+
+
+def _code_fences(text: str) -> str:
+    """A fenced code block from a bug report's Markdown source (the first line a fence): the
+    fence lines go, what they held stays."""
+    if not _FENCE.match(text.lstrip("\r\n")[:80]):
+        return text
+    return _FENCE.sub("", text).strip("\r\n") + "\n"
 
 
 def _block_quote(text: str) -> str:
@@ -320,6 +333,8 @@ def unprint(text: str) -> str:
     an indented ``curl -v`` printout."""
     if not text:
         return text
+    if text[:256].lstrip(" \r\n")[:3] in ("```", "~~~"):
+        text = _code_fences(text)
     if text[:256].lstrip(" \r\n")[:1] == ">":
         text = _block_quote(text)
     if text[:256].lstrip("\r\n")[:1] in (" ", "\t"):  # a shared indent starts on the first line
