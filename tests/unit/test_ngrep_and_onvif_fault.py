@@ -145,7 +145,13 @@ def test_go2rtc_stream_info_gives_urls_and_sdp(name: str) -> None:
 
 
 def test_go2rtc_stream_info_of_another_maker_names_no_covered_maker() -> None:
-    other = capture(GO2RTC_JSON[1]).replace("/cam/realmonitor?channel=1\\u0026subtype=0/", "/stream1")
+    # another maker's stream: its own path, and none of Dahua's own SDP attributes (dh-payload)
+    other = (
+        capture(GO2RTC_JSON[1])
+        .replace("/cam/realmonitor?channel=1\\u0026subtype=0/", "/stream1")
+        .replace("a=packetization-supported:DH", "a=x-vendor:1")
+        .replace("a=rtppayload-supported:DH", "a=x-vendor:2")
+    )
     out = ident([{"kind": "rtsp", "port": 554, "raw": other}])
     assert out["vendor"] == "unknown"
 

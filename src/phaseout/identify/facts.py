@@ -321,6 +321,7 @@ def _json_facts(facts: Facts, kind: str, text: str) -> bool:
             flat.setdefault(key, value)
         if "method" in flat:
             facts.text("dhdiscover", kind, str(flat["method"]))
+        _json_realm(facts, kind, flat.get("realm"))
         _device_info_facts(facts, kind, flat)
         facts.notes.append((kind, "JSON incomplete: read member by member"))
         return True
@@ -337,8 +338,17 @@ def _json_facts(facts: Facts, kind: str, text: str) -> bool:
             info = data
         if isinstance(data.get("mac"), str) and (hx := mac_hex(data["mac"])):
             facts.macs.append((kind, hx))
-    _device_info_facts(facts, kind, {str(k).lower(): v for k, v in info.items()})
+    lowered = {str(k).lower(): v for k, v in info.items()}
+    _json_realm(facts, kind, lowered.get("realm"))
+    _device_info_facts(facts, kind, lowered)
     return True
+
+
+def _json_realm(facts: Facts, kind: str, realm: Any) -> None:
+    """The realm of a login challenge sent as JSON (Dahua's ``RPC2_Login`` answers its first call
+    with ``params.realm``, the Digest realm its web server sends): read as that challenge is."""
+    if isinstance(realm, str) and (value := _value(realm)):
+        _auth_facts(facts, kind, {"www-authenticate": [f'Digest realm="{value}"']})
 
 
 def _first(info: dict[str, Any], *keys: str) -> str:
