@@ -171,3 +171,20 @@ def address_span(target: str) -> AddressSpan:
         return AddressSpan(start.version, int(start), int(end), False)
     addr = ipaddress.ip_address(text)
     return AddressSpan(addr.version, int(addr), int(addr), False)
+
+
+def mac_key(mac: str | None) -> str | None:
+    """A normalised MAC (``AA:BB:CC:DD:EE:FF``) as a matching key, or ``None`` when it cannot
+    name one device: all zeros (what a register writes for "unknown", what firmware reports
+    before it has read its MAC) and group addresses, whose first octet has the I/G bit set
+    (IEEE 802: broadcast ``FF:FF:FF:FF:FF:FF`` and multicast are never one interface's).  Such
+    a MAC stays on the record as written; it only stops merging unrelated devices."""
+    if not mac:
+        return None
+    try:
+        first = int(mac[:2], 16)
+    except ValueError:
+        return mac
+    if first & 1 or mac == "00:00:00:00:00:00":
+        return None
+    return mac

@@ -21,6 +21,7 @@ from phaseout.domain import Identifies, ScannedHost, ScanRun
 from phaseout.estate.match import index_rows
 from phaseout.identify.engine import Identifier
 from phaseout.identify.facts import AnswerFacts, Facts, ScanAnswers, gather_cached
+from phaseout.normalize import mac_key
 from phaseout.store.scans import ScanRecord, record_scan
 from phaseout.store.store import Store
 
@@ -62,11 +63,19 @@ def _mac_of(hx: str) -> str:
     return ":".join(hx[i : i + 2] for i in range(0, 12, 2)).upper()
 
 
+def _host_mac(macs: list[tuple[str, str]]) -> str | None:
+    """The host's MAC: the first its answers gave that can name one device (firmware that has
+    not read its MAC answers all zeros or broadcast, sometimes beside the real one); else the
+    first, kept as the device said it but matched on nothing (``normalize.mac_key``)."""
+    shown = [_mac_of(hx) for _kind, hx in macs[:32]]
+    return next((m for m in shown if mac_key(m)), shown[0] if shown else None)
+
+
 def scanned_host(result: HostResult, finished: bool, answers: AnswerFacts | None = None) -> ScannedHost:
     """One probed host as the store records it."""
     # (cached by answer: the identification of the stored device reads the same answers again)
     facts = gather_cached(result.observations, answers) if result.observations else None
-    mac = _mac_of(hx) if facts and (hx := _first(facts.macs)) else None
+    mac = _host_mac(facts.macs) if facts else None
     if result.ports or result.observations or result.channels:
         state = "answered"
     elif finished and result.complete:

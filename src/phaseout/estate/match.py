@@ -3,7 +3,8 @@
 A record (a spreadsheet row, a scanned host, a line of an nmap report) is the same device as a
 stored one when, in this order:
 
-1. their MACs are equal;
+1. their MACs are equal (a MAC that cannot name one device, all zeros or a group address such
+   as broadcast, is no key: :func:`mac_key`);
 2. their serial numbers agree (see :func:`serials_agree`) and their MACs do not contradict;
 3. their asset IDs (the organisation's own tag) are equal and neither MAC nor serial contradicts;
 4. they hold the same address: the same (site, IP), or, for a scan that names no site, an IP
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 
 from phaseout.domain import MatchKeys as Keys
 from phaseout.domain import MatchResult as Match
+from phaseout.normalize import mac_key
 
 #: The shortest serial that may match the end of a longer one (Hikvision's short form is 9).
 MIN_SERIAL_TAIL = 8
@@ -305,6 +307,7 @@ def record_keys(
     """The keys of one inventory record; the fingerprint only for rows with no other key."""
     skey = serial_key(serial) if serial else None
     akey = asset_key(asset_id) if asset_id else None
+    mac = mac_key(mac)
     fp = fingerprint(site, fields) if fields is not None and not (mac or skey or akey or ip) else None
     return Keys(mac, skey, akey, site_id, ip, fp)
 
@@ -314,6 +317,6 @@ def index_rows(rows: object) -> DeviceKeys:
     (``store.identification.match_keys_rows``)."""
     index = DeviceKeys()
     for did, mac, serial, asset_id, site_id, ip, fp in rows:  # type: ignore[attr-defined]
-        index.add(int(did), Keys(mac, serial_key(serial), asset_key(asset_id), site_id, ip, fp))
+        index.add(int(did), Keys(mac_key(mac), serial_key(serial), asset_key(asset_id), site_id, ip, fp))
     index.building = False
     return index

@@ -83,6 +83,14 @@ def take_device_ids(conn: Connection, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
+#: A stored MAC that names no device (``normalize.mac_key``: none, all zeros, or the I/G bit of the
+#: first octet set, i.e. its second hex digit odd): a scan that sees the real one fills it in.
+_PLACEHOLDER_MAC = (
+    "(mac IS NULL OR mac = '00:00:00:00:00:00' "
+    "OR substr(mac, 2, 1) IN ('1', '3', '5', '7', '9', 'B', 'D', 'F', 'b', 'd', 'f'))"
+)
+
+
 class ScanWriter:
     """Buffers one scan's device writes and answers; :meth:`flush` sends them."""
 
@@ -108,7 +116,8 @@ class ScanWriter:
         mark = placeholders(conn, 1)
         self.refresh_sql = (
             f"UPDATE devices SET last_seen = {mark}, site_id = COALESCE(site_id, {mark}), "
-            f"mac = COALESCE(mac, {mark}), serial = COALESCE(serial, {mark}), "
+            f"mac = CASE WHEN {_PLACEHOLDER_MAC} THEN COALESCE({mark}, mac) ELSE mac END, "
+            f"serial = COALESCE(serial, {mark}), "
             f"firmware = COALESCE(firmware, {mark}) WHERE id = {mark}"
         )
         self.inserts: list[tuple[Any, ...]] = []
@@ -138,7 +147,8 @@ class ScanWriter:
 
     def refresh(self, device_id: int, site_id: int | None, host: ScannedHost) -> None:
         """A known device answered: seen now; it learns the site the user named if it had none;
-        what it says fills the columns the register left empty; its earlier answers from this
+        what it says fills the columns the register left empty (and a MAC that names no device, such
+        as all zeros); its earlier answers from this
         vantage go (exposure is judged on what it answers now)."""
         self.refreshes.append(
             (self.now, site_id, host.mac or None, host.serial or None, host.firmware or None, device_id)

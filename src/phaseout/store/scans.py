@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, String, and_, bindpara
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from phaseout.domain import Identifies, Matcher, MatchKeys, ScannedHost, ScanRun
+from phaseout.normalize import mac_key
 from phaseout.store.audit import record_event
 from phaseout.store.channels import facts_of, record_channels
 from phaseout.store.device_writer import SiteResolver
@@ -132,7 +133,8 @@ def record_scan(
         )
         site_id = SiteResolver(conn, now).resolve(run.site) if run.site else None
         host_keys = [
-            MatchKeys(mac=host.mac, serial=_serial_key(host.serial), site_id=site_id, ip=host.ip) for host in answered
+            MatchKeys(mac=mac_key(host.mac), serial=_serial_key(host.serial), site_id=site_id, ip=host.ip)
+            for host in answered
         ]
         # only the stored devices these hosts could be (store/match_candidates.py), not all of them
         matcher = index(candidate_rows(conn, host_keys))
