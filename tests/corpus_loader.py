@@ -76,6 +76,8 @@ FRESH_SPLIT_11 = "holdout12"
 FRESH_SPLIT_12 = "holdout13"
 #: Gathered by helper evidence8 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
 FRESH_SPLIT_13 = "holdout14"
+#: Gathered by helper evidence9 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
+FRESH_SPLIT_14 = "holdout15"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -93,6 +95,7 @@ SPLITS = (
     FRESH_SPLIT_11,
     FRESH_SPLIT_12,
     FRESH_SPLIT_13,
+    FRESH_SPLIT_14,
 )
 
 Observation = dict[str, Any]
