@@ -76,6 +76,8 @@ FRESH_SPLIT_11 = "holdout12"
 FRESH_SPLIT_12 = "holdout13"
 #: Gathered by helper evidence8 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
 FRESH_SPLIT_13 = "holdout14"
+#: Gathered by helper evidence9 (2026-12-02) from sources the corpus had not used, measured once before any rule change.
+FRESH_SPLIT_14 = "holdout15"
 #: Gathered by helper evidence10 (2026-12-02): Dahua/OEM and N-Z makers from unused sources, measured once.
 FRESH_SPLIT_15 = "holdout16"
 #: Every split the manifest may name, in the order the benchmark reports them.
@@ -95,6 +97,7 @@ SPLITS = (
     FRESH_SPLIT_11,
     FRESH_SPLIT_12,
     FRESH_SPLIT_13,
+    FRESH_SPLIT_14,
     FRESH_SPLIT_15,
 )
 
