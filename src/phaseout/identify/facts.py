@@ -572,6 +572,9 @@ def _printed_streams(facts: Facts, raw: str) -> bool:
 
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
     raw = undo_ngrep(_raw(obs))
+    printed = obs["raw"][:MAX_RAW_CHARS]  # go2rtc's stream list is a record of its own, read as it is
+    if printed.lstrip()[:1] == "{" and _printed_streams(facts, clean_text(printed)):
+        return
     if _printed_streams(facts, raw):
         return
     _status, headers, body = split_message(raw)
@@ -994,6 +997,13 @@ def _banner(facts: Facts, obs: dict[str, Any]) -> None:
     raw = _raw(obs)
     facts.text("banner", "banner", raw)
     _pasted(facts, "banner", raw)
+    printed = obs["raw"][:MAX_RAW_CHARS].lstrip()
+    if printed[:1] in ("{", "[") and raw.lstrip()[:1] != printed[:1]:
+        # a record taken apart for the answer it held: its other members (a printed response's
+        # headers) are read as they were before
+        record = clean_text(printed)
+        facts.text("banner", "banner", record)
+        _pasted(facts, "banner", record)
 
 
 def _mac(facts: Facts, obs: dict[str, Any]) -> None:
