@@ -89,6 +89,15 @@ def test_packet_details_keep_a_body_shown_as_a_tree() -> None:
     assert 'xmlns="http://www.hikvision.com/ver20/XMLSchema">' in out
     assert not any(line.startswith(("Response Version", "Status Code", "[")) for line in out)
     assert _vendor({"kind": "http", "port": 80, "raw": printed}) == "hikvision"
+    # the lower layers' trees before the message keep their fields out, as before
+    tcp = [
+        "Transmission Control Protocol, Src Port: 80",
+        "    Flags: 0x018 (PSH, ACK)",
+        "        .... 1... = Push: Set",
+    ]
+    out = unprint("\n".join(tcp + _XML_TREE)).splitlines()
+    assert ".... 1... = Push: Set" not in out
+    assert 'xmlns="http://www.hikvision.com/ver20/XMLSchema">' in out
 
 
 def test_an_answer_whose_body_writes_out_line_ends_keeps_its_head() -> None:

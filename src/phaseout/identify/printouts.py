@@ -308,18 +308,19 @@ def _packet_details(text: str) -> str:
         return text
     indent = len(marked[0].group(1))
     out = []
+    seen = False  # a message line was met: before it, lower layers' trees (Frame, Ethernet, TCP)
     field = False  # under a message line: the dissector's fields of that line
     for line in lines:
         m = _MARKED.match(line)
         if m is not None:
             out.append(_DISSECTOR_LABEL.sub("", m.group(2)))
-            field = True
+            seen = field = True
             continue
         body = line.lstrip(" \t")
         depth = len(line) - len(body)
         if body and depth <= indent:
             field = False
-        if not body or depth < indent or (depth > indent and field) or body.startswith("["):
+        if not body or depth < indent or (depth > indent and (field or not seen)) or body.startswith("["):
             continue  # a heading, a blank, a field or a note of the dissector
         out.append(body)  # a line of the message, or of a body Wireshark shows as a tree (XML)
     return "\n".join(out)
