@@ -138,3 +138,12 @@ def test_a_printed_response_keeps_what_its_headers_say() -> None:
     headers = {"Server": "App-webs/", "Content-Type": "text/html", "Connection": "close"}
     printed = repr({"status_code": 401, "headers": headers, "text": body})
     assert _vendor({"kind": "banner", "raw": printed}) == "hikvision"
+
+
+def test_a_device_reply_around_a_long_multi_line_value_is_still_read() -> None:
+    # a real DHDiscover reply, given one long multi-line member (synthetic): taken for a wrapper,
+    # the reply was replaced by that value and the dhdiscover / sadp / upnp readers found nothing
+    reply = json.loads((CAPTURES / "dhdiscover" / "dahua-ipc-hdw1431t1-s4-private.json").read_text())
+    reply["params"]["deviceInfo"]["Notes"] = "line one of a long note\n" * 60
+    for kind in ("dhdiscover", "sadp", "upnp", "banner"):
+        assert _vendor({"kind": kind, "raw": json.dumps(reply)}) == "dahua", kind
