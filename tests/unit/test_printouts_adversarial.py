@@ -142,8 +142,8 @@ def test_a_printed_response_keeps_what_its_headers_say() -> None:
 
 def test_a_device_reply_around_a_long_multi_line_value_is_still_read() -> None:
     # a real DHDiscover reply, given one long multi-line member (synthetic): taken for a wrapper,
-    # the reply was replaced by that value and the dhdiscover / sadp / upnp readers found nothing
+    # the reply was replaced by that value and the dhdiscover / sadp / upnp / http readers found nothing
     reply = json.loads((CAPTURES / "dhdiscover" / "dahua-ipc-hdw1431t1-s4-private.json").read_text())
     reply["params"]["deviceInfo"]["Notes"] = "line one of a long note\n" * 60
-    for kind in ("dhdiscover", "sadp", "upnp", "banner"):
+    for kind in ("dhdiscover", "sadp", "upnp", "banner", "http"):
         assert _vendor({"kind": kind, "raw": json.dumps(reply)}) == "dahua", kind

@@ -526,6 +526,10 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
         ok = not status or " 2" in status[:13]
         if isinstance(path, str) and ok and answered:
             facts.text("http.path", "http", path[:2048])
+    if record := _record_taken_apart(obs, raw):  # read as a body, as it was before
+        facts.text("http.body", "http", record)
+        if record.startswith("{"):
+            _json_facts(facts, "http", record)
 
 
 #: go2rtc's stream information (``/api/streams``, printed by ``go2rtc`` users in bug reports):
