@@ -576,8 +576,8 @@ def _printed_streams(facts: Facts, raw: str) -> bool:
 
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
     raw = undo_ngrep(_raw(obs))
-    printed = obs["raw"][:MAX_RAW_CHARS]  # go2rtc's stream list is a record of its own, read as it is
-    if printed.lstrip()[:1] == "{" and _printed_streams(facts, clean_text(printed)):
+    printed: str = obs["raw"]  # go2rtc's stream list is a record of its own, read as it is
+    if printed[:256].lstrip()[:1] == "{" and _printed_streams(facts, clean_text(printed[:MAX_RAW_CHARS])):
         return
     if _printed_streams(facts, raw):
         return
@@ -1058,9 +1058,10 @@ def _record_taken_apart(obs: dict[str, Any], raw: str) -> str | None:
     cleaned as before, or None.  Its other members (a printed response's headers, a device's
     own reply around a long multi-line value) are evidence too: the readers that read such
     records read it as well, as they did before the answer was taken out."""
-    printed = obs["raw"][:MAX_RAW_CHARS].lstrip()
-    if printed[:1] in ("{", "[") and raw.lstrip()[:1] != printed[:1]:
-        return clean_text(printed)
+    printed: str = obs["raw"]
+    first = printed[:256].lstrip()[:1]  # no copy of the whole answer on the hot path
+    if first in ("{", "[") and raw[:256].lstrip()[:1] != first:
+        return clean_text(printed[:MAX_RAW_CHARS].lstrip())
     return None
 
 
