@@ -536,6 +536,10 @@ def _http(facts: Facts, obs: dict[str, Any]) -> None:
         ok = not status or " 2" in status[:13]
         if isinstance(path, str) and ok and answered:
             facts.text("http.path", "http", path[:2048])
+    if record := _record_taken_apart(obs, raw):  # read as a body, as it was before
+        facts.text("http.body", "http", record)
+        if record.startswith("{"):
+            _json_facts(facts, "http", record)
 
 
 #: go2rtc's stream information (``/api/streams``, printed by ``go2rtc`` users in bug reports):
@@ -582,6 +586,9 @@ def _printed_streams(facts: Facts, raw: str) -> bool:
 
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
     raw = undo_ngrep(_raw(obs))
+    printed: str = obs["raw"]  # go2rtc's stream list is a record of its own, read as it is
+    if printed[:256].lstrip()[:1] == "{" and _printed_streams(facts, clean_text(printed[:MAX_RAW_CHARS])):
+        return
     if _printed_streams(facts, raw):
         return
     _status, headers, body = split_message(raw)
@@ -607,6 +614,11 @@ def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
 def _xml_kind(kind: str) -> Any:
     def parse(facts: Facts, obs: dict[str, Any]) -> None:
         raw = _raw(obs)
+        read(facts, raw)
+        if record := _record_taken_apart(obs, raw):
+            read(facts, record)
+
+    def read(facts: Facts, raw: str) -> None:
         facts.text(kind if kind in ("sadp", "onvif") else "http.body", kind, raw)
         if kind == "upnp" and raw.lstrip().startswith("{"):  # SSDP headers printed as a JSON object
             _printed_dict(facts, kind, raw)
@@ -684,14 +696,18 @@ def _structured(facts: Facts, kind: str, raw: str) -> None:
 
 def _dhdiscover(facts: Facts, obs: dict[str, Any]) -> None:
     raw = _raw(obs)
-    facts.text("dhdiscover", "dhdiscover", raw)
-    _structured(facts, "dhdiscover", raw)
+    for text in (raw, _record_taken_apart(obs, raw)):
+        if text:
+            facts.text("dhdiscover", "dhdiscover", text)
+            _structured(facts, "dhdiscover", text)
 
 
 def _sadp(facts: Facts, obs: dict[str, Any]) -> None:
     raw = _raw(obs)
-    facts.text("sadp", "sadp", raw)
-    _structured(facts, "sadp", raw)
+    for text in (raw, _record_taken_apart(obs, raw)):
+        if text:
+            facts.text("sadp", "sadp", text)
+            _structured(facts, "sadp", text)
 
 
 _CERT_LINE = re.compile(r"^[\s*>|]*(subject|issuer)\s*[:=]\s*(\S.*)$", re.IGNORECASE | re.MULTILINE)
@@ -1002,8 +1018,10 @@ def _printed_dict(facts: Facts, kind: str, text: str) -> None:
 def _banner(facts: Facts, obs: dict[str, Any]) -> None:
     """A greeting (telnet, FTP...), or a tool's report pasted as one: both are read."""
     raw = _raw(obs)
-    facts.text("banner", "banner", raw)
-    _pasted(facts, "banner", raw)
+    for text in (raw, _record_taken_apart(obs, raw)):
+        if text:
+            facts.text("banner", "banner", text)
+            _pasted(facts, "banner", text)
 
 
 def _mac(facts: Facts, obs: dict[str, Any]) -> None:
@@ -1043,6 +1061,18 @@ def _inventory(facts: Facts, obs: dict[str, Any]) -> None:
         facts.serials.append(("inventory", serial))
     if dtype := _value(get.get("device_type")):
         facts.type_hints.append(("inventory", dtype))
+
+
+def _record_taken_apart(obs: dict[str, Any], raw: str) -> str | None:
+    """The JSON / Python-literal record ``_raw`` took an answer out of (:func:`printouts.unwrap`),
+    cleaned as before, or None.  Its other members (a printed response's headers, a device's
+    own reply around a long multi-line value) are evidence too: the readers that read such
+    records read it as well, as they did before the answer was taken out."""
+    printed: str = obs["raw"]
+    first = printed[:256].lstrip()[:1]  # no copy of the whole answer on the hot path
+    if first in ("{", "[") and raw[:256].lstrip()[:1] != first:
+        return clean_text(printed[:MAX_RAW_CHARS].lstrip())
+    return None
 
 
 def _raw(obs: dict[str, Any]) -> str:

@@ -84,6 +84,14 @@ def _strings(value: Any, depth: int = 0) -> Iterator[str]:
             yield from _strings(item, depth + 1)
 
 
+#: A Python string literal (one quote kind, one line), to measure what lies outside a record's strings.
+_PY_STRING = re.compile(r"'(?:[^'\\\r\n]|\\.)*+'|\"(?:[^\"\\\r\n]|\\.)*+\"")
+#: Most of what a printed record holds is the text of its strings; its brackets, commas, keys'
+#: colons and numbers are few.  Python's parser builds a tree node for each of them (some
+#: hundred bytes): a record with more is not parsed (256 KiB of ``[1],`` cost a second and 130 MB).
+_MAX_SKELETON = 4096
+
+
 def _record(text: str) -> Any:
     """``text`` parsed as JSON, else as a Python literal (a printed dict); None when it is neither."""
     try:
@@ -91,6 +99,13 @@ def _record(text: str) -> Any:
     except (ValueError, RecursionError):  # nesting deeper than the interpreter's stack
         pass
     if "'" not in text:
+        return None
+    outside = len(text)
+    for n, m in enumerate(_PY_STRING.finditer(text)):
+        outside -= m.end() - m.start()
+        if n >= _MAX_SKELETON:
+            return None
+    if outside > _MAX_SKELETON:
         return None
     try:
         return ast.literal_eval(text)
@@ -209,10 +224,11 @@ def _dedent(text: str) -> str:
 
 #: One line of a hex dump: an offset of 4-8 hex digits (``xxd`` adds a colon), then the bytes.
 #: ``hexdump -C``: 16 bytes in two groups of 8 and ``|ascii|``; ``xxd``: 8 groups of 2 bytes and
-#: the ASCII; Wireshark / ``tshark -x``: 16 single bytes and the ASCII.
+#: the ASCII; Wireshark / ``tshark -x``: 16 single bytes and the ASCII.  A group is whole bytes
+#: (2 or 4 digits): ``bytes.fromhex`` refuses an odd count (``CAFE BABE 123`` is a banner).
 _HEX_LINE = re.compile(
     r"^[ \t]*([0-9A-Fa-f]{4,8}):?[ \t]{1,4}"
-    r"([0-9A-Fa-f]{2}(?:[ \t]{1,2}[0-9A-Fa-f]{2}){0,15}|[0-9A-Fa-f]{4}(?: [0-9A-Fa-f]{2,4}){0,7})(?=[ \t]|$)"
+    r"([0-9A-Fa-f]{2}(?:[ \t]{1,2}[0-9A-Fa-f]{2}){0,15}|[0-9A-Fa-f]{4}(?: (?:[0-9A-Fa-f]{2}){1,2}){0,7})(?=[ \t]|$)"
 )
 _MAX_DUMP_LINES = 8192
 
@@ -283,8 +299,12 @@ def _log_head(text: str) -> str:
 
 # -- Wireshark's packet details -------------------------------------------------------------------
 
-#: A message line as Wireshark's packet details show it: its line end written out at its end.
-_MARKED = re.compile(r"^([ \t]*)(.*?)\\(?:r\\n|n)[ \t]*$")
+#: A message line as Wireshark's packet details show it: its line end written out at its end.  The
+#: indent is taken whole (possessive): given back a blank at a time, the lazy rest would scan the
+#: line again for each, quadratic time on a long run of blanks.
+_MARKED = re.compile(r"^([ \t]*+)(.*?)\\(?:r\\n|n)[ \t]*$")
+#: A message's own status line (an answer as it came, not Wireshark's view of it).
+_STATUS_LINE = re.compile(r"[ \t]*(?:HTTP|RTSP)/\d")
 #: The RTSP dissector's label before a status or request line.
 _DISSECTOR_LABEL = re.compile(r"^(?:Response|Request): (?=(?:RTSP|HTTP)/\d|[A-Z]{3,16} \S)")
 
@@ -292,26 +312,35 @@ _DISSECTOR_LABEL = re.compile(r"^(?:Response|Request): (?=(?:RTSP|HTTP)/\d|[A-Z]
 def _packet_details(text: str) -> str:
     """Wireshark's packet details (``tshark -V``, "Copy as text") -> the message: each line shown
     with its line end written out (``\\r\\n``) is a line of the message; the protocol headings,
-    ``[...]`` notes and the dissector's fields indented under a line are not.  Text with fewer
+    ``[...]`` notes and the dissector's fields indented under a line are not.  A body Wireshark
+    dissects as a tree (XML: attributes and children indented under their tag) is kept.  Text with fewer
     than two such lines is returned as it is."""
     if text.count("\\n\n") < 2:
         return text
     lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    if _STATUS_LINE.match(first) and not _MARKED.match(first):
+        return text  # the message itself, status line first: line ends written out in its body are its own
     marked = [m for line in lines if (m := _MARKED.match(line))]
     if len(marked) < 2:
         return text
     indent = len(marked[0].group(1))
     out = []
+    seen = False  # a message line was met: before it, lower layers' trees (Frame, Ethernet, TCP)
+    field = False  # under a message line: the dissector's fields of that line
     for line in lines:
         m = _MARKED.match(line)
         if m is not None:
             out.append(_DISSECTOR_LABEL.sub("", m.group(2)))
+            seen = field = True
             continue
         body = line.lstrip(" \t")
         depth = len(line) - len(body)
-        if not body or depth < indent or depth > indent or body.startswith("["):
+        if body and depth <= indent:
+            field = False
+        if not body or depth < indent or (depth > indent and (field or not seen)) or body.startswith("["):
             continue  # a heading, a blank, a field or a note of the dissector
-        out.append(body)
+        out.append(body)  # a line of the message, or of a body Wireshark shows as a tree (XML)
     return "\n".join(out)
 
 
