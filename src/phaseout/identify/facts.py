@@ -710,7 +710,7 @@ def _sadp(facts: Facts, obs: dict[str, Any]) -> None:
             _structured(facts, "sadp", text)
 
 
-_CERT_LINE = re.compile(r"^[\s*>|]*(subject|issuer)\s*[:=]\s*(\S.*)$", re.IGNORECASE | re.MULTILINE)
+_CERT_LINE = re.compile(r"^[ \t*>|]*+(subject|issuer)\s*[:=]\s*(\S.*)$", re.IGNORECASE | re.MULTILINE)
 #: A printout in blocks: a ``Subject`` / ``Issuer`` line, then indented ``CN: ...`` lines.
 _CERT_BLOCK = re.compile(r"^[ \t]*(Subject|Issuer)[ \t]*:?[ \t]*\r?\n((?:[ \t]+[^\r\n]+\r?\n?){1,20})", re.MULTILINE)
 _RDN_NAMES = {
@@ -948,7 +948,7 @@ def _favicon(facts: Facts, obs: dict[str, Any]) -> None:
 _PASTED_FAVICON = re.compile(
     r"(?:favicon_mmhash|favicon\.hash|favicon_hash|icon_hash)\s*[:=]\s*\"?(-?\d{1,10})\b", re.IGNORECASE
 )
-_PASTED_TITLE = re.compile(r"^\|?\s*http-title\s*:?\s*\r?\n?[ \t|_]*([^\r\n]{1,256})", re.IGNORECASE | re.MULTILINE)
+_PASTED_TITLE = re.compile(r"^\|?[ \t]*+http-title\s*:?\s*\r?\n?[ \t|_]*([^\r\n]{1,256})", re.IGNORECASE | re.MULTILINE)
 
 
 #: ``namespace: http://...`` / ``xmlns="http://..."`` in a tool's log of an XML answer.
