@@ -112,7 +112,7 @@ _ISAPI_PATH = re.compile(r"(/ISAPI/[A-Za-z0-9_/]+)")
 _CGI_ACTION = re.compile(r"\b(get[A-Z][A-Za-z]+)\b")
 _CONFIG_NAME = re.compile(r"name=([A-Za-z0-9_.]+)")
 _CGI_PATH = re.compile(r"(/cgi-bin/[A-Za-z0-9_.]+)")
-_GET_PATH = re.compile(r"\bGET (/\S*)")
+_GET_PATH = re.compile(r"\bGET (/[^\s)\]]*)")  # a note writes "(GET /path)": the bracket is not the path
 _STATUS = re.compile(r"^(?:RTSP|HTTP)/1\.[01] \d{3}", re.M)
 _RTSP_METHOD_NOTE = re.compile(r"\b(OPTIONS|DESCRIBE|SETUP|PLAY) (?:answer|reply)")
 

@@ -38,8 +38,14 @@ HTTP_PATHS = ("/ISAPI/System/deviceInfo", "/cgi-bin/magicBox.cgi?action=getSyste
 #: Asked only of a host the first round left unidentified or identified as another maker (so a
 #: Hikvision or Dahua device found at once costs nothing more).  ``userCheck`` is the first
 #: request Hikvision's own web client sends; older recorders answer it with a ``<userCheck>``
-#: body without credentials.  tests/wire_replay.py measured the scan losing such answers.
-FOLLOW_UP_PATHS = ("/ISAPI/Security/userCheck",)
+#: body without credentials.  ``sessionLogin/capabilities`` is the first step of ISAPI's session
+#: login: the device hands out the challenge and salt for a user name, so it answers without
+#: credentials, in the ISAPI namespace, where ``deviceInfo`` asks for them (real answers of AX PRO
+#: hubs in tests/data/captures/isapi-other; clients that call it unauthenticated: hikaxpro_hacs
+#: ``Endpoints.Session_Capabilities``).  The user name is Hikvision's default ``admin``; no
+#: password is sent and nothing is logged in.  tests/wire_replay.py measured the scan losing
+#: such answers.
+FOLLOW_UP_PATHS = ("/ISAPI/Security/userCheck", "/ISAPI/Security/sessionLogin/capabilities?username=admin")
 ONVIF_PATH = "/onvif/device_service"
 MAX_CERTIFICATE = 16 * 1024
 MAX_DEFAULT_LOGINS = 20  # a check list, not a dictionary attack
@@ -473,7 +479,8 @@ SETTLED_CONFIDENCE = 0.9
 
 
 def worth_following_up(observations: list[dict[str, Any]]) -> bool:
-    """Whether a host on port 80 gets the follow-up requests (userCheck, ONVIF GetScopes,
+    """Whether a host on port 80 gets the follow-up requests (userCheck, sessionLogin
+    capabilities, ONVIF GetScopes,
     GetCapabilities, GetServices).  Not when the answers so far already name Hikvision or Dahua
     (OEM labels included: nothing more could change that decision), nor when they name another
     maker surely and without conflict (an Axis or Bosch camera answering its own API).  The caller
