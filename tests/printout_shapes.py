@@ -47,6 +47,28 @@ def fenced(raw: str) -> str:
     return f"```text\n{raw}\n```\n"
 
 
+def prose_then_fence(raw: str) -> str:
+    """A bug report's Markdown source: a line of the reporter's, then the answer in a fence."""
+    return f"Here is what the camera answered:\n\n```\n{raw}\n```\n"
+
+
+def reply_with_attribution(raw: str) -> str:
+    """An e-mail or forum reply: an attribution line, the answer quoted, a line of the reply."""
+    quoted = "\n".join(f"> {line}" for line in raw.splitlines())
+    return f"On Mon, 1 Dec 2026, Bob wrote:\n{quoted}\n\nThanks, that is what mine says too."
+
+
+def shell_prompt(raw: str) -> str:
+    """A terminal copy: the prompt and the command line, then what the command printed."""
+    return f"$ curl -i http://127.0.0.1/ISAPI/System/deviceInfo\n{raw}"
+
+
+def literal_mid_line(raw: str) -> str:
+    """``logging.info("got %r from %s", text, host)``: the answer as a literal inside a log line,
+    with more of the line after it."""
+    return f"INFO:camera:got {raw!r} from 127.0.0.1"
+
+
 def quoted_reply(raw: str) -> str:
     """A quoted reply (GitHub's "Quote reply", e-mail): ``> `` before every line (CommonMark
     block quote)."""
@@ -192,7 +214,11 @@ SHAPES: tuple[Shape, ...] = (
     Shape("lf-only", lf_only),
     Shape("curl-verbose", curl_verbose),
     Shape("fenced-code", fenced),
+    Shape("prose-then-fence", prose_then_fence),
     Shape("quoted-reply", quoted_reply),
+    Shape("reply-with-attribution", reply_with_attribution),
+    Shape("shell-prompt", shell_prompt),
+    Shape("literal-mid-line", literal_mid_line),
     Shape("indented-code", indented),
     Shape("logged", logged),
     Shape("logged-repr", logged_repr),

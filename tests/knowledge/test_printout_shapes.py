@@ -47,6 +47,10 @@ LOSSES: dict[tuple[str, str], str] = {
         "telnet-banner/hikvision-75.txt",
     ): "a one-line literal holds no escaped line end, so it is not read as an answer",
     (
+        "literal-mid-line",
+        "telnet-banner/hikvision-75.txt",
+    ): "a one-line literal holds no escaped line end, so it is not read as an answer",
+    (
         "logged",
         "isapi-deviceinfo-printout/hikvision-next-36-oem-i61dr-diagnostics-part.txt",
     ): "a diagnostics printout whose first line the logger's head joins; its first field is the one read",

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from phaseout.identify.engine import Identifier
-from phaseout.identify.printouts import unprint, unwrap
+from phaseout.identify.facts import gather
+from phaseout.identify.printouts import answer_start, unprint, unwrap
 
 ISAPI = (
     "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\r\n"
@@ -192,3 +195,62 @@ def test_markdown_code_fence() -> None:
     assert _lines(_undone(tilde)) == _lines(CGI)
     not_a_fence = "``code`` said the log"
     assert _undone(not_a_fence) == not_a_fence
+
+
+# -- the user's own lines around an answer (helper coldread's pastes) ------------------------------
+
+
+def _http_model(raw: str) -> tuple[str, str | None]:
+    result = Identifier().identify([{"kind": "http", "port": 80, "raw": raw}])
+    return result.vendor, result.model
+
+
+@pytest.mark.parametrize(
+    "paste",
+    [
+        "Here is what I got:\n```\n" + ISAPI + "```\n",
+        "On Mon, 1 Dec 2026, Bob wrote:\n" + "\n".join(f"> {ln}" for ln in ISAPI.splitlines()) + "\n\nThanks",
+        "> ```\n" + "\n".join(f"> {ln}" for ln in ISAPI.splitlines()) + "\n> ```",
+        "$ curl -i --digest -u admin:xxx http://127.0.0.1/ISAPI/System/deviceInfo\n" + ISAPI,
+        "Response:\n" + ISAPI,
+        "GET /ISAPI/System/deviceInfo HTTP/1.1\nHost: 127.0.0.1\nAccept: */*\n\n" + ISAPI,
+        "2026-12-01 10:22:03,114 DEBUG hik: response body: " + ISAPI.split("\r\n\r\n", 1)[1],
+        ">>> r.text\n" + repr(ISAPI.split("\r\n\r\n", 1)[1]),
+        "INFO:hik:got " + repr(ISAPI.split("\r\n\r\n", 1)[1]) + " from 127.0.0.1",
+        "2026-12-01 10:22:03,114 DEBUG urllib3: response text: " + repr(ISAPI),
+    ],
+    ids=[
+        "prose-fence",
+        "reply",
+        "fence-in-quote",
+        "prompt",
+        "label",
+        "follow-stream",
+        "log-label",
+        "repl",
+        "mid-line",
+        "log-repr",
+    ],
+)
+def test_the_users_own_lines_around_an_answer_are_passed_over(paste: str) -> None:
+    assert _http_model(paste) == ("hikvision", "DS-2CD2386G2-IU")
+
+
+def test_a_preamble_that_holds_evidence_is_kept() -> None:
+    echo = (
+        "DESCRIBE rtsp://127.0.0.1/ RTSP/1.0\n"
+        'Authorization: Digest username="admin", realm="Login to 4K01FD2PAJ6E3FF"\n\n'
+    )
+    text = echo + "RTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n"
+    assert answer_start(text) == text  # the realm the client echoed is the device's
+    logged = "2023/03/31 17:35:34 DEB [rtsp source] s->c RTSP/1.0 401 Unauthorized\nCSeq: 2\nDate: x\n"
+    assert answer_start(logged) == logged  # a status line in the preamble: the line is the answer's
+    fragment = '  "device": {\n    "Manufacturer": "LOREX"\n  },\n  "networks": [\n    {\n      "Name": "eth0"\n'
+    assert answer_start(fragment) == fragment  # a record's members are all answer
+
+
+def test_pasted_reports_keep_their_lines() -> None:
+    report = "Nmap scan report for 127.0.0.1\nPORT   STATE SERVICE\n80/tcp open  http\n<title>Login</title>\n"
+    assert "Nmap scan report" in " ".join(
+        text for values in gather([{"kind": "banner", "raw": report}]).texts.values() for _k, text in values
+    )

@@ -34,7 +34,7 @@ from phaseout.identify.fallback import (
     unquote_literal,
     xml_text_elements,
 )
-from phaseout.identify.printouts import unprint, unwrap
+from phaseout.identify.printouts import answer_start, unframe, unprint, unwrap
 
 #: Raw text considered per observation (a hostile device may send a gigabyte).
 MAX_RAW_CHARS = 256 * 1024
@@ -1075,6 +1075,11 @@ def _record_taken_apart(obs: dict[str, Any], raw: str) -> str | None:
     return None
 
 
+#: Kinds whose raw text is one device's answer: the user's lines before it are not evidence
+#: (``printouts.answer_start``).  Banners and SNMP texts are often whole pasted reports.
+_ANSWER_KINDS = frozenset({"http", "rtsp", "onvif", "sadp", "upnp", "dhdiscover"})
+
+
 def _raw(obs: dict[str, Any]) -> str:
     """The capped raw text as the device sent it, as far as it can be told: the string or record
     a tool printed it in taken away (a REPL's echo, a logger's ``%r``, a JSON log record), then
@@ -1083,7 +1088,9 @@ def _raw(obs: dict[str, Any]) -> str:
     raw = obs.get("raw")
     if not isinstance(raw, str):
         raise ObservationError(f"{obs.get('kind')} observation needs a raw string")
-    return unprint(clean_text(unwrap(raw[:MAX_RAW_CHARS])))
+    text = unprint(clean_text(unwrap(unframe(raw[:MAX_RAW_CHARS]))))
+    # (an ngrep printout is made whole first: its packet lines are not a preamble)
+    return answer_start(undo_ngrep(text)) if obs.get("kind") in _ANSWER_KINDS else text
 
 
 PARSERS: dict[str, Any] = {

@@ -253,3 +253,14 @@ def unquote_literal(text: str) -> str:
     if _SURROGATE.search(out):  # ``\ud83d\ude00`` is one character; a lone ``\ud800`` is none
         out = out.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return out
+
+
+def literal_at(text: str, start: int) -> tuple[str, int] | None:
+    """(what it stands for, where it ends) for a string literal that begins at ``start`` and holds
+    an escaped line end (a logger's ``%r`` of an answer inside a longer line); None otherwise."""
+    m = _STRING_LITERAL.match(text, start)
+    if m is None:
+        return None
+    literal = m.group(0)
+    answer = unquote_literal(literal)
+    return None if answer is literal else (answer, m.end())

@@ -22,10 +22,10 @@ import ast
 import html
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from phaseout.identify.fallback import clean_text, unquote_literal
+from phaseout.identify.fallback import clean_text, literal_at, unquote_literal
 
 #: Longest text a wrapper is looked for in (the caller caps raw text at 256 KiB).
 _MAX = 262144
@@ -42,24 +42,36 @@ _LITERAL_TAIL = " \t\r\n),;]}"
 _LITERAL_TRIES = 4
 
 
+#: What a logger may write after the literal on the same line (`` from 10.0.0.5``, ``)``).
+_MAX_LITERAL_TAIL = 256
+
+
 def _literal_in_line(text: str) -> str:
-    """``<prefix> '<answer with \\r\\n escapes>'`` (a logger's ``%r`` of the answer) -> the prefix,
-    then the answer on its own lines.  Only a literal that runs to the end of the text (closing
-    brackets aside) and holds an escaped line end counts."""
-    if "\\n" not in text:
+    """``<prefix> '<answer with \\r\\n escapes>' <tail>`` (a logger's ``%r`` of the answer) -> the
+    prefix and the tail on one line, then the answer on its own lines.  Only a literal that holds
+    an escaped line end counts, and only when what follows it on its line is short."""
+    if "\\n" not in text or text[:64].lstrip()[:1] in ("{", "["):  # a record: _held_answer's
         return text
     head = text[:600]
     for tries, m in enumerate(_LITERAL_START.finditer(head)):
         if tries >= _LITERAL_TRIES:
             break
         start = m.start()
-        literal = text[start:].rstrip(_LITERAL_TAIL)
-        if not literal or literal[-1] not in "'\"":
+        found = literal_at(text, start)
+        if found is None:
             continue
-        answer = unquote_literal(literal)
-        if answer is not literal:
-            prefix = text[:start]
-            return f"{prefix}{answer}" if not prefix or prefix.endswith("\n") else f"{prefix.rstrip()}\n{answer}"
+        answer, end = found
+        tail = text[end:]
+        line_end = tail.find("\n")
+        rest = tail if line_end < 0 else tail[:line_end]
+        if len(rest) > _MAX_LITERAL_TAIL or "'" in rest or '"' in rest or rest.startswith("\\"):
+            continue  # a long tail, another string, a written-out line end: not one message's literal
+        after = "" if line_end < 0 else tail[line_end:]
+        prefix = text[:start]
+        if not rest.strip(_LITERAL_TAIL) and (not prefix or prefix.endswith("\n")):
+            return f"{prefix}{answer}{after}"  # the literal is a line of its own (an HTTP body)
+        prefix = (prefix + rest.strip(_LITERAL_TAIL)).rstrip()
+        return f"{prefix}\n{answer}{after}" if prefix else f"{answer}{after}"
     return text
 
 
@@ -178,19 +190,55 @@ def _curl_verbose(text: str) -> str:
 _FENCE = re.compile(r"^ {0,3}(?:`{3,}[^`\r\n]{0,64}|~{3,}[^\r\n]{0,64})[ \t]*\r?$", re.MULTILINE)
 
 
+#: Lines of the user's own before a fence or a quote (``Here is what I got:``, ``On Mon, Bob
+#: wrote:``) that are passed over, and the characters they may hold.
+_PREAMBLE_LINES = 3
+_PREAMBLE_CHARS = 400
+
+
+def _after_preamble(lines: list[str], starts: Callable[[str], bool]) -> int:
+    """The index of the first line ``starts`` accepts when only a short preamble comes before
+    it (at most ``_PREAMBLE_LINES`` lines of text that are not blank), else -1."""
+    used = 0
+    size = 0
+    for n, line in enumerate(lines[: _PREAMBLE_LINES * 3]):
+        if starts(line):
+            return n
+        if line.strip():
+            used += 1
+            size += len(line)
+            if used > _PREAMBLE_LINES or size > _PREAMBLE_CHARS:
+                return -1
+    return -1
+
+
 def _code_fences(text: str) -> str:
-    """A fenced code block from a bug report's Markdown source (the first line a fence): the
-    fence lines go, what they held stays."""
-    if not _FENCE.match(text.lstrip("\r\n")[:80]):
+    """A fenced code block from a bug report's Markdown source (a fence on the first line, or
+    after a short preamble of the reporter's): the preamble and the fence lines go, what they
+    held stays."""
+    lines = text[: _PREAMBLE_CHARS * 2].splitlines()
+    first = _after_preamble(lines, lambda line: _FENCE.match(line) is not None)
+    if first < 0:
         return text
+    if first:
+        text = text.split("\n", first)[-1]
     return _FENCE.sub("", text).strip("\r\n") + "\n"
 
 
 def _block_quote(text: str) -> str:
     """A quoted reply (CommonMark block quote): every line that is not blank starts with ``>``
-    (a single line with ``> ``); one level is taken off per pass, at most three."""
+    (a single line with ``> ``), after at most a short attribution (``On Mon, Bob wrote:``) and
+    before at most a short reply (``Thanks``); one level is taken off per pass, at most three."""
     for _ in range(3):
         lines = text.splitlines()
+        first = _after_preamble(lines, lambda line: line.lstrip(" ").startswith(">"))
+        if first < 0:
+            return text
+        quoted = [n for n, ln in enumerate(lines) if ln.lstrip(" ").startswith(">")]
+        after = [ln for ln in lines[quoted[-1] + 1 :] if ln.strip()]
+        if len(after) > _PREAMBLE_LINES or sum(map(len, after)) > _PREAMBLE_CHARS:
+            return text  # a reply's own lines after the quote ("Thanks"): a few at most
+        lines = lines[first : quoted[-1] + 1]
         filled = [ln for ln in lines if ln.strip()]
         if not filled or not all(ln.lstrip(" ").startswith(">") for ln in filled):
             return text
@@ -356,18 +404,73 @@ def _entity_escaped(text: str) -> str:
     return html.unescape(text)
 
 
+# -- the user's own lines before an answer --------------------------------------------------------
+
+#: Where a device's answer starts: a response's status line at a line start, an XML declaration
+#: anywhere (``response body: <?xml ...``), an element or a JSON object at a line start, or two
+#: header lines (a fragment cut after its status line).
+_ANSWER_AT = re.compile(
+    r"(?m)^[ \t]{0,8}(?:HTTP|RTSP)/\d\.\d [0-9]{3}\b|<\?xml\b|^[ \t]{0,8}<[A-Za-z][\w:.-]{0,63}[\s/>]"
+    r"|^\{[ \t]*[\"'\r\n]"  # a JSON reply or a printed record
+)
+#: Failing those, two header lines: a fragment that starts after its status line.
+_HEADERS_AT = re.compile(r"(?m)^[A-Za-z][\w-]{0,40}:[ \t][^\r\n]{0,4096}\r?\n[A-Za-z][\w-]{0,40}:[ \t]")
+#: Header lines the readers take evidence from: a preamble holding one is part of the answer
+#: (a fragment's headers, a client's Authorization echoing the realm), never cut.
+_EVIDENCE_HEADER = re.compile(
+    r"(?im)^[^\S\r\n]*(?:[<>] ?)?"
+    r"(?:server|www-authenticate|authorization|content-base|content-location|location|rtp-info)[ \t]*:"
+)
+#: What a preamble never holds: a status line (a logger's line with the answer on it, read as it
+#: is), a record's brace or quoted member (a JSON fragment is all answer).
+_NOT_PREAMBLE = re.compile(r"(?:HTTP|RTSP)/\d\.\d [0-9]{3}|[{}]|\"[\w.-]{1,64}\"\s*:")
+#: The most of the user's text passed over before an answer.
+_MAX_PREAMBLE = 1024
+
+
+def answer_start(text: str) -> str:
+    """A device's answer with the user's lines before it taken off: a shell prompt and command,
+    ``Response:``, ``>>> r.text``, the request a Follow-stream shows first, a log label before
+    ``<?xml``.  Only a short preamble (``_MAX_PREAMBLE`` characters) that holds no header the
+    readers use is taken off; text that starts with its answer is returned as it is.  For kinds
+    whose text is one device's answer (HTTP, RTSP, ONVIF, discovery replies), not for pasted
+    reports, which are read whole."""
+    m = _ANSWER_AT.search(text, 0, _MAX_PREAMBLE + 256) or _HEADERS_AT.search(text, 0, _MAX_PREAMBLE + 4096)
+    if m is None or not text[: m.start()].strip():
+        return text
+    cut = m.start()
+    if text[cut] in " \t":
+        cut = m.start() + len(m.group(0)) - len(m.group(0).lstrip(" \t"))
+    preamble = text[:cut]
+    if len(preamble) > _MAX_PREAMBLE or _EVIDENCE_HEADER.search(preamble) or _NOT_PREAMBLE.search(preamble):
+        return text
+    return text[cut:]
+
+
+def unframe(text: str) -> str:
+    """The answer out of the frames a reply or a document puts around it: a Markdown code fence,
+    a block quote (a fence inside it too), a shared indent.  Run before :func:`unwrap` (a quoted
+    log line may hold a literal) and again in :func:`unprint` (a literal may hold a quote)."""
+    if not text:
+        return text
+    if "```" in text[: _PREAMBLE_CHARS * 2] or "~~~" in text[: _PREAMBLE_CHARS * 2]:
+        text = _code_fences(text)
+    if "\n>" in text[: _PREAMBLE_CHARS * 2] or text[:256].lstrip(" \r\n")[:1] == ">":
+        text = _block_quote(text)
+        if text[:256].lstrip(" \r\n")[:3] in ("```", "~~~"):  # a fence inside the quote
+            text = _code_fences(text)
+    if text[:256].lstrip("\r\n")[:1] in (" ", "\t"):  # a shared indent starts on the first line
+        text = _dedent(text)
+    return text
+
+
 def unprint(text: str) -> str:
     """The answer without the line prefixes, dump layout or escaping a printout added; ``text``
     as it is when it shows none.  Steps run in the order wrappers nest: a quoted reply may hold
     an indented ``curl -v`` printout."""
     if not text:
         return text
-    if text[:256].lstrip(" \r\n")[:3] in ("```", "~~~"):
-        text = _code_fences(text)
-    if text[:256].lstrip(" \r\n")[:1] == ">":
-        text = _block_quote(text)
-    if text[:256].lstrip("\r\n")[:1] in (" ", "\t"):  # a shared indent starts on the first line
-        text = _dedent(text)
+    text = unframe(text)
     if "< HTTP/" in text or "< RTSP/" in text:
         text = _curl_verbose(text)
     if "\\n\n" in text:
