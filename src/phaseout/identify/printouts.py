@@ -435,6 +435,8 @@ def answer_start(text: str) -> str:
     readers use is taken off; text that starts with its answer is returned as it is.  For kinds
     whose text is one device's answer (HTTP, RTSP, ONVIF, discovery replies), not for pasted
     reports, which are read whole."""
+    if text[:5] in ("HTTP/", "RTSP/") or text[:1] in ("<", "{"):  # the common case: the answer itself
+        return text
     m = _ANSWER_AT.search(text, 0, _MAX_PREAMBLE + 256) or _HEADERS_AT.search(text, 0, _MAX_PREAMBLE + 4096)
     if m is None or not text[: m.start()].strip():
         return text
@@ -453,13 +455,17 @@ def unframe(text: str) -> str:
     log line may hold a literal) and again in :func:`unprint` (a literal may hold a quote)."""
     if not text:
         return text
-    if "```" in text[: _PREAMBLE_CHARS * 2] or "~~~" in text[: _PREAMBLE_CHARS * 2]:
+    head = text[: _PREAMBLE_CHARS * 2]
+    if "```" in head or "~~~" in head:
         text = _code_fences(text)
-    if "\n>" in text[: _PREAMBLE_CHARS * 2] or text[:256].lstrip(" \r\n")[:1] == ">":
+        head = text[: _PREAMBLE_CHARS * 2]
+    if "\n>" in head or head.lstrip(" \r\n")[:1] == ">":
         text = _block_quote(text)
-        if text[:256].lstrip(" \r\n")[:3] in ("```", "~~~"):  # a fence inside the quote
+        head = text[: _PREAMBLE_CHARS * 2]
+        if head.lstrip(" \r\n")[:3] in ("```", "~~~"):  # a fence inside the quote
             text = _code_fences(text)
-    if text[:256].lstrip("\r\n")[:1] in (" ", "\t"):  # a shared indent starts on the first line
+            head = text[: _PREAMBLE_CHARS * 2]
+    if head[:1] in (" ", "\t", "\r", "\n") and head.lstrip("\r\n")[:1] in (" ", "\t"):  # a shared indent
         text = _dedent(text)
     return text
 
