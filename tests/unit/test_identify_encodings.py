@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 
 import pytest
 
@@ -69,3 +70,18 @@ def test_utf8_over_long_line_still_skipped_after_a_bom(monkeypatch: pytest.Monke
     numbered = list(jsonl.read_lines(io.BytesIO(data)))
     assert numbered[0] == (1, None)
     assert numbered[1] == (2, b'{"id":1,"observations":[]}\n')
+
+
+def test_a_flat_record_is_read_as_one_inventory_row() -> None:
+    """``phaseout devices --format jsonl | phaseout identify``: an exported device (or a register
+    row written as JSON) has its fields at the top level, not in ``observations``."""
+    exported = (
+        '{"id": 7, "site": "S1", "ip": "127.0.0.5", "mac": "28:57:BE:12:34:56", "manufacturer": "HiLook", '
+        '"model": "IPC-T240H", "device_type": "unknown", "vendor": "dahua", "id_model": "X"}\n'
+        '{"id": 8, "site": "S1"}\n'
+    )
+    sink = io.BytesIO()
+    jsonl.run(Identifier(), io.BytesIO(exported.encode()), sink)
+    first, second = (json.loads(line) for line in sink.getvalue().splitlines())
+    assert (first["id"], first["vendor"], first["brand"]) == (7, "hikvision", "HiLook")  # not the stale "vendor"
+    assert second["id"] == 8 and "observations must be a list" in second["error"]

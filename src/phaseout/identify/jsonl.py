@@ -119,6 +119,22 @@ def _wide_lines(head: bytes, stream: IO[bytes], encoding: str) -> Iterator[tuple
         yield number + 1, "".join(pending).encode("utf-8", errors="replace")
 
 
+#: A flat record's fields read as one inventory observation: what a register row or the output of
+#: ``phaseout devices --format jsonl`` holds (its ``id_*`` and ``vendor`` columns, an earlier
+#: identification, are not evidence and are left out).
+INVENTORY_FIELDS = ("manufacturer", "brand", "model", "firmware", "mac", "serial", "description", "device_type")
+
+
+def _flat_fields(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value
+        for key in INVENTORY_FIELDS
+        if isinstance(value := record.get(key), (str, int, float))
+        and not isinstance(value, bool)
+        and str(value).strip()
+    }
+
+
 def _error(record_id: Any, number: int, message: str) -> dict[str, Any]:
     return {"id": record_id, "error": f"line {number}: {message}"}
 
@@ -144,8 +160,15 @@ def identify_line(identifier: Identifier, number: int, line: bytes | None) -> di
     if not (record_id is None or isinstance(record_id, (str, int, float, bool))):
         return _error(None, number, "id must be a string or a number")
     observations = record.get("observations")
+    if observations is None and (fields := _flat_fields(record)):
+        observations = [{"kind": "inventory", "fields": fields}]  # a register row, or `devices` output
     if not isinstance(observations, list):
-        return _error(record_id, number, "observations must be a list")
+        return _error(
+            record_id,
+            number,
+            "observations must be a list (or give the row's own fields: manufacturer, brand, model, firmware, "
+            "mac, serial, description, device_type)",
+        )
     try:
         return identifier.identify(observations).as_dict(record_id)
     except ObservationError as exc:
