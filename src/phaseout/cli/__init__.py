@@ -64,7 +64,13 @@ def _root(
         "Default: ~/.local/share/phaseout/phaseout.db.",
         show_envvar=True,
     ),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="Log progress to stderr (-vv: SQL too)."),
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        help="Log progress to stderr; -vv also logs SQL (repeat the flag: it takes no number).",
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     ctx.obj = common.Settings(db=db)
