@@ -200,3 +200,18 @@ def test_registry_update_keeps_netaddr_for_the_rest(tmp_path, monkeypatch) -> No
     resolver = OuiResolver({}, {"FCFCFC": "Somebody"})
     assert resolver.lookup("FCFCFC000001").registrant == "Somebody"  # type: ignore[union-attr]
     assert resolver.lookup("00408C000001").registrant == "Axis Communications AB"  # type: ignore[union-attr]
+
+
+def test_table_fits_a_narrow_terminal_and_says_what_it_left_out() -> None:
+    record = line({"id": "cam-42", "observations": [{"kind": "inventory", "fields": {"model": "DS-2CD2143G2-I"}}]})
+    narrow = subprocess.run(
+        [sys.executable, "-m", "phaseout", "identify", "--format", "table"],
+        input=record,
+        capture_output=True,
+        timeout=60,
+        env={"COLUMNS": "80", "PATH": ""},
+    )
+    assert narrow.returncode == 0
+    assert all(len(row) <= 80 for row in narrow.stdout.decode().splitlines())
+    assert "cam-42" in narrow.stdout.decode()  # the id whole, not folded
+    assert "not shown at 80 columns: type, relation, form, MP, evidence" in narrow.stderr.decode()

@@ -72,10 +72,28 @@ def identify(
         err_console.print(f"[yellow]{errors} line(s) could not be identified[/]: see their error objects")
 
 
+#: (column, output key, the narrowest terminal it is shown on): the table keeps what fits, the
+#: identification first; ``--format jsonl`` always has everything.
+_COLUMNS = (
+    ("id", "id", 0),
+    ("vendor", "vendor", 0),
+    ("brand", "brand", 0),
+    ("model", "model", 0),
+    ("conf.", "confidence", 0),
+    ("type", "device_type", 90),
+    ("relation", "relation", 110),
+    ("form", "form_factor", 130),
+    ("MP", "megapixels", 130),
+    ("evidence", "", 150),
+)
+
+
 def _table(identifier: Identifier, source: io.BufferedIOBase | object) -> int:
+    width = console.width
+    shown = [c for c in _COLUMNS if width >= c[2]]
     table = Table(title="identification", title_justify="left")
-    for col in ("id", "vendor", "brand", "relation", "model", "type", "form", "MP", "conf.", "evidence"):
-        table.add_column(col, overflow="fold")
+    for name, _key, _min in shown:
+        table.add_column(name, overflow="fold", no_wrap=name in ("id", "vendor", "conf."))
     errors = 0
     for number, line in read_lines(source):  # type: ignore[arg-type]
         out = identify_line(identifier, number, line)
@@ -83,27 +101,21 @@ def _table(identifier: Identifier, source: io.BufferedIOBase | object) -> int:
             continue
         if "error" in out:
             errors += 1
-            table.add_row(escape(str(out["id"])), "[red]error[/]", escape(out["error"]), *[""] * 7)
+            table.add_row(escape(str(out["id"])), "[red]error[/]", escape(out["error"]), *[""] * (len(shown) - 3))
             continue
-        rules = ", ".join(escape(e["rule"]) for e in out["evidence"] if e.get("weight"))
-        table.add_row(
-            *(
-                escape("" if out[k] is None else str(out[k]))
-                for k in (
-                    "id",
-                    "vendor",
-                    "brand",
-                    "relation",
-                    "model",
-                    "device_type",
-                    "form_factor",
-                    "megapixels",
-                    "confidence",
-                )
-            ),
-            rules,
-        )
+        cells = []
+        for _name, key, _min in shown:
+            if key:
+                cells.append(escape("" if out[key] is None else str(out[key])))
+            else:
+                cells.append(", ".join(escape(e["rule"]) for e in out["evidence"] if e.get("weight")))
+        table.add_row(*cells)
     console.print(table)
+    hidden = [c[0] for c in _COLUMNS if c not in shown]
+    if hidden:
+        err_console.print(
+            f"not shown at {width} columns: {', '.join(hidden)} (a wider terminal, or --format jsonl, shows them)"
+        )
     return errors
 
 
