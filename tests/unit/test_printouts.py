@@ -254,3 +254,9 @@ def test_pasted_reports_keep_their_lines() -> None:
     assert "Nmap scan report" in " ".join(
         text for values in gather([{"kind": "banner", "raw": report}]).texts.values() for _k, text in values
     )
+
+
+def test_a_printouts_title_line_is_kept() -> None:
+    printout = "Hikvision DS-2CD2143G2-I at the tills\nManufacturer: HIKVISION\nFirmwareVersion: V5.7.3\n"
+    assert answer_start(printout, headers=False) == printout
+    assert Identifier().identify([{"kind": "onvif", "raw": printout}]).vendor == "hikvision"

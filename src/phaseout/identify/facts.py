@@ -1090,7 +1090,10 @@ def _raw(obs: dict[str, Any]) -> str:
         raise ObservationError(f"{obs.get('kind')} observation needs a raw string")
     text = unprint(clean_text(unwrap(unframe(raw[:MAX_RAW_CHARS]))))
     # (an ngrep printout is made whole first: its packet lines are not a preamble)
-    return answer_start(undo_ngrep(text)) if obs.get("kind") in _ANSWER_KINDS else text
+    kind = obs.get("kind")
+    if kind not in _ANSWER_KINDS:
+        return text
+    return answer_start(undo_ngrep(text), headers=kind in ("http", "rtsp"))
 
 
 PARSERS: dict[str, Any] = {

@@ -428,16 +428,20 @@ _NOT_PREAMBLE = re.compile(r"(?:HTTP|RTSP)/\d\.\d [0-9]{3}|[{}]|\"[\w.-]{1,64}\"
 _MAX_PREAMBLE = 1024
 
 
-def answer_start(text: str) -> str:
+def answer_start(text: str, *, headers: bool = True) -> str:
     """A device's answer with the user's lines before it taken off: a shell prompt and command,
     ``Response:``, ``>>> r.text``, the request a Follow-stream shows first, a log label before
     ``<?xml``.  Only a short preamble (``_MAX_PREAMBLE`` characters) that holds no header the
     readers use is taken off; text that starts with its answer is returned as it is.  For kinds
     whose text is one device's answer (HTTP, RTSP, ONVIF, discovery replies), not for pasted
-    reports, which are read whole."""
+    reports, which are read whole.  ``headers``: two header lines start an answer too (HTTP and
+    RTSP fragments; in an ONVIF or discovery printout, ``Key: value`` lines are the printout and
+    a line before them may be its title)."""
     if text[:5] in ("HTTP/", "RTSP/") or text[:1] in ("<", "{"):  # the common case: the answer itself
         return text
-    m = _ANSWER_AT.search(text, 0, _MAX_PREAMBLE + 256) or _HEADERS_AT.search(text, 0, _MAX_PREAMBLE + 4096)
+    m = _ANSWER_AT.search(text, 0, _MAX_PREAMBLE + 256)
+    if m is None and headers:
+        m = _HEADERS_AT.search(text, 0, _MAX_PREAMBLE + 4096)
     if m is None or not text[: m.start()].strip():
         return text
     cut = m.start()
