@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from phaseout.identify import facts as parsers
-from phaseout.identify import fallback
+from phaseout.identify import fallback, printouts
 from phaseout.identify.facts import KINDS, MAX_RAW_CHARS, MAX_VALUE_CHARS, Facts
 
 #: Fact items per answer (every list together): real answers give a few dozen.
@@ -59,12 +59,17 @@ class FactsError(ValueError):
     """Facts that are not what the parsers produce: the upload that carried them is refused."""
 
 
+#: Every module whose code decides what an answer's facts are (``facts`` and the readers it calls):
+#: a change in any of them changes the version (a test checks the list against facts' imports).
+PARSER_MODULES = (parsers, fallback, printouts)
+
+
 @cache
 def facts_version() -> str:
     """A digest of the parsers' source: equal on a collector and a server that read answers
     alike (same release, or releases whose parsers did not change)."""
     digest = hashlib.blake2b(digest_size=8)
-    for module in (parsers, fallback):
+    for module in PARSER_MODULES:
         try:
             digest.update(Path(str(module.__file__)).read_bytes())
         except OSError:  # no source to read (a frozen build): a version no other build matches
