@@ -80,6 +80,8 @@ FRESH_SPLIT_13 = "holdout14"
 FRESH_SPLIT_14 = "holdout15"
 #: Gathered by helper evidence10 (2026-12-02): Dahua/OEM and N-Z makers from unused sources, measured once.
 FRESH_SPLIT_15 = "holdout16"
+#: Gathered by helper evidence11 (2026-12-02) from sources the corpus had not used, measured once with no rule change.
+FRESH_SPLIT_16 = "holdout17"
 #: Every split the manifest may name, in the order the benchmark reports them.
 SPLITS = (
     "dev",
@@ -99,6 +101,7 @@ SPLITS = (
     FRESH_SPLIT_13,
     FRESH_SPLIT_14,
     FRESH_SPLIT_15,
+    FRESH_SPLIT_16,
 )
 
 Observation = dict[str, Any]
