@@ -8,12 +8,16 @@ HTML-escaped in a page's source.  The readers in :mod:`phaseout.identify.facts` 
 itself (a status line first, an XML root, ``key=value`` lines), so each wrapper hid evidence that
 was there.
 
-:func:`unwrap` takes the answer out of a string it was printed as (it runs before escapes are
-decoded); :func:`unprint` takes away fences, line prefixes, Wireshark's packet details, hex dumps
-and entity escaping (after).  Each step is named after the documented format it undoes, is tried
-only when a cheap test says the text may be in that shape, and returns the text unchanged
-otherwise: an answer that was never wrapped costs a few substring tests.  Every pattern is
-bounded and the caller caps the text, so a hostile answer costs linear time at worst.
+:func:`unframe` takes off code fences, block quotes and a shared indent (each after a short
+preamble of the user's); :func:`unwrap` takes the answer out of a string it was printed as (it
+runs before escapes are decoded); :func:`unprint` takes away the frames again (a literal may hold
+them), ``curl -v``'s marks, Wireshark's packet details, a logger's head, hex dumps and entity
+escaping (after); :func:`answer_start` takes off the user's lines before an answer, for kinds
+whose text is one device's answer.  ``facts._raw`` runs them in that order.  Each step is named
+after the documented format it undoes, is tried only when a cheap test says the text may be in
+that shape, and returns the text unchanged otherwise: an answer that was never wrapped costs a
+few substring tests.  Every pattern is bounded and the caller caps the text, so a hostile answer
+costs linear time at worst.
 """
 
 from __future__ import annotations
@@ -40,9 +44,7 @@ _LITERAL_START = re.compile(r"""(?:^|(?<=[\s:=(\[]))[bBuU]?['"]""")
 _LITERAL_TAIL = " \t\r\n),;]}"
 #: How many places a literal is tried at: a log line has one message.
 _LITERAL_TRIES = 4
-
-
-#: What a logger may write after the literal on the same line (`` from 10.0.0.5``, ``)``).
+#: What a logger may write after the literal on the same line (`` from 127.0.0.5``, ``)``).
 _MAX_LITERAL_TAIL = 256
 
 
