@@ -33,6 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -58,7 +59,13 @@ class Outcome:
 
 def identify_all(captures: Sequence[Capture]) -> list[str]:
     """The ``vendor`` phaseout gives each capture, in order (``error`` for an error line)."""
-    lines = [json.dumps(device_record(c, i)) for i, c in enumerate(captures)]
+    return identify_records([device_record(c, i) for i, c in enumerate(captures)])
+
+
+def identify_records(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The ``vendor`` ``phaseout identify`` (a subprocess, as a user runs it) gives each record,
+    in order; a record's ``id`` must be its index.  ``error`` for an error line."""
+    lines = [json.dumps(r) for r in records]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run(
@@ -73,7 +80,7 @@ def identify_all(captures: Sequence[Capture]) -> list[str]:
         tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
         raise SystemExit(f"phaseout identify gave no output (exit {proc.returncode}):\n{tail}")
     results = {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
-    return [str(results.get(i, {}).get("vendor", "error")) for i in range(len(captures))]
+    return [str(results.get(i, {}).get("vendor", "error")) for i in range(len(records))]
 
 
 def keyword_baseline(capture: Capture) -> str:

@@ -19,9 +19,6 @@ Run: ``PYTHONPATH=src python bench/identify_printouts.py [--shape NAME] [--show-
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.identify_accuracy import identify_records  # noqa: E402  (bench/ is a namespace package)
 from tests.corpus_loader import (  # noqa: E402  (the repository root must be on the path first)
     MAKERS,
     Capture,
@@ -57,21 +55,7 @@ def reprinted(capture: Capture, shape: Shape | None) -> dict[str, Any] | None:
 
 def identify(observations: Sequence[dict[str, Any]]) -> list[str]:
     """The ``vendor`` ``phaseout identify`` gives each observation (``error`` for an error line)."""
-    lines = [json.dumps({"id": i, "observations": [o]}) for i, o in enumerate(observations)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.run(
-        [sys.executable, "-m", "phaseout", "identify"],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
-    if not proc.stdout.strip():
-        raise SystemExit(f"phaseout identify gave no output (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    results = {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
-    return [str(results.get(i, {}).get("vendor", "error")) for i in range(len(observations))]
+    return identify_records([{"id": i, "observations": [o]} for i, o in enumerate(observations)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -509,7 +509,7 @@ def _headers(text: str, headers: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def _http(facts: Facts, obs: dict[str, Any]) -> None:
-    raw = undo_ngrep(_raw(obs))
+    raw = _raw(obs)  # (ngrep printouts are made whole in _raw)
     status, headers, body = split_message(raw)
     headers = _headers(raw, headers)
     for server in headers.get("server", []):
@@ -585,7 +585,7 @@ def _printed_streams(facts: Facts, raw: str) -> bool:
 
 
 def _rtsp(facts: Facts, obs: dict[str, Any]) -> None:
-    raw = undo_ngrep(_raw(obs))
+    raw = _raw(obs)  # (ngrep printouts are made whole in _raw)
     printed: str = obs["raw"]  # go2rtc's stream list is a record of its own, read as it is
     if printed[:256].lstrip()[:1] == "{" and _printed_streams(facts, clean_text(printed[:MAX_RAW_CHARS])):
         return
